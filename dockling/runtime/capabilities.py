@@ -1,0 +1,95 @@
+"""Capability and rlimit names, and the capability sets of a process.
+
+The name tables are pure data (from linux/capability.h and
+linux/resource.h). ``apply`` is the kernel side: bounding set, ambient set,
+and capset(2) for effective/permitted/inheritable.
+"""
+
+from __future__ import annotations
+
+import resource
+
+CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+_NUMBERS = {name: i for i, name in enumerate(CAPS)}
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+
+def number(name: str) -> int | None:
+    """CAP_NAME (any case, CAP_ prefix optional as docker allows) -> bit number."""
+    upper = name.upper()
+    if not upper.startswith("CAP_"):
+        upper = "CAP_" + upper
+    return _NUMBERS.get(upper)
+
+
+def rlimit_number(name: str) -> int | None:
+    return RLIMITS.get(name.upper())
+
+
+def last_cap() -> int:
+    """The highest capability this kernel knows (caps above it cannot be set)."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return len(CAPS) - 1
+
+
+def mask(names: list[str]) -> int:
+    bits = 0
+    top = last_cap()
+    for name in names:
+        n = number(name)
+        if n is not None and n <= top:
+            bits |= 1 << n
+    return bits
+
+
+def names_of(bits: int) -> list[str]:
+    return [name for i, name in enumerate(CAPS) if bits >> i & 1]
+
+
+def drop_bounding(caps, syscalls) -> None:
+    """Drop every capability not in the bounding set (needs CAP_SETPCAP: before setuid)."""
+    keep = mask(caps.bounding)
+    for n in range(last_cap() + 1):
+        if not keep >> n & 1:
+            syscalls.capbset_drop(n)
+
+
+def set_sets(caps, syscalls) -> None:
+    """Set effective/permitted/inheritable, then ambient (after the uid switch)."""
+    syscalls.capset(mask(caps.effective), mask(caps.permitted), mask(caps.inheritable))
+    syscalls.ambient_clear()
+    top = last_cap()
+    for name in caps.ambient:
+        n = number(name)
+        if n is not None and n <= top:
+            try:
+                syscalls.ambient_raise(n)
+            except OSError:
+                # The kernel only allows ambient caps that are also permitted
+                # and inheritable; runc's spec lists ambient caps without
+                # inheritable ones and runc goes on, so do we.
+                pass
+
+
+def set_rlimits(rlimits) -> None:
+    for rl in rlimits:
+        resource.setrlimit(RLIMITS[rl.type.upper()], (rl.soft, rl.hard))

@@ -1,0 +1,387 @@
+"""The runtime's library API: one ``Runtime`` per state root, runc's verbs.
+
+    rt = Runtime("/run/dockling/runtime")
+    rt.create("c1", "/path/to/bundle")   # init ready, waiting on exec.fifo
+    rt.start("c1")                       # user program runs as PID 1
+    rt.state("c1")                       # runtime-spec state JSON
+    rt.kill("c1", signal.SIGTERM)
+    rt.delete("c1")                      # cgroups and state removed
+
+The engine's shim calls these in-process (no extra interpreter start on the
+hot path); ``dockling-runc`` is a thin CLI over the same calls. Processes
+are made by two forks: the first child enters the namespaces (a new PID
+namespace applies to children only), the second is the container's PID 1.
+A caller that wants to reap the container (the shim, ``run``) sets itself
+as child subreaper first, so PID 1 is re-parented to it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import select
+import signal
+import time
+
+from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.runtime import (cgroups, console, defaults, hooks, namespaces, process, seccomp,
+                              spec, sync)
+from dockling.runtime.init import InitArgs, run_init
+from dockling.runtime.state import State, Status, Store, derive_status, process_start_time
+
+
+class Container:
+    """A loaded container: its saved state plus helpers to reach the kernel."""
+
+    def __init__(self, store: Store, st: State) -> None:
+        self.store = store
+        self.st = st
+        self.cgroup = cgroups.from_dict(st.cgroup)
+        self.spec = spec.from_dict(st.config)
+
+    @property
+    def id(self) -> str:
+        return self.st.id
+
+    @property
+    def pid(self) -> int:
+        return self.st.pid
+
+    def status(self) -> Status:
+        return derive_status(self.st, self.store.fifo(self.id), self.cgroup.frozen)
+
+    def oci_state(self) -> dict:
+        return self.st.oci(self.status())
+
+
+class Runtime:
+    def __init__(self, root: str = "/run/dockling-runc") -> None:
+        self.store = Store(root)
+
+    # -- queries ---------------------------------------------------------------
+    def load(self, cid: str) -> Container:
+        return Container(self.store, self.store.load(cid))
+
+    def state(self, cid: str) -> dict:
+        return self.load(cid).oci_state()
+
+    def list(self) -> list[Container]:
+        out = []
+        for cid in self.store.ids():
+            try:
+                out.append(self.load(cid))
+            except NotFound:
+                continue
+        return out
+
+    # -- create ----------------------------------------------------------------
+    def create(self, cid: str, bundle: str, *, console_socket: str | None = None,
+               pid_file: str | None = None, stdio: tuple | None = None,
+               console_sock=None) -> Container:
+        """Make the container's init process and leave it waiting for start."""
+        bundle = os.path.abspath(bundle)
+        cfg = spec.load(bundle)
+        root = spec.rootfs_path(cfg, bundle)
+        if not os.path.isdir(root):
+            raise InvalidArgument(f"root.path: rootfs {root} does not exist or is not a directory")
+        if cfg.process.terminal and console_socket is None and console_sock is None:
+            raise InvalidArgument("process.terminal is true: --console-socket is required")
+        filt = seccomp.compile_rules(cfg.linux.seccomp) if cfg.linux.seccomp else None
+        for i, m in enumerate(cfg.mounts):
+            if (m.type == "bind" or {"bind", "rbind"} & set(m.options)) and not os.path.exists(
+                    os.path.join(bundle, m.source)):
+                raise InvalidArgument(f"mounts[{i}].source: {m.source} does not exist")
+        state_dir = self.store.reserve(cid)
+        cg = cgroups.manager_for(cfg.linux.cgroups_path, cid)
+        init_pid = None
+        try:
+            if console_socket is not None:
+                console_sock = console.connect(console_socket)
+            os.mkfifo(self.store.fifo(cid), 0o622)
+            cg.create(defaults.effective_resources(cfg))
+            st = State(
+                id=cid, pid=0, bundle=bundle, rootfs=root,
+                created=datetime.datetime.now(datetime.timezone.utc).isoformat()
+                .replace("+00:00", "Z"),
+                init_start_time=0, cgroup=cg.to_dict(),
+                config=spec.to_dict(cfg), annotations=dict(cfg.annotations),
+            )
+            init_pid = self._spawn_init(cfg, st, state_dir, cg, filt, console_sock, stdio)
+            st.pid = init_pid
+            st.init_start_time = process_start_time(init_pid) or 0
+            self.store.save(st)
+            if pid_file:
+                _write_pid_file(pid_file, init_pid)
+            return Container(self.store, st)
+        except BaseException:
+            if init_pid:
+                _kill_and_wait(init_pid)
+            try:
+                cg.destroy()
+            finally:
+                self.store.remove(cid)
+            raise
+        finally:
+            if console_sock is not None:
+                console_sock.close()
+
+    def _spawn_init(self, cfg, st: State, state_dir: str, cg, filt, console_sock, stdio) -> int:
+        parent, child = sync.pair()
+        dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        ns = spec.namespace_map(cfg)
+        args = InitArgs(spec=cfg, bundle=st.bundle, rootfs=st.rootfs, state_dir_fd=dir_fd,
+                        sock=child, console_sock=console_sock, seccomp=filt,
+                        cgroup_sources=cg.bind_sources(), stdio=stdio,
+                        state=st.oci(Status.CREATING))
+        first = os.fork()
+        if first == 0:
+            parent.close()
+            _stage1(child, cg, ns, lambda: run_init(args))
+        child.close()
+        os.close(dir_fd)
+        try:
+            return self._drive_init(parent, first, cfg, st)
+        finally:
+            parent.close()
+
+    def _drive_init(self, sock, first: int, cfg, st: State) -> int:
+        """Answer the child's requests until it says ready (or fails)."""
+        init_pid = 0
+        try:
+            while True:
+                msg = sync.recv(sock)
+                if msg is None:
+                    raise InternalError("container init exited before it was ready")
+                kind = msg["type"]
+                if kind == "error":
+                    sync.raise_error(msg)
+                elif kind == "userns":
+                    namespaces.write_id_maps(first, cfg.linux.uid_mappings,
+                                             cfg.linux.gid_mappings)
+                    sync.send(sock, "userns-done")
+                elif kind == "pid":
+                    init_pid = msg["pid"]
+                    os.waitpid(first, 0)
+                    first = 0
+                elif kind == "hooks":
+                    state = {**st.oci(Status.CREATED), "pid": init_pid}
+                    hooks.run(cfg.hooks.prestart, "prestart", state)
+                    hooks.run(cfg.hooks.create_runtime, "createRuntime", state)
+                    sync.send(sock, "hooks-done")
+                elif kind == "ready":
+                    return init_pid
+        except BaseException:
+            if init_pid:
+                _kill_and_wait(init_pid)
+            raise
+        finally:
+            if first:
+                _kill_and_wait(first)
+
+    # -- start / kill / pause ----------------------------------------------------
+    def start(self, cid: str) -> None:
+        c = self.load(cid)
+        c.status().check_start()
+        fifo = self.store.fifo(cid)
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            # The init opens the fifo for writing as soon as we are a reader;
+            # if it died meanwhile, nothing ever arrives: check while waiting.
+            deadline = time.monotonic() + 10
+            while True:
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r and os.read(fd, 1):
+                    break
+                if process_start_time(c.pid) != c.st.init_start_time:
+                    raise Conflict("cannot start a container that has stopped")
+                if time.monotonic() > deadline:
+                    raise InternalError(f"container {cid}: init did not take the start signal")
+        finally:
+            os.close(fd)
+            try:
+                os.unlink(fifo)
+            except FileNotFoundError:
+                pass
+        if c.spec.hooks and c.spec.hooks.poststart:
+            hooks.run_warn(c.spec.hooks.poststart, "poststart", c.oci_state(), _warn)
+
+    def kill(self, cid: str, sig: int = signal.SIGTERM, all_processes: bool = False) -> None:
+        c = self.load(cid)
+        c.status().check_kill()
+        if all_processes:
+            for pid in c.cgroup.pids():
+                _signal(pid, sig)
+        else:
+            _signal(c.pid, sig)
+
+    def pause(self, cid: str) -> None:
+        c = self.load(cid)
+        c.status().check_pause()
+        c.cgroup.freeze()
+
+    def resume(self, cid: str) -> None:
+        c = self.load(cid)
+        c.status().check_resume()
+        c.cgroup.thaw()
+
+    def update(self, cid: str, resources) -> None:
+        c = self.load(cid)
+        c.cgroup.update(resources)
+
+    def pids(self, cid: str) -> list[int]:
+        return self.load(cid).cgroup.pids()
+
+    # -- delete ------------------------------------------------------------------
+    def delete(self, cid: str, force: bool = False) -> None:
+        try:
+            c = self.load(cid)
+        except NotFound:
+            if force:
+                return
+            raise
+        status = c.status()
+        status.check_delete(cid, force)
+        if status is not Status.STOPPED:
+            if status is Status.PAUSED:
+                c.cgroup.thaw()
+            for pid in c.cgroup.pids():
+                _signal(pid, signal.SIGKILL)
+            _kill_and_wait(c.pid, reap=False)
+        _wait_cgroup_empty(c.cgroup)
+        c.cgroup.destroy()
+        self.store.remove(cid)
+        if c.spec.hooks and c.spec.hooks.poststop:
+            hooks.run_warn(c.spec.hooks.poststop, "poststop", c.st.oci(Status.STOPPED), _warn)
+
+    # -- exec --------------------------------------------------------------------
+    def exec(self, cid: str, proc, *, console_socket: str | None = None, console_sock=None,
+             pid_file: str | None = None, stdio: tuple | None = None) -> int:
+        """Start ``proc`` inside the running container; return its pid.
+
+        The caller reaps it (set child subreaper first, as for create).
+        """
+        c = self.load(cid)
+        c.status().check_exec()
+        if proc.terminal and console_socket is None and console_sock is None:
+            raise InvalidArgument("process.terminal is true: --console-socket is required")
+        filt = seccomp.compile_rules(c.spec.linux.seccomp) if c.spec.linux.seccomp else None
+        types = [n.type for n in c.spec.linux.namespaces]
+        ns = namespaces.proc_paths(c.pid, [t for t in types if not (
+            t == "user" and namespaces.same_as_host(t, c.pid))])
+        if console_socket is not None:
+            console_sock = console.connect(console_socket)
+        parent, child = sync.pair()
+        first = os.fork()
+        if first == 0:
+            parent.close()
+            _stage1(child, c.cgroup, ns,
+                    lambda: _exec_child(child, proc, filt, console_sock, stdio))
+        child.close()
+        if console_sock is not None:
+            console_sock.close()
+        pid = 0
+        try:
+            pid = sync.expect(parent, "pid", "exec")["pid"]
+            os.waitpid(first, 0)
+            first = 0
+            # EOF means the child's end closed on execve: the program runs.
+            msg = sync.recv(parent)
+            if msg is not None and msg["type"] == "error":
+                sync.raise_error(msg)
+        except BaseException:
+            if first:
+                _kill_and_wait(first)
+            if pid:
+                _kill_and_wait(pid)
+            raise
+        finally:
+            parent.close()
+        if pid_file:
+            _write_pid_file(pid_file, pid)
+        return pid
+
+
+def _stage1(sock, cg, ns: dict[str, str], then) -> None:
+    """First child: join the cgroup and namespaces, fork PID 1, report its pid."""
+    try:
+        cg.add(os.getpid())
+        namespaces.enter(ns, sock)
+        pid = os.fork()
+        if pid == 0:
+            then()
+            os._exit(1)
+        sync.send(sock, "pid", pid=pid)
+    except BaseException as err:  # noqa: BLE001
+        sync.send_error(sock, err)
+        os._exit(1)
+    os._exit(0)
+
+
+def _exec_child(sock, proc, filt, console_sock, stdio) -> None:
+    try:
+        os.setsid()
+        if stdio is not None:
+            for i, fd in enumerate(stdio):
+                if fd is not None and fd != i:
+                    os.dup2(fd, i)
+        if proc.terminal:
+            size = proc.console_size
+            master, slave, name = console.open_pty(size.height if size else 0,
+                                                   size.width if size else 0)
+            console.send_master(console_sock, master, name)
+            os.close(master)
+            console_sock.close()
+            console.become_controlling(slave)
+        path = process.setup(proc, filt)
+        process.execute(path, proc, filt)
+    except BaseException as err:  # noqa: BLE001
+        sync.send_error(sock, err)
+        os._exit(127 if isinstance(err, process.ExecError) else 1)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_and_wait(pid: int, reap: bool = True, timeout: float = 10.0) -> None:
+    """SIGKILL pid and wait until it is gone (reaping it if it is our child)."""
+    _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reap:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return
+            except ChildProcessError:
+                pass
+        if process_start_time(pid) is None:
+            return
+        time.sleep(0.005)
+
+
+def _wait_cgroup_empty(cg, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = [p for p in cg.pids() if process_start_time(p) is not None]
+        if not live:
+            return
+        for p in live:
+            _signal(p, signal.SIGKILL)
+        time.sleep(0.01)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _warn(msg: str) -> None:
+    import sys
+
+    print(f"dockling-runc: warning: {msg}", file=sys.stderr)
