@@ -98,6 +98,8 @@ class Runtime:
             if console_socket is not None:
                 console_sock = console.connect(console_socket)
             os.mkfifo(self.store.fifo(cid), 0o622)
+            # world-writable (not umask'd): the init opens it as the container user
+            os.chmod(self.store.fifo(cid), 0o622)
             cg.create(defaults.effective_resources(cfg))
             st = State(
                 id=cid, pid=0, bundle=bundle, rootfs=root,

@@ -36,8 +36,13 @@ def run_init(a: InitArgs) -> None:
     try:
         _init(a)
     except BaseException as err:  # noqa: BLE001 - everything goes to the parent
-        sync.send_error(a.sock, err)
-        os._exit(1)
+        if a.sock.fileno() >= 0:
+            sync.send_error(a.sock, err)
+        else:
+            # After "ready" nobody listens on the socket: the container's
+            # stderr is the only place left to say why it did not run.
+            os.write(2, f"dockling-runc: {err}\n".encode())
+        os._exit(127 if isinstance(err, process.ExecError) else 1)
     os._exit(1)  # _init execs; reaching here is a bug
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
-from dockling.errors import InvalidArgument
+from dockling.errors import InternalError, InvalidArgument
 from dockling.runtime.cgroups import pids_in, read, remove_tree, values, write
 
 _KNOWN = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
@@ -212,17 +213,20 @@ class Manager:
 
     def destroy(self) -> None:
         for d in self._dirs():
-            for _ in range(50):
-                try:
-                    remove_tree(d)
-                    break
-                except OSError as err:
-                    if err.errno != errno.EBUSY:
-                        raise
-                    # Exited tasks leave a group a moment after wait() returns.
-                    import time
+            _rmdir_retry(d)
 
-                    time.sleep(0.01)
+
+def _rmdir_retry(d: str, tries: int = 100) -> None:
+    """Exited tasks leave a group a moment after they are reaped: retry EBUSY."""
+    for _ in range(tries):
+        try:
+            remove_tree(d)
+            return
+        except OSError as err:
+            if err.errno != errno.EBUSY:
+                raise
+            time.sleep(0.01)
+    raise InternalError(f"cannot remove cgroup {d}: it still holds processes")
 
 
 def _makedirs(mount: str, rel: str, cpuset: bool) -> list[str]:
