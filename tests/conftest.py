@@ -113,6 +113,7 @@ class RuntimeCLI:
             return o.read(), e.read()
 
     def cleanup(self) -> None:
+        reap_zombies()  # exec'd processes: a dying PID 1 waits for them
         try:
             ids = self("list", "-q", check=False).stdout.decode().split()
         except Exception:
@@ -121,25 +122,51 @@ class RuntimeCLI:
             self("delete", "--force", cid, check=False)
         for pid in self.pids:
             reap(pid)
+        reap_zombies()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
 def reap(pid: int, timeout: float = 5.0) -> int | None:
-    """Reap a container process that was re-parented to us; return its status."""
+    """Reap a container process that was re-parented to us; return its status.
+
+    A dying PID 1 waits until every process of its PID namespace is reaped,
+    and exec'd processes are our children too (we are subreaper): reap our
+    zombie children as we wait, or both would wait forever.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             return None
         if done:
             return status
+        reap_zombies()
+        if time.monotonic() > deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
         time.sleep(0.01)
-    try:
-        os.kill(pid, signal.SIGKILL)
-        return os.waitpid(pid, 0)[1]
-    except (ProcessLookupError, ChildProcessError):
-        return None
+
+
+def reap_zombies() -> None:
+    """waitpid our children that are already zombies (and only those)."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if rest[0] == "Z" and int(rest[1]) == me:
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def remove_cgroup_parent(rel: str) -> None:
