@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_create(rt: Runtime, a) -> int:
+    # As subreaper we reap an init that fails during create; one that
+    # succeeds passes on to our parent's reaper when we exit.
+    syscalls.set_child_subreaper()
     rt.create(a.id, a.bundle, console_socket=a.console_socket, pid_file=a.pid_file)
     return 0
 
