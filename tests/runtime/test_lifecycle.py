@@ -56,11 +56,11 @@ def test_create_start_kill_delete(runtime, bundle, tmp_path):
 
 
 def test_kill_default_signal_is_term(runtime, bundle):
-    bundle.args("sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done")
+    bundle.args("sh", "-c", "trap 'exit 42' TERM; touch /tmp/trapped; while :; do sleep 0.1; done")
     cid = new_id("term")
     st = runtime.create(cid, bundle.write(cid))
     runtime("start", cid)
-    wait_for(lambda: b"sh" in _cmdline(st["pid"]))
+    assert wait_for(lambda: os.path.exists(os.path.join(bundle.rootfs, "tmp/trapped")))
     runtime("kill", cid)
     status = reap(st["pid"])
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 42
