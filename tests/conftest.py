@@ -17,7 +17,7 @@ import pytest
 
 from dockling.runtime import defaults, syscalls
 from dockling.runtime.cgroups import remove_tree, v1
-from tests.support.busybox import make_rootfs
+from dockling.testing.busybox import make_rootfs
 
 ROOT = os.geteuid() == 0
 HAVE_RUNC = shutil.which("runc") is not None

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 
 from dockling.errors import DocklingError, InvalidArgument
@@ -169,6 +168,8 @@ def cmd_ps(rt: Runtime, a) -> int:
     if a.format == "json":
         print(json.dumps(pids))
         return 0
+    import subprocess
+
     ps_args = a.ps_args or ["-ef"]
     out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()

@@ -12,14 +12,14 @@ The child never returns into the caller's Python code: it execs or it
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+import msgspec
 
 from dockling.runtime import console, hooks, process, rootfs, sync
 from dockling.runtime import syscalls as sc
 
 
-@dataclass
-class InitArgs:
+class InitArgs(msgspec.Struct):
     spec: object            # spec.Spec
     bundle: str
     rootfs: str

@@ -17,7 +17,8 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass
+
+import msgspec
 
 from dockling.errors import InvalidArgument
 from dockling.runtime import paths
@@ -50,10 +51,9 @@ _PROPAGATION = {
 _IGNORED = {"tmpcopyup", "z", "Z", "idmap", "ridmap"}
 
 
-@dataclass
-class MountOptions:
+class MountOptions(msgspec.Struct):
     flags: int = 0
-    propagation: list[int] | None = None
+    propagation: list[int] = []
     data: str = ""
 
     @property
@@ -62,7 +62,7 @@ class MountOptions:
 
 
 def parse_options(options: list[str]) -> MountOptions:
-    out = MountOptions(propagation=[])
+    out = MountOptions()
     data = []
     for opt in options:
         if opt in _FLAGS:
@@ -215,8 +215,7 @@ def _cgroup(rootfs: str, m, opts: MountOptions, sources) -> None:
                   MountOptions(flags=sc.MS_BIND | sc.MS_REC | flags, propagation=[]))
 
 
-@dataclass
-class _Bind:
+class _Bind(msgspec.Struct):
     source: str
     destination: str
 

@@ -20,8 +20,8 @@ Compatibility decisions, as runc makes them:
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
 
+import msgspec
 import pyseccomp
 
 from dockling.errors import InvalidArgument
@@ -85,13 +85,12 @@ def action(name: str, errno_ret: int | None, where: str) -> int:
     raise InvalidArgument(f"{where}: unknown seccomp action {name!r}")
 
 
-@dataclass
-class Filter:
+class Filter(msgspec.Struct):
     default: int
-    arches: list[int] = field(default_factory=list)
-    flags: list[int] = field(default_factory=list)
+    arches: list[int] = []
+    flags: list[int] = []
     # (action, syscall number, [(index, op, value, value_two)])
-    rules: list[tuple[int, int, list[tuple[int, int, int, int]]]] = field(default_factory=list)
+    rules: list[tuple[int, int, list[tuple[int, int, int, int]]]] = []
 
 
 def compile_rules(sc) -> Filter:

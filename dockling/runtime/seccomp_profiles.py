@@ -9,7 +9,7 @@ The engine passes the container's effective capabilities.
 
 from __future__ import annotations
 
-import platform
+import os
 
 _ALLOW = """
 accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown
@@ -94,7 +94,7 @@ def docker_default(caps: list[str]) -> dict:
                       "args": [{"index": 0, "value": value, "op": "SCMP_CMP_EQ"}]})
     rules.append({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
                   "args": [{"index": 0, "value": _AF_VSOCK, "op": "SCMP_CMP_NE"}]})
-    if platform.machine() == "x86_64":
+    if os.uname().machine == "x86_64":
         rules.append({"names": ["arch_prctl", "modify_ldt"], "action": "SCMP_ACT_ALLOW"})
     for cap, names in _BY_CAP.items():
         if cap in held:
@@ -108,6 +108,6 @@ def docker_default(caps: list[str]) -> dict:
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 1,
-        "architectures": _ARCHES.get(platform.machine(), []),
+        "architectures": _ARCHES.get(os.uname().machine, []),
         "syscalls": rules,
     }

@@ -14,12 +14,10 @@ runtime between two steps can not leave a stale status behind:
 from __future__ import annotations
 
 import enum
-import json
 import os
 import re
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass, field
+
+import msgspec
 
 from dockling.errors import Conflict, InvalidArgument, NotFound
 
@@ -61,8 +59,7 @@ class Status(str, enum.Enum):
             raise Conflict(f"cannot exec in a {self.value} container")
 
 
-@dataclass
-class State:
+class State(msgspec.Struct):
     id: str
     pid: int
     bundle: str
@@ -72,7 +69,7 @@ class State:
     cgroup: dict
     config: dict
     owner: str = ""
-    annotations: dict = field(default_factory=dict)
+    annotations: dict = {}
 
     def oci(self, status: Status) -> dict:
         """The runtime-spec state JSON (what `state` prints)."""
@@ -121,17 +118,17 @@ class Store:
 
     def save(self, st: State) -> None:
         d = self.dir(st.id)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".state.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(st), f)
+        tmp = os.path.join(d, f".state.json.{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.write(msgspec.json.encode(st))
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, os.path.join(d, "state.json"))
 
     def load(self, cid: str) -> State:
         try:
-            with open(os.path.join(self.dir(cid), "state.json")) as f:
-                return State(**json.load(f))
+            with open(os.path.join(self.dir(cid), "state.json"), "rb") as f:
+                return msgspec.json.decode(f.read(), type=State)
         except FileNotFoundError as err:
             raise NotFound("container does not exist") from err
 
@@ -143,6 +140,8 @@ class Store:
         return [n for n in names if os.path.exists(os.path.join(self.root, n, "state.json"))]
 
     def remove(self, cid: str) -> None:
+        import shutil
+
         shutil.rmtree(self.dir(cid), ignore_errors=True)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -119,7 +118,7 @@ def setns(fd: int, nstype: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    nr = _SYS_PIVOT_ROOT[platform.machine()]
+    nr = _SYS_PIVOT_ROOT[os.uname().machine]
     _check(_libc.syscall(nr, _b(new_root), _b(put_old)), "pivot_root", new_root)
 
 

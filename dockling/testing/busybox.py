@@ -1,5 +1,9 @@
 """A busybox root filesystem made from Debian's busybox-static, as the
-official busybox image is: one static binary, applet symlinks, passwd/group."""
+official busybox image is: one static binary, applet symlinks, passwd/group.
+
+    python -m dockling.testing.busybox --rootfs DIR    # just the rootfs
+    python -m dockling.testing.busybox --bundle DIR    # rootfs + config.json
+"""
 
 from __future__ import annotations
 
@@ -51,3 +55,39 @@ def make_rootfs(dest: str) -> str:
     with open(os.path.join(dest, "etc/group"), "w") as f:
         f.write(GROUP)
     return dest
+
+
+def make_bundle(dest: str, args: list[str] | None = None) -> str:
+    """An OCI bundle: busybox rootfs plus runc's default config, no terminal."""
+    import json
+
+    from dockling.runtime import defaults
+
+    os.makedirs(dest, exist_ok=True)
+    make_rootfs(os.path.join(dest, "rootfs"))
+    cfg = defaults.runc_spec()
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = args or ["sh"]
+    with open(os.path.join(dest, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m dockling.testing.busybox")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--rootfs", help="write a busybox root filesystem here")
+    g.add_argument("--bundle", help="write an OCI bundle (rootfs + config.json) here")
+    p.add_argument("args", nargs="*", help="process args for --bundle")
+    a = p.parse_args(argv)
+    if a.rootfs:
+        make_rootfs(a.rootfs)
+    else:
+        make_bundle(a.bundle, a.args or None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and the set-up script (no engine code)."""
