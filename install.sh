@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set-up on a fresh Debian machine, as root: system packages, a venv with
+# dockling in it, and dockling-runc/dockling linked onto PATH.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: run as root (containers need namespaces, mounts and cgroups)" >&2
+    exit 1
+fi
+
+# busybox-static: the test image and the default busybox rootfs;
+# runc: behaviour is compared against it; libseccomp2: seccomp filters;
+# procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking.
+PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables"
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+# Debian's python3 starts faster than a pyenv one (DESIGN.md, Performance).
+[ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+# compat mode: a plain path entry, no import hook to slow every start
+.venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+
+for cmd in dockling-runc; do
+    ln -sf "$PWD/.venv/bin/$cmd" "/usr/local/bin/$cmd"
+done
+echo "install.sh: dockling installed (.venv, /usr/local/bin/dockling-runc)"
