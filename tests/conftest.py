@@ -141,7 +141,7 @@ def reap(pid: int, timeout: float = 5.0) -> int | None:
             return None
         if done:
             return status
-        reap_zombies()
+        reap_zombies(keep=pid)
         if time.monotonic() > deadline:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -151,8 +151,9 @@ def reap(pid: int, timeout: float = 5.0) -> int | None:
         time.sleep(0.01)
 
 
-def reap_zombies() -> None:
-    """waitpid our children that are already zombies (and only those)."""
+def reap_zombies(keep: int = 0) -> None:
+    """waitpid our children that are already zombies (and only those), but
+    ``keep``, whose status the caller wants."""
     me = os.getpid()
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -162,7 +163,7 @@ def reap_zombies() -> None:
                 rest = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if rest[0] == "Z" and int(rest[1]) == me:
+        if rest[0] == "Z" and int(rest[1]) == me and int(name) != keep:
             try:
                 os.waitpid(int(name), os.WNOHANG)
             except ChildProcessError:
