@@ -136,3 +136,13 @@ def test_run_foreground_terminal(dockling, bundle):
     res = dockling("run", "--bundle", bundle.write(cid), cid, check=False)
     assert res.returncode == 5
     assert b"/dev/pts/0" in res.stdout
+
+
+def test_exec_cap_adds_capability(runtime, bundle):
+    cid, _ = _running(runtime, bundle)
+    res = runtime("exec", cid, "grep", "CapEff", "/proc/self/status")
+    before = int(res.stdout.split()[1], 16)
+    res = runtime("exec", "--cap", "CAP_SYS_ADMIN", cid, "grep", "CapEff", "/proc/self/status")
+    after = int(res.stdout.split()[1], 16)
+    assert not before >> 21 & 1
+    assert after >> 21 & 1

@@ -213,3 +213,40 @@ def test_user_namespace_mapping(runtime, bundle):
     res = run(runtime, bundle, "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
     assert res.returncode == 0, res.stderr
     assert res.stdout.decode().split() == ["0", "100000", "65536", "0", "100000", "65536", "0"]
+
+
+def test_join_namespace_by_path(runtime, bundle, tmp_path):
+    """Namespaces given by path are joined (docker's --network container:X)."""
+    bundle.args("sleep", "300")
+    first = new_id("nsA")
+    st = runtime.create(first, bundle.write(first))
+    runtime("start", first)
+    ns = bundle.config["linux"]["namespaces"]
+    for n in ns:
+        if n["type"] in ("network", "uts"):
+            n["path"] = f"/proc/{st['pid']}/ns/{'net' if n['type'] == 'network' else 'uts'}"
+    res = run(runtime, bundle, "sh", "-c", "readlink /proc/self/ns/net; hostname")
+    net, host = res.stdout.decode().split()
+    assert net == os.readlink(f"/proc/{st['pid']}/ns/net")
+    assert host == "dockling-test"
+
+
+def test_extra_device_node_and_cgroup_rule(runtime, bundle):
+    bundle.config["linux"]["devices"] = [
+        {"type": "c", "path": "/dev/mynull", "major": 1, "minor": 3, "fileMode": 0o620,
+         "uid": 0, "gid": 5}]
+    res = run(runtime, bundle, "sh", "-c",
+              "ls -ln /dev/mynull; echo x > /dev/mynull && echo wrote")
+    out = res.stdout.decode()
+    assert out.startswith("crw--w----") and " 0 " in out and " 5 " in out, out
+    assert "wrote" in out
+
+
+def test_device_cgroup_denies_unlisted_device(runtime, bundle):
+    # /dev/kmsg (1:11) is neither a default device nor listed: mknod works
+    # (CAP_MKNOD) but the device cgroup refuses opening it.
+    bundle.config["process"]["capabilities"]["bounding"].append("CAP_MKNOD")
+    bundle.config["process"]["capabilities"]["effective"].append("CAP_MKNOD")
+    bundle.config["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
+    res = run(runtime, bundle, "sh", "-c", "mknod /tmp/kmsg c 1 11 && head -c1 /tmp/kmsg")
+    assert b"Operation not permitted" in res.stderr, res.stderr

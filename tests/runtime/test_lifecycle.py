@@ -127,3 +127,24 @@ def test_list_and_ps(runtime, bundle):
     assert st["pid"] in pids and len(pids) == 2
     table = runtime("ps", cid).stdout.decode()
     assert "sleep 300" in table and "sleep 301" in table
+
+
+def test_pid_file(runtime, bundle, tmp_path):
+    bundle.args("sleep", "300")
+    cid = new_id("pidf")
+    pf = tmp_path / "init.pid"
+    st = runtime.create(cid, bundle.write(cid), "--pid-file", str(pf))
+    assert int(pf.read_text()) == st["pid"]
+
+
+def test_kill_all(runtime, bundle):
+    bundle.args("sh", "-c", "sleep 300 & sleep 301 & wait")
+    cid = new_id("kall")
+    st = runtime.create(cid, bundle.write(cid))
+    runtime("start", cid)
+    import json
+
+    assert wait_for(lambda: len(json.loads(runtime("ps", "--format", "json", cid).stdout)) == 3)
+    runtime("kill", "--all", cid, "KILL")
+    reap(st["pid"])
+    assert runtime.state(cid)["status"] == "stopped"
