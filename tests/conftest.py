@@ -82,7 +82,8 @@ class RuntimeCLI:
         with open(base + ".stdout", "wb+") as o, open(base + ".stderr", "wb+") as e:
             rc = subprocess.run([*self.binary, "--root", self.root, *args], stdout=o, stderr=e,
                                 timeout=timeout, input=input,
-                                stdin=None if input is not None else subprocess.DEVNULL).returncode
+                                stdin=None if input is not None else subprocess.DEVNULL,
+                                check=False).returncode
         with open(base + ".stdout", "rb") as o, open(base + ".stderr", "rb") as e:
             res = subprocess.CompletedProcess(args, rc, o.read(), e.read())
         if out is None:
@@ -114,10 +115,7 @@ class RuntimeCLI:
 
     def cleanup(self) -> None:
         reap_zombies()  # exec'd processes: a dying PID 1 waits for them
-        try:
-            ids = self("list", "-q", check=False).stdout.decode().split()
-        except Exception:
-            ids = []
+        ids = self("list", "-q", check=False).stdout.decode().split()
         for cid in ids:
             self("delete", "--force", cid, check=False)
         for pid in self.pids:

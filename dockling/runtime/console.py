@@ -37,7 +37,7 @@ def send_master(sock: socket.socket, master: int, name: str) -> None:
 
 
 def recv_master(sock: socket.socket) -> int:
-    msg, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+    _msg, fds, _, _ = socket.recv_fds(sock, 4096, 1)
     if not fds:
         raise InvalidArgument("console socket: no pty received")
     return fds[0]

@@ -24,8 +24,17 @@ import signal
 import time
 
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
-from dockling.runtime import (cgroups, console, defaults, hooks, namespaces, process, seccomp,
-                              spec, sync)
+from dockling.runtime import (
+    cgroups,
+    console,
+    defaults,
+    hooks,
+    namespaces,
+    process,
+    seccomp,
+    spec,
+    sync,
+)
 from dockling.runtime.init import InitArgs, run_init
 from dockling.runtime.state import State, Status, Store, derive_status, process_start_time
 
@@ -103,7 +112,7 @@ class Runtime:
             cg.create(defaults.effective_resources(cfg))
             st = State(
                 id=cid, pid=0, bundle=bundle, rootfs=root,
-                created=datetime.datetime.now(datetime.timezone.utc).isoformat()
+                created=datetime.datetime.now(datetime.UTC).isoformat()
                 .replace("+00:00", "Z"),
                 init_start_time=0, cgroup=cg.to_dict(),
                 config=spec.to_dict(cfg), annotations=dict(cfg.annotations),

@@ -19,7 +19,7 @@ def run(hooks, kind: str, state: dict) -> None:
         args = h.args or [h.path]
         try:
             res = subprocess.run(args, executable=h.path, input=body, env=_env(h.env),
-                                 capture_output=True, timeout=h.timeout or None)
+                                 capture_output=True, timeout=h.timeout or None, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
             raise InvalidArgument(f"hooks.{kind}[{i}] ({h.path}): {err}") from err
         if res.returncode != 0:

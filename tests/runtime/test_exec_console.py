@@ -20,7 +20,7 @@ def _running(runtime, bundle, prefix="ex"):
 
 
 def test_exec_joins_namespaces_and_cgroup(runtime, bundle):
-    cid, st = _running(runtime, bundle)
+    cid, _ = _running(runtime, bundle)
     res = runtime("exec", cid, "sh", "-c",
                   "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
                   "(readlink /proc/self/ns/pid; readlink /proc/1/ns/pid) | sort -u | wc -l; "

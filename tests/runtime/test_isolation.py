@@ -58,7 +58,7 @@ def test_mount_table(runtime, bundle):
     res = run(runtime, bundle, "cat", "/proc/self/mounts")
     mounts = {}
     for line in res.stdout.decode().splitlines():
-        dev, mp, fstype, opts = line.split()[:4]
+        _dev, mp, fstype, opts = line.split()[:4]
         mounts[mp] = (fstype, set(opts.split(",")))
     assert mounts["/proc"][0] == "proc"
     assert mounts["/dev"][0] == "tmpfs" and "nosuid" in mounts["/dev"][1]
@@ -70,7 +70,7 @@ def test_mount_table(runtime, bundle):
     assert mounts["/sys/fs/cgroup/memory"][0] == "cgroup"
     assert "ro" in mounts["/sys/fs/cgroup/memory"][1]
     # nothing of the host's mount table is visible
-    assert not any(mp.startswith("/work") or mp.startswith("/tmp/pytest") for mp in mounts)
+    assert not any(mp.startswith(("/work", "/tmp/pytest")) for mp in mounts)
 
 
 def test_dev_nodes_and_symlinks(runtime, bundle):

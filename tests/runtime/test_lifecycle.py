@@ -122,8 +122,11 @@ def test_list_and_ps(runtime, bundle):
     assert runtime("list", "-q").stdout.decode().split() == [cid]
     import json
 
-    pids = wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
-        json.loads(runtime("ps", "--format", "json", cid).stdout)))
+    def two_pids():
+        p = json.loads(runtime("ps", "--format", "json", cid).stdout)
+        return p if len(p) == 2 else None
+
+    pids = wait_for(two_pids)
     assert st["pid"] in pids and len(pids) == 2
     table = runtime("ps", cid).stdout.decode()
     assert "sleep 300" in table and "sleep 301" in table

@@ -93,11 +93,11 @@ def test_freezer_pause_stops_progress(dockling, bundle):
     assert wait_for(lambda: os.path.exists(count) and os.path.getsize(count) > 0)
     dockling("pause", cid)
     time.sleep(0.1)
-    before = open(count).read()
+    before = _read(count)
     time.sleep(0.3)
-    assert open(count).read() == before
+    assert _read(count) == before
     dockling("resume", cid)
-    assert wait_for(lambda: open(count).read() != before)
+    assert wait_for(lambda: _read(count) != before)
 
 
 def test_update_resources_library(dockling, bundle):

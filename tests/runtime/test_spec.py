@@ -8,8 +8,8 @@ import pytest
 
 from dockling.errors import InvalidArgument
 from dockling.runtime import defaults, spec
-from dockling.runtime.rootfs import parse_options
 from dockling.runtime import syscalls as sc
+from dockling.runtime.rootfs import parse_options
 
 
 def _cfg(**over):
