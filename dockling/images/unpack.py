@@ -1,0 +1,252 @@
+"""Unpacking a layer tar into a directory, safely, in overlay's format.
+
+A layer is untrusted input. Every entry is created relative to directory
+fds opened with O_NOFOLLOW, one path component at a time, so an entry can
+never land outside ``dest``: not by ``..`` (refused), not by an absolute
+path (taken as relative, as tar does), not through a symlink the same tar
+planted earlier (refused), not by a hardlink to a file outside (refused).
+Symlinks themselves may point anywhere: they are resolved inside the
+container's root, never by us.
+
+OCI whiteouts become overlay whiteouts: ``.wh.NAME`` -> a 0:0 character
+device NAME, ``.wh..wh..opq`` -> the xattr trusted.overlay.opaque=y on its
+directory. Ownership, modes, mtimes, xattrs and device nodes are kept.
+
+The stream may be gzip, zstd or plain; the diff id (sha256 of the
+uncompressed tar) is computed while reading, so one pass verifies and
+unpacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+
+from dockling.errors import InvalidArgument
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+class HashingReader(io.RawIOBase):
+    """Reads through ``raw`` and hashes everything read."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        if not data:
+            return 0
+        n = len(data)
+        b[:n] = data
+        self.hash.update(data)
+        self.size += n
+        return n
+
+    def drain(self) -> None:
+        while self.read(1 << 16):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+def decompressed(fileobj):
+    """Wrap a (possibly compressed) stream; compression is sniffed, not trusted."""
+    buf = fileobj if hasattr(fileobj, "peek") else io.BufferedReader(fileobj, 1 << 16)
+    head = buf.peek(4)[:4]
+    if head.startswith(_GZIP):
+        import gzip
+
+        return gzip.GzipFile(fileobj=buf, mode="rb")
+    if head.startswith(_ZSTD):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(buf, read_across_frames=True)
+    return buf
+
+
+def clean_name(name: str) -> str:
+    """Tar member name -> path relative to the layer root; refuse escapes."""
+    p = posixpath.normpath("/" + name).lstrip("/")
+    raw = posixpath.normpath(name.lstrip("/"))
+    if raw == ".." or raw.startswith("../"):
+        raise InvalidArgument(f"invalid layer: entry {name!r} points outside the layer")
+    return "" if p in (".", "") else p
+
+
+class _Dirs:
+    """Directory fds below dest, opened component by component, never via symlinks."""
+
+    def __init__(self, dest: str) -> None:
+        self.root = os.open(dest, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        self.cache: dict[str, int] = {"": self.root}
+
+    def get(self, rel: str, create: bool = True) -> int:
+        if rel in self.cache:
+            return self.cache[rel]
+        parent, base = posixpath.split(rel)
+        pfd = self.get(parent, create)
+        try:
+            fd = os.open(base, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_RDONLY | os.O_CLOEXEC,
+                         dir_fd=pfd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            os.mkdir(base, 0o755, dir_fd=pfd)
+            fd = os.open(base, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_RDONLY | os.O_CLOEXEC,
+                         dir_fd=pfd)
+        except (NotADirectoryError, OSError) as err:
+            raise InvalidArgument(
+                f"invalid layer: {rel!r} is a symlink or not a directory "
+                f"but the layer puts files under it"
+            ) from err
+        self.cache[rel] = fd
+        return fd
+
+    def forget(self, rel: str) -> None:
+        """A directory was removed or replaced: drop it and its children."""
+        for key in [k for k in self.cache if k == rel or k.startswith(rel + "/")]:
+            if key:
+                os.close(self.cache.pop(key))
+
+    def close(self) -> None:
+        for fd in self.cache.values():
+            os.close(fd)
+        self.cache.clear()
+
+
+def _remove(pfd: int, base: str) -> None:
+    try:
+        st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(base, dir_fd=pfd)
+    else:
+        os.unlink(base, dir_fd=pfd)
+
+
+def apply_layer(fileobj, dest: str) -> tuple[str, int]:
+    """Unpack a layer stream into ``dest``; return (diff id, uncompressed size)."""
+    reader = HashingReader(decompressed(fileobj))
+    dirs = _Dirs(dest)
+    dir_times: list[tuple[str, float]] = []
+    try:
+        try:
+            with tarfile.open(fileobj=io.BufferedReader(reader, 1 << 16), mode="r|") as tf:
+                for m in tf:
+                    _apply(tf, m, dirs, dir_times)
+        except tarfile.TarError as err:
+            raise InvalidArgument(f"invalid layer: not a valid tar stream: {err}") from err
+        except EOFError as err:
+            raise InvalidArgument("invalid layer: unexpected end of the tar stream") from err
+        reader.drain()
+        for rel, mtime in reversed(dir_times):
+            fd = dirs.cache.get(rel)
+            if fd is not None:
+                os.utime(fd, (mtime, mtime))
+    finally:
+        dirs.close()
+    return reader.digest, reader.size
+
+
+def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times) -> None:
+    rel = clean_name(m.name)
+    if not rel:
+        return  # the layer root itself
+    parent, base = posixpath.split(rel)
+    if base.startswith(WHITEOUT_PREFIX):
+        pfd = dirs.get(parent)
+        if base == OPAQUE:
+            os.setxattr(pfd, OPAQUE_XATTR, b"y")
+        elif base.startswith(".wh..wh."):
+            return  # aufs hardlink bookkeeping: nothing to unpack
+        else:
+            name = base[len(WHITEOUT_PREFIX):]
+            dirs.forget(posixpath.join(parent, name))
+            _remove(pfd, name)
+            os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        return
+    pfd = dirs.get(parent)
+    if m.isdir():
+        try:
+            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode):
+                _remove(pfd, base)
+                raise FileNotFoundError
+        except FileNotFoundError:
+            os.mkdir(base, 0o700, dir_fd=pfd)
+        fd = dirs.get(rel, create=False)
+        os.fchown(fd, m.uid, m.gid)
+        os.fchmod(fd, m.mode & 0o7777)
+        _xattrs(fd, m)
+        dir_times.append((rel, m.mtime))
+        return
+    dirs.forget(rel)
+    _remove(pfd, base)
+    if m.isreg():
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=pfd)
+        try:
+            src = tf.extractfile(m)
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                os.write(fd, chunk)
+            os.fchown(fd, m.uid, m.gid)
+            os.fchmod(fd, m.mode & 0o7777)
+            _xattrs(fd, m)
+            os.utime(fd, (m.mtime, m.mtime))
+        finally:
+            os.close(fd)
+    elif m.issym():
+        os.symlink(m.linkname, base, dir_fd=pfd)
+        os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+    elif m.islnk():
+        target = clean_name(m.linkname)
+        if not target:
+            raise InvalidArgument(f"invalid layer: hardlink {m.name!r} to the layer root")
+        tparent, tbase = posixpath.split(target)
+        try:
+            tfd = dirs.get(tparent, create=False)
+            os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError as err:
+            raise InvalidArgument(
+                f"invalid layer: hardlink {m.name!r} to {m.linkname!r}, which is not in the layer"
+            ) from err
+    elif m.ischr() or m.isblk():
+        kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+        os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+        os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+    elif m.isfifo():
+        os.mkfifo(base, m.mode & 0o7777, dir_fd=pfd)
+        os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+    else:
+        raise InvalidArgument(f"invalid layer: entry {m.name!r} has unsupported type {m.type!r}")
+
+
+def _xattrs(fd: int, m: tarfile.TarInfo) -> None:
+    for key, value in (m.pax_headers or {}).items():
+        if key.startswith("SCHILY.xattr."):
+            name = key[len("SCHILY.xattr."):]
+            raw = value.encode("utf-8", "surrogateescape")
+            os.setxattr(fd, name, raw)

@@ -1,0 +1,173 @@
+"""Layer unpacking with hostile and ordinary tars."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+
+from dockling.errors import InvalidArgument
+from dockling.images.unpack import OPAQUE_XATTR, apply_layer
+
+
+def make_tar(entries) -> bytes:
+    """entries: (name, kind, extra dict)"""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, kind, extra in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = extra.get("mtime", 1_600_000_000)
+            ti.uid = extra.get("uid", 0)
+            ti.gid = extra.get("gid", 0)
+            ti.mode = extra.get("mode", 0o644)
+            if "xattrs" in extra:
+                ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in extra["xattrs"].items()}
+            data = None
+            if kind == "file":
+                data = extra.get("data", b"")
+                ti.size = len(data)
+            elif kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                ti.mode = extra.get("mode", 0o755)
+            elif kind == "sym":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = extra["target"]
+            elif kind == "hard":
+                ti.type = tarfile.LNKTYPE
+                ti.linkname = extra["target"]
+            elif kind == "chr":
+                ti.type = tarfile.CHRTYPE
+                ti.devmajor, ti.devminor = extra["dev"]
+            elif kind == "fifo":
+                ti.type = tarfile.FIFOTYPE
+            tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("keep\n")
+    return dest, outside
+
+
+def _untouched(outside):
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    assert (outside / "secret").read_text() == "keep\n"
+
+
+def test_ordinary_layer_keeps_metadata(dirs):
+    dest, _ = dirs
+    data = make_tar([
+        ("etc", "dir", {}),
+        ("etc/passwd", "file", {"data": b"root:x:0:0\n", "mode": 0o600}),
+        ("usr/bin/su", "file", {"data": b"#!", "mode": 0o4755, "uid": 0}),
+        ("home/user", "dir", {"uid": 1000, "gid": 1000, "mode": 0o750}),
+        ("home/user/f", "file", {"data": b"x", "uid": 1000, "gid": 100}),
+        ("bin/sh", "sym", {"target": "/bin/busybox"}),
+        ("bin/busybox", "file", {"data": b"ELF", "mode": 0o755}),
+        ("bin/ash", "hard", {"target": "bin/busybox"}),
+        ("dev/null", "chr", {"dev": (1, 3), "mode": 0o666}),
+        ("run/fifo", "fifo", {}),
+        ("attr", "file", {"data": b"", "xattrs": {"user.note": "hello"}}),
+    ])
+    diff_id, size = apply_layer(io.BytesIO(data), str(dest))
+    assert diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert size == len(data)
+    assert (dest / "etc/passwd").read_bytes() == b"root:x:0:0\n"
+    assert stat.S_IMODE((dest / "etc/passwd").stat().st_mode) == 0o600
+    assert stat.S_IMODE((dest / "usr/bin/su").stat().st_mode) == 0o4755
+    st = (dest / "home/user").stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1000, 0o750)
+    assert st.st_mtime == 1_600_000_000
+    assert (dest / "home/user/f").stat().st_gid == 100
+    assert os.readlink(dest / "bin/sh") == "/bin/busybox"
+    assert (dest / "bin/ash").stat().st_ino == (dest / "bin/busybox").stat().st_ino
+    dn = (dest / "dev/null").stat()
+    assert stat.S_ISCHR(dn.st_mode) and os.major(dn.st_rdev) == 1 and os.minor(dn.st_rdev) == 3
+    assert stat.S_ISFIFO((dest / "run/fifo").stat().st_mode)
+    assert os.getxattr(dest / "attr", "user.note") == b"hello"
+
+
+def test_whiteouts_become_overlay_whiteouts(dirs):
+    dest, _ = dirs
+    data = make_tar([
+        ("etc", "dir", {}),
+        ("etc/.wh.motd", "file", {}),
+        ("var/cache", "dir", {}),
+        ("var/cache/.wh..wh..opq", "file", {}),
+        ("var/cache/new", "file", {"data": b"n"}),
+    ])
+    apply_layer(io.BytesIO(data), str(dest))
+    wh = os.lstat(dest / "etc/motd")
+    assert stat.S_ISCHR(wh.st_mode) and wh.st_rdev == os.makedev(0, 0)
+    assert os.getxattr(dest / "var/cache", OPAQUE_XATTR) == b"y"
+    assert not (dest / "var/cache/.wh..wh..opq").exists()
+    assert (dest / "var/cache/new").read_bytes() == b"n"
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_compressed_layers(dirs, compress):
+    dest, _ = dirs
+    data = make_tar([("a", "file", {"data": b"hello"})])
+    if compress == "gzip":
+        blob = gzip.compress(data)
+    else:
+        import zstandard
+
+        blob = zstandard.ZstdCompressor().compress(data)
+    diff_id, _ = apply_layer(io.BytesIO(blob), str(dest))
+    assert diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert (dest / "a").read_bytes() == b"hello"
+
+
+def test_absolute_names_stay_inside(dirs):
+    dest, outside = dirs
+    data = make_tar([(str(outside / "secret"), "file", {"data": b"pwned"})])
+    apply_layer(io.BytesIO(data), str(dest))
+    _untouched(outside)
+    assert (dest / str(outside).lstrip("/") / "secret").read_bytes() == b"pwned"
+
+
+@pytest.mark.parametrize("entries", [
+    [("../escape", "file", {"data": b"x"})],
+    [("a/../../escape", "file", {"data": b"x"})],
+    [("link", "sym", {"target": "OUTSIDE"}), ("link/secret", "file", {"data": b"pwned"})],
+    [("link", "sym", {"target": "../outside"}), ("link/new", "file", {"data": b"pwned"})],
+    [("h", "hard", {"target": "../outside/secret"})],
+    [("h", "hard", {"target": "OUTSIDE/secret"})],
+    [("d", "sym", {"target": "OUTSIDE"}), ("d/.wh.secret", "file", {})],
+    [("d", "sym", {"target": "OUTSIDE"}), ("d/.wh..wh..opq", "file", {})],
+], ids=["dotdot", "nested-dotdot", "abs-symlink-dir", "rel-symlink-dir", "hardlink-dotdot",
+        "hardlink-abs", "whiteout-through-symlink", "opaque-through-symlink"])
+def test_hostile_layers_refused(dirs, entries):
+    dest, outside = dirs
+    fixed = []
+    for name, kind, extra in entries:
+        extra = {k: (v.replace("OUTSIDE", str(outside)) if isinstance(v, str) else v)
+                 for k, v in extra.items()}
+        fixed.append((name, kind, extra))
+    with pytest.raises(InvalidArgument, match="invalid layer"):
+        apply_layer(io.BytesIO(make_tar(fixed)), str(dest))
+    _untouched(outside)
+
+
+def test_truncated_tar(dirs):
+    dest, _ = dirs
+    data = make_tar([("big", "file", {"data": b"x" * 100_000})])
+    with pytest.raises(InvalidArgument, match="invalid layer"):
+        apply_layer(io.BytesIO(data[:5000]), str(dest))
+
+
+def test_garbage_is_refused(dirs):
+    dest, _ = dirs
+    with pytest.raises(InvalidArgument, match="invalid layer"):
+        apply_layer(io.BytesIO(b"this is not a tar" * 100), str(dest))
