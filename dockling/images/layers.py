@@ -1,0 +1,172 @@
+"""The layer store: each layer unpacked once, by chain id, and overlay mounts.
+
+Layout under ``<root>/layers``:
+
+    <chain-hex>/diff/       the unpacked layer (an overlay lowerdir)
+    <chain-hex>/meta.json   {"chain_id", "diff_id", "parent", "size", "link"}
+    l/<LINK>                short symlink -> ../<chain-hex>/diff
+    empty/                  the lowerdir of an image with no layers
+
+Lifecycle: ``register`` unpacks into a temporary dir and renames it into
+place only when complete, so a killed daemon never leaves a layer that
+reads as valid (``clean`` drops the leftovers at start). ``remove`` is the
+caller's decision (images and containers hold references).
+
+Overlay's mount options are limited to a page; like docker's overlay2 we
+name lower layers by short links and mount from inside the layers dir
+(relative paths), in a forked child so the daemon's cwd never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+
+from dockling.errors import InternalError, NotFound
+from dockling.images.unpack import apply_layer
+from dockling.runtime import syscalls as sc
+
+
+def chain_id(parent: str | None, diff_id: str) -> str:
+    if not parent:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+class Layer:
+    __slots__ = ("chain_id", "diff_id", "link", "parent", "path", "size")
+
+    def __init__(self, path: str, meta: dict) -> None:
+        self.path = path
+        self.chain_id = meta["chain_id"]
+        self.diff_id = meta["diff_id"]
+        self.parent = meta.get("parent")
+        self.size = meta.get("size", 0)
+        self.link = meta["link"]
+
+    @property
+    def diff(self) -> str:
+        return os.path.join(self.path, "diff")
+
+
+class LayerStore:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.join(root, "layers")
+        self.links = os.path.join(self.root, "l")
+        os.makedirs(self.links, exist_ok=True)
+        os.makedirs(os.path.join(self.root, "empty"), exist_ok=True)
+
+    def _dir(self, chain: str) -> str:
+        return os.path.join(self.root, chain.removeprefix("sha256:"))
+
+    def exists(self, chain: str) -> bool:
+        return os.path.exists(os.path.join(self._dir(chain), "meta.json"))
+
+    def get(self, chain: str) -> Layer:
+        d = self._dir(chain)
+        try:
+            with open(os.path.join(d, "meta.json")) as f:
+                return Layer(d, json.load(f))
+        except FileNotFoundError as err:
+            raise NotFound(f"layer {chain} does not exist") from err
+
+    def register(self, stream, parent: str | None) -> Layer:
+        """Unpack a layer stream on top of ``parent`` (a chain id or None)."""
+        tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
+        os.makedirs(os.path.join(tmp, "diff"))
+        try:
+            diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"))
+            chain = chain_id(parent, diff_id)
+            if self.exists(chain):
+                shutil.rmtree(tmp)
+                return self.get(chain)
+            link = secrets.token_hex(13).upper()
+            meta = {"chain_id": chain, "diff_id": diff_id, "parent": parent, "size": size,
+                    "link": link}
+            with open(os.path.join(tmp, "meta.json"), "w") as f:
+                json.dump(meta, f)
+            os.symlink(f"../{chain.removeprefix('sha256:')}/diff", os.path.join(self.links, link))
+            try:
+                os.rename(tmp, self._dir(chain))
+            except OSError:
+                os.unlink(os.path.join(self.links, link))
+                if self.exists(chain):  # registered concurrently
+                    shutil.rmtree(tmp)
+                    return self.get(chain)
+                raise
+            return self.get(chain)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def remove(self, chain: str) -> None:
+        try:
+            layer = self.get(chain)
+        except NotFound:
+            return
+        try:
+            os.unlink(os.path.join(self.links, layer.link))
+        except FileNotFoundError:
+            pass
+        shutil.rmtree(layer.path, ignore_errors=True)
+
+    def chain(self, diff_ids: list[str]) -> list[str]:
+        """Chain ids of an image's layers, bottom first."""
+        out: list[str] = []
+        parent = None
+        for d in diff_ids:
+            parent = chain_id(parent, d)
+            out.append(parent)
+        return out
+
+    def lower_dirs(self, chains: list[str]) -> list[str]:
+        """Absolute diff dirs, top layer first (overlay's lowerdir order)."""
+        return [self.get(c).diff for c in reversed(chains)]
+
+    def mount(self, chains: list[str], upper: str, work: str, target: str) -> None:
+        """Overlay-mount the layers (bottom first in ``chains``) with a writable upper."""
+        lowers = [f"l/{self.get(c).link}" for c in reversed(chains)] or ["empty"]
+        opts = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+        if len(opts) > 4000:
+            raise InternalError(f"too many layers to mount ({len(chains)})")
+        _in_child(self.root, lambda: sc.mount("overlay", target, "overlay", 0, opts))
+
+    def clean(self) -> None:
+        """Remove half-registered layers left by a killed process."""
+        for n in os.listdir(self.root):
+            if n.startswith("tmp-"):
+                shutil.rmtree(os.path.join(self.root, n), ignore_errors=True)
+
+
+def _in_child(cwd: str, fn) -> None:
+    """Run fn in a forked child with cwd set (relative overlay paths)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.chdir(cwd)
+            fn()
+            os._exit(0)
+        except BaseException as err:  # noqa: BLE001
+            os.write(w, str(err).encode()[:4000])
+            os._exit(1)
+    os.close(w)
+    msg = b""
+    while chunk := os.read(r, 4096):
+        msg += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise InternalError(f"overlay mount failed: {msg.decode(errors='replace')}")
+
+
+def unmount(target: str) -> None:
+    try:
+        sc.umount(target, sc.MNT_DETACH)
+    except OSError as err:
+        if err.errno not in (22, 2):  # EINVAL: not mounted; ENOENT: gone
+            raise InternalError(f"unmount {target}: {err.strerror}") from err

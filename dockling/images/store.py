@@ -1,0 +1,245 @@
+"""Image records and tags, and docker's rules for naming and removing them.
+
+An image is its config blob (in the content store; the image ID is the
+config's digest) plus its layers (in the layer store, found through
+``rootfs.diff_ids``). Tags map normalized references to IDs. Lookups
+accept what docker accepts: a reference, a full ID, ``sha256:`` + ID, or
+a unique ID prefix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from dockling.errors import Conflict, InvalidArgument, NotFound
+from dockling.images import reference
+from dockling.images.content import ContentStore
+from dockling.images.layers import LayerStore
+from dockling.store.db import DB
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+class Image:
+    """An image record with its parsed config."""
+
+    def __init__(self, row, config: dict, tags: list[str]) -> None:
+        self.id: str = row["id"]
+        self.created: str = row["created"]
+        self.size: int = row["size"]
+        self.parent: str = row["parent"]
+        self.repo_digests: list[str] = json.loads(row["repo_digests"])
+        self.config = config
+        self.tags = tags
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def container_config(self) -> dict:
+        return self.config.get("config") or {}
+
+
+class ImageStore:
+    def __init__(self, db: DB, content: ContentStore, layers: LayerStore) -> None:
+        self.db = db
+        self.content = content
+        self.layers = layers
+
+    # -- create --------------------------------------------------------------------
+    def add(self, config: dict, parent: str = "") -> str:
+        """Store an image config whose layers are registered; return the image ID."""
+        raw = json.dumps(config, separators=(",", ":")).encode()
+        image_id = self.content.put(raw)
+        chains = self.layers.chain(config.get("rootfs", {}).get("diff_ids", []))
+        for c in chains:
+            if not self.layers.exists(c):
+                raise InvalidArgument(f"image config names layer {c} that is not stored")
+        size = sum(self.layers.get(c).size for c in chains)
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO images(id, created, size, parent) VALUES (?,?,?,?)",
+                (image_id, config.get("created") or now_rfc3339(), size, parent))
+        return image_id
+
+    def tag(self, image_id: str, ref: str) -> reference.Reference:
+        r = reference.parse(ref)
+        if r.digest:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO tags(ref, image_id) VALUES (?,?)",
+                         (str(r), image_id))
+        return r
+
+    # -- lookup --------------------------------------------------------------------
+    def resolve(self, name: str) -> str:
+        """Name, ID or ID prefix -> full image ID; NotFound in docker's words."""
+        try:
+            r = reference.parse(name)
+        except InvalidArgument:
+            r = None
+        if r is not None:
+            row = self.db.one("SELECT image_id FROM tags WHERE ref = ?", str(r))
+            if row:
+                return row["image_id"]
+        if reference.looks_like_id_prefix(name):
+            h = name.removeprefix("sha256:")
+            rows = self.db.query("SELECT id FROM images WHERE id LIKE ?", f"sha256:{h}%")
+            if len(rows) == 1:
+                return rows[0]["id"]
+            if len(rows) > 1:
+                raise InvalidArgument(f"ambiguous image ID prefix {name!r}")
+        if r is None:
+            raise InvalidArgument("invalid reference format")
+        raise NotFound(f"No such image: {r.familiar if r.tag or r.digest else name}")
+
+    def get(self, name: str) -> Image:
+        image_id = self.resolve(name)
+        return self.load(image_id)
+
+    def load(self, image_id: str) -> Image:
+        row = self.db.one("SELECT * FROM images WHERE id = ?", image_id)
+        if row is None:
+            raise NotFound(f"No such image: {image_id}")
+        config = json.loads(self.content.read(image_id))
+        tags = [reference.parse(t["ref"]).familiar for t in self.db.query(
+            "SELECT ref FROM tags WHERE image_id = ? ORDER BY ref", image_id)]
+        return Image(row, config, tags)
+
+    def all(self) -> list[Image]:
+        return [self.load(r["id"]) for r in self.db.query(
+            "SELECT id FROM images ORDER BY created DESC")]
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.resolve(name)
+            return True
+        except NotFound:
+            return False
+
+    # -- remove --------------------------------------------------------------------
+    def remove(self, name: str, force: bool, users) -> list[dict]:
+        """docker rmi: untag, or delete when the last reference goes.
+
+        ``users(image_id)`` -> [(container_id, running)] of containers using it.
+        """
+        image_id = self.resolve(name)
+        img = self.load(image_id)
+        by_tag = False
+        try:
+            r = reference.parse(name)
+            by_tag = self.db.one("SELECT 1 FROM tags WHERE ref = ?", str(r)) is not None
+        except InvalidArgument:
+            r = None
+        out: list[dict] = []
+        if by_tag and len(img.tags) > 1:
+            self._untag(str(r))
+            return [{"Untagged": r.familiar}]
+        if not by_tag and len(img.tags) > 1 and not force:
+            raise Conflict(f"conflict: unable to delete {short(image_id)} (must be forced) - "
+                           "image is referenced in multiple repositories")
+        using = users(image_id)
+        running = [c for c, run in using if run]
+        if running:
+            raise Conflict(f"conflict: unable to delete {short(image_id)} (cannot be forced) - "
+                           f"image is being used by running container {running[0][:12]}")
+        if using and not force:
+            raise Conflict(f"conflict: unable to delete {short(image_id)} (must be forced) - "
+                           f"image is being used by stopped container {using[0][0][:12]}")
+        for t in img.tags:
+            out.append({"Untagged": t})
+        if using:  # forced with stopped users: docker untags but keeps the image
+            with self.db.tx() as conn:
+                conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
+            return out
+        out.extend(self._delete(img))
+        return out
+
+    def _untag(self, ref: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM tags WHERE ref = ?", (ref,))
+
+    def _delete(self, img: Image) -> list[dict]:
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM tags WHERE image_id = ?", (img.id,))
+            conn.execute("DELETE FROM images WHERE id = ?", (img.id,))
+        out = [{"Deleted": img.id}]
+        # Drop layers no other image uses (chains are shared by prefix).
+        still = set()
+        for other in self.all():
+            still.update(self.layers.chain(other.diff_ids))
+        for c in reversed(self.layers.chain(img.diff_ids)):
+            if c not in still:
+                self.layers.remove(c)
+                out.append({"Deleted": c})
+        self.content.delete(img.id)
+        return out
+
+    def prune(self, dangling_only: bool, users) -> tuple[list[dict], int]:
+        deleted: list[dict] = []
+        reclaimed = 0
+        for img in self.all():
+            if (dangling_only and img.tags) or users(img.id):
+                continue
+            if img.tags and not dangling_only:
+                continue
+            reclaimed += img.size
+            deleted.extend(self._delete(img))
+        return deleted, reclaimed
+
+    # -- shapes ----------------------------------------------------------------------
+    def inspect(self, img: Image) -> dict:
+        """ImageInspect as the Engine API returns it."""
+        cfg = img.config
+        return {
+            "Id": img.id,
+            "RepoTags": img.tags,
+            "RepoDigests": img.repo_digests,
+            "Parent": img.parent,
+            "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
+            "Created": img.created,
+            "DockerVersion": "",
+            "Author": cfg.get("author", ""),
+            "Config": img.container_config,
+            "Architecture": cfg.get("architecture", "amd64"),
+            "Os": cfg.get("os", "linux"),
+            "Size": img.size,
+            "GraphDriver": {"Name": "overlay2", "Data": self.graph_data(img)},
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    def graph_data(self, img: Image) -> dict:
+        chains = self.layers.chain(img.diff_ids)
+        if not chains:
+            return {}
+        dirs = self.layers.lower_dirs(chains)
+        data = {"UpperDir": dirs[0], "WorkDir": dirs[0].rsplit("/", 1)[0] + "/work",
+                "MergedDir": dirs[0].rsplit("/", 1)[0] + "/merged"}
+        if len(dirs) > 1:
+            data["LowerDir"] = ":".join(dirs[1:])
+        return data
+
+    def summary(self, img: Image) -> dict:
+        """ImageSummary (GET /images/json)."""
+        created = datetime.datetime.fromisoformat(img.created.replace("Z", "+00:00"))
+        return {
+            "Id": img.id,
+            "ParentId": img.parent,
+            "RepoTags": img.tags or [],
+            "RepoDigests": img.repo_digests,
+            "Created": int(created.timestamp()),
+            "Size": img.size,
+            "SharedSize": -1,
+            "VirtualSize": img.size,
+            "Labels": img.container_config.get("Labels") or {},
+            "Containers": -1,
+        }

@@ -1,0 +1,1 @@
+"""The daemon's state database (SQLite, WAL)."""

@@ -1,0 +1,73 @@
+"""SQLite state: images, tags, containers. One file, WAL, one writer (the daemon).
+
+Rows hold the API-shaped JSON documents; a change that must survive a
+crash is one transaction (``with db.tx():``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,          -- sha256:<config digest>
+    created TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    parent TEXT NOT NULL DEFAULT '',
+    repo_digests TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS tags (
+    ref TEXT PRIMARY KEY,         -- docker.io/library/busybox:latest
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
+CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,    -- without the leading /
+    image_id TEXT NOT NULL,
+    doc BLOB NOT NULL             -- the container record (JSON)
+);
+"""
+
+
+class DB:
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(SCHEMA)
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def tx(self):
+        """A transaction; nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def query(self, sql: str, *args) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def one(self, sql: str, *args) -> sqlite3.Row | None:
+        return self.conn.execute(sql, args).fetchone()
+
+    def close(self) -> None:
+        self.conn.close()
