@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Self
 
 from dockling.errors import InvalidArgument, NotFound
 
@@ -76,7 +77,7 @@ class Writer:
             pass
         self.done = True
 
-    def __enter__(self) -> Writer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -20,7 +20,7 @@ from dockling.store.db import DB
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def short(image_id: str) -> str:
@@ -230,7 +230,7 @@ class ImageStore:
 
     def summary(self, img: Image) -> dict:
         """ImageSummary (GET /images/json)."""
-        created = datetime.datetime.fromisoformat(img.created.replace("Z", "+00:00"))
+        created = datetime.datetime.fromisoformat(img.created)
         return {
             "Id": img.id,
             "ParentId": img.parent,
