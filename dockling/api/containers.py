@@ -1,0 +1,235 @@
+"""Routes for /containers and /exec: Docker JSON in, engine call, Docker JSON out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.containers.manager import ContainerManager, parse_signal
+from dockling.errors import Conflict, InternalError, NotModified
+
+
+def routes(r: Router, m: ContainerManager) -> None:
+    async def create(req: Request) -> Response:
+        c = m.create(req.json(), req.q("name"))
+        return json_response({"Id": c["Id"], "Warnings": []}, 201)
+
+    async def list_(req: Request) -> Response:
+        filters = req.qjson("filters", {}) or {}
+        filters = {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
+                   for k, v in filters.items()}
+        cs = m.list(req.qbool("all"), filters, req.qint("limit", -1) or -1)
+        return json_response([m.summary(c) for c in cs])
+
+    async def inspect(req: Request) -> Response:
+        return json_response(m.inspect(req.params["id"]))
+
+    async def start(req: Request) -> Response:
+        try:
+            await m.start(req.params["id"])
+        except NotModified:
+            return empty(304)
+        return empty(204)
+
+    async def stop(req: Request) -> Response:
+        t = req.qint("t", req.qint("timeout"))
+        if not await m.stop(req.params["id"], t, req.q("signal")):
+            return empty(304)
+        return empty(204)
+
+    async def restart(req: Request) -> Response:
+        await m.stop(req.params["id"], req.qint("t", req.qint("timeout")), req.q("signal"))
+        await m.start(req.params["id"])
+        return empty(204)
+
+    async def kill(req: Request) -> Response:
+        m.kill(req.params["id"], parse_signal(req.q("signal") or "SIGKILL"))
+        return empty(204)
+
+    async def wait(req: Request) -> Response:
+        code = await m.wait(req.params["id"], req.q("condition") or "not-running")
+        return json_response({"StatusCode": code, "Error": None})
+
+    async def delete(req: Request) -> Response:
+        cid = req.params["id"]
+        if req.qbool("force"):
+            c = m.get(cid)
+            if c["State"]["Running"]:
+                await m.stop(cid, 0, "SIGKILL")
+        m.remove(cid, force=req.qbool("force"))
+        return empty(204)
+
+    async def rename(req: Request) -> Response:
+        m.rename(req.params["id"], req.q("name") or "")
+        return empty(204)
+
+    async def top(req: Request) -> Response:
+        return json_response(m.top(req.params["id"]))
+
+    async def prune(req: Request) -> Response:
+        deleted = []
+        for c in m.all():
+            if c["State"]["Status"] in ("exited", "created", "dead"):
+                m.remove(c["Id"])
+                deleted.append(c["Id"])
+        return json_response({"ContainersDeleted": deleted, "SpaceReclaimed": 0})
+
+    async def logs(req: Request) -> Response:
+        c = m.get(req.params["id"])
+        if not (req.qbool("stdout") or req.qbool("stderr")):
+            from dockling.errors import InvalidArgument
+
+            raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        gen = m.logs(c["Id"], follow=req.qbool("follow"), tail=req.q("tail") or "all",
+                     since=req.q("since"), until=req.q("until"),
+                     timestamps=req.qbool("timestamps"), stdout=req.qbool("stdout"),
+                     stderr=req.qbool("stderr"))
+        ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
+            "application/vnd.docker.multiplexed-stream"
+        return Response(200, content_type=ctype, stream=gen)
+
+    async def attach(req: Request) -> Response:
+        c = m.get(req.params["id"])
+        cid = c["Id"]
+        if c["State"]["Status"] not in ("created", "running", "paused"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
+                "stderr": req.qbool("stderr")}
+        ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
+            "application/vnd.docker.multiplexed-stream"
+
+        waiting = c["State"]["Status"] == "created"
+        if waiting:
+            m.pending_attach[cid] = m.pending_attach.get(cid, 0) + 1
+
+        async def run(creader, cwriter, leftover: bytes) -> None:
+            # docker lets a client attach before start: we connect to the
+            # shim as soon as it exists, and it starts the program only
+            # once we are there, so no output is lost.
+            sock = os.path.join(m.paths.run(cid), "shim.sock")
+            for _ in range(4000):
+                if os.path.exists(sock) or not waiting:
+                    break
+                await asyncio.sleep(0.005)
+            try:
+                _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
+            except (Conflict, InternalError):
+                cwriter.close()
+                return
+            finally:
+                if waiting and m.pending_attach.get(cid):
+                    m.pending_attach[cid] -= 1
+            await _pump(sreader, swriter, want["stdin"])(creader, cwriter, leftover)
+
+        return Response(101, content_type=ctype, hijack=run)
+
+    async def resize(req: Request) -> Response:
+        await m.resize(req.params["id"], req.qint("h", 0), req.qint("w", 0))
+        return empty(200)
+
+    async def exec_create(req: Request) -> Response:
+        eid = m.exec_create(req.params["id"], req.json())
+        return json_response({"Id": eid}, 201)
+
+    async def exec_start(req: Request) -> Response:
+        ex = m.exec_get(req.params["id"])
+        body = req.json()
+        if ex["Running"] or ex["ExitCode"] is not None:
+            raise Conflict(f"Error: Exec command {ex['ID']} has already run")
+        proc = m.exec_process(ex)
+        if body.get("Tty") is not None:
+            proc["terminal"] = bool(body["Tty"])
+        stdin = ex["OpenStdin"]
+        c, reply, sreader, swriter = await m.open_shim_stream(
+            ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc, "stdin": stdin,
+                                "tty": proc["terminal"]})
+        if "error" in reply:
+            swriter.close()
+            ex["ExitCode"] = reply.get("ExitCode", 126)
+            from dockling.errors import InvalidArgument
+
+            raise InvalidArgument(f"OCI runtime exec failed: {reply['error']}: unknown")
+        ex["Running"] = True
+        ex["Pid"] = reply.get("Pid", 0)
+        if body.get("Detach"):
+            swriter.close()
+            return empty(200)
+        ctype = "application/vnd.docker.raw-stream" if proc["terminal"] else \
+            "application/vnd.docker.multiplexed-stream"
+        return Response(101, content_type=ctype, hijack=_pump(sreader, swriter, stdin))
+
+    async def exec_inspect(req: Request) -> Response:
+        ex = m.exec_get(req.params["id"])
+        return json_response({k: v for k, v in ex.items() if not k.startswith("_")})
+
+    async def exec_resize(req: Request) -> Response:
+        ex = m.exec_get(req.params["id"])
+        await m.resize(ex["ContainerID"], req.qint("h", 0), req.qint("w", 0), ex["ID"])
+        return empty(200)
+
+    r.add("POST", "/containers/create", create)
+    r.add("GET", "/containers/json", list_)
+    r.add("POST", "/containers/prune", prune)
+    r.add("GET", "/containers/{id}/json", inspect)
+    r.add("POST", "/containers/{id}/start", start)
+    r.add("POST", "/containers/{id}/stop", stop)
+    r.add("POST", "/containers/{id}/restart", restart)
+    r.add("POST", "/containers/{id}/kill", kill)
+    r.add("POST", "/containers/{id}/wait", wait)
+    r.add("DELETE", "/containers/{id}", delete)
+    r.add("POST", "/containers/{id}/rename", rename)
+    r.add("GET", "/containers/{id}/top", top)
+    r.add("GET", "/containers/{id}/logs", logs)
+    r.add("POST", "/containers/{id}/attach", attach)
+    r.add("POST", "/containers/{id}/resize", resize)
+    r.add("POST", "/containers/{id}/exec", exec_create)
+    r.add("POST", "/exec/{id}/start", exec_start)
+    r.add("GET", "/exec/{id}/json", exec_inspect)
+    r.add("POST", "/exec/{id}/resize", exec_resize)
+
+
+def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: bool):
+    """Copy between the hijacked client connection and the shim's stream."""
+
+    async def run(creader, cwriter, leftover: bytes) -> None:
+        async def up() -> None:
+            try:
+                if leftover:
+                    swriter.write(leftover)
+                while stdin:
+                    data = await creader.read(65536)
+                    if not data:
+                        break
+                    swriter.write(data)
+                    await swriter.drain()
+                if swriter.can_write_eof():
+                    swriter.write_eof()
+            except (ConnectionError, OSError):
+                pass
+
+        async def down() -> None:
+            try:
+                while True:
+                    data = await sreader.read(65536)
+                    if not data:
+                        break
+                    cwriter.write(data)
+                    await cwriter.drain()
+            except (ConnectionError, OSError):
+                pass
+
+        up_task = asyncio.ensure_future(up())
+        await down()
+        up_task.cancel()
+        swriter.close()
+        try:
+            if cwriter.can_write_eof():
+                cwriter.write_eof()
+        except OSError:
+            pass
+
+    return run
+
+
+__all__ = ["routes"]

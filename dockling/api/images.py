@@ -1,0 +1,137 @@
+"""Routes for /images: list, inspect, history, tag, delete, prune, create?fromSrc."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.containers.manager import ContainerManager
+from dockling.errors import InvalidArgument, NotFound
+from dockling.images import archive, reference
+from dockling.images.store import ImageStore
+
+
+def routes(r: Router, images: ImageStore, containers: ContainerManager, events) -> None:
+    async def list_(req: Request) -> Response:
+        filters = req.qjson("filters", {}) or {}
+        filters = {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
+                   for k, v in filters.items()}
+        out = []
+        for img in images.all():
+            if not _match(img, filters, images):
+                continue
+            out.append(images.summary(img))
+        return json_response(out)
+
+    async def inspect(req: Request) -> Response:
+        return json_response(images.inspect(images.get(req.params["name"])))
+
+    async def history(req: Request) -> Response:
+        img = images.get(req.params["name"])
+        hist = img.config.get("history") or []
+        out = []
+        sizes = [images.layers.get(c).size for c in images.layers.chain(img.diff_ids)]
+        layer = 0
+        for i, h in enumerate(reversed(hist)):
+            empty_layer = h.get("empty_layer", False)
+            size = 0
+            if not empty_layer:
+                idx = len([x for x in hist if not x.get("empty_layer")]) - 1 - layer
+                size = sizes[idx] if 0 <= idx < len(sizes) else 0
+                layer += 1
+            import datetime
+
+            created = datetime.datetime.fromisoformat(h.get("created", img.created)
+                                                      .replace("Z", "+00:00"))
+            out.append({"Id": img.id if i == 0 else "<missing>",
+                        "Created": int(created.timestamp()), "CreatedBy": h.get(
+                            "created_by", ""), "Tags": img.tags if i == 0 else None,
+                        "Size": size, "Comment": h.get("comment", "")})
+        return json_response(out)
+
+    async def tag(req: Request) -> Response:
+        repo = req.q("repo") or ""
+        tag_ = req.q("tag") or "latest"
+        image_id = images.resolve(req.params["name"])
+        ref = images.tag(image_id, f"{repo}:{tag_}" if tag_ else repo)
+        events.emit("image", "tag", image_id, {"name": ref.familiar})
+        return empty(201)
+
+    async def delete(req: Request) -> Response:
+        out = images.remove(req.params["name"], req.qbool("force"),
+                            containers.users_of_image)
+        for item in out:
+            for action, ident in item.items():
+                events.emit("image", action.lower().replace("deleted", "delete"), ident)
+        return json_response(out)
+
+    async def prune(req: Request) -> Response:
+        filters = req.qjson("filters", {}) or {}
+        dangling = filters.get("dangling", ["true"])
+        dangling_only = not (dangling in (["false"], {"false": True}))
+        deleted, reclaimed = images.prune(dangling_only, containers.users_of_image)
+        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+    async def create(req: Request) -> Response:
+        """POST /images/create?fromSrc=-: import the body as a root filesystem."""
+        src = req.q("fromSrc")
+        if src is None:
+            ref = req.q("fromImage") or ""
+            name = reference.parse(ref if ":" in ref.split("/")[-1] or "@" in ref else
+                                   f"{ref}:{req.q('tag') or 'latest'}")
+            raise NotFound(f"pull access denied for {name.familiar_name}, repository does "
+                           "not exist or may require 'docker login': registry access is not "
+                           "implemented yet")
+        if src != "-":
+            raise InvalidArgument("importing from a URL is not supported (use a file or -)")
+        changes = req.query.get("changes", [])
+        image_id = archive.import_rootfs(images, io.BytesIO(req.body), changes,
+                                         req.q("message") or "")
+        repo = req.q("repo")
+        if repo:
+            t = req.q("tag")
+            images.tag(image_id, f"{repo}:{t}" if t else repo)
+        events.emit("image", "import", image_id)
+        return Response(200, json.dumps({"status": image_id}).encode() + b"\n",
+                        "application/json")
+
+    r.add("GET", "/images/json", list_)
+    r.add("POST", "/images/create", create)
+    r.add("POST", "/images/prune", prune)
+    r.add("GET", "/images/{name*}/json", inspect)
+    r.add("GET", "/images/{name*}/history", history)
+    r.add("POST", "/images/{name*}/tag", tag)
+    r.add("DELETE", "/images/{name*}", delete)
+
+
+def _match(img, filters: dict[str, list[str]], images: ImageStore) -> bool:
+    import fnmatch
+
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "dangling":
+            want = values[-1].lower() in ("true", "1")
+            if want != (not img.tags):
+                return False
+        elif key == "reference":
+            names = [t.split(":")[0] for t in img.tags] + img.tags
+            if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
+                return False
+        elif key == "label":
+            labels = img.container_config.get("Labels") or {}
+            for v in values:
+                k, eq, val = v.partition("=")
+                if k not in labels or (eq and labels[k] != val):
+                    return False
+        elif key in ("before", "since"):
+            try:
+                other = images.load(images.resolve(values[-1]))
+            except NotFound:
+                return False
+            if key == "before" and not img.created < other.created:
+                return False
+            if key == "since" and not img.created > other.created:
+                return False
+    return True

@@ -1,0 +1,290 @@
+"""A small HTTP/1.1 server for the Engine API: asyncio streams + h11.
+
+Why not aiohttp (DESIGN.md's first choice): docker's attach and exec
+upgrade the connection with ``Upgrade: tcp`` and then speak raw bytes both
+ways; aiohttp only hands over the socket for websockets. h11 is a
+protocol state machine made for exactly this: after a 101 we own the
+stream.
+
+Routes are registered once and matched with and without the ``/v1.NN``
+prefix. A handler gets a ``Request`` and returns a ``Response``:
+``json``/``empty``/``raw`` bodies, ``stream`` (an async iterator, sent
+chunked) or ``hijack`` (an async function given the raw reader/writer
+after ``101 UPGRADED``). DocklingError becomes docker's
+``{"message": ...}`` with the error's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import urllib.parse
+
+import h11
+
+from dockling.errors import DocklingError, InvalidArgument, NotFound
+
+log = logging.getLogger("dockling.api")
+
+API_VERSION = "1.47"
+MIN_API_VERSION = "1.24"
+_VERSION_RE = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+
+
+class Request:
+    def __init__(self, method: str, target: str, headers: dict[str, str], body: bytes,
+                 params: dict[str, str]) -> None:
+        self.method = method
+        parsed = urllib.parse.urlsplit(target)
+        self.path = parsed.path
+        self.query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        self.headers = headers
+        self.body = body
+        self.params = params
+
+    def q(self, name: str, default: str | None = None) -> str | None:
+        v = self.query.get(name)
+        return v[-1] if v else default
+
+    def qbool(self, name: str, default: bool = False) -> bool:
+        v = self.q(name)
+        if v is None:
+            return default
+        return v.lower() not in ("0", "false", "")
+
+    def qint(self, name: str, default: int | None = None) -> int | None:
+        v = self.q(name)
+        if v in (None, ""):
+            return default
+        try:
+            return int(v)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid value for {name}: {v!r}") from err
+
+    def qjson(self, name: str, default=None):
+        v = self.q(name)
+        if not v:
+            return default
+        try:
+            return json.loads(v)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid {name} JSON: {err}") from err
+
+    def json(self) -> dict:
+        if not self.body:
+            return {}
+        try:
+            doc = json.loads(self.body)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid JSON: {err}") from err
+        if not isinstance(doc, dict):
+            raise InvalidArgument("invalid JSON: expected an object")
+        return doc
+
+    @property
+    def upgrade(self) -> bool:
+        return "upgrade" in self.headers.get("connection", "").lower()
+
+
+class Response:
+    def __init__(self, status: int = 200, body: bytes = b"", content_type: str = "",
+                 stream=None, hijack=None, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.stream = stream
+        self.hijack = hijack
+        self.headers = headers or {}
+
+
+def json_response(doc, status: int = 200) -> Response:
+    return Response(status, json.dumps(doc).encode() + b"\n", "application/json")
+
+
+def empty(status: int = 204) -> Response:
+    return Response(status)
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response({"message": message}, status)
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, re.Pattern, object]] = []
+
+    def add(self, method: str, pattern: str, handler) -> None:
+        # {name} is one path segment; {name*} may hold slashes (image names).
+        pat = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+)", pattern)
+        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pat) + "$")
+        self.routes.append((method, rx, handler))
+
+    def match(self, method: str, path: str):
+        allowed = False
+        for m, rx, handler in self.routes:
+            mt = rx.match(path)
+            if mt:
+                if m == method or (method == "HEAD" and m == "GET"):
+                    return handler, {k: urllib.parse.unquote(v) for k, v in
+                                     mt.groupdict().items()}
+                allowed = True
+        return None, allowed
+
+
+def strip_version(path: str) -> tuple[str, str | None]:
+    m = _VERSION_RE.match(path)
+    if not m:
+        return path, None
+    return m.group(2), m.group(1)
+
+
+class Server:
+    def __init__(self, router: Router, server_header: str = "Docker/27.0.0 (linux)") -> None:
+        self.router = router
+        self.server_header = server_header
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                req = await self._read_request(conn, reader)
+                if req is None:
+                    break
+                resp = await self._dispatch(req)
+                done = await self._write_response(conn, req, resp, reader, writer)
+                if done or conn.our_state is h11.MUST_CLOSE:
+                    break
+                try:
+                    conn.start_next_cycle()
+                except h11.LocalProtocolError:
+                    break
+        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # noqa: BLE001 - one bad connection must not kill the daemon
+            log.exception("connection handler failed")
+        finally:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def _read_request(self, conn: h11.Connection, reader) -> Request | None:
+        head = None
+        body = bytearray()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                if not data and conn.their_state is h11.IDLE:
+                    return None
+                continue
+            if isinstance(event, h11.Request):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+            if conn.their_state is h11.SWITCHED_PROTOCOL or (
+                    head is not None and conn.their_state is h11.MIGHT_SWITCH_PROTOCOL):
+                break
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in head.headers}
+        target = head.target.decode("latin-1")
+        return Request(head.method.decode(), target, headers, bytes(body), {})
+
+    async def _dispatch(self, req: Request) -> Response:
+        path, version = strip_version(req.path)
+        if version is not None and _vkey(version) > _vkey(API_VERSION):
+            return error_response(400, f"client version {version} is too new. Maximum "
+                                       f"supported API version is {API_VERSION}")
+        handler, params = self.router.match(req.method, path)
+        if handler is None:
+            if params:
+                return error_response(405, "method not allowed")
+            return error_response(404, "page not found")
+        req.params = params
+        try:
+            return await handler(req)
+        except DocklingError as err:
+            return error_response(err.status, str(err))
+        except Exception as err:  # noqa: BLE001 - a 500 in docker's shape, logged
+            log.exception("%s %s failed", req.method, req.path)
+            return error_response(500, f"{type(err).__name__}: {err}")
+
+    def _headers(self, resp: Response, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        h = [("Server", self.server_header), ("Api-Version", API_VERSION),
+             ("Docker-Experimental", "false"), ("Ostype", "linux")]
+        if resp.content_type:
+            h.append(("Content-Type", resp.content_type))
+        h.extend(resp.headers.items())
+        h.extend(extra)
+        return h
+
+    async def _write_response(self, conn, req: Request, resp: Response, reader, writer) -> bool:
+        if resp.hijack is not None:
+            return await self._hijack(conn, req, resp, reader, writer)
+        if resp.stream is not None:
+            writer.write(conn.send(h11.Response(
+                status_code=resp.status, headers=self._headers(resp, [
+                    ("Transfer-Encoding", "chunked")]))))
+            await writer.drain()
+            try:
+                async for chunk in resp.stream:
+                    if chunk:
+                        writer.write(conn.send(h11.Data(data=chunk)))
+                        await writer.drain()
+            finally:
+                aclose = getattr(resp.stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            return False
+        body = b"" if req.method == "HEAD" or resp.status in (204, 304) else resp.body
+        extra = [] if resp.status in (204, 304) else [("Content-Length", str(len(resp.body)))]
+        writer.write(conn.send(h11.Response(status_code=resp.status,
+                                            headers=self._headers(resp, extra))))
+        if body:
+            writer.write(conn.send(h11.Data(data=body)))
+        writer.write(conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        return False
+
+    async def _hijack(self, conn, req: Request, resp: Response, reader, writer) -> bool:
+        """101 UPGRADED (or 200 for a client that did not ask), then raw bytes."""
+        ctype = resp.content_type or "application/vnd.docker.raw-stream"
+        if req.upgrade:
+            writer.write(conn.send(h11.InformationalResponse(
+                status_code=101, headers=[("Content-Type", ctype), ("Connection", "Upgrade"),
+                                          ("Upgrade", "tcp")], reason=b"UPGRADED")))
+            leftover, _ = conn.trailing_data
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype.encode() +
+                         b"\r\nConnection: close\r\n\r\n")
+            leftover = b""
+        await writer.drain()
+        await resp.hijack(reader, writer, bytes(leftover))
+        return True
+
+
+def _vkey(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+async def serve_unix(router: Router, path: str):
+    import os
+
+    if os.path.exists(path):
+        os.unlink(path)
+    server = Server(router)
+    srv = await asyncio.start_unix_server(server.handle, path=path, limit=1 << 20)
+    os.chmod(path, 0o660)
+    return srv
+
+
+__all__ = ["NotFound", "Request", "Response", "Router", "Server", "empty", "error_response",
+           "json_response", "serve_unix"]

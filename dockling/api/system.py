@@ -1,0 +1,124 @@
+"""Routes for /_ping, /version, /info, /events, /system/df."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import time
+
+import dockling
+from dockling.api.server import API_VERSION, MIN_API_VERSION, Request, Response, Router, \
+    json_response
+from dockling.containers.logs import parse_since
+
+
+def routes(r: Router, daemon) -> None:
+    async def ping(req: Request) -> Response:
+        return Response(200, b"OK", "text/plain; charset=utf-8",
+                        headers={"Builder-Version": "1", "Cache-Control": "no-cache, no-store, "
+                                 "must-revalidate", "Pragma": "no-cache"})
+
+    async def version(req: Request) -> Response:
+        u = os.uname()
+        return json_response({
+            "Platform": {"Name": "dockling"},
+            "Components": [{"Name": "Engine", "Version": dockling.__version__, "Details": {
+                "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                "Os": "linux", "Arch": "amd64", "KernelVersion": u.release}}],
+            "Version": dockling.__version__, "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION, "GitCommit": "", "GoVersion":
+                f"python{platform.python_version()}",
+            "Os": "linux", "Arch": "amd64", "KernelVersion": u.release, "BuildTime": ""})
+
+    async def info(req: Request) -> Response:
+        cs = daemon.containers.all()
+        running = sum(1 for c in cs if c["State"]["Status"] == "running")
+        paused = sum(1 for c in cs if c["State"]["Status"] == "paused")
+        u = os.uname()
+        return json_response({
+            "ID": daemon.id, "Containers": len(cs), "ContainersRunning": running,
+            "ContainersPaused": paused, "ContainersStopped": len(cs) - running - paused,
+            "Images": len(daemon.images.all()), "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"]],
+            "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
+                        "Log": ["json-file", "none"]},
+            "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+            "Debug": False, "NFd": len(os.listdir("/proc/self/fd")),
+            "NGoroutines": len(asyncio.all_tasks()), "SystemTime": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if daemon.cgroup_v2 else "1",
+            "KernelVersion": u.release, "OperatingSystem": _os_name(), "OSType": "linux",
+            "Architecture": u.machine, "NCPU": os.cpu_count(),
+            "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "DockerRootDir": daemon.root, "Name": u.nodename, "Labels": [],
+            "ServerVersion": dockling.__version__, "DefaultRuntime": "dockling",
+            "Runtimes": {"dockling": {"path": "dockling-runc"}}, "SecurityOptions": [
+                "name=seccomp,profile=builtin"], "Warnings": None})
+
+    async def events(req: Request) -> Response:
+        since, until = parse_since(req.q("since")), parse_since(req.q("until"))
+        filters = req.qjson("filters", {}) or {}
+
+        def ok(ev: dict) -> bool:
+            for k, vals in filters.items():
+                vals = vals if isinstance(vals, list) else [v for v, on in vals.items() if on]
+                if k == "type" and ev["Type"] not in vals:
+                    return False
+                if k == "event" and ev["Action"] not in vals:
+                    return False
+                if k == "container" and ev["Type"] == "container" and not any(
+                        ev["Actor"]["ID"].startswith(v) or ev["Actor"]["Attributes"].get(
+                            "name") == v for v in vals):
+                    return False
+            return True
+
+        async def gen():
+            q = daemon.events.subscribe()
+            try:
+                if since is not None:
+                    for ev in list(daemon.events.history):
+                        if ev["timeNano"] / 1e9 >= since and (until is None or
+                                                              ev["timeNano"] / 1e9 <= until):
+                            if ok(ev):
+                                yield json.dumps(ev).encode() + b"\n"
+                while True:
+                    timeout = None if until is None else max(0.0, until - time.time())
+                    try:
+                        ev = await asyncio.wait_for(q.get(), timeout)
+                    except TimeoutError:
+                        return
+                    if ok(ev):
+                        yield json.dumps(ev).encode() + b"\n"
+            finally:
+                daemon.events.unsubscribe(q)
+
+        return Response(200, content_type="application/json", stream=gen())
+
+    async def df(req: Request) -> Response:
+        imgs = daemon.images.all()
+        cs = daemon.containers.all()
+        return json_response({
+            "LayersSize": sum(i.size for i in imgs),
+            "Images": [daemon.images.summary(i) for i in imgs],
+            "Containers": [daemon.containers.summary(c) for c in cs],
+            "Volumes": [], "BuildCache": []})
+
+    r.add("GET", "/_ping", ping)
+    r.add("GET", "/version", version)
+    r.add("GET", "/info", info)
+    r.add("GET", "/events", events)
+    r.add("GET", "/system/df", df)
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"

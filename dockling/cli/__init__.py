@@ -1,0 +1,1 @@
+"""The dockling command line: docker's commands over the Engine API."""

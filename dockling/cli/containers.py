@@ -1,0 +1,486 @@
+"""Container commands: run, create, start, stop, kill, restart, rm, ps, logs,
+inspect, exec, wait, attach, top, rename, container prune."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from dockling.cli.format import ago, render, table
+from dockling.cli.main import ExitCode, UsageError, exec_error_code
+from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
+from dockling.client.http import APIError, Client
+
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+              "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
+              "State": "STATE", "Status": "STATUS", "Names": "NAMES", "Labels": "LABELS",
+              "Networks": "NETWORKS", "Mounts": "MOUNTS", "Size": "SIZE"}
+
+
+def _create_args(sp) -> None:
+    sp.add_argument("-d", "--detach", action="store_true")
+    sp.add_argument("-i", "--interactive", action="store_true")
+    sp.add_argument("-t", "--tty", action="store_true")
+    sp.add_argument("--rm", action="store_true")
+    sp.add_argument("--name")
+    sp.add_argument("-e", "--env", action="append", default=[])
+    sp.add_argument("--env-file", action="append", default=[])
+    sp.add_argument("-w", "--workdir")
+    sp.add_argument("-u", "--user")
+    sp.add_argument("-h", "--hostname")
+    sp.add_argument("--domainname")
+    sp.add_argument("--entrypoint")
+    sp.add_argument("-l", "--label", action="append", default=[])
+    sp.add_argument("--network", "--net", default=None)
+    sp.add_argument("--stop-signal")
+    sp.add_argument("--stop-timeout", type=int)
+    sp.add_argument("--read-only", action="store_true")
+    sp.add_argument("--log-driver")
+    sp.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
+    sp.add_argument("image")
+    sp.add_argument("command", nargs="...")
+
+
+def register(sub) -> None:
+    for name in ("run", "create"):
+        sp = sub.add_parser(name, add_help=False)
+        sp.add_argument("--help", action="help")
+        _create_args(sp)
+        sp.set_defaults(func=cmd_run if name == "run" else cmd_create)
+    for name, fn in (("start", cmd_start), ("container start", None)):
+        if fn is None:
+            continue
+        sp = sub.add_parser(name)
+        sp.add_argument("-a", "--attach", action="store_true")
+        sp.add_argument("-i", "--interactive", action="store_true")
+        sp.add_argument("containers", nargs="+")
+        sp.set_defaults(func=fn)
+    sp = sub.add_parser("stop")
+    sp.add_argument("-t", "--time", "--timeout", type=int, default=None, dest="time")
+    sp.add_argument("-s", "--signal")
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_stop)
+    sp = sub.add_parser("restart")
+    sp.add_argument("-t", "--time", type=int, default=None)
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_restart)
+    sp = sub.add_parser("kill")
+    sp.add_argument("-s", "--signal", default="KILL")
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_kill)
+    sp = sub.add_parser("rm")
+    sp.add_argument("-f", "--force", action="store_true")
+    sp.add_argument("-v", "--volumes", action="store_true")
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_rm)
+    sp = sub.add_parser("ps")
+    sp.add_argument("-a", "--all", action="store_true")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument("-l", "--latest", action="store_true")
+    sp.add_argument("-n", "--last", type=int, default=-1)
+    sp.add_argument("--no-trunc", action="store_true")
+    sp.add_argument("-f", "--filter", action="append", default=[])
+    sp.add_argument("--format")
+    sp.add_argument("-s", "--size", action="store_true")
+    sp.set_defaults(func=cmd_ps)
+    sp = sub.add_parser("logs")
+    sp.add_argument("-f", "--follow", action="store_true")
+    sp.add_argument("-n", "--tail", default="all")
+    sp.add_argument("--since")
+    sp.add_argument("--until")
+    sp.add_argument("-t", "--timestamps", action="store_true")
+    sp.add_argument("container")
+    sp.set_defaults(func=cmd_logs)
+    sp = sub.add_parser("inspect")
+    sp.add_argument("-f", "--format")
+    sp.add_argument("--type", choices=["container", "image"])
+    sp.add_argument("names", nargs="+")
+    sp.set_defaults(func=cmd_inspect)
+    sp = sub.add_parser("exec", add_help=False)
+    sp.add_argument("--help", action="help")
+    sp.add_argument("-d", "--detach", action="store_true")
+    sp.add_argument("-i", "--interactive", action="store_true")
+    sp.add_argument("-t", "--tty", action="store_true")
+    sp.add_argument("-e", "--env", action="append", default=[])
+    sp.add_argument("-u", "--user")
+    sp.add_argument("-w", "--workdir")
+    sp.add_argument("--privileged", action="store_true")
+    sp.add_argument("container")
+    sp.add_argument("command", nargs="...")
+    sp.set_defaults(func=cmd_exec)
+    sp = sub.add_parser("wait")
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_wait)
+    sp = sub.add_parser("attach")
+    sp.add_argument("--no-stdin", action="store_true")
+    sp.add_argument("--sig-proxy", default="true")
+    sp.add_argument("container")
+    sp.set_defaults(func=cmd_attach)
+    sp = sub.add_parser("top")
+    sp.add_argument("container")
+    sp.add_argument("ps_args", nargs="*")
+    sp.set_defaults(func=cmd_top)
+    sp = sub.add_parser("rename")
+    sp.add_argument("container")
+    sp.add_argument("new_name")
+    sp.set_defaults(func=cmd_rename)
+
+
+# -- create / run --------------------------------------------------------------------
+
+def _env_files(paths: list[str]) -> list[str]:
+    out = []
+    for p in paths:
+        try:
+            with open(p) as f:
+                for line in f:
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        out.append(line)
+        except OSError as err:
+            raise UsageError(f"open {p}: no such file or directory") from err
+    return out
+
+
+def _body(a) -> dict:
+    env = _env_files(a.env_file) + list(a.env)
+    import os
+
+    env = [e if "=" in e else f"{e}={os.environ[e]}" for e in env
+           if "=" in e or e in os.environ]
+    labels = {}
+    for lab in a.label:
+        k, _, v = lab.partition("=")
+        labels[k] = v
+    body: dict = {
+        "Image": a.image, "Tty": a.tty, "OpenStdin": a.interactive,
+        "StdinOnce": a.interactive, "AttachStdin": a.interactive and not a.detach,
+        "AttachStdout": not a.detach, "AttachStderr": not a.detach,
+        "Env": env, "Labels": labels,
+        "HostConfig": {"AutoRemove": a.rm, "NetworkMode": a.network or "default",
+                       "ReadonlyRootfs": a.read_only},
+    }
+    if a.command:
+        body["Cmd"] = list(a.command)
+    if a.entrypoint is not None:
+        body["Entrypoint"] = [a.entrypoint] if a.entrypoint else []
+    for key, val in (("WorkingDir", a.workdir), ("User", a.user), ("Hostname", a.hostname),
+                     ("Domainname", a.domainname), ("StopSignal", a.stop_signal),
+                     ("StopTimeout", a.stop_timeout)):
+        if val is not None:
+            body[key] = val
+    if a.log_driver:
+        body["HostConfig"]["LogConfig"] = {"Type": a.log_driver, "Config": {}}
+    return body
+
+
+def _create(cli: Client, a) -> str:
+    body = _body(a)
+    params = {"name": a.name} if a.name else {}
+    try:
+        return cli.post("/containers/create", body, **params)["Id"]
+    except APIError as err:
+        if err.status != 404 or "No such image" not in err.message or a.pull == "never":
+            raise
+    from dockling.images.reference import parse
+
+    print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
+    cli.post("/images/create", fromImage=a.image)
+    return cli.post("/containers/create", body, **params)["Id"]
+
+
+def cmd_create(cli: Client, a) -> int:
+    print(_create(cli, a))
+    return 0
+
+
+def cmd_run(cli: Client, a) -> int:
+    cid = _create(cli, a)
+    if a.detach:
+        _start_or_exit(cli, cid)
+        print(cid)
+        return 0
+    sock = cli.hijack(f"/containers/{cid}/attach", {"stream": True, "stdin": a.interactive,
+                                                     "stdout": True, "stderr": True})
+    _start_or_exit(cli, cid)
+    try:
+        pump(sock, tty_mode=a.tty, stdin=a.interactive,
+             on_resize=lambda: _resize(cli, f"/containers/{cid}/resize"))
+    except Detached:
+        print("\r\nread escape sequence", file=sys.stderr)
+        return 0
+    finally:
+        sock.close()
+    # The stream ends when the container does; the daemon remembers the
+    # status of an auto-removed container for this call.
+    return cli.post(f"/containers/{cid}/wait")["StatusCode"]
+
+
+def _start_or_exit(cli: Client, cid: str) -> None:
+    try:
+        cli.post(f"/containers/{cid}/start")
+    except APIError as err:
+        print(f"dockling: Error response from daemon: {err.message}", file=sys.stderr)
+        raise ExitCode(exec_error_code(err.message)) from err
+
+
+def _resize(cli: Client, path: str) -> None:
+    h, w = terminal_size()
+    if h and w:
+        try:
+            cli.post(path, h=h, w=w)
+        except APIError:
+            pass
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+
+def _each(cli: Client, names: list[str], fn) -> int:
+    rc = 0
+    for n in names:
+        try:
+            fn(n)
+            print(n)
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def cmd_start(cli: Client, a) -> int:
+    if a.attach or a.interactive:
+        cid = a.containers[0]
+        info = cli.get(f"/containers/{cid}/json")
+        tty = info["Config"]["Tty"]
+        sock = cli.hijack(f"/containers/{cid}/attach", {"stream": True,
+                                                         "stdin": a.interactive,
+                                                         "stdout": True, "stderr": True})
+        _start_or_exit(cli, cid)
+        try:
+            pump(sock, tty_mode=tty, stdin=a.interactive)
+        except Detached:
+            return 0
+        return cli.post(f"/containers/{cid}/wait")["StatusCode"]
+    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/start"))
+
+
+def cmd_stop(cli: Client, a) -> int:
+    params = {}
+    if a.time is not None:
+        params["t"] = a.time
+    if a.signal:
+        params["signal"] = a.signal
+    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/stop", **params))
+
+
+def cmd_restart(cli: Client, a) -> int:
+    params = {"t": a.time} if a.time is not None else {}
+    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/restart", **params))
+
+
+def cmd_kill(cli: Client, a) -> int:
+    return _each(cli, a.containers,
+                 lambda n: cli.post(f"/containers/{n}/kill", signal=a.signal))
+
+
+def cmd_rm(cli: Client, a) -> int:
+    return _each(cli, a.containers, lambda n: cli.call(
+        "DELETE", f"/containers/{n}", {"force": a.force, "v": a.volumes}))
+
+
+def cmd_wait(cli: Client, a) -> int:
+    rc = 0
+    for n in a.containers:
+        try:
+            print(cli.post(f"/containers/{n}/wait")["StatusCode"])
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def cmd_rename(cli: Client, a) -> int:
+    cli.post(f"/containers/{a.container}/rename", name=a.new_name)
+    return 0
+
+
+def cmd_top(cli: Client, a) -> int:
+    t = cli.get(f"/containers/{a.container}/top")
+    rows = [dict(zip(t["Titles"], p)) for p in t["Processes"]]
+    print(table(rows, [(h, h) for h in t["Titles"]]))
+    return 0
+
+
+# -- ps ---------------------------------------------------------------------------------
+
+def _filters(items: list[str]) -> dict:
+    out: dict[str, list[str]] = {}
+    for f in items:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {f}")
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def _ps_row(c: dict, no_trunc: bool) -> dict:
+    cmd = c["Command"]
+    if not no_trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
+            "Command": f'"{cmd}"', "CreatedAt": time.strftime(
+                "%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
+            "RunningFor": ago(c["Created"]), "Ports": "", "State": c["State"],
+            "Status": c["Status"], "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+            "Labels": ",".join(f"{k}={v}" for k, v in c["Labels"].items()),
+            "Networks": ",".join(c["NetworkSettings"]["Networks"]), "Mounts": "",
+            "Size": "0B"}
+
+
+def cmd_ps(cli: Client, a) -> int:
+    params: dict = {"all": a.all or a.latest or a.last > 0}
+    if a.latest:
+        params["limit"] = 1
+    elif a.last > 0:
+        params["limit"] = a.last
+    if a.filter:
+        params["filters"] = _filters(a.filter)
+    cs = cli.get("/containers/json", **params)
+    rows = [_ps_row(c, a.no_trunc) for c in cs]
+    if a.quiet:
+        for r in rows:
+            print(r["ID"])
+        return 0
+    if a.format:
+        try:
+            out = render(a.format, rows if "json ." not in a.format else rows, PS_HEADERS)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        if out:
+            print(out)
+        return 0
+    print(table(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+                       ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
+                       ("NAMES", "Names")]))
+    return 0
+
+
+# -- logs / inspect --------------------------------------------------------------------------
+
+def cmd_logs(cli: Client, a) -> int:
+    info = cli.get(f"/containers/{a.container}/json")
+    resp = cli.open("GET", f"/containers/{a.container}/logs", {
+        "stdout": True, "stderr": True, "follow": a.follow, "tail": a.tail,
+        "since": a.since, "until": a.until, "timestamps": a.timestamps})
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    if info["Config"]["Tty"]:
+        while chunk := resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536):
+            out.write(chunk)
+            out.flush()
+        return 0
+    buf = b""
+    while True:
+        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+        # write complete frames as they arrive (follow mode)
+        import struct
+
+        while len(buf) >= 8:
+            size = struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            demux_bytes(buf[:8 + size], out, err)
+            buf = buf[8 + size:]
+        out.flush()
+        err.flush()
+    return 0
+
+
+def cmd_inspect(cli: Client, a) -> int:
+    docs = []
+    rc = 0
+    for n in a.names:
+        doc = None
+        if a.type in (None, "container"):
+            try:
+                doc = cli.get(f"/containers/{n}/json")
+            except APIError as err:
+                if err.status != 404 or a.type == "container":
+                    print(f"Error response from daemon: {err.message}", file=sys.stderr)
+                    rc = 1
+                    continue
+        if doc is None:
+            try:
+                doc = cli.get(f"/images/{n}/json")
+            except APIError as err:
+                if err.status == 404:
+                    print(f"Error: No such object: {n}", file=sys.stderr)
+                else:
+                    print(f"Error response from daemon: {err.message}", file=sys.stderr)
+                rc = 1
+                continue
+        docs.append(doc)
+    if a.format:
+        try:
+            for d in docs:
+                print(render(a.format, [d], {}))
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+    else:
+        print(json.dumps(docs, indent=4))
+    return rc
+
+
+# -- exec / attach -----------------------------------------------------------------------------
+
+def cmd_exec(cli: Client, a) -> int:
+    if not a.command:
+        raise UsageError("\"exec\" requires at least 2 arguments.")
+    body = {"AttachStdin": a.interactive, "AttachStdout": not a.detach,
+            "AttachStderr": not a.detach, "Tty": a.tty, "Cmd": list(a.command),
+            "Env": a.env, "Privileged": a.privileged}
+    if a.user:
+        body["User"] = a.user
+    if a.workdir:
+        body["WorkingDir"] = a.workdir
+    eid = cli.post(f"/containers/{a.container}/exec", body)["Id"]
+    try:
+        if a.detach:
+            cli.post(f"/exec/{eid}/start", {"Detach": True, "Tty": a.tty})
+            return 0
+        sock = cli.hijack(f"/exec/{eid}/start", body={"Detach": False, "Tty": a.tty})
+    except APIError as err:
+        print(f"Error response from daemon: {err.message}", file=sys.stderr)
+        raise ExitCode(exec_error_code(err.message) if exec_error_code(
+            err.message) != 125 else 126) from err
+    try:
+        pump(sock, tty_mode=a.tty, stdin=a.interactive,
+             on_resize=lambda: _resize(cli, f"/exec/{eid}/resize"))
+    except Detached:
+        return 0
+    finally:
+        sock.close()
+    for _ in range(200):
+        info = cli.get(f"/exec/{eid}/json")
+        if info["ExitCode"] is not None and not info["Running"]:
+            return info["ExitCode"]
+        time.sleep(0.01)
+    return 0
+
+
+def cmd_attach(cli: Client, a) -> int:
+    info = cli.get(f"/containers/{a.container}/json")
+    stdin = not a.no_stdin and info["Config"]["OpenStdin"]
+    sock = cli.hijack(f"/containers/{a.container}/attach", {
+        "stream": True, "stdin": stdin, "stdout": True, "stderr": True})
+    try:
+        pump(sock, tty_mode=info["Config"]["Tty"], stdin=stdin,
+             on_resize=lambda: _resize(cli, f"/containers/{a.container}/resize"))
+    except Detached:
+        print("\r\nread escape sequence", file=sys.stderr)
+        return 0
+    return cli.post(f"/containers/{a.container}/wait")["StatusCode"]
+

@@ -1,0 +1,75 @@
+"""docker's output conventions: tables, human sizes and times, Go-template --format."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from dockling.containers.model import human_duration
+
+
+def human_size(n: float) -> str:
+    """units.HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000.0
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
+def ago(ts: float) -> str:
+    return human_duration(time.time() - ts) + " ago"
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """Columns padded like Go's tabwriter (min width, 3 spaces of padding)."""
+    headers = [h for h, _ in columns]
+    cells = [[str(r.get(k, "")) for _, k in columns] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
+    out = []
+    for line in [headers, *cells]:
+        out.append("".join(c.ljust(w + 3) if i < len(line) - 1 else c
+                           for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+    return "\n".join(out)
+
+
+_TOKEN = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z_][\w.]*)?\s*\}\}")
+
+
+def render(template: str, rows: list[dict], headers: dict[str, str]) -> str:
+    """A subset of Go templates: {{.Field}}, {{json .}}, {{json .Field}}, table prefix."""
+    is_table = template.startswith("table")
+    if is_table:
+        template = template[len("table"):].lstrip()
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+
+    def expand(row: dict, header: bool) -> str:
+        def sub(m: re.Match) -> str:
+            field = m.group(2)
+            if header:
+                return headers.get(field, field.upper()) if field else ""
+            if field is None:
+                return json.dumps(row, separators=(",", ":"))
+            val = row
+            for part in field.split("."):
+                val = val.get(part, "") if isinstance(val, dict) else ""
+            if m.group(1):
+                return json.dumps(val, separators=(",", ":"))
+            return str(val)
+
+        for m in re.finditer(r"\{\{(.*?)\}\}", template):
+            if not _TOKEN.fullmatch(m.group(0)):
+                raise ValueError(f"template: unsupported action {m.group(0)!r}")
+        return _TOKEN.sub(sub, template)
+
+    lines = [expand(r, False) for r in rows]
+    if is_table:
+        lines = [expand({}, True), *lines]
+        split = [line.split("\t") for line in lines]
+        ncol = max(len(s) for s in split)
+        widths = [max(len(s[i]) if i < len(s) else 0 for s in split) for i in range(ncol)]
+        lines = ["".join(c.ljust(widths[i] + 3) if i < len(s) - 1 else c
+                         for i, c in enumerate(s)).rstrip() for s in split]
+    return "\n".join(lines)

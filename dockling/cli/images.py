@@ -1,0 +1,220 @@
+"""Image commands: images, rmi, tag, import, history, pull, image prune/inspect/ls."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from dockling.cli.format import ago, human_size, render, table
+from dockling.cli.main import UsageError
+from dockling.client.http import APIError, Client
+
+IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",
+                 "Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                 "Size": "SIZE"}
+
+
+def register(sub) -> None:
+    for name in ("images", "image ls"):
+        if " " in name:
+            continue
+        sp = sub.add_parser(name)
+        _images_args(sp)
+    img = sub.add_parser("image")
+    isub = img.add_subparsers(dest="image_cmd")
+    _images_args(isub.add_parser("ls"))
+    _images_args(isub.add_parser("list"))
+    for parent in (sub, isub):
+        name = "rmi" if parent is sub else "rm"
+        sp = parent.add_parser(name)
+        sp.add_argument("-f", "--force", action="store_true")
+        sp.add_argument("--no-prune", action="store_true")
+        sp.add_argument("images", nargs="+")
+        sp.set_defaults(func=cmd_rmi)
+        sp = parent.add_parser("tag")
+        sp.add_argument("source")
+        sp.add_argument("target")
+        sp.set_defaults(func=cmd_tag)
+        sp = parent.add_parser("import")
+        sp.add_argument("-c", "--change", action="append", default=[])
+        sp.add_argument("-m", "--message", default="")
+        sp.add_argument("file")
+        sp.add_argument("reference", nargs="?")
+        sp.set_defaults(func=cmd_import)
+        sp = parent.add_parser("history")
+        sp.add_argument("-H", "--human", default="true")
+        sp.add_argument("--no-trunc", action="store_true")
+        sp.add_argument("-q", "--quiet", action="store_true")
+        sp.add_argument("image")
+        sp.set_defaults(func=cmd_history)
+        sp = parent.add_parser("pull")
+        sp.add_argument("-a", "--all-tags", action="store_true")
+        sp.add_argument("-q", "--quiet", action="store_true")
+        sp.add_argument("--platform")
+        sp.add_argument("name")
+        sp.set_defaults(func=cmd_pull)
+    sp = isub.add_parser("inspect")
+    sp.add_argument("-f", "--format")
+    sp.add_argument("names", nargs="+")
+    sp.set_defaults(func=cmd_image_inspect)
+    sp = isub.add_parser("prune")
+    sp.add_argument("-a", "--all", action="store_true")
+    sp.add_argument("-f", "--force", action="store_true")
+    sp.set_defaults(func=cmd_prune)
+
+
+def _images_args(sp) -> None:
+    sp.add_argument("-a", "--all", action="store_true")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument("--digests", action="store_true")
+    sp.add_argument("--no-trunc", action="store_true")
+    sp.add_argument("-f", "--filter", action="append", default=[])
+    sp.add_argument("--format")
+    sp.add_argument("repository", nargs="?")
+    sp.set_defaults(func=cmd_images)
+
+
+def _short(image_id: str, no_trunc: bool) -> str:
+    return image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
+
+
+def cmd_images(cli: Client, a) -> int:
+    filters: dict[str, list[str]] = {}
+    for f in a.filter:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {f}")
+        filters.setdefault(k, []).append(v)
+    if a.repository:
+        filters.setdefault("reference", []).append(a.repository)
+    imgs = cli.get("/images/json", all=a.all, filters=filters or None)
+    rows = []
+    for img in imgs:
+        tags = img["RepoTags"] or ["<none>:<none>"]
+        for t in tags:
+            repo, _, tag = t.rpartition(":")
+            rows.append({"ID": _short(img["Id"], a.no_trunc), "Repository": repo,
+                         "Tag": tag, "Digest": (img["RepoDigests"] or ["<none>"])[0]
+                         .rpartition("@")[2] if img["RepoDigests"] else "<none>",
+                         "CreatedSince": ago(img["Created"]),
+                         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
+                                                    time.gmtime(img["Created"])),
+                         "Size": human_size(img["Size"])})
+    if a.quiet:
+        seen = []
+        for r in rows:
+            if r["ID"] not in seen:
+                seen.append(r["ID"])
+        print("\n".join(seen)) if seen else None
+        return 0
+    if a.format:
+        try:
+            out = render(a.format, rows, IMAGE_HEADERS)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        if out:
+            print(out)
+        return 0
+    cols = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
+    if a.digests:
+        cols.append(("DIGEST", "Digest"))
+    cols += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+    print(table(rows, cols))
+    return 0
+
+
+def cmd_rmi(cli: Client, a) -> int:
+    rc = 0
+    for name in a.images:
+        try:
+            out = cli.call("DELETE", f"/images/{name}", {"force": a.force,
+                                                        "noprune": a.no_prune})
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+            continue
+        for item in out:
+            for k, v in item.items():
+                print(f"{k}: {v}")
+    return rc
+
+
+def cmd_tag(cli: Client, a) -> int:
+    from dockling.images.reference import parse
+
+    try:
+        ref = parse(a.target)
+    except Exception as err:  # noqa: BLE001 - InvalidArgument: docker's usage error
+        raise UsageError(f"invalid reference format: {a.target}") from err
+    cli.post(f"/images/{a.source}/tag", repo=ref.familiar_name, tag=ref.tag)
+    return 0
+
+
+def cmd_import(cli: Client, a) -> int:
+    if a.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(a.file, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            raise UsageError(f"open {a.file}: {err.strerror.lower()}") from err
+    params: dict = {"fromSrc": "-", "changes": a.change, "message": a.message}
+    if a.reference:
+        from dockling.images.reference import parse
+
+        ref = parse(a.reference)
+        params["repo"] = ref.familiar_name
+        params["tag"] = ref.tag
+    resp = cli.call("POST", "/images/create", params, data,
+                    {"Content-Type": "application/x-tar"})
+    status = resp["status"] if isinstance(resp, dict) else json.loads(resp)["status"]
+    print(status)
+    return 0
+
+
+def cmd_history(cli: Client, a) -> int:
+    hist = cli.get(f"/images/{a.image}/history")
+    rows = [{"ID": (_short(h["Id"], a.no_trunc) if h["Id"] != "<missing>" else "<missing>"),
+             "Created": ago(h["Created"]), "CreatedBy": h["CreatedBy"] if a.no_trunc else (
+                 h["CreatedBy"][:44] + "…" if len(h["CreatedBy"]) > 45 else h["CreatedBy"]),
+             "Size": human_size(h["Size"]), "Comment": h["Comment"]} for h in hist]
+    if a.quiet:
+        print("\n".join(r["ID"] for r in rows))
+        return 0
+    print(table(rows, [("IMAGE", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
+                       ("SIZE", "Size"), ("COMMENT", "Comment")]))
+    return 0
+
+
+def cmd_pull(cli: Client, a) -> int:
+    cli.post("/images/create", fromImage=a.name)
+    return 0
+
+
+def cmd_image_inspect(cli: Client, a) -> int:
+    docs = []
+    rc = 0
+    for n in a.names:
+        try:
+            docs.append(cli.get(f"/images/{n}/json"))
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    if a.format:
+        for d in docs:
+            print(render(a.format, [d], {}))
+    else:
+        print(json.dumps(docs, indent=4))
+    return rc
+
+
+def cmd_prune(cli: Client, a) -> int:
+    filters = {"dangling": ["false" if a.all else "true"]}
+    out = cli.post("/images/prune", filters=filters)
+    for item in out.get("ImagesDeleted") or []:
+        for k, v in item.items():
+            print(f"{k}: {v}")
+    print(f"Total reclaimed space: {human_size(out['SpaceReclaimed'])}")
+    return 0

@@ -1,0 +1,165 @@
+"""`dockling`: docker's command line, speaking only the Engine API.
+
+Commands live in containers.py and images.py; this module parses, finds
+(or starts) the daemon, and turns errors into docker's messages and exit
+codes: ``Error response from daemon: ...`` and 1, or 125 for `run`
+failures before the container starts, 126/127 when the program cannot be
+run, otherwise the container's own status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from dockling.client.http import APIError, Client, default_socket
+
+
+class UsageError(Exception):
+    pass
+
+
+class ExitCode(Exception):  # noqa: N818 - a control-flow signal, not an error
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def exec_error_code(message: str) -> int:
+    """docker's mapping of runtime start errors to 127 / 126 / 125."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message:
+        return 126
+    return 125
+
+
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.")
+
+
+def build_parser() -> ArgParser:
+    from dockling.cli import containers, images
+
+    p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
+    p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
+    p.add_argument("-v", "--version", action="store_true")
+    sub = p.add_subparsers(dest="cmd", parser_class=ArgParser)
+    containers.register(sub)
+    images.register(sub)
+    sp = sub.add_parser("version")
+    sp.add_argument("-f", "--format", default=None)
+    sp.set_defaults(func=cmd_version)
+    sp = sub.add_parser("info")
+    sp.add_argument("-f", "--format", default=None)
+    sp.set_defaults(func=cmd_info)
+    sp = sub.add_parser("daemon", add_help=False)
+    sp.add_argument("args", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=None)
+    return p
+
+
+def cmd_version(cli: Client, a) -> int:
+    import dockling
+
+    print(f"Client:\n Version:           {dockling.__version__}\n API version:       1.47\n")
+    v = cli.get("/version")
+    print(f"Server: dockling\n Engine:\n  Version:          {v['Version']}\n"
+          f"  API version:      {v['ApiVersion']} (minimum version {v['MinAPIVersion']})\n"
+          f"  Go version:       {v['GoVersion']}\n  OS/Arch:          {v['Os']}/{v['Arch']}\n"
+          f"  Kernel Version:   {v['KernelVersion']}")
+    return 0
+
+
+def cmd_info(cli: Client, a) -> int:
+    import json
+
+    info = cli.get("/info")
+    if a.format:
+        from dockling.cli.format import render
+
+        print(render(a.format, [info], {}))
+        return 0
+    print(f"Server:\n Containers: {info['Containers']}\n  Running: {info['ContainersRunning']}"
+          f"\n  Paused: {info['ContainersPaused']}\n  Stopped: {info['ContainersStopped']}\n"
+          f" Images: {info['Images']}\n Server Version: {info['ServerVersion']}\n"
+          f" Storage Driver: {info['Driver']}\n Logging Driver: {info['LoggingDriver']}\n"
+          f" Cgroup Driver: {info['CgroupDriver']}\n Cgroup Version: {info['CgroupVersion']}\n"
+          f" Kernel Version: {info['KernelVersion']}\n Operating System: "
+          f"{info['OperatingSystem']}\n CPUs: {info['NCPU']}\n Total Memory: "
+          f"{info['MemTotal']}\n Docker Root Dir: {info['DockerRootDir']}")
+    del json
+    return 0
+
+
+def ensure_daemon(sock: str) -> None:
+    """Start the daemon in the background if its socket is missing (root only)."""
+    if os.path.exists(sock) or os.environ.get("DOCKLING_NO_AUTOSTART") == "1":
+        return
+    if os.geteuid() != 0:
+        return
+    print("dockling: the daemon is not running; starting it in the background",
+          file=sys.stderr)
+    log = open("/var/log/dockling.log", "ab")  # noqa: SIM115 - handed to the daemon
+    subprocess.Popen([sys.executable, "-m", "dockling.cli.main", "daemon", "-H",
+                      "unix://" + sock], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                     start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(sock):
+            return
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["daemon"]:
+        from dockling.daemon.main import main as daemon_main
+
+        return daemon_main(argv[1:])
+    try:
+        a = build_parser().parse_args(argv)
+    except UsageError as err:
+        print(f"dockling: {err}", file=sys.stderr)
+        return 125 if argv[:1] == ["run"] else 1
+    if a.version:
+        import dockling
+
+        print(f"dockling version {dockling.__version__}")
+        return 0
+    if not getattr(a, "func", None):
+        build_parser().print_help()
+        return 0
+    sock = a.host[len("unix://"):] if a.host and a.host.startswith("unix://") else (
+        a.host or default_socket())
+    ensure_daemon(sock)
+    cli = Client(sock)
+    try:
+        return a.func(cli, a) or 0
+    except ExitCode as e:
+        return e.code
+    except APIError as err:
+        prefix = "dockling: " if a.cmd in ("run", "create") else ""
+        print(f"{prefix}Error response from daemon: {err.message}", file=sys.stderr)
+        if a.cmd == "run":
+            return 125
+        return 1
+    except UsageError as err:
+        print(f"dockling: {err}", file=sys.stderr)
+        return 125 if a.cmd == "run" else 1
+    except (FileNotFoundError, ConnectionRefusedError):
+        print(f"Cannot connect to the dockling daemon at unix://{sock}. "
+              "Is the dockling daemon running?", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

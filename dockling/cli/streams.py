@@ -1,0 +1,109 @@
+"""Client side of attach/exec streams: demultiplexing, raw terminals, detach keys."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import termios
+import tty
+
+DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
+
+
+class Detached(Exception):
+    pass
+
+
+def pump(sock: socket.socket, *, tty_mode: bool, stdin: bool, on_resize=None) -> None:
+    """Copy stdin to the socket and the socket to stdout/stderr until the stream ends.
+
+    Without a tty the stream is docker's multiplexed format. With a tty,
+    a terminal stdin goes raw (ctrl-c travels to the container) and the
+    window size follows ours; ctrl-p ctrl-q detaches.
+    """
+    in_fd = sys.stdin.fileno() if stdin else None
+    restore = None
+    if tty_mode and in_fd is not None and os.isatty(in_fd):
+        restore = termios.tcgetattr(in_fd)
+        tty.setraw(in_fd)
+    if tty_mode and on_resize is not None and os.isatty(sys.stdout.fileno()):
+        on_resize()
+        signal.signal(signal.SIGWINCH, lambda *_: on_resize())
+    demux = _Demux()
+    keys = b""
+    watch = [sock] + ([in_fd] if in_fd is not None else [])
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(watch, [], [])
+            except InterruptedError:
+                continue
+            if sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                if tty_mode:
+                    _write(sys.stdout.fileno(), data)
+                else:
+                    demux.feed(data)
+            if in_fd is not None and in_fd in ready:
+                data = os.read(in_fd, 65536)
+                if not data:
+                    watch.remove(in_fd)
+                    try:
+                        sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    in_fd = None
+                    continue
+                if tty_mode and restore is not None:
+                    keys = (keys + data)[-len(DETACH_KEYS):]
+                    if keys == DETACH_KEYS:
+                        raise Detached
+                sock.sendall(data)
+    finally:
+        if restore is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, restore)
+
+
+class _Demux:
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 8:
+            stream, size = struct.unpack(">BxxxI", self.buf[:8])
+            if len(self.buf) < 8 + size:
+                return
+            payload = self.buf[8:8 + size]
+            self.buf = self.buf[8 + size:]
+            _write(2 if stream == 2 else 1, payload)
+
+
+def _write(fd: int, data: bytes) -> None:
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def demux_bytes(data: bytes, out, err) -> None:
+    """Split a complete multiplexed body (logs) into two writers."""
+    i = 0
+    while i + 8 <= len(data):
+        stream, size = struct.unpack(">BxxxI", data[i:i + 8])
+        payload = data[i + 8:i + 8 + size]
+        (err if stream == 2 else out).write(payload)
+        i += 8 + size
+
+
+def terminal_size() -> tuple[int, int]:
+    try:
+        sz = os.get_terminal_size(sys.stdout.fileno())
+        return sz.lines, sz.columns
+    except OSError:
+        return 0, 0

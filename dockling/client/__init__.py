@@ -1,0 +1,1 @@
+"""A small Engine API client over the unix socket (stdlib only: fast start)."""

@@ -1,0 +1,100 @@
+"""The json-file log driver's reader: docker's line format, tail/since/follow.
+
+Each line of ``<id>-json.log`` is {"log": "...", "stream": "stdout", "time": RFC3339}
+(the shim writes them). Output is framed like attach (8-byte headers)
+unless the container has a tty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+
+from dockling.shim.shim import STDERR, STDOUT, frame
+
+
+def _ts(s: str) -> float:
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def parse_since(v: str | None) -> float | None:
+    """docker's --since/--until: unix seconds (with fraction), or RFC3339."""
+    if not v:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return _ts(v)
+
+
+def _format(entry: dict, tty: bool, timestamps: bool) -> bytes:
+    data = entry["log"].encode()
+    if timestamps:
+        data = entry["time"].encode() + b" " + data
+    if tty:
+        return data
+    return frame(STDERR if entry["stream"] == "stderr" else STDOUT, data)
+
+
+def _wanted(entry: dict, stdout: bool, stderr: bool, since: float | None,
+            until: float | None) -> bool:
+    if entry.get("stream") == "stderr" and not stderr:
+        return False
+    if entry.get("stream") != "stderr" and not stdout:
+        return False
+    if since is not None or until is not None:
+        t = _ts(entry["time"])
+        if since is not None and t < since:
+            return False
+        if until is not None and t > until:
+            return False
+    return True
+
+
+async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str = "all",
+               since: str | None = None, until: str | None = None, timestamps: bool = False,
+               stdout: bool = True, stderr: bool = True):
+    s, u = parse_since(since), parse_since(until)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, generator may pause
+    except FileNotFoundError:
+        return
+    try:
+        lines = f.readlines()
+        pending = b""
+        if lines and not lines[-1].endswith(b"\n"):
+            pending = lines.pop()
+        entries = [json.loads(line) for line in lines]
+        entries = [e for e in entries if _wanted(e, stdout, stderr, s, u)]
+        if tail not in (None, "", "all"):
+            n = int(tail)
+            entries = entries[-n:] if n > 0 else []
+        for e in entries:
+            yield _format(e, tty, timestamps)
+        if not follow:
+            return
+        while True:
+            chunk = f.read()
+            if chunk:
+                pending += chunk
+                *done, pending = pending.split(b"\n")
+                for line in done:
+                    if line:
+                        e = json.loads(line)
+                        if _wanted(e, stdout, stderr, s, u):
+                            yield _format(e, tty, timestamps)
+                continue
+            if not running():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        f.close()
+
+
+def size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,683 @@
+"""Containers: create, start, stop, kill, wait, remove, exec, logs, attach.
+
+The manager owns container records (SQLite), their root filesystems
+(overlay over the image's layers) and their shims. It never speaks HTTP:
+the API layer translates requests into these calls.
+
+Start path: mount the overlay, write hostname/hosts/resolv.conf, build the
+OCI config, fork a shim (which creates and starts the container through
+the runtime library), then watch the shim's "wait" answer to record the
+exit. The daemon can die and come back: ``reconcile`` re-attaches to the
+shims it finds, and reads the exit status of those that finished meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+
+from dockling.containers import logs as logfile
+from dockling.containers import model, spec, users
+from dockling.containers.model import Status
+from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.images.layers import unmount
+from dockling.images.store import ImageStore
+from dockling.runtime.cgroups import is_unified
+from dockling.runtime.container import Runtime
+from dockling.shim import shim as shimlib
+from dockling.store.db import DB
+
+_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_ADJ = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
+        "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "trusting", "vibrant",
+        "wizardly", "zealous", "bold"]
+_NAMES = ["turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "knuth", "dijkstra",
+          "hamilton", "liskov", "kay", "mccarthy", "perlman", "wozniak", "curie", "noether",
+          "shannon", "babbage", "goldberg", "pike"]
+
+
+class Paths:
+    def __init__(self, root: str, exec_root: str) -> None:
+        self.root = root
+        self.exec_root = exec_root
+        self.runtime_root = os.path.join(exec_root, "runtime")
+
+    def container(self, cid: str) -> str:
+        return os.path.join(self.root, "containers", cid)
+
+    def run(self, cid: str) -> str:
+        return os.path.join(self.exec_root, "containers", cid)
+
+
+class ContainerManager:
+    def __init__(self, db: DB, images: ImageStore, paths: Paths, cgroup_parent: str,
+                 events) -> None:
+        self.db = db
+        self.images = images
+        self.paths = paths
+        self.cgroup_parent = "/" + cgroup_parent.strip("/")
+        self.events = events
+        self.runtime = Runtime(paths.runtime_root)
+        self.watchers: dict[str, asyncio.Task] = {}
+        self.exit_futures: dict[str, list[asyncio.Future]] = {}
+        self.execs: dict[str, dict] = {}
+        # Exit codes of auto-removed containers, for a `wait` that comes late.
+        self.recent_exits: dict[str, int] = {}
+        # Attach requests waiting for a created container to start.
+        self.pending_attach: dict[str, int] = {}
+
+    # -- records -------------------------------------------------------------------
+    def _save(self, c: dict) -> None:
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO containers(id, name, image_id, doc) "
+                         "VALUES (?,?,?,?)", (c["Id"], c["Name"].lstrip("/"), c["Image"],
+                                              json.dumps(c)))
+
+    def get(self, ref: str) -> dict:
+        """By full ID, name (with or without /), or unique ID prefix."""
+        row = self.db.one("SELECT doc FROM containers WHERE id = ? OR name = ?", ref,
+                          ref.lstrip("/"))
+        if row is None and ref and all(ch in "0123456789abcdef" for ch in ref):
+            rows = self.db.query("SELECT doc FROM containers WHERE id LIKE ?", ref + "%")
+            if len(rows) > 1:
+                raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"No such container: {ref}")
+        return json.loads(row["doc"])
+
+    def all(self) -> list[dict]:
+        return [json.loads(r["doc"]) for r in self.db.query("SELECT doc FROM containers")]
+
+    def users_of_image(self, image_id: str) -> list[tuple[str, bool]]:
+        out = []
+        for r in self.db.query("SELECT doc FROM containers WHERE image_id = ?", image_id):
+            c = json.loads(r["doc"])
+            out.append((c["Id"], c["State"]["Running"]))
+        return out
+
+    # -- create --------------------------------------------------------------------
+    def create(self, body: dict, name: str | None) -> dict:
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise InvalidArgument("Config cannot be empty in order to create a container")
+        img = self.images.get(image_ref)
+        if name:
+            if not _NAME_RE.match(name):
+                raise InvalidArgument(f"Invalid container name ({name}), only "
+                                      "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            name = name.lstrip("/")
+            other = self.db.one("SELECT id FROM containers WHERE name = ?", name)
+            if other:
+                raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                               f'container "{other["id"]}". You have to remove (or rename) that '
+                               "container to be able to reuse that name.")
+        else:
+            name = self._generate_name()
+        hc = dict(body.get("HostConfig") or {})
+        hc.setdefault("NetworkMode", "default")
+        hc.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        hc.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        hc.setdefault("AutoRemove", False)
+        net = hc["NetworkMode"]
+        if net not in ("default", "bridge", "host", "none"):
+            raise InvalidArgument(f"network {net} not found")
+        cid = model.new_id()
+        icfg = img.container_config
+        cfg = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        cfg["Image"] = image_ref
+        cfg.setdefault("Hostname", cid[:12] if net != "host" else os.uname().nodename)
+        cfg.setdefault("Domainname", "")
+        cfg["Env"] = spec.environment({"Env": cfg.get("Env") or []}, icfg)
+        cfg["Env"] = [e for e in cfg["Env"] if not e.startswith("HOSTNAME=")]
+        if cfg.get("Cmd") is None and cfg.get("Entrypoint") is None:
+            cfg["Cmd"] = icfg.get("Cmd")
+        if cfg.get("Entrypoint") is None:
+            cfg["Entrypoint"] = icfg.get("Entrypoint")
+        cfg.setdefault("WorkingDir", icfg.get("WorkingDir", ""))
+        cfg["WorkingDir"] = cfg["WorkingDir"] or icfg.get("WorkingDir", "")
+        cfg["Labels"] = {**(icfg.get("Labels") or {}), **(cfg.get("Labels") or {})}
+        for k in ("Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout",
+                  "AttachStderr"):
+            cfg[k] = bool(cfg.get(k))
+        cfg.setdefault("User", icfg.get("User", ""))
+        cfg["User"] = cfg["User"] or icfg.get("User", "")
+        if icfg.get("StopSignal") and not cfg.get("StopSignal"):
+            cfg["StopSignal"] = icfg["StopSignal"]
+        argv = spec.command(cfg, {})
+        if not argv:
+            raise InvalidArgument("no command specified")
+        d = self.paths.container(cid)
+        for sub in ("upper", "work", "merged"):
+            os.makedirs(os.path.join(d, sub))
+        chains = self.images.layers.chain(img.diff_ids)
+        lowers = self.images.layers.lower_dirs(chains)
+        c = {
+            "Id": cid,
+            "Created": model.now(),
+            "Path": argv[0],
+            "Args": argv[1:],
+            "State": model.initial_state(),
+            "Image": img.id,
+            "ResolvConfPath": os.path.join(d, "resolv.conf"),
+            "HostnamePath": os.path.join(d, "hostname"),
+            "HostsPath": os.path.join(d, "hosts"),
+            "LogPath": os.path.join(d, f"{cid}-json.log"),
+            "Name": "/" + name,
+            "RestartCount": 0,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": None,
+            "HostConfig": hc,
+            "GraphDriver": {"Name": "overlay2", "Data": {
+                "LowerDir": ":".join(lowers), "UpperDir": os.path.join(d, "upper"),
+                "WorkDir": os.path.join(d, "work"), "MergedDir": os.path.join(d, "merged")}},
+            "Mounts": [],
+            "Config": cfg,
+            "NetworkSettings": _network_settings(net),
+        }
+        self._save(c)
+        self.events.emit("container", "create", cid, {"name": name, "image": image_ref})
+        return c
+
+    def _generate_name(self) -> str:
+        for _ in range(100):
+            n = f"{random.choice(_ADJ)}_{random.choice(_NAMES)}"
+            if not self.db.one("SELECT 1 FROM containers WHERE name = ?", n):
+                return n
+        return f"{random.choice(_ADJ)}_{random.choice(_NAMES)}{random.randint(0, 99)}"
+
+    # -- start ---------------------------------------------------------------------
+    async def start(self, ref: str) -> dict:
+        c = self.get(ref)
+        Status(c["State"]["Status"]).check_start()
+        cid = c["Id"]
+        d = self.paths.container(cid)
+        img = self.images.load(c["Image"])
+        merged = os.path.join(d, "merged")
+        run_dir = self.paths.run(cid)
+        os.makedirs(run_dir, exist_ok=True)
+        for stale in ("exit.json",):
+            try:
+                os.unlink(os.path.join(run_dir, stale))
+            except FileNotFoundError:
+                pass
+        try:
+            if not os.path.ismount(merged):
+                self.images.layers.mount(self.images.layers.chain(img.diff_ids),
+                                         os.path.join(d, "upper"), os.path.join(d, "work"),
+                                         merged)
+            self._write_etc_files(c)
+            try:
+                user = users.resolve(merged, c["Config"].get("User") or "0")
+            except InvalidArgument as err:
+                raise InvalidArgument(f"unable to start container process: {err}") from err
+            cg_path = f"{self.cgroup_parent}/{cid}"
+            oci = spec.build(c, img.container_config, rootfs=merged, user=user,
+                             cgroups_path=cg_path, cgroup_v2=is_unified())
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(oci, f)
+            log_type = c["HostConfig"].get("LogConfig", {}).get("Type", "json-file")
+            opts = shimlib.Options(
+                cid=cid, bundle=d, runtime_root=self.paths.runtime_root, state_dir=run_dir,
+                log_path=c["LogPath"] if log_type == "json-file" else None,
+                tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
+                stdin_once=c["Config"]["StdinOnce"],
+                new_netns=(c["HostConfig"].get("NetworkMode") != "host"),
+                wait_attach=self.pending_attach.pop(cid, 0))
+            sock = shimlib.spawn(opts)
+            try:
+                sock.setblocking(False)
+                data = await asyncio.get_running_loop().sock_recv(sock, 65536)
+            finally:
+                sock.close()
+            started = shimlib.started(json.loads(data) if data else None, cid)
+        except Exception as err:
+            self._start_failed(c, err)
+            raise
+        st = c["State"]
+        model.set_status(st, Status.RUNNING)
+        st.update(Pid=started["Pid"], StartedAt=model.now(), ExitCode=0, Error="",
+                  FinishedAt=model.ZERO_TIME, OOMKilled=False)
+        self._save(c)
+        self.events.emit("container", "start", cid, {"name": c["Name"][1:]})
+        self._watch(cid)
+        return c
+
+    def _start_failed(self, c: dict, err: Exception) -> None:
+        st = c["State"]
+        code = getattr(err, "code", None) or 128
+        model.set_status(st, Status.EXITED if c["State"]["StartedAt"] != model.ZERO_TIME
+                         else Status.CREATED)
+        st.update(Error=str(err), ExitCode=code, Pid=0)
+        self._save(c)
+        self._unmount(c)
+
+    def _write_etc_files(self, c: dict) -> None:
+        cfg = c["Config"]
+        host = c["HostConfig"].get("NetworkMode") == "host"
+        with open(c["HostnamePath"], "w") as f:
+            f.write(cfg["Hostname"] + "\n")
+        if host:
+            shutil.copyfile("/etc/hosts", c["HostsPath"])
+        else:
+            with open(c["HostsPath"], "w") as f:
+                f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+                        "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+        with open(c["ResolvConfPath"], "w") as f:
+            f.write(_resolv_conf(host))
+
+    def _unmount(self, c: dict) -> None:
+        merged = os.path.join(self.paths.container(c["Id"]), "merged")
+        if os.path.ismount(merged):
+            unmount(merged)
+
+    # -- exit ----------------------------------------------------------------------
+    def _watch(self, cid: str) -> None:
+        old = self.watchers.get(cid)
+        if old is not None and not old.done():
+            return
+        self.watchers[cid] = asyncio.get_event_loop().create_task(self._wait_shim(cid))
+
+    async def _wait_shim(self, cid: str) -> None:
+        sock = os.path.join(self.paths.run(cid), "shim.sock")
+        result = None
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock)
+            writer.write(b'{"op": "wait"}\n')
+            await writer.drain()
+            line = await reader.readline()
+            writer.close()
+            if line:
+                result = json.loads(line)
+        except (OSError, ValueError):
+            result = None
+        if result is None:
+            result = self._read_exit(cid) or {"ExitCode": 255, "FinishedAt": model.now(),
+                                              "Error": "shim disappeared"}
+        self._exited(cid, result)
+
+    def _read_exit(self, cid: str) -> dict | None:
+        try:
+            with open(os.path.join(self.paths.run(cid), "exit.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def _exited(self, cid: str, result: dict) -> None:
+        try:
+            c = self.get(cid)
+        except NotFound:
+            return
+        st = c["State"]
+        model.set_status(st, Status.EXITED)
+        st.update(Pid=0, ExitCode=result.get("ExitCode", 255),
+                  FinishedAt=result.get("FinishedAt") or model.now(),
+                  OOMKilled=bool(result.get("OOMKilled")), Error=result.get("Error", ""))
+        self._save(c)
+        self._unmount(c)
+        shutil.rmtree(self.paths.run(cid), ignore_errors=True)
+        self.events.emit("container", "die", cid, {"exitCode": str(st["ExitCode"]),
+                                                   "name": c["Name"][1:]})
+        for fut in self.exit_futures.pop(cid, []):
+            if not fut.done():
+                fut.set_result(st["ExitCode"])
+        self.watchers.pop(cid, None)
+        if c["HostConfig"].get("AutoRemove"):
+            self.recent_exits[cid] = st["ExitCode"]
+            while len(self.recent_exits) > 256:
+                self.recent_exits.pop(next(iter(self.recent_exits)))
+            self.remove(cid, force=True)
+
+    async def wait(self, ref: str, condition: str = "not-running") -> int:
+        try:
+            c = self.get(ref)
+        except NotFound:
+            if ref in self.recent_exits and condition != "next-exit":
+                return self.recent_exits[ref]
+            raise
+        cid = c["Id"]
+        running = c["State"]["Running"]
+        if condition == "next-exit" or running:
+            fut = asyncio.get_event_loop().create_future()
+            self.exit_futures.setdefault(cid, []).append(fut)
+            code = await fut
+        else:
+            code = c["State"]["ExitCode"]
+        if condition == "removed" and c["HostConfig"].get("AutoRemove"):
+            while True:
+                try:
+                    self.get(cid)
+                except NotFound:
+                    break
+                await asyncio.sleep(0.01)
+        return code
+
+    # -- stop / kill ---------------------------------------------------------------
+    def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
+        c = self.get(ref)
+        if not c["State"]["Running"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is not running")
+        try:
+            self.runtime.kill(c["Id"], sig)
+        except (NotFound, Conflict):
+            pass
+        self.events.emit("container", "kill", c["Id"], {"signal": str(sig),
+                                                        "name": c["Name"][1:]})
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> bool:
+        """SIGTERM (or the stop signal), then SIGKILL after timeout. False if not running."""
+        c = self.get(ref)
+        if not c["State"]["Running"]:
+            return False
+        cid = c["Id"]
+        if timeout is None:
+            timeout = c["Config"].get("StopTimeout") or 10
+        sig_name = sig or c["Config"].get("StopSignal") or "SIGTERM"
+        fut = asyncio.get_event_loop().create_future()
+        self.exit_futures.setdefault(cid, []).append(fut)
+        if c["State"]["Paused"]:
+            self.runtime.resume(cid)
+        try:
+            self.runtime.kill(cid, parse_signal(sig_name))
+        except (NotFound, Conflict):
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout if timeout >= 0 else None)
+        except TimeoutError:
+            try:
+                self.runtime.kill(cid, signal.SIGKILL)
+            except (NotFound, Conflict):
+                pass
+            await fut
+        self.events.emit("container", "stop", cid, {"name": c["Name"][1:]})
+        return True
+
+    # -- remove --------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> None:
+        c = self.get(ref)
+        cid = c["Id"]
+        Status(c["State"]["Status"]).check_remove(c["Name"], force)
+        if c["State"]["Running"]:
+            try:
+                self.runtime.delete(cid, force=True)
+            except (NotFound, Conflict):
+                pass
+        self._unmount(c)
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM containers WHERE id = ?", (cid,))
+        shutil.rmtree(self.paths.container(cid), ignore_errors=True)
+        shutil.rmtree(self.paths.run(cid), ignore_errors=True)
+        task = self.watchers.pop(cid, None)
+        if task is not None:
+            task.cancel()
+        self.events.emit("container", "destroy", cid, {"name": c["Name"][1:]})
+
+    def rename(self, ref: str, new: str) -> None:
+        c = self.get(ref)
+        if not _NAME_RE.match(new):
+            raise InvalidArgument(f"Invalid container name ({new}), only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        new = new.lstrip("/")
+        other = self.db.one("SELECT id FROM containers WHERE name = ?", new)
+        if other and other["id"] != c["Id"]:
+            raise Conflict(f'Conflict. The container name "/{new}" is already in use by '
+                           f'container "{other["id"]}". You have to remove (or rename) that '
+                           "container to be able to reuse that name.")
+        c["Name"] = "/" + new
+        self._save(c)
+
+    # -- queries -------------------------------------------------------------------
+    def inspect(self, ref: str) -> dict:
+        return self.get(ref)
+
+    def summary(self, c: dict) -> dict:
+        cfg = c["Config"]
+        img_name = cfg.get("Image", "")
+        cmd = " ".join([c["Path"], *c["Args"]])
+        return {
+            "Id": c["Id"],
+            "Names": [c["Name"]],
+            "Image": img_name,
+            "ImageID": c["Image"],
+            "Command": cmd,
+            "Created": int(model.parse_time(c["Created"]).timestamp()),
+            "Ports": [],
+            "Labels": cfg.get("Labels") or {},
+            "State": c["State"]["Status"],
+            "Status": model.status_text(c["State"]),
+            "HostConfig": {"NetworkMode": c["HostConfig"].get("NetworkMode", "default")},
+            "NetworkSettings": {"Networks": c["NetworkSettings"]["Networks"]},
+            "Mounts": c.get("Mounts", []),
+        }
+
+    def list(self, all_: bool, filters: dict[str, list[str]], limit: int = -1) -> list[dict]:
+        out = []
+        for c in sorted(self.all(), key=lambda c: c["Created"], reverse=True):
+            if not all_ and not c["State"]["Running"] and limit <= 0:
+                continue
+            if not _matches(c, filters, self.images):
+                continue
+            out.append(c)
+        if limit > 0:
+            out = out[:limit]
+        return out
+
+    def top(self, ref: str) -> dict:
+        c = self.get(ref)
+        if not c["State"]["Running"]:
+            raise Conflict(f"Container {c['Id']} is not running")
+        pids = self.runtime.pids(c["Id"])
+        procs = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                st = os.stat(f"/proc/{pid}")
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+            except OSError:
+                continue
+            procs.append([str(st.st_uid), str(pid), ppid, "0", "", "?", "00:00:00", cmd])
+        return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+                "Processes": procs}
+
+    # -- logs / attach -----------------------------------------------------------------
+    def log_path(self, ref: str) -> tuple[dict, str]:
+        c = self.get(ref)
+        if c["HostConfig"].get("LogConfig", {}).get("Type") == "none":
+            raise InvalidArgument('configured logging driver does not support reading')
+        return c, c["LogPath"]
+
+    async def logs(self, ref: str, **kw):
+        c, path = self.log_path(ref)
+        async for chunk in logfile.read(path, lambda: self._running(c["Id"]),
+                                        tty=c["Config"]["Tty"], **kw):
+            yield chunk
+
+    def _running(self, cid: str) -> bool:
+        try:
+            return self.get(cid)["State"]["Running"]
+        except NotFound:
+            return False
+
+    async def open_shim_stream(self, ref: str, request: dict, force: bool = False):
+        c = self.get(ref)
+        if not c["State"]["Running"] and not force:
+            raise Conflict(f"Container {c['Id']} is not running") if request.get(
+                "op") == "exec" else Conflict(
+                "You cannot attach to a stopped container, start it first")
+        sock = os.path.join(self.paths.run(c["Id"]), "shim.sock")
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock, limit=1 << 20)
+        except OSError as err:
+            raise InternalError(f"cannot reach the shim of {c['Id'][:12]}: {err}") from err
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        line = await reader.readline()
+        try:
+            reply = json.loads(line)
+        except ValueError as err:
+            writer.close()
+            raise InternalError("shim closed the stream") from err
+        return c, reply, reader, writer
+
+    async def resize(self, ref: str, height: int, width: int, exec_id: str | None = None) -> None:
+        c = self.get(ref)
+        if not c["State"]["Running"]:
+            raise Conflict(f"Container {c['Id']} is not running")
+        sock = os.path.join(self.paths.run(c["Id"]), "shim.sock")
+        reader, writer = await asyncio.open_unix_connection(sock)
+        req = {"op": "resize", "height": height, "width": width}
+        if exec_id:
+            req["exec"] = exec_id
+        writer.write(json.dumps(req).encode() + b"\n")
+        await writer.drain()
+        await reader.readline()
+        writer.close()
+
+    # -- exec ----------------------------------------------------------------------------
+    def exec_create(self, ref: str, body: dict) -> str:
+        c = self.get(ref)
+        Status(c["State"]["Status"]).check_running(c["Id"])
+        cmd = body.get("Cmd") or []
+        if not cmd:
+            raise InvalidArgument("No exec command specified")
+        eid = model.new_id()
+        self.execs[eid] = {
+            "ID": eid, "Running": False, "ExitCode": None, "ProcessConfig": {
+                "tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                "privileged": bool(body.get("Privileged")), "user": body.get("User", "")},
+            "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(
+                body.get("AttachStderr")), "OpenStdout": bool(body.get("AttachStdout")),
+            "CanRemove": False, "ContainerID": c["Id"], "DetachKeys": body.get("DetachKeys", ""),
+            "Pid": 0, "_body": body}
+        c["ExecIDs"] = [*(c.get("ExecIDs") or []), eid]
+        self._save(c)
+        return eid
+
+    def exec_get(self, eid: str) -> dict:
+        ex = self.execs.get(eid)
+        if ex is None:
+            raise NotFound(f"No such exec instance: {eid}")
+        if ex["Running"]:
+            st = self._exec_result(ex)
+            if st is not None:
+                ex["Running"] = False
+                ex["ExitCode"] = st["ExitCode"]
+        return ex
+
+    def _exec_result(self, ex: dict) -> dict | None:
+        try:
+            with open(os.path.join(self.paths.run(ex["ContainerID"]),
+                                   f"exec-{ex['ID']}.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def exec_process(self, ex: dict) -> dict:
+        """The OCI process for an exec: the container's, with exec's overrides."""
+        body = ex["_body"]
+        c = self.get(ex["ContainerID"])
+        with open(os.path.join(self.paths.container(c["Id"]), "config.json")) as f:
+            proc = json.load(f)["process"]
+        proc["args"] = body["Cmd"]
+        proc["terminal"] = bool(body.get("Tty"))
+        env = {kv.split("=", 1)[0]: kv for kv in proc["env"]}
+        for kv in body.get("Env") or []:
+            env[kv.split("=", 1)[0]] = kv
+        proc["env"] = list(env.values())
+        if body.get("WorkingDir"):
+            proc["cwd"] = body["WorkingDir"]
+        if body.get("User"):
+            merged = os.path.join(self.paths.container(c["Id"]), "merged")
+            uid, gid, groups = users.resolve(merged, body["User"])
+            proc["user"] = {"uid": uid, "gid": gid, "additionalGids": groups}
+        if body.get("Privileged"):
+            from dockling.runtime.capabilities import CAPS
+
+            proc["capabilities"] = {k: list(CAPS) for k in ("bounding", "effective",
+                                                            "permitted")}
+        proc.pop("consoleSize", None)
+        return proc
+
+
+def parse_signal(s: str | int) -> int:
+    if isinstance(s, int) or str(s).isdigit():
+        return int(s)
+    name = str(s).upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError as err:
+        raise InvalidArgument(f"Invalid signal: {s}") from err
+
+
+def _resolv_conf(host: bool) -> str:
+    """The host's resolv.conf; on a private network without loopback resolvers (docker)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    if host:
+        return "\n".join(lines) + "\n"
+    out = []
+    for line in lines:
+        parts = line.split()
+        if parts[:1] == ["nameserver"] and len(parts) > 1 and (
+                parts[1].startswith("127.") or parts[1] == "::1"):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _network_settings(mode: str) -> dict:
+    name = "bridge" if mode in ("default", "bridge") else mode
+    return {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
+            "Networks": {name: {"IPAMConfig": None, "Links": None, "Aliases": None,
+                                "NetworkID": "", "EndpointID": "", "Gateway": "",
+                                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}}
+
+
+def _matches(c: dict, filters: dict[str, list[str]], images: ImageStore) -> bool:
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "status" and c["State"]["Status"] not in values:
+            return False
+        if key == "name" and not any(re.search(v, c["Name"][1:]) for v in values):
+            return False
+        if key == "id" and not any(c["Id"].startswith(v) for v in values):
+            return False
+        if key == "label":
+            labels = c["Config"].get("Labels") or {}
+            for v in values:
+                k, eq, val = v.partition("=")
+                if k not in labels or (eq and labels[k] != val):
+                    return False
+        if key == "ancestor":
+            ok = False
+            for v in values:
+                try:
+                    if images.resolve(v) == c["Image"]:
+                        ok = True
+                except (NotFound, InvalidArgument):
+                    if c["Config"].get("Image") == v:
+                        ok = True
+            if not ok:
+                return False
+        if key == "exited" and (c["State"]["Status"] != "exited" or str(
+                c["State"]["ExitCode"]) not in values):
+            return False
+    return True

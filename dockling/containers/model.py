@@ -1,0 +1,134 @@
+"""The container record: the shape of `docker inspect`, and its lifecycle.
+
+The record *is* the ContainerJSON document of the Engine API (a dict in
+docker's field names), stored as JSON; ``inspect`` returns it with the
+derived fields filled in. ``Status`` is the lifecycle state machine with
+guards that raise docker's 409/304 errors naming the state.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import secrets
+
+from dockling.errors import Conflict, NotModified
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(s: str) -> datetime.datetime | None:
+    if not s or s.startswith("0001-"):
+        return None
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+class Status(str, enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+
+    def check_start(self) -> None:
+        if self in (Status.RUNNING, Status.PAUSED):
+            raise NotModified("container already started")
+        if self is Status.REMOVING:
+            raise Conflict("container is marked for removal and cannot be started")
+
+    def check_remove(self, name: str, force: bool) -> None:
+        if force:
+            return
+        if self is Status.PAUSED:
+            raise Conflict(f"cannot remove container \"{name}\": container is paused and must "
+                           "be unpaused first")
+        if self in (Status.RUNNING, Status.RESTARTING):
+            raise Conflict(f"cannot remove container \"{name}\": container is running: stop the "
+                           "container before removing or force remove")
+
+    def check_running(self, cid: str) -> None:
+        if self is Status.PAUSED:
+            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
+        if self is not Status.RUNNING:
+            raise Conflict(f"Container {cid} is not running")
+
+
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def status_text(state: dict) -> str:
+    """The STATUS column of `docker ps`."""
+    t = datetime.datetime.now(datetime.timezone.utc)
+    st = state["Status"]
+    if st in ("running", "paused"):
+        started = parse_time(state["StartedAt"]) or t
+        text = f"Up {human_duration((t - started).total_seconds())}"
+        if st == "paused":
+            text += " (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health and health != "none":
+            text += f" ({'health: starting' if health == 'starting' else health})"
+        return text
+    if st == "restarting":
+        return "Restarting"
+    if st == "exited":
+        fin = parse_time(state["FinishedAt"])
+        if fin is None:
+            return f"Exited ({state['ExitCode']})"
+        return f"Exited ({state['ExitCode']}) {human_duration((t - fin).total_seconds())} ago"
+    if st == "removing":
+        return "Removal In Progress"
+    if st == "dead":
+        return "Dead"
+    return "Created"
+
+
+def initial_state() -> dict:
+    return {
+        "Status": "created", "Running": False, "Paused": False, "Restarting": False,
+        "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+        "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME,
+    }
+
+
+def set_status(state: dict, status: Status) -> None:
+    state["Status"] = status.value
+    state["Running"] = status in (Status.RUNNING, Status.PAUSED)
+    state["Paused"] = status is Status.PAUSED
+    state["Restarting"] = status is Status.RESTARTING
+    state["Dead"] = status is Status.DEAD

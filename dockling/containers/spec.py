@@ -1,0 +1,113 @@
+"""A container record + its image -> the OCI runtime config (config.json).
+
+Pure: data in, data out. These are docker's defaults: capability set,
+masked and read-only paths, /dev and /proc mounts, device rules, the
+default seccomp profile, the hosts/hostname/resolv.conf binds.
+"""
+
+from __future__ import annotations
+
+from dockling.runtime import seccomp_profiles
+from dockling.runtime.defaults import ALLOWED_DEVICES
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# docker's default capability set (moby oci/caps/defaults.go).
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def command(config: dict, image_config: dict) -> list[str]:
+    entry = config.get("Entrypoint") if config.get("Entrypoint") is not None else \
+        image_config.get("Entrypoint")
+    cmd = config.get("Cmd")
+    if cmd is None and config.get("Entrypoint") is None:
+        cmd = image_config.get("Cmd")
+    return list(entry or []) + list(cmd or [])
+
+
+def environment(config: dict, image_config: dict) -> list[str]:
+    env: dict[str, str] = {}
+    for kv in (image_config.get("Env") or []) + (config.get("Env") or []):
+        k, _, _ = kv.partition("=")
+        env[k] = kv
+    if "PATH" not in env:
+        env = {"PATH": DEFAULT_PATH, **env}
+    env.setdefault("HOSTNAME", f"HOSTNAME={config.get('Hostname', '')}")
+    if config.get("Tty"):
+        env.setdefault("TERM", "TERM=xterm")
+    return list(env.values())
+
+
+def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, list[int]],
+          cgroups_path: str, cgroup_v2: bool) -> dict:
+    cfg = c["Config"]
+    hc = c["HostConfig"]
+    caps = list(DEFAULT_CAPS)
+    ns = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    net_mode = hc.get("NetworkMode") or "default"
+    if net_mode != "host":
+        ns.append({"type": "network"})
+    if cgroup_v2:
+        ns.append({"type": "cgroup"})  # docker: private cgroupns on v2, host on v1
+    uid, gid, groups = user
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777",
+                     f"size={hc.get('ShmSize') or 67108864}"]},
+    ]
+    for dest, key in (("/etc/resolv.conf", "ResolvConfPath"), ("/etc/hostname", "HostnamePath"),
+                      ("/etc/hosts", "HostsPath")):
+        if c.get(key):
+            mounts.append({"destination": dest, "type": "bind", "source": c[key],
+                           "options": ["rbind", "rprivate"]})
+    devices = [{"allow": False, "access": "rwm"}]
+    devices += [{"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
+                for t, ma, mi in ALLOWED_DEVICES]
+    process = {
+        "terminal": bool(cfg.get("Tty")),
+        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
+        "args": command(cfg, image_config),
+        "env": environment(cfg, image_config),
+        "cwd": cfg.get("WorkingDir") or image_config.get("WorkingDir") or "/",
+        "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": False,
+        "oomScoreAdj": hc.get("OomScoreAdj") or 0,
+    }
+    return {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": rootfs, "readonly": bool(hc.get("ReadonlyRootfs"))},
+        "hostname": cfg.get("Hostname", ""),
+        "domainname": cfg.get("Domainname", ""),
+        "mounts": mounts,
+        "linux": {
+            "namespaces": ns,
+            "cgroupsPath": cgroups_path,
+            "resources": {"devices": devices},
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+            "seccomp": seccomp_profiles.docker_default(caps),
+        },
+    }

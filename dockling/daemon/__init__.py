@@ -1,0 +1,1 @@
+"""The daemon: process entry, configuration, reconcile at start, events."""

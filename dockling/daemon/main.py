@@ -1,0 +1,208 @@
+"""`dockling daemon`: state, reconcile with the shims found, serve the Engine API.
+
+Configuration: flags, else /etc/dockling/daemon.json (``--config-file``),
+else defaults. Containers outlive the daemon (their shims are detached);
+at start the daemon re-attaches to live shims and records the exit of
+containers that ended while it was away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+
+from dockling.api import containers as containers_api
+from dockling.api import images as images_api
+from dockling.api import system as system_api
+from dockling.api.server import Router, serve_unix
+from dockling.containers.manager import ContainerManager, Paths
+from dockling.daemon.events import Events
+from dockling.errors import Conflict, InvalidArgument, NotFound
+from dockling.images.content import ContentStore
+from dockling.images.layers import LayerStore
+from dockling.images.store import ImageStore
+from dockling.runtime.cgroups import is_unified
+from dockling.runtime.state import process_start_time
+from dockling.store.db import DB
+
+DEFAULT_ROOT = "/var/lib/dockling"
+DEFAULT_EXEC_ROOT = "/run/dockling"
+DEFAULT_SOCKET = "/run/dockling/dockling.sock"
+DEFAULT_CONFIG = "/etc/dockling/daemon.json"
+
+log = logging.getLogger("dockling.daemon")
+
+
+def socket_path(host: str) -> str:
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host.startswith("/"):
+        return host
+    raise InvalidArgument(f"unsupported host {host!r}: only unix:// sockets are implemented")
+
+
+class Daemon:
+    def __init__(self, root: str, exec_root: str, cgroup_parent: str = "dockling") -> None:
+        self.root = root
+        self.exec_root = exec_root
+        for d in (root, exec_root, os.path.join(root, "containers"),
+                  os.path.join(exec_root, "containers")):
+            os.makedirs(d, mode=0o711, exist_ok=True)
+        self.id = _engine_id(root)
+        self.cgroup_v2 = is_unified()
+        self.db = DB(os.path.join(root, "dockling.db"))
+        self.content = ContentStore(root)
+        self.layers = LayerStore(root)
+        self.images = ImageStore(self.db, self.content, self.layers)
+        self.events = Events()
+        self.containers = ContainerManager(self.db, self.images, Paths(root, exec_root),
+                                           cgroup_parent, self.events)
+
+    def router(self) -> Router:
+        r = Router()
+        system_api.routes(r, self)
+        containers_api.routes(r, self.containers)
+        images_api.routes(r, self.images, self.containers, self.events)
+        return r
+
+    def reconcile(self) -> None:
+        """Re-attach to live shims; settle the containers whose shim is gone."""
+        self.content.clean_tmp()
+        self.layers.clean()
+        m = self.containers
+        for c in m.all():
+            if not c["State"]["Running"]:
+                continue
+            cid = c["Id"]
+            run = m.paths.run(cid)
+            shim_pid = _read_int(os.path.join(run, "shim.pid"))
+            if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
+                    os.path.join(run, "shim.sock")):
+                m._watch(cid)
+                continue
+            result = m._read_exit(cid)
+            if result is None:
+                # The shim was killed: nobody holds the container's I/O or
+                # will record its exit. End it, so nothing runs unwatched.
+                try:
+                    m.runtime.delete(cid, force=True)
+                except (NotFound, Conflict):
+                    pass
+                result = {"ExitCode": 137, "Error": "container shim exited unexpectedly"}
+            m._exited(cid, result)
+
+
+async def serve(daemon: Daemon, sock: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    daemon.reconcile()
+    srv = await serve_unix(daemon.router(), sock)
+    log.info("API listening on %s", sock)
+    await stop.wait()
+    srv.close()
+    try:
+        os.unlink(sock)
+    except FileNotFoundError:
+        pass
+
+
+def _engine_id(root: str) -> str:
+    path = os.path.join(root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        eid = secrets.token_hex(16)
+        with open(path, "w") as f:
+            f.write(eid)
+        return eid
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def load_config(path: str, explicit: bool) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        if explicit:
+            raise InvalidArgument(f"unable to configure the daemon: open {path}: "
+                                  "no such file or directory") from None
+        return {}
+    except ValueError as err:
+        raise InvalidArgument(f"unable to configure the daemon with file {path}: {err}") from err
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dockling daemon", description="Run the dockling daemon")
+    p.add_argument("--root", default=None)
+    p.add_argument("--exec-root", default=None)
+    p.add_argument("-H", "--host", default=None)
+    p.add_argument("-l", "--log-level", default=None,
+                   choices=["debug", "info", "warn", "error", "fatal"])
+    p.add_argument("--runtime", default=None)
+    p.add_argument("-p", "--pidfile", default=None)
+    p.add_argument("--config-file", default=None)
+    p.add_argument("--cgroup-parent", default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    try:
+        cfg = load_config(a.config_file or DEFAULT_CONFIG, a.config_file is not None)
+    except InvalidArgument as err:
+        print(err, file=sys.stderr)
+        return 1
+    root = a.root or os.environ.get("DOCKLING_ROOT") or cfg.get("data-root", DEFAULT_ROOT)
+    exec_root = a.exec_root or cfg.get("exec-root", DEFAULT_EXEC_ROOT)
+    hosts = cfg.get("hosts") or []
+    host = a.host or (hosts[0] if hosts else "unix://" + DEFAULT_SOCKET)
+    level = a.log_level or cfg.get("log-level", "info")
+    runtime = a.runtime or cfg.get("default-runtime", "dockling")
+    logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if runtime not in ("dockling", "builtin"):
+        print(f"dockling daemon: runtime {runtime!r}: only the built-in runtime is "
+              "implemented so far", file=sys.stderr)
+        return 1
+    if os.geteuid() != 0:
+        print("dockling daemon: must run as root", file=sys.stderr)
+        return 1
+    sock = socket_path(host)
+    os.makedirs(os.path.dirname(sock), exist_ok=True)
+    pidfile = a.pidfile or os.path.join(exec_root, "dockling.pid")
+    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+    pf = open(pidfile, "a+")  # noqa: SIM115 - held (and locked) for the daemon's life
+    try:
+        fcntl.flock(pf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"dockling daemon: pid file {pidfile} is locked: is another daemon running?",
+              file=sys.stderr)
+        return 1
+    pf.seek(0)
+    pf.truncate()
+    pf.write(str(os.getpid()))
+    pf.flush()
+    d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"))
+    try:
+        asyncio.run(serve(d, sock))
+    finally:
+        d.db.close()
+        os.unlink(pidfile)
+    return 0

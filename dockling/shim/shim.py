@@ -1,0 +1,586 @@
+"""The per-container shim: parent of the container, keeper of its I/O and exit.
+
+The daemon forks it (no new interpreter: the warm daemon's fork is the
+fast path); it detaches into its own session, so containers outlive the
+daemon and the CLI. It:
+
+- creates and starts the container through the runtime library, as child
+  subreaper, so PID 1 and every exec'd process are its children;
+- copies stdout/stderr (or the pty) into the json-file log and to attached
+  clients, and client input to the container's stdin;
+- runs exec processes and streams their I/O the same way;
+- records the exit status in ``exit.json`` (atomically) before it tells
+  waiters, deletes the runtime state, and exits.
+
+Its unix socket speaks one JSON line per connection, then a stream:
+    {"op": "wait"}                       -> {"ExitCode": N, "OOMKilled": b, ...} at exit
+    {"op": "attach", "stdin": b, "stdout": b, "stderr": b} -> raw or framed stream
+    {"op": "exec", "id": ..., "process": {...}, "stdin": b} -> stream, then the exit
+    {"op": "resize", "height": h, "width": w[, "exec": id]}
+Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+
+from dockling.runtime import console, spec, syscalls
+from dockling.runtime.container import Runtime
+
+STDOUT, STDERR = 1, 2
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def write_json_atomic(path: str, doc: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+class Options:
+    """What the daemon tells a new shim (plain attributes, no parsing)."""
+
+    def __init__(self, *, cid: str, bundle: str, runtime_root: str, state_dir: str,
+                 log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
+                 new_netns: bool, wait_attach: int = 0) -> None:
+        self.cid = cid
+        self.bundle = bundle
+        self.runtime_root = runtime_root
+        self.state_dir = state_dir
+        self.log_path = log_path
+        self.tty = tty
+        self.open_stdin = open_stdin
+        self.stdin_once = stdin_once
+        self.new_netns = new_netns
+        # Clients that attached before start: their stream must see the
+        # first byte, so the program starts only once they are connected.
+        self.wait_attach = wait_attach
+
+    @property
+    def socket_path(self) -> str:
+        return os.path.join(self.state_dir, "shim.sock")
+
+    @property
+    def exit_path(self) -> str:
+        return os.path.join(self.state_dir, "exit.json")
+
+
+def spawn(opts: Options):
+    """Fork a detached shim; return the socket on which it will say "started".
+
+    The caller reads that message with ``started``: asynchronously in the
+    daemon, so that attach requests can reach the shim meanwhile.
+    """
+    from dockling.runtime import sync
+
+    parent, child = sync.pair()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent.close()
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            shim = _Shim(opts, child)
+            try:
+                shim.run()
+            except BaseException:
+                if child.fileno() >= 0:
+                    raise
+                # After "started" nobody waits on the socket: leave a trace.
+                import traceback
+
+                with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
+                    traceback.print_exc(file=f)
+        except BaseException as err:  # noqa: BLE001
+            import traceback
+
+            with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
+                traceback.print_exc(file=f)
+            sync.send_error(child, err)
+        os._exit(0)
+    child.close()
+    os.waitpid(pid, 0)
+    return parent
+
+
+def started(msg: dict | None, cid: str) -> dict:
+    """Interpret the shim's first message: {"Pid", "ShimPid"} or the error it raised."""
+    from dockling.errors import InternalError
+    from dockling.runtime import sync
+
+    if msg is None:
+        raise InternalError(f"shim for {cid} exited before starting the container")
+    if msg["type"] == "error":
+        sync.raise_error(msg)
+    return msg
+
+
+class _Stream:
+    """One client connection: attach, exec or wait."""
+
+    def __init__(self, conn: socket.socket, kind: str, req: dict) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.req = req
+        self.exec_id = req.get("id")
+
+
+class _Shim:
+    def __init__(self, opts: Options, report) -> None:
+        self.o = opts
+        self.report = report
+        self.sel: selectors.BaseSelector | None = None  # made after the fd sweep in run()
+        self.rt = Runtime(opts.runtime_root)
+        self.clients: list[_Stream] = []
+        self.waiters: list[socket.socket] = []
+        self.exit: dict | None = None
+        self.init_pid = 0
+        self.outputs: dict[int, int] = {}   # fd -> stream (container)
+        self.stdin_fd: int | None = None
+        self.master: int | None = None
+        self.log = None
+        self.execs: dict[str, dict] = {}     # id -> {pid, fds, stream, ...}
+
+    # -- set-up --------------------------------------------------------------------
+    def run(self) -> None:
+        os.chdir("/")
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        keep = {self.report.fileno()}
+        for fd in _open_fds():
+            if fd > 2 and fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        # The daemon's handlers (asyncio's) mean nothing here.
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        syscalls.set_child_subreaper()
+        self.sel = selectors.DefaultSelector()
+        if self.o.log_path:
+            self.log = open(self.o.log_path, "ab", buffering=0)  # noqa: SIM115
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        self._create()
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            os.unlink(self.o.socket_path)
+        except FileNotFoundError:
+            pass
+        srv.bind(self.o.socket_path)
+        srv.listen(16)
+        srv.setblocking(False)
+        self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
+        self._await_attachers(srv)
+        self.rt.start(self.o.cid)
+        with open(os.path.join(self.o.state_dir, "shim.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        from dockling.runtime import sync
+
+        sync.send(self.report, "started", Pid=self.init_pid, ShimPid=os.getpid())
+        self.report.close()
+        self._loop()
+
+    def _create(self) -> None:
+        o = self.o
+        if o.tty:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            c = self.rt.create(o.cid, o.bundle, console_sock=theirs)
+            self.master = console.recv_master(ours)
+            ours.close()
+            os.set_blocking(self.master, False)
+            self.outputs[self.master] = STDOUT
+            if o.open_stdin:
+                self.stdin_fd = self.master
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            if o.open_stdin:
+                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+            c = self.rt.create(o.cid, o.bundle, stdio=(in_r, out_w, err_w))
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+            for fd, stream in ((out_r, STDOUT), (err_r, STDERR)):
+                os.set_blocking(fd, False)
+                self.outputs[fd] = stream
+            self.stdin_fd = in_w
+        self.init_pid = c.pid
+        for fd in self.outputs:
+            self.sel.register(fd, selectors.EVENT_READ, ("out", None))
+        if o.new_netns:
+            _loopback_up(c.pid)
+
+    def _await_attachers(self, srv: socket.socket) -> None:
+        import time
+
+        deadline = time.monotonic() + 10
+        while self.o.wait_attach > len(self.clients) and time.monotonic() < deadline:
+            for key, _ in self.sel.select(timeout=0.05):
+                if key.data[0] == "listen":
+                    self._accept(srv)
+
+    # -- the loop ------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self.sel.select(timeout=1.0):
+                kind, data = key.data
+                if kind == "wake":
+                    try:
+                        os.read(key.fd, 512)
+                    except BlockingIOError:
+                        pass
+                elif kind == "listen":
+                    self._accept(key.fileobj)
+                elif kind == "out":
+                    self._container_output(key.fd)
+                elif kind == "client":
+                    self._client_input(data)
+                elif kind == "exec-out":
+                    self._exec_output(key.fd, data)
+            self._reap()
+            if self.exit is not None and not self.outputs and not self.execs:
+                self._finish()
+                return
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
+                os.WEXITSTATUS(status)
+            if pid == self.init_pid and self.exit is None:
+                self.exit = {"ExitCode": code, "FinishedAt": _now(),
+                             "OOMKilled": self._oom_killed()}
+            for ex in self.execs.values():
+                if ex["pid"] == pid:
+                    ex["code"] = code
+                    self._maybe_end_exec(ex)
+
+    def _oom_killed(self) -> bool:
+        try:
+            c = self.rt.load(self.o.cid)
+            d = getattr(c.cgroup, "dir", None)
+            path = d("memory") if callable(d) else (d or "")
+            name = "memory.oom_control" if callable(d) else "memory.events"
+            with open(os.path.join(path, name)) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == "oom_kill" and int(v) > 0:
+                        return True
+        except (OSError, ValueError, Exception):  # noqa: BLE001 - best effort
+            return False
+        return False
+
+    def _finish(self) -> None:
+        write_json_atomic(self.o.exit_path, self.exit)
+        for w in self.waiters:
+            _send_line(w, self.exit)
+            w.close()
+        for c in self.clients:
+            try:
+                c.conn.close()
+            except OSError:
+                pass
+        try:
+            self.rt.delete(self.o.cid, force=True)
+        except Exception:  # noqa: BLE001 - the daemon reconciles leftovers
+            pass
+        try:
+            os.unlink(self.o.socket_path)
+        except FileNotFoundError:
+            pass
+
+    # -- container output --------------------------------------------------------------
+    def _container_output(self, fd: int) -> None:
+        stream = self.outputs[fd]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO: the pty's last holder is gone
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            os.close(fd)
+            if fd == self.stdin_fd:
+                self.stdin_fd = None
+            if not self.outputs:
+                for c in [c for c in self.clients if c.kind == "attach"]:
+                    self._drop(c)
+            return
+        self._log(stream, data)
+        for c in self.clients:
+            if c.kind == "attach" and c.req.get("stdout" if stream == STDOUT else "stderr"):
+                payload = data if self.o.tty else frame(stream, data)
+                self._send(c, payload)
+
+    def _log(self, stream: int, data: bytes) -> None:
+        if self.log is None:
+            return
+        name = "stdout" if stream == STDOUT else "stderr"
+        t = _now()
+        lines = data.splitlines(keepends=True)
+        out = b"".join(json.dumps({"log": line.decode("utf-8", "replace"), "stream": name,
+                                   "time": t}).encode() + b"\n" for line in lines)
+        self.log.write(out)
+
+    # -- clients ------------------------------------------------------------------------
+    def _accept(self, srv: socket.socket) -> None:
+        try:
+            conn, _ = srv.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(True)
+        conn.settimeout(5)
+        try:
+            line = _read_line(conn)
+            req = json.loads(line)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        conn.settimeout(None)
+        op = req.get("op")
+        if op == "wait":
+            if self.exit is not None and not self.outputs:
+                _send_line(conn, self.exit)
+                conn.close()
+            else:
+                self.waiters.append(conn)
+        elif op == "attach":
+            _send_line(conn, {"ok": True})
+            s = _Stream(conn, "attach", req)
+            self.clients.append(s)
+            self.sel.register(conn, selectors.EVENT_READ, ("client", s))
+        elif op == "exec":
+            self._start_exec(conn, req)
+        elif op == "resize":
+            target = self.master
+            if req.get("exec"):
+                target = self.execs.get(req["exec"], {}).get("master")
+            if target is not None:
+                try:
+                    console.set_size(target, int(req["height"]), int(req["width"]))
+                except OSError:
+                    pass
+            _send_line(conn, {"ok": True})
+            conn.close()
+        else:
+            _send_line(conn, {"error": f"unknown op {op!r}"})
+            conn.close()
+
+    def _client_input(self, s: _Stream) -> None:
+        try:
+            data = s.conn.recv(65536)
+        except OSError:
+            data = b""
+        target = self.stdin_fd if s.kind == "attach" else self.execs.get(s.exec_id, {}).get(
+            "stdin")
+        if not data:
+            self.sel.unregister(s.conn)
+            if s.kind == "attach":
+                if self.o.stdin_once and target is not None and target != self.master:
+                    os.close(target)
+                    self.stdin_fd = None
+                # the client may still read output after closing its write side
+            elif target is not None and s.req.get("tty") is not True:
+                os.close(target)
+                self.execs[s.exec_id]["stdin"] = None
+            return
+        if target is not None and s.req.get("stdin", True):
+            try:
+                os.write(target, data)
+            except OSError:
+                pass
+
+    def _send(self, s: _Stream, payload: bytes) -> None:
+        try:
+            s.conn.sendall(payload)
+        except OSError:
+            self._drop(s)
+
+    def _drop(self, s: _Stream) -> None:
+        if s in self.clients:
+            self.clients.remove(s)
+        try:
+            self.sel.unregister(s.conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            s.conn.close()
+        except OSError:
+            pass
+
+    # -- exec ------------------------------------------------------------------------------
+    def _start_exec(self, conn: socket.socket, req: dict) -> None:
+        s = _Stream(conn, "exec", req)
+        try:
+            proc = spec.decode_process(json.dumps(req["process"]).encode(), "exec")
+            ex: dict = {"stream": s, "outputs": {}, "stdin": None, "master": None, "pid": 0,
+                        "code": None}
+            if proc.terminal:
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                pid = self.rt.exec(self.o.cid, proc, console_sock=theirs)
+                master = console.recv_master(ours)
+                ours.close()
+                os.set_blocking(master, False)
+                ex.update(master=master, stdin=master if req.get("stdin") else None)
+                ex["outputs"][master] = STDOUT
+            else:
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                if req.get("stdin"):
+                    in_r, in_w = os.pipe2(os.O_CLOEXEC)
+                else:
+                    in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+                pid = self.rt.exec(self.o.cid, proc, stdio=(in_r, out_w, err_w))
+                for fd in (in_r, out_w, err_w):
+                    os.close(fd)
+                ex["stdin"] = in_w
+                for fd, st in ((out_r, STDOUT), (err_r, STDERR)):
+                    os.set_blocking(fd, False)
+                    ex["outputs"][fd] = st
+            ex["pid"] = pid
+        except Exception as err:  # noqa: BLE001 - reported to the caller
+            code = getattr(err, "code", 126)
+            _send_line(conn, {"error": str(err), "ExitCode": code})
+            conn.close()
+            self._record_exec(req.get("id"), code, str(err))
+            return
+        _send_line(conn, {"ok": True, "Pid": pid})
+        self.execs[req["id"]] = ex
+        for fd in ex["outputs"]:
+            self.sel.register(fd, selectors.EVENT_READ, ("exec-out", req["id"]))
+        self.sel.register(conn, selectors.EVENT_READ, ("client", s))
+
+    def _exec_output(self, fd: int, exec_id: str) -> None:
+        ex = self.execs.get(exec_id)
+        if ex is None:
+            return
+        stream = ex["outputs"][fd]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            del ex["outputs"][fd]
+            if fd != ex["master"]:
+                os.close(fd)
+            self._maybe_end_exec(ex)
+            return
+        payload = data if ex["master"] is not None else frame(stream, data)
+        try:
+            ex["stream"].conn.sendall(payload)
+        except OSError:
+            pass
+
+    def _maybe_end_exec(self, ex: dict) -> None:
+        if ex["code"] is None or ex["outputs"]:
+            return
+        s = ex["stream"]
+        self._record_exec(s.exec_id, ex["code"], "")
+        try:
+            self.sel.unregister(s.conn)
+        except (KeyError, ValueError):
+            pass
+        s.conn.close()
+        if ex["master"] is not None:
+            os.close(ex["master"])
+        elif ex["stdin"] is not None:
+            os.close(ex["stdin"])
+        self.execs.pop(s.exec_id, None)
+
+    def _record_exec(self, exec_id: str | None, code: int, error: str) -> None:
+        if exec_id:
+            write_json_atomic(os.path.join(self.o.state_dir, f"exec-{exec_id}.json"),
+                              {"ExitCode": code, "Error": error})
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        ch = conn.recv(1)
+        if not ch:
+            break
+        buf += ch
+        if len(buf) > 1 << 20:
+            raise ValueError("request line too long")
+    return buf
+
+
+def _send_line(conn: socket.socket, doc: dict) -> None:
+    try:
+        conn.sendall(json.dumps(doc).encode() + b"\n")
+    except OSError:
+        pass
+
+
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def _loopback_up(pid: int) -> None:
+    """Bring lo up inside the container's new network namespace (docker does)."""
+    child = os.fork()
+    if child == 0:
+        try:
+            import fcntl
+
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ifr = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifr))[1]
+            fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    while True:
+        try:
+            os.waitpid(child, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
