@@ -260,6 +260,8 @@ class ContainerManager:
         st.update(Error=str(err), ExitCode=code, Pid=0)
         self._save(c)
         self._unmount(c)
+        if c["HostConfig"].get("AutoRemove"):
+            self.remove(c["Id"], force=True)  # moby's start cleans up --rm containers too
 
     def _write_etc_files(self, c: dict) -> None:
         cfg = c["Config"]
@@ -292,7 +294,8 @@ class ContainerManager:
         sock = os.path.join(self.paths.run(cid), "shim.sock")
         result = None
         try:
-            reader, writer = await asyncio.open_unix_connection(sock)
+            with shimlib.unix_path(sock) as p:
+                reader, writer = await asyncio.open_unix_connection(p)
             writer.write(b'{"op": "wait"}\n')
             await writer.drain()
             line = await reader.readline()
@@ -325,6 +328,9 @@ class ContainerManager:
                   OOMKilled=bool(result.get("OOMKilled")), Error=result.get("Error", ""))
         self._save(c)
         self._unmount(c)
+        shim_log = os.path.join(self.paths.run(cid), "shim.log")
+        if os.path.exists(shim_log):  # a crashed shim's traceback: keep it for the user
+            shutil.move(shim_log, os.path.join(self.paths.container(cid), "shim.log"))
         shutil.rmtree(self.paths.run(cid), ignore_errors=True)
         self.events.emit("container", "die", cid, {"exitCode": str(st["ExitCode"]),
                                                    "name": c["Name"][1:]})
@@ -518,7 +524,8 @@ class ContainerManager:
                 "You cannot attach to a stopped container, start it first")
         sock = os.path.join(self.paths.run(c["Id"]), "shim.sock")
         try:
-            reader, writer = await asyncio.open_unix_connection(sock, limit=1 << 20)
+            with shimlib.unix_path(sock) as p:
+                reader, writer = await asyncio.open_unix_connection(p, limit=1 << 20)
         except OSError as err:
             raise InternalError(f"cannot reach the shim of {c['Id'][:12]}: {err}") from err
         writer.write(json.dumps(request).encode() + b"\n")
@@ -536,7 +543,8 @@ class ContainerManager:
         if not c["State"]["Running"]:
             raise Conflict(f"Container {c['Id']} is not running")
         sock = os.path.join(self.paths.run(c["Id"]), "shim.sock")
-        reader, writer = await asyncio.open_unix_connection(sock)
+        with shimlib.unix_path(sock) as p:
+            reader, writer = await asyncio.open_unix_connection(p)
         req = {"op": "resize", "height": height, "width": width}
         if exec_id:
             req["exec"] = exec_id

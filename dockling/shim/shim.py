@@ -22,6 +22,7 @@ Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -185,17 +186,23 @@ class _Shim:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self._create()
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            os.unlink(self.o.socket_path)
-        except FileNotFoundError:
-            pass
-        srv.bind(self.o.socket_path)
-        srv.listen(16)
-        srv.setblocking(False)
-        self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
-        self._await_attachers(srv)
-        self.rt.start(self.o.cid)
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                os.unlink(self.o.socket_path)
+            except FileNotFoundError:
+                pass
+            with unix_path(self.o.socket_path) as p:
+                srv.bind(p)
+            srv.listen(16)
+            srv.setblocking(False)
+            self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
+            self._await_attachers(srv)
+            self.rt.start(self.o.cid)
+        except BaseException:
+            # Created but never started: leave nothing running or mounted.
+            self.rt.delete(self.o.cid, force=True)
+            raise
         with open(os.path.join(self.o.state_dir, "shim.pid"), "w") as f:
             f.write(str(os.getpid()))
         from dockling.runtime import sync
@@ -280,7 +287,7 @@ class _Shim:
             if pid == self.init_pid and self.exit is None:
                 self.exit = {"ExitCode": code, "FinishedAt": _now(),
                              "OOMKilled": self._oom_killed()}
-            for ex in self.execs.values():
+            for ex in list(self.execs.values()):
                 if ex["pid"] == pid:
                     ex["code"] = code
                     self._maybe_end_exec(ex)
@@ -526,6 +533,25 @@ class _Shim:
         if exec_id:
             write_json_atomic(os.path.join(self.o.state_dir, f"exec-{exec_id}.json"),
                               {"ExitCode": code, "Error": error})
+
+
+@contextlib.contextmanager
+def unix_path(path: str):
+    """A unix socket path short enough for sun_path (108 bytes).
+
+    Deep state dirs (tests, custom --exec-root) overflow it; going through
+    /proc/self/fd/N of the directory keeps the socket a real file with its
+    permissions, unlike an abstract socket any host-network container
+    could reach.
+    """
+    if len(path.encode()) < 100:
+        yield path
+        return
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)
 
 
 def _open_fds() -> list[int]:

@@ -1,0 +1,173 @@
+"""A daemon per test module: own root, run dir, socket and cgroup parent;
+a busybox image imported the way the set-up does it; clean-up of
+containers, mounts, cgroups and processes even when a test fails."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+
+import pytest
+
+from dockling.testing.busybox import make_rootfs
+from tests.conftest import ROOT, reap_zombies, remove_cgroup_parent
+
+BIN = os.path.dirname(sys.executable)
+
+
+class Daemon:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.root = os.path.join(base, "root")
+        self.exec_root = os.path.join(base, "run")
+        self.sock = os.path.join(base, "d.sock")
+        self.cgroup_parent = f"dockling-test-{uuid.uuid4().hex[:8]}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cfg = os.path.join(self.base, "daemon.json")
+        if not os.path.exists(cfg):
+            with open(cfg, "w") as f:
+                f.write("{}")
+        log = open(os.path.join(self.base, "daemon.log"), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "dockling"), "daemon", "--root", self.root, "--exec-root",
+             self.exec_root, "-H", f"unix://{self.sock}", "--cgroup-parent",
+             self.cgroup_parent, "--config-file", os.path.join(self.base, "daemon.json")],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if os.path.exists(self.sock):
+                try:
+                    self.api("GET", "/_ping")
+                    return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("daemon did not start:\n" + self.log())
+
+    def log(self) -> str:
+        with open(os.path.join(self.base, "daemon.log"), errors="replace") as f:
+            return f.read()
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        os.unlink(self.sock)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60,
+            check: bool = False) -> subprocess.CompletedProcess:
+        env = {**os.environ, "DOCKLING_HOST": f"unix://{self.sock}",
+               "DOCKLING_NO_AUTOSTART": "1"}
+        res = subprocess.run([os.path.join(BIN, "dockling"), *args], capture_output=True,
+                             input=input, timeout=timeout, env=env,
+                             stdin=None if input is not None else subprocess.DEVNULL,
+                             check=False)
+        if check and res.returncode != 0:
+            raise AssertionError(f"dockling {' '.join(args)} -> {res.returncode}\n"
+                                 f"{res.stdout.decode()}{res.stderr.decode()}")
+        return res
+
+    def api(self, method: str, path: str, body=None, headers: dict | None = None):
+        """A plain HTTP client on the socket: (status, headers, parsed body)."""
+        conn = http.client.HTTPConnection("localhost", timeout=60)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        conn.sock = s
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        ctype = resp.getheader("Content-Type", "")
+        parsed = json.loads(data) if data and ctype.startswith("application/json") and \
+            b"\n{" not in data.strip() else data
+        return resp.status, dict(resp.getheaders()), parsed
+
+    def cleanup(self) -> None:
+        env = {**os.environ, "DOCKLING_HOST": f"unix://{self.sock}",
+               "DOCKLING_NO_AUTOSTART": "1"}
+        if self.proc and self.proc.poll() is None:
+            ids = subprocess.run([os.path.join(BIN, "dockling"), "ps", "-aq", "--no-trunc"],
+                                 capture_output=True, env=env, check=False
+                                 ).stdout.decode().split()
+            for cid in ids:
+                subprocess.run([os.path.join(BIN, "dockling"), "rm", "-f", cid],
+                               capture_output=True, env=env, check=False)
+        self.stop()
+        # Anything a crashed test left: shims, container processes, mounts.
+        _kill_matching(self.base)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if self.base in line]
+        for mp in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True, check=False)
+        reap_zombies()
+        remove_cgroup_parent("/" + self.cgroup_parent)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _kill_matching(base: str) -> None:
+    """Kill processes whose cwd/root lies under base (shims, containers)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            root = os.readlink(f"/proc/{name}/root")
+        except OSError:
+            continue
+        if root.startswith(base):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> str:
+    d = tmp_path_factory.mktemp("bbtar")
+    rootfs = make_rootfs(str(d / "rootfs"))
+    path = str(d / "busybox.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, busybox_tar):
+    if not ROOT:
+        pytest.skip("needs root")
+    d = Daemon(str(tmp_path_factory.mktemp("daemon")))
+    d.start()
+    try:
+        d.cli("import", "--change", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
+        yield d
+    finally:
+        d.cleanup()
+
+
+def name() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
