@@ -305,9 +305,18 @@ class ContainerManager:
         except (OSError, ValueError):
             result = None
         if result is None:
-            result = self._read_exit(cid) or {"ExitCode": 255, "FinishedAt": model.now(),
-                                              "Error": "shim disappeared"}
+            result = self._read_exit(cid) or self._shim_lost(cid)
         self._exited(cid, result)
+
+    def _shim_lost(self, cid: str) -> dict:
+        """The shim died: nobody holds the container's I/O or will record its
+        exit, so end it rather than leave it running unwatched."""
+        try:
+            self.runtime.delete(cid, force=True)
+        except (NotFound, Conflict):
+            pass
+        return {"ExitCode": 137, "FinishedAt": model.now(),
+                "Error": "container shim exited unexpectedly"}
 
     def _read_exit(self, cid: str) -> dict | None:
         try:

@@ -24,7 +24,7 @@ from dockling.api import system as system_api
 from dockling.api.server import Router, serve_unix
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon.events import Events
-from dockling.errors import Conflict, InvalidArgument, NotFound
+from dockling.errors import InvalidArgument
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.images.store import ImageStore
@@ -87,16 +87,7 @@ class Daemon:
                     os.path.join(run, "shim.sock")):
                 m._watch(cid)
                 continue
-            result = m._read_exit(cid)
-            if result is None:
-                # The shim was killed: nobody holds the container's I/O or
-                # will record its exit. End it, so nothing runs unwatched.
-                try:
-                    m.runtime.delete(cid, force=True)
-                except (NotFound, Conflict):
-                    pass
-                result = {"ExitCode": 137, "Error": "container shim exited unexpectedly"}
-            m._exited(cid, result)
+            m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))
 
 
 async def serve(daemon: Daemon, sock: str) -> None:

@@ -12,6 +12,7 @@ create (or exec), with runc's wording, not a silent exit.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 
 from dockling.errors import InvalidArgument
@@ -113,9 +114,26 @@ def close_fds_on_exec(keep: int = 3) -> None:
                 pass
 
 
+def reset_signals() -> None:
+    """Default dispositions and an empty mask for the container program.
+
+    Ignored signals survive execve: Python ignores SIGPIPE, and a shim or
+    CLI may ignore SIGINT, which would make ctrl-c useless in the container.
+    """
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def execute(path: str, proc, seccomp_filter: seccomp.Filter | None, keep_fds: int = 3):
     """The last steps: a late seccomp load (with no_new_privs), then execve."""
     close_fds_on_exec(keep_fds)
+    reset_signals()
     if seccomp_filter is not None and proc.no_new_privileges:
         seccomp.load(seccomp_filter)
     os.execve(path, proc.args, env_dict(proc.env))
