@@ -28,7 +28,19 @@ fi
 # compat mode: a plain path entry, no import hook to slow every start
 .venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
 
-for cmd in dockling-runc; do
+for cmd in dockling dockling-runc; do
     ln -sf "$PWD/.venv/bin/$cmd" "/usr/local/bin/$cmd"
 done
-echo "install.sh: dockling installed (.venv, /usr/local/bin/dockling-runc)"
+
+# Offline there is no Docker Hub: make busybox:latest the way the official
+# image is made (a static busybox, FROM scratch), unless one exists.
+if ! dockling image inspect busybox:latest >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    .venv/bin/python -m dockling.testing.busybox --rootfs "$tmp/rootfs"
+    tar -C "$tmp/rootfs" -cf "$tmp/busybox.tar" .
+    dockling import --change 'CMD ["sh"]' -m "busybox from Debian's busybox-static" \
+        "$tmp/busybox.tar" busybox:latest >/dev/null
+    echo "install.sh: imported busybox:latest from Debian's busybox-static"
+fi
+echo "install.sh: dockling installed (.venv, /usr/local/bin/dockling, /usr/local/bin/dockling-runc)"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager, parse_signal
-from dockling.errors import Conflict, InternalError, NotModified
+from dockling.errors import Conflict, DocklingError, InternalError, NotModified
 
 
 def routes(r: Router, m: ContainerManager) -> None:
@@ -48,8 +49,22 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(204)
 
     async def wait(req: Request) -> Response:
-        code = await m.wait(req.params["id"], req.q("condition") or "not-running")
-        return json_response({"StatusCode": code, "Error": None})
+        # docker sends the headers at once and the body at exit: its CLI
+        # starts the container only after the wait is acknowledged.
+        if req.params["id"] not in m.recent_exits:
+            m.get(req.params["id"])  # 404 now, not mid-stream
+        waiting = asyncio.ensure_future(m.wait(req.params["id"],
+                                               req.q("condition") or "not-running"))
+        await asyncio.sleep(0)  # let the wait register before we answer
+
+        async def body():
+            try:
+                code = await waiting
+                yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
+            except DocklingError as err:
+                yield json.dumps({"StatusCode": -1, "Error": {"Message": str(err)}}).encode()
+
+        return Response(200, content_type="application/json", stream=body())
 
     async def delete(req: Request) -> Response:
         cid = req.params["id"]

@@ -197,6 +197,8 @@ class Server:
         return Request(head.method.decode(), target, headers, bytes(body), {})
 
     async def _dispatch(self, req: Request) -> Response:
+        log.debug("%s %s", req.method, req.path + ("?" + urllib.parse.urlencode(
+            req.query, doseq=True) if req.query else ""))
         path, version = strip_version(req.path)
         if version is not None and _vkey(version) > _vkey(API_VERSION):
             return error_response(400, f"client version {version} is too new. Maximum "

@@ -120,9 +120,13 @@ class ContainerManager:
         else:
             name = self._generate_name()
         hc = dict(body.get("HostConfig") or {})
-        hc.setdefault("NetworkMode", "default")
-        hc.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-        hc.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        # The docker CLI sends empty values for "daemon default".
+        hc["NetworkMode"] = hc.get("NetworkMode") or "default"
+        if not (hc.get("RestartPolicy") or {}).get("Name"):
+            hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+        if not (hc.get("LogConfig") or {}).get("Type"):
+            hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
+                "Config") or {}}
         hc.setdefault("AutoRemove", False)
         net = hc["NetworkMode"]
         if net not in ("default", "bridge", "host", "none"):
@@ -261,6 +265,7 @@ class ContainerManager:
         self._save(c)
         self._unmount(c)
         if c["HostConfig"].get("AutoRemove"):
+            self.recent_exits[c["Id"]] = code
             self.remove(c["Id"], force=True)  # moby's start cleans up --rm containers too
 
     def _write_etc_files(self, c: dict) -> None:
@@ -362,7 +367,7 @@ class ContainerManager:
             raise
         cid = c["Id"]
         running = c["State"]["Running"]
-        if condition == "next-exit" or running:
+        if condition in ("next-exit", "removed") or running:
             fut = asyncio.get_event_loop().create_future()
             self.exit_futures.setdefault(cid, []).append(fut)
             code = await fut
@@ -435,6 +440,10 @@ class ContainerManager:
         task = self.watchers.pop(cid, None)
         if task is not None:
             task.cancel()
+        # Waiters (condition=removed) learn the last exit code.
+        for fut in self.exit_futures.pop(cid, []):
+            if not fut.done():
+                fut.set_result(c["State"]["ExitCode"])
         self.events.emit("container", "destroy", cid, {"name": c["Name"][1:]})
 
     def rename(self, ref: str, new: str) -> None:

@@ -188,13 +188,18 @@ class _Shim:
         self._create()
         try:
             srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                os.unlink(self.o.socket_path)
-            except FileNotFoundError:
-                pass
-            with unix_path(self.o.socket_path) as p:
+            tmp = self.o.socket_path + ".tmp"
+            for stale in (tmp, self.o.socket_path):
+                try:
+                    os.unlink(stale)
+                except FileNotFoundError:
+                    pass
+            with unix_path(tmp) as p:
                 srv.bind(p)
             srv.listen(16)
+            # The path appears only once we listen: a client that sees it
+            # never gets ECONNREFUSED.
+            os.rename(tmp, self.o.socket_path)
             srv.setblocking(False)
             self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
             self._await_attachers(srv)
