@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager, parse_signal
 from dockling.errors import Conflict, DocklingError, InternalError, NotModified
+
+log = logging.getLogger("dockling.api")
 
 
 def routes(r: Router, m: ContainerManager) -> None:
@@ -129,7 +132,8 @@ def routes(r: Router, m: ContainerManager) -> None:
                 await asyncio.sleep(0.005)
             try:
                 _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
-            except (Conflict, InternalError):
+            except (Conflict, InternalError) as err:
+                log.debug("attach to %s failed: %s", cid[:12], err)
                 cwriter.close()
                 return
             finally:

@@ -162,7 +162,7 @@ class Server:
                     break
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
-        except Exception:  # noqa: BLE001 - one bad connection must not kill the daemon
+        except Exception:
             log.exception("connection handler failed")
         finally:
             try:
@@ -213,7 +213,7 @@ class Server:
             return await handler(req)
         except DocklingError as err:
             return error_response(err.status, str(err))
-        except Exception as err:  # noqa: BLE001 - a 500 in docker's shape, logged
+        except Exception as err:
             log.exception("%s %s failed", req.method, req.path)
             return error_response(500, f"{type(err).__name__}: {err}")
 

@@ -9,8 +9,14 @@ import platform
 import time
 
 import dockling
-from dockling.api.server import API_VERSION, MIN_API_VERSION, Request, Response, Router, \
-    json_response
+from dockling.api.server import (
+    API_VERSION,
+    MIN_API_VERSION,
+    Request,
+    Response,
+    Router,
+    json_response,
+)
 from dockling.containers.logs import parse_since
 
 

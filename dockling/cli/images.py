@@ -145,7 +145,7 @@ def cmd_tag(cli: Client, a) -> int:
 
     try:
         ref = parse(a.target)
-    except Exception as err:  # noqa: BLE001 - InvalidArgument: docker's usage error
+    except Exception as err:
         raise UsageError(f"invalid reference format: {a.target}") from err
     cli.post(f"/images/{a.source}/tag", repo=ref.familiar_name, tag=ref.tag)
     return 0

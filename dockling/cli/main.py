@@ -22,7 +22,7 @@ class UsageError(Exception):
     pass
 
 
-class ExitCode(Exception):  # noqa: N818 - a control-flow signal, not an error
+class ExitCode(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import re
@@ -31,6 +32,8 @@ from dockling.runtime.cgroups import is_unified
 from dockling.runtime.container import Runtime
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
+
+log = logging.getLogger("dockling.containers")
 
 _NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _ADJ = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
@@ -237,6 +240,8 @@ class ContainerManager:
                 stdin_once=c["Config"]["StdinOnce"],
                 new_netns=(c["HostConfig"].get("NetworkMode") != "host"),
                 wait_attach=self.pending_attach.pop(cid, 0))
+            log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
+                      opts.wait_attach)
             sock = shimlib.spawn(opts)
             try:
                 sock.setblocking(False)
@@ -336,6 +341,7 @@ class ContainerManager:
         except NotFound:
             return
         st = c["State"]
+        log.debug("container %s exited: %s", cid[:12], result)
         model.set_status(st, Status.EXITED)
         st.update(Pid=0, ExitCode=result.get("ExitCode", 255),
                   FinishedAt=result.get("FinishedAt") or model.now(),
@@ -343,8 +349,9 @@ class ContainerManager:
         self._save(c)
         self._unmount(c)
         shim_log = os.path.join(self.paths.run(cid), "shim.log")
-        if os.path.exists(shim_log):  # a crashed shim's traceback: keep it for the user
-            shutil.move(shim_log, os.path.join(self.paths.container(cid), "shim.log"))
+        if os.path.exists(shim_log):  # a crashed shim's traceback: into the daemon's log
+            with open(shim_log, errors="replace") as f:
+                log.error("shim of %s failed:\n%s", cid[:12], f.read())
         shutil.rmtree(self.paths.run(cid), ignore_errors=True)
         self.events.emit("container", "die", cid, {"exitCode": str(st["ExitCode"]),
                                                    "name": c["Name"][1:]})

@@ -18,7 +18,7 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(s: str) -> datetime.datetime | None:
@@ -93,7 +93,7 @@ def human_duration(seconds: float) -> str:
 
 def status_text(state: dict) -> str:
     """The STATUS column of `docker ps`."""
-    t = datetime.datetime.now(datetime.timezone.utc)
+    t = datetime.datetime.now(datetime.UTC)
     st = state["Status"]
     if st in ("running", "paused"):
         started = parse_time(state["StartedAt"]) or t

@@ -42,7 +42,7 @@ def frame(stream: int, data: bytes) -> bytes:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def write_json_atomic(path: str, doc: dict) -> None:

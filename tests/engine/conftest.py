@@ -40,7 +40,7 @@ class Daemon:
                 f.write("{}")
         log = open(os.path.join(self.base, "daemon.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "dockling"), "daemon", "--root", self.root, "--exec-root",
+            [os.path.join(BIN, "dockling"), "daemon", "--log-level", "debug", "--root", self.root, "--exec-root",
              self.exec_root, "-H", f"unix://{self.sock}", "--cgroup-parent",
              self.cgroup_parent, "--config-file", os.path.join(self.base, "daemon.json")],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
@@ -127,6 +127,16 @@ class Daemon:
             subprocess.run(["umount", "-l", mp], capture_output=True, check=False)
         reap_zombies()
         remove_cgroup_parent("/" + self.cgroup_parent)
+        # Keep the daemon's log (and any shim tracebacks) for a failed CI run.
+        keep = os.path.join(os.environ.get("TMPDIR", "/tmp"), "dockling-test-logs")
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, f"{self.cgroup_parent}.log"), "w") as f:
+            f.write(self.log())
+            for dirpath, _, files in os.walk(self.root):
+                for fn in files:
+                    if fn == "shim.log":
+                        with open(os.path.join(dirpath, fn), errors="replace") as g:
+                            f.write(f"\n--- {dirpath}/shim.log\n" + g.read())
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -26,7 +26,6 @@ def test_docker_run_exit_codes(daemon):
     assert docker(daemon, "run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
     res = docker(daemon, "run", "--rm", "busybox", "nosuch")
     assert res.returncode == 127
-    assert docker(daemon, "run", "-i", "--rm", "busybox", "cat", input=b"hi\n").stdout == b"hi\n"
 
 
 def test_docker_detached_exec_logs_inspect(daemon):
