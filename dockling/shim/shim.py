@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import json
 import os
 import selectors
@@ -91,6 +92,9 @@ def spawn(opts: Options):
     from dockling.runtime import sync
 
     parent, child = sync.pair()
+    # The shim shares the daemon's pages copy-on-write; keep its garbage
+    # collector off the inherited objects so it does not copy them all.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         try:
@@ -116,6 +120,7 @@ def spawn(opts: Options):
                 traceback.print_exc(file=f)
             sync.send_error(child, err)
         os._exit(0)
+    gc.unfreeze()
     child.close()
     os.waitpid(pid, 0)
     return parent

@@ -1,0 +1,162 @@
+"""Engine benchmarks: the same cases through dockling and, when a docker
+daemon answers, through docker; medians and the ratio.
+
+    sudo .venv/bin/python bench/engine.py [-n 20] [--idle 50]
+
+Cases: `run --rm busybox true`, `exec true`, `run -d` + `stop` + `rm`, and
+N idle `sleep` containers (total start time, and the memory the engine adds:
+PSS of the daemon and its shims, which share pages after the fork).
+A private dockling daemon (own root, socket and cgroup parent) is started
+and removed. For docker, feed it the same busybox with `docker import`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+from dockling.testing.busybox import make_rootfs
+
+BIN = os.path.dirname(sys.executable)
+
+
+def timed(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def pss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def engine_pids(root_marker: str, daemon_pid: int | None) -> list[int]:
+    """The daemon and the shims whose state lives under root_marker."""
+    pids = [daemon_pid] if daemon_pid else []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if int(name) != daemon_pid and root_marker.encode() in cmd:
+            pids.append(int(name))
+    return pids
+
+
+def run_cases(cli: list[str], env: dict, n: int, idle: int, pid_fn) -> dict:
+    res: dict[str, object] = {}
+    res["run --rm true"] = [timed([*cli, "run", "--rm", "busybox", "true"], env)
+                            for _ in range(n)]
+    name = f"bench-exec-{os.getpid()}"
+    subprocess.run([*cli, "run", "-d", "--name", name, "busybox", "sleep", "600"], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    res["exec true"] = [timed([*cli, "exec", name, "true"], env) for _ in range(n)]
+    subprocess.run([*cli, "rm", "-f", name], env=env, check=True, stdout=subprocess.DEVNULL)
+    cycle = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        cid = subprocess.run([*cli, "run", "-d", "busybox", "sleep", "600"], env=env,
+                             check=True, capture_output=True).stdout.decode().strip()
+        subprocess.run([*cli, "stop", "-t", "1", cid], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([*cli, "rm", cid], env=env, check=True, stdout=subprocess.DEVNULL)
+        cycle.append(time.perf_counter() - t0)
+    res["run -d/stop/rm"] = cycle
+    before = pss_kb(pid_fn())
+    t0 = time.perf_counter()
+    ids = []
+    for i in range(idle):
+        ids.append(subprocess.run([*cli, "run", "-d", "busybox", "sleep", "600"], env=env,
+                                  check=True, capture_output=True).stdout.decode().strip())
+    res[f"{idle} idle: total start s"] = time.perf_counter() - t0
+    res[f"{idle} idle: engine MiB added"] = (pss_kb(pid_fn()) - before) / 1024
+    subprocess.run([*cli, "rm", "-f", *ids], env=env, check=True, stdout=subprocess.DEVNULL)
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--idle", type=int, default=50)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="dockling-bench-")
+    sock = os.path.join(work, "d.sock")
+    env = {**os.environ, "DOCKLING_HOST": f"unix://{sock}", "DOCKLING_NO_AUTOSTART": "1"}
+    daemon = subprocess.Popen([os.path.join(BIN, "dockling"), "daemon", "--root",
+                               os.path.join(work, "root"), "--exec-root",
+                               os.path.join(work, "run"), "-H", f"unix://{sock}",
+                               "--cgroup-parent", f"dockling-bench-{os.getpid()}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        rootfs = make_rootfs(os.path.join(work, "rootfs"))
+        tar = os.path.join(work, "busybox.tar")
+        with tarfile.open(tar, "w") as tf:
+            tf.add(rootfs, arcname=".")
+        cli = [os.path.join(BIN, "dockling")]
+        subprocess.run([*cli, "import", "--change", 'CMD ["sh"]', tar, "busybox"], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        results["dockling"] = run_cases(cli, env, a.n, a.idle,
+                                        lambda: engine_pids(work, daemon.pid))
+        docker = shutil.which("docker")
+        if docker and subprocess.run([docker, "info"], capture_output=True,
+                                     check=False).returncode == 0:
+            subprocess.run([docker, "import", "--change", 'CMD ["sh"]', tar, "busybox"],
+                           check=True, stdout=subprocess.DEVNULL)
+            results["docker"] = run_cases([docker], dict(os.environ), a.n, a.idle,
+                                          lambda: engine_pids("containerd", None))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
+                        "xargs -r umount -l"], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+        for ctl in os.listdir("/sys/fs/cgroup"):
+            p = f"/sys/fs/cgroup/{ctl}/dockling-bench-{os.getpid()}"
+            if os.path.isdir(p):
+                for d in sorted((os.path.join(dp, x) for dp, ds, _ in os.walk(p) for x in ds),
+                                reverse=True):
+                    os.rmdir(d)
+                os.rmdir(p)
+    for case in results["dockling"]:
+        line = f"{case:28s}"
+        vals = {}
+        for eng, res in results.items():
+            v = res[case]
+            vals[eng] = statistics.median(v) * 1000 if isinstance(v, list) else v
+            unit = " ms (median)" if isinstance(v, list) else ""
+            line += f"  {eng}: {vals[eng]:8.1f}{unit}"
+        if "docker" in vals and vals["docker"]:
+            line += f"  ratio {vals['dockling'] / vals['docker']:.2f}x"
+        print(line)
+    if "docker" not in results:
+        print("docker: no daemon answers here (only the client is installed): no ratio")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
