@@ -109,35 +109,38 @@ class Daemon:
         return resp.status, dict(resp.getheaders()), parsed
 
     def cleanup(self) -> None:
-        env = {**os.environ, "DOCKLING_HOST": f"unix://{self.sock}",
-               "DOCKLING_NO_AUTOSTART": "1"}
-        if self.proc and self.proc.poll() is None:
-            ids = subprocess.run([os.path.join(BIN, "dockling"), "ps", "-aq", "--no-trunc"],
-                                 capture_output=True, env=env, check=False
-                                 ).stdout.decode().split()
-            for cid in ids:
-                subprocess.run([os.path.join(BIN, "dockling"), "rm", "-f", cid],
-                               capture_output=True, env=env, check=False)
-        self.stop()
-        # Anything a crashed test left: shims, container processes, mounts.
-        _kill_matching(self.base)
+        """Every step runs even if one before it fails; the first error is raised last."""
+        errors: list[BaseException] = []
+        for step in (self._remove_containers, self.stop, lambda: _kill_matching(self.base),
+                     self._unmount_all, reap_zombies,
+                     lambda: remove_cgroup_parent("/" + self.cgroup_parent),
+                     self._keep_logs, lambda: shutil.rmtree(self.base, ignore_errors=True)):
+            try:
+                step()
+            except Exception as err:  # noqa: BLE001 - collected, re-raised below
+                errors.append(err)
+        if errors:
+            raise errors[0]
+
+    def _remove_containers(self) -> None:
+        if not self.proc or self.proc.poll() is not None:
+            return
+        ids = self.cli("ps", "-aq", "--no-trunc").stdout.decode().split()
+        if ids:
+            self.cli("rm", "-f", *ids)
+
+    def _unmount_all(self) -> None:
         with open("/proc/self/mountinfo") as f:
             mounts = [line.split()[4] for line in f if self.base in line]
         for mp in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", mp], capture_output=True, check=False)
-        reap_zombies()
-        remove_cgroup_parent("/" + self.cgroup_parent)
-        # Keep the daemon's log (and any shim tracebacks) for a failed CI run.
+
+    def _keep_logs(self) -> None:
+        """Keep the daemon's log (with any shim tracebacks) for a failed CI run."""
         keep = os.path.join(os.environ.get("TMPDIR", "/tmp"), "dockling-test-logs")
         os.makedirs(keep, exist_ok=True)
         with open(os.path.join(keep, f"{self.cgroup_parent}.log"), "w") as f:
             f.write(self.log())
-            for dirpath, _, files in os.walk(self.root):
-                for fn in files:
-                    if fn == "shim.log":
-                        with open(os.path.join(dirpath, fn), errors="replace") as g:
-                            f.write(f"\n--- {dirpath}/shim.log\n" + g.read())
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def _kill_matching(base: str) -> None:
