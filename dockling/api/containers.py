@@ -187,7 +187,18 @@ def routes(r: Router, m: ContainerManager) -> None:
         await m.resize(ex["ContainerID"], req.qint("h", 0), req.qint("w", 0), ex["ID"])
         return empty(200)
 
+    async def changes(req: Request) -> Response:
+        return json_response(m.changes(req.params["id"]))
+
+    async def commit(req: Request) -> Response:
+        image_id = m.commit(req.q("container") or "", req.q("repo"), req.q("tag"),
+                            req.q("comment") or "", req.q("author") or "",
+                            req.query.get("changes", []), req.json() or None)
+        return json_response({"Id": image_id}, 201)
+
     r.add("POST", "/containers/create", create)
+    r.add("GET", "/containers/{id}/changes", changes)
+    r.add("POST", "/commit", commit)
     r.add("GET", "/containers/json", list_)
     r.add("POST", "/containers/prune", prune)
     r.add("GET", "/containers/{id}/json", inspect)

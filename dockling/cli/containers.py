@@ -121,6 +121,17 @@ def register(sub) -> None:
     sp.add_argument("container")
     sp.add_argument("ps_args", nargs="*")
     sp.set_defaults(func=cmd_top)
+    sp = sub.add_parser("diff")
+    sp.add_argument("container")
+    sp.set_defaults(func=cmd_diff)
+    sp = sub.add_parser("commit")
+    sp.add_argument("-a", "--author", default="")
+    sp.add_argument("-m", "--message", default="")
+    sp.add_argument("-c", "--change", action="append", default=[])
+    sp.add_argument("-p", "--pause", default="true")
+    sp.add_argument("container")
+    sp.add_argument("reference", nargs="?")
+    sp.set_defaults(func=cmd_commit)
     sp = sub.add_parser("rename")
     sp.add_argument("container")
     sp.add_argument("new_name")
@@ -298,6 +309,24 @@ def cmd_wait(cli: Client, a) -> int:
             print(f"Error response from daemon: {err.message}", file=sys.stderr)
             rc = 1
     return rc
+
+
+def cmd_diff(cli: Client, a) -> int:
+    for ch in cli.get(f"/containers/{a.container}/changes") or []:
+        print(f"{'CAD'[ch['Kind']]} {ch['Path']}")
+    return 0
+
+
+def cmd_commit(cli: Client, a) -> int:
+    params: dict = {"container": a.container, "comment": a.message, "author": a.author,
+                    "changes": a.change, "pause": a.pause}
+    if a.reference:
+        from dockling.images.reference import parse
+
+        ref = parse(a.reference)
+        params.update(repo=ref.familiar_name, tag=ref.tag)
+    print(cli.call("POST", "/commit", params)["Id"])
+    return 0
 
 
 def cmd_rename(cli: Client, a) -> int:

@@ -21,15 +21,18 @@ import random
 import re
 import shutil
 import signal
+import tempfile
 
 from dockling.containers import logs as logfile
 from dockling.containers import model, spec, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.images import archive, pack
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.container import Runtime
+from dockling.runtime.paths import make_mountpoint
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
 
@@ -223,6 +226,10 @@ class ContainerManager:
                                          os.path.join(d, "upper"), os.path.join(d, "work"),
                                          merged)
             self._write_etc_files(c)
+            workdir = c["Config"].get("WorkingDir") or img.container_config.get("WorkingDir")
+            if workdir:
+                # docker creates a missing working directory (inside the rootfs only)
+                make_mountpoint(merged, workdir, True)
             try:
                 user = users.resolve(merged, c["Config"].get("User") or "0")
             except InvalidArgument as err:
@@ -577,6 +584,44 @@ class ContainerManager:
         await writer.drain()
         await reader.readline()
         writer.close()
+
+    # -- diff / commit -------------------------------------------------------------------
+    def changes(self, ref: str) -> list[dict]:
+        c = self.get(ref)
+        img = self.images.load(c["Image"])
+        lowers = self.images.layers.lower_dirs(self.images.layers.chain(img.diff_ids))
+        return pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers)
+
+    def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
+               author: str = "", changes: list[str] | None = None,
+               config: dict | None = None) -> str:
+        """The container's upper dir becomes a new layer on top of its image."""
+        c = self.get(ref)
+        img = self.images.load(c["Image"])
+        upper = os.path.join(self.paths.container(c["Id"]), "upper")
+        chains = self.images.layers.chain(img.diff_ids)
+        with tempfile.TemporaryFile(dir=self.paths.root) as tmp:
+            pack.write_layer(upper, tmp)
+            tmp.seek(0)
+            layer = self.images.layers.register(tmp, chains[-1] if chains else None)
+        new_cfg = {k: v for k, v in c["Config"].items()
+                   if k not in ("Hostname", "Domainname", "AttachStdin", "AttachStdout",
+                                "AttachStderr", "Image")}
+        new_cfg.update(config or {})
+        archive.apply_changes(new_cfg, changes or [])
+        created = model.now()
+        cfg = dict(img.config)
+        cfg.update(created=created, config=new_cfg, author=author or cfg.get("author", ""),
+                   container=c["Id"])
+        cfg["rootfs"] = {"type": "layers", "diff_ids": [*img.diff_ids, layer.diff_id]}
+        cfg["history"] = [*(img.config.get("history") or []),
+                          {"created": created, "created_by": " ".join([c["Path"], *c["Args"]]),
+                           "comment": comment, **({"author": author} if author else {})}]
+        image_id = self.images.add(cfg, parent=img.id)
+        if repo:
+            self.images.tag(image_id, f"{repo}:{tag}" if tag else repo)
+        self.events.emit("container", "commit", c["Id"], {"name": c["Name"][1:]})
+        return image_id
 
     # -- exec ----------------------------------------------------------------------------
     def exec_create(self, ref: str, body: dict) -> str:

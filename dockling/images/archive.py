@@ -84,9 +84,9 @@ def apply_changes(config: dict, changes: list[str]) -> None:
 def import_rootfs(images: ImageStore, stream, changes: list[str], message: str = "",
                   source: str = "-") -> str:
     """`docker import`: one layer from a (compressed) tar, a config around it."""
-    layer = images.layers.register(stream, None)
     container_config: dict = {}
-    apply_changes(container_config, changes)
+    apply_changes(container_config, changes)  # refuse bad changes before unpacking
+    layer = images.layers.register(stream, None)
     created = now_rfc3339()
     config = {
         "architecture": "amd64",

@@ -163,3 +163,28 @@ def test_wait_kill_restart_rename_top(daemon):
     daemon.cli("kill", n + "x", check=True)
     assert daemon.cli("wait", n + "x").stdout.strip() == b"137"
     daemon.cli("rm", n + "x", check=True)
+
+
+def test_diff_and_commit(daemon):
+    n = name()
+    daemon.cli("run", "--name", n, "busybox", "sh", "-c",
+               "echo new > /tmp/added; echo x >> /etc/passwd; rm /bin/vi; mkdir /data", check=True)
+    diff = daemon.cli("diff", n).stdout.decode().splitlines()
+    assert "A /tmp/added" in diff and "C /etc/passwd" in diff and "D /bin/vi" in diff
+    assert "C /etc" in diff and "A /data" in diff
+    res = daemon.cli("commit", "-m", "snap", "-c", 'CMD ["cat", "/tmp/added"]', n,
+                     f"committed-{n}:v1", check=True)
+    image_id = res.stdout.decode().strip()
+    assert image_id.startswith("sha256:")
+    out = daemon.cli("run", "--rm", f"committed-{n}:v1")
+    assert out.stdout == b"new\n"
+    out = daemon.cli("run", "--rm", f"committed-{n}:v1", "sh", "-c",
+                     "ls /bin/vi 2>&1; tail -1 /etc/passwd")
+    assert b"No such file" in out.stdout and out.stdout.endswith(b"x\n")
+    hist = daemon.cli("history", f"committed-{n}:v1").stdout.decode()
+    assert "snap" in hist
+    out = daemon.cli("rmi", f"committed-{n}:v1", check=True).stdout.decode()
+    assert f"Untagged: committed-{n}:v1" in out and f"Deleted: {image_id}" in out
+    # the base image's layer is shared, not deleted with the committed one
+    assert daemon.cli("run", "--rm", "busybox", "true").returncode == 0
+    daemon.cli("rm", n, check=True)

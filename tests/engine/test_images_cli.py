@@ -1,0 +1,62 @@
+"""Image commands through the CLI: import, images, tag, rmi, history, inspect, prune."""
+
+from __future__ import annotations
+
+import json
+
+from tests.engine.conftest import name
+
+
+def test_import_with_changes_and_images_columns(daemon, busybox_tar):
+    n = name()
+    res = daemon.cli("import", "-c", "ENV GREETING=hello", "-c", "WORKDIR /srv",
+                     "-c", 'ENTRYPOINT ["sh", "-c"]', "-m", "imported for a test",
+                     busybox_tar, f"imp-{n}:1.0", check=True)
+    image_id = res.stdout.decode().strip()
+    out = daemon.cli("run", "--rm", f"imp-{n}:1.0", "echo $GREETING from $(pwd)")
+    assert out.stdout == b"hello from /srv\n", out.stderr
+    lines = daemon.cli("images").stdout.decode().splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    row = next(x for x in lines if f"imp-{n}" in x).split()
+    assert row[1] == "1.0" and row[2] == image_id[7:19] and row[-1].endswith("MB")
+    assert image_id[7:19] in daemon.cli("images", "-q").stdout.decode().split()
+    fmt = daemon.cli("images", "--format", "{{.Repository}}:{{.Tag}}",
+                     "--filter", f"reference=imp-{n}").stdout.decode().split()
+    assert fmt == [f"imp-{n}:1.0"]
+    hist = daemon.cli("history", f"imp-{n}:1.0").stdout.decode()
+    assert "imported for a test" in hist
+    doc = json.loads(daemon.cli("image", "inspect", f"imp-{n}:1.0").stdout)[0]
+    assert doc["Config"]["Env"] == ["GREETING=hello"] and doc["Id"] == image_id
+    daemon.cli("rmi", f"imp-{n}:1.0", check=True)
+
+
+def test_tag_and_rmi_rules(daemon):
+    n = name()
+    daemon.cli("tag", "busybox", f"localhost:5000/{n}:v1", check=True)
+    daemon.cli("tag", "busybox", f"{n}-second", check=True)
+    assert f"localhost:5000/{n}" in daemon.cli("images").stdout.decode()
+    out = daemon.cli("rmi", f"localhost:5000/{n}:v1", check=True).stdout.decode()
+    assert out.strip() == f"Untagged: localhost:5000/{n}:v1"
+    image_id = json.loads(daemon.cli("image", "inspect", "busybox").stdout)[0]["Id"]
+    res = daemon.cli("rmi", image_id[7:19])
+    assert res.returncode == 1
+    assert b"image is referenced in multiple repositories" in res.stderr
+    daemon.cli("rmi", f"{n}-second", check=True)
+    c = name()
+    daemon.cli("create", "--name", c, "busybox", check=True)
+    res = daemon.cli("rmi", "busybox")
+    assert res.returncode == 1 and b"image is being used by stopped container" in res.stderr
+    daemon.cli("rm", c, check=True)
+    res = daemon.cli("rmi", "nothere:latest")
+    assert res.stderr.decode().strip() == \
+        "Error response from daemon: No such image: nothere:latest"
+
+
+def test_bad_import_is_refused_cleanly(daemon, tmp_path):
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"not a tar at all" * 64)
+    res = daemon.cli("import", str(bad), "broken:1")
+    assert res.returncode == 1 and b"invalid layer" in res.stderr
+    assert b"broken" not in daemon.cli("images").stdout
+    res = daemon.cli("import", "-c", "RUN rm -rf /", str(bad))
+    assert res.returncode == 1 and b"not a valid change command" in res.stderr
