@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
 
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
@@ -96,12 +98,44 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
         return Response(200, json.dumps({"status": image_id}).encode() + b"\n",
                         "application/json")
 
+    async def get(req: Request) -> Response:
+        names = [req.params["name"]] if "name" in req.params else req.query.get("names", [])
+        if not names:
+            raise InvalidArgument("no image names given")
+        for n in names:
+            images.resolve(n)  # 404 before the stream starts
+        tmp = tempfile.TemporaryFile(dir=images.content.tmp)  # noqa: SIM115
+
+        async def body():
+            try:
+                archive.save(images, names, tmp)
+                tmp.seek(0)
+                while chunk := tmp.read(1 << 20):
+                    yield chunk
+            finally:
+                tmp.close()
+
+        return Response(200, content_type="application/x-tar", stream=body())
+
+    async def load(req: Request) -> Response:
+        with tempfile.NamedTemporaryFile(dir=images.content.tmp) as tmp:
+            tmp.write(req.body)
+            tmp.flush()
+            lines = archive.load(images, tmp.name)
+        for line in lines:
+            events.emit("image", "load", line.split(": ", 1)[1])
+        body = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)
+        return Response(200, body, "application/json")
+
+    r.add("GET", "/images/get", get)
+    r.add("POST", "/images/load", load)
     r.add("GET", "/images/json", list_)
     r.add("POST", "/images/create", create)
     r.add("POST", "/images/prune", prune)
     r.add("GET", "/images/{name*}/json", inspect)
     r.add("GET", "/images/{name*}/history", history)
     r.add("POST", "/images/{name*}/tag", tag)
+    r.add("GET", "/images/{name*}/get", get)
     r.add("DELETE", "/images/{name*}", delete)
 
 

@@ -54,6 +54,15 @@ def register(sub) -> None:
         sp.add_argument("--platform")
         sp.add_argument("name")
         sp.set_defaults(func=cmd_pull)
+    for parent in (sub, isub):
+        sp = parent.add_parser("save")
+        sp.add_argument("-o", "--output")
+        sp.add_argument("images", nargs="+")
+        sp.set_defaults(func=cmd_save)
+        sp = parent.add_parser("load")
+        sp.add_argument("-i", "--input")
+        sp.add_argument("-q", "--quiet", action="store_true")
+        sp.set_defaults(func=cmd_load)
     sp = isub.add_parser("inspect")
     sp.add_argument("-f", "--format")
     sp.add_argument("names", nargs="+")
@@ -217,4 +226,42 @@ def cmd_prune(cli: Client, a) -> int:
         for k, v in item.items():
             print(f"{k}: {v}")
     print(f"Total reclaimed space: {human_size(out['SpaceReclaimed'])}")
+    return 0
+
+
+def cmd_save(cli: Client, a) -> int:
+    if not a.output and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
+                         "redirect")
+    resp = cli.open("GET", "/images/get", {"names": a.images})
+    out = open(a.output, "wb") if a.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        while chunk := resp.read(1 << 20):
+            out.write(chunk)
+    finally:
+        if a.output:
+            out.close()
+    return 0
+
+
+def cmd_load(cli: Client, a) -> int:
+    if a.input:
+        try:
+            with open(a.input, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            raise UsageError(f"open {a.input}: {err.strerror.lower()}") from err
+    else:
+        if sys.stdin.isatty():
+            raise UsageError("requested load from stdin, but stdin is empty")
+        data = sys.stdin.buffer.read()
+    raw = cli.call("POST", "/images/load", {"quiet": a.quiet}, data,
+                   {"Content-Type": "application/x-tar"})
+    lines = raw if isinstance(raw, list) else [json.loads(x) for x in (
+        raw.decode() if isinstance(raw, bytes) else json.dumps(raw)).splitlines() if x.strip()]
+    if isinstance(raw, dict):
+        lines = [raw]
+    for msg in lines:
+        if not a.quiet:
+            sys.stdout.write(msg.get("stream", ""))
     return 0

@@ -7,7 +7,9 @@ ONBUILD), as docker's import does.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
 
 from dockling.errors import InvalidArgument
@@ -97,3 +99,149 @@ def import_rootfs(images: ImageStore, stream, changes: list[str], message: str =
         "history": [{"created": created, "comment": message or f"Imported from {source}"}],
     }
     return images.add(config)
+
+
+# -- docker save / docker load ------------------------------------------------------------
+
+_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+def save(images: ImageStore, names: list[str], out) -> None:
+    """`docker save`: docker-archive (manifest.json) and OCI layout in one tar,
+    as docker 25+ writes it. Layers are the original tars (tar-split)."""
+    import io
+    import tarfile
+    import tempfile
+
+    from dockling.images import reference
+
+    written: set[str] = set()
+    manifests, index, repos = [], [], {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        def add_blob(digest: str, data=None, path=None) -> None:
+            name = "blobs/sha256/" + digest.removeprefix("sha256:")
+            if name in written:
+                return
+            written.add(name)
+            ti = tarfile.TarInfo(name)
+            ti.mode = 0o444
+            if data is not None:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+            else:
+                ti.size = os.path.getsize(path)
+                with open(path, "rb") as f:
+                    tf.addfile(ti, f)
+
+        for name in names:
+            image_id = images.resolve(name)
+            img = images.load(image_id)
+            tags: list[str] = []
+            try:
+                ref = reference.parse(name)
+                if ref.tag and not reference.looks_like_id_prefix(name):
+                    tags = [ref.familiar]
+            except InvalidArgument:
+                pass
+            raw = images.content.read(image_id)
+            add_blob(image_id, raw)
+            layer_descs = []
+            for chain in images.layers.chain(img.diff_ids):
+                with tempfile.NamedTemporaryFile(dir=images.content.tmp) as tmp:
+                    digest = images.layers.write_tar(chain, tmp)
+                    tmp.flush()
+                    add_blob(digest, path=tmp.name)
+                    layer_descs.append({"mediaType": _OCI_LAYER, "digest": digest,
+                                        "size": os.path.getsize(tmp.name)})
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": _OCI_MANIFEST,
+                "config": {"mediaType": _OCI_CONFIG, "digest": image_id, "size": len(raw)},
+                "layers": layer_descs}, separators=(",", ":")).encode()
+            mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+            add_blob(mdigest, manifest)
+            desc = {"mediaType": _OCI_MANIFEST, "digest": mdigest, "size": len(manifest)}
+            for t in tags:
+                full = reference.parse(t)
+                index.append({**desc, "annotations": {
+                    "io.containerd.image.name": str(full),
+                    "org.opencontainers.image.ref.name": full.tag}})
+                repos.setdefault(full.familiar_name, {})[full.tag] = image_id[7:]
+            if not tags:
+                index.append(desc)
+            manifests.append({"Config": "blobs/sha256/" + image_id[7:], "RepoTags": tags,
+                              "Layers": ["blobs/sha256/" + d["digest"][7:]
+                                         for d in layer_descs]})
+        for fname, doc in (("manifest.json", manifests),
+                           ("index.json", {"schemaVersion": 2,
+                                           "mediaType": "application/vnd.oci.image.index.v1+json",
+                                           "manifests": index}),
+                           ("oci-layout", {"imageLayoutVersion": "1.0.0"}),
+                           ("repositories", repos)):
+            data = json.dumps(doc).encode()
+            ti = tarfile.TarInfo(fname)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+
+
+def load(images: ImageStore, path: str) -> list[str]:
+    """`docker load` of a docker-archive tar; returns docker's "Loaded image" lines.
+
+    The archive is untrusted: nothing is extracted to disk but through the
+    layer store's safe unpacking, and every layer and config is checked
+    against its digest before the image is recorded.
+    """
+    import tarfile
+
+    try:
+        tf = tarfile.open(path, mode="r:*")
+    except tarfile.TarError as err:
+        raise InvalidArgument(f"invalid archive: {err}") from err
+    out: list[str] = []
+    with tf:
+        def read(name: str) -> bytes:
+            try:
+                member = tf.getmember(name.lstrip("./"))
+            except KeyError as err:
+                raise InvalidArgument(f"invalid archive: {name} is missing") from err
+            f = tf.extractfile(member)
+            if f is None:
+                raise InvalidArgument(f"invalid archive: {name} is not a file")
+            return f.read()
+
+        try:
+            manifest = json.loads(read("manifest.json"))
+        except ValueError as err:
+            raise InvalidArgument(f"invalid archive: manifest.json: {err}") from err
+        for entry in manifest:
+            raw = read(entry["Config"])
+            cfg_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+            named = os.path.basename(entry["Config"]).removesuffix(".json")
+            if named != cfg_digest[7:]:
+                raise InvalidArgument(f"invalid archive: config {entry['Config']} does not "
+                                      f"match its digest ({cfg_digest})")
+            config = json.loads(raw)
+            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            if len(diff_ids) != len(entry["Layers"]):
+                raise InvalidArgument("invalid archive: layer count does not match the config")
+            parent = None
+            for i, (layer_path, want) in enumerate(zip(entry["Layers"], diff_ids)):
+                try:
+                    member = tf.getmember(layer_path)
+                except KeyError as err:
+                    raise InvalidArgument(f"invalid archive: {layer_path} is missing") from err
+                layer = images.layers.register(tf.extractfile(member), parent)
+                if layer.diff_id != want:
+                    images.layers.remove(layer.chain_id)
+                    raise InvalidArgument(f"invalid diffID for layer {i}: calculated "
+                                          f"{layer.diff_id}, expected {want}")
+                parent = layer.chain_id
+            image_id = images.add_raw(raw)
+            tags = entry.get("RepoTags") or []
+            for t in tags:
+                images.tag(image_id, t)
+                out.append(f"Loaded image: {t}")
+            if not tags:
+                out.append(f"Loaded image ID: {image_id}")
+    return out

@@ -25,8 +25,10 @@ import os
 import secrets
 import shutil
 
+import msgspec
+
 from dockling.errors import InternalError, NotFound
-from dockling.images.unpack import apply_layer
+from dockling.images.unpack import apply_layer, write_split
 from dockling.runtime import syscalls as sc
 
 
@@ -78,7 +80,10 @@ class LayerStore:
         tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
         os.makedirs(os.path.join(tmp, "diff"))
         try:
-            diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"))
+            split: list = []
+            diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split)
+            with open(os.path.join(tmp, "tar-split"), "wb") as f:
+                f.write(msgspec.msgpack.encode(split))
             chain = chain_id(parent, diff_id)
             if self.exists(chain):
                 shutil.rmtree(tmp)
@@ -101,6 +106,26 @@ class LayerStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def write_tar(self, chain: str, out) -> str:
+        """Write the layer's original tar (byte for byte: its diff id holds).
+
+        Returns the digest written; raises InternalError if the stored layer
+        no longer hashes to its diff id.
+        """
+        layer = self.get(chain)
+        try:
+            with open(os.path.join(layer.path, "tar-split"), "rb") as f:
+                split = msgspec.msgpack.decode(f.read())
+        except FileNotFoundError as err:
+            raise InternalError(f"layer {chain}: no tar-split metadata") from err
+        hasher = _HashingWriter(out)
+        write_split(split, layer.diff, hasher)
+        digest = "sha256:" + hasher.hash.hexdigest()
+        if digest != layer.diff_id:
+            raise InternalError(f"layer {chain}: content does not match diff id "
+                                f"{layer.diff_id} (got {digest})")
+        return digest
 
     def remove(self, chain: str) -> None:
         try:
@@ -139,6 +164,16 @@ class LayerStore:
         for n in os.listdir(self.root):
             if n.startswith("tmp-"):
                 shutil.rmtree(os.path.join(self.root, n), ignore_errors=True)
+
+
+class _HashingWriter:
+    def __init__(self, out) -> None:
+        self.out = out
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.out.write(data)
 
 
 def _in_child(cwd: str, fn) -> None:

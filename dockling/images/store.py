@@ -57,7 +57,14 @@ class ImageStore:
     # -- create --------------------------------------------------------------------
     def add(self, config: dict, parent: str = "") -> str:
         """Store an image config whose layers are registered; return the image ID."""
-        raw = json.dumps(config, separators=(",", ":")).encode()
+        return self.add_raw(json.dumps(config, separators=(",", ":")).encode(), parent)
+
+    def add_raw(self, raw: bytes, parent: str = "") -> str:
+        """Store config bytes as they are (a loaded or pulled image keeps its ID)."""
+        try:
+            config = json.loads(raw)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid image config: {err}") from err
         image_id = self.content.put(raw)
         chains = self.layers.chain(config.get("rootfs", {}).get("diff_ids", []))
         for c in chains:

@@ -38,12 +38,15 @@ _ZSTD = b"\x28\xb5\x2f\xfd"
 
 
 class HashingReader(io.RawIOBase):
-    """Reads through ``raw`` and hashes everything read."""
+    """Reads through ``raw``, hashes everything, and keeps the tar's header
+    bytes (not file data) so the exact tar can be written again (tar-split)."""
 
     def __init__(self, raw) -> None:
         self.raw = raw
         self.hash = hashlib.sha256()
         self.size = 0
+        self.spool: list[tuple[int, bytes]] = []  # (stream offset, bytes) outside skip
+        self.skip = (0, 0)
 
     def readable(self) -> bool:
         return True
@@ -55,8 +58,29 @@ class HashingReader(io.RawIOBase):
         n = len(data)
         b[:n] = data
         self.hash.update(data)
-        self.size += n
+        start, end = self.size, self.size + n
+        a, z = self.skip
+        if end <= a or start >= z:
+            self.spool.append((start, bytes(data)))
+        else:
+            if start < a:
+                self.spool.append((start, bytes(data[:a - start])))
+            if end > z:
+                self.spool.append((z, bytes(data[z - start:])))
+        self.size = end
         return n
+
+    def take(self, start: int, end: int) -> bytes:
+        """Stream bytes [start, end) from the spool (header blocks only)."""
+        out = bytearray()
+        for pos, chunk in self.spool:
+            lo, hi = max(start, pos), min(end, pos + len(chunk))
+            if lo < hi:
+                out += chunk[lo - pos:hi - pos]
+        return bytes(out)
+
+    def forget_before(self, pos: int) -> None:
+        self.spool = [(p, c) for p, c in self.spool if p + len(c) > pos]
 
     def drain(self) -> None:
         while self.read(1 << 16):
@@ -143,21 +167,38 @@ def _remove(pfd: int, base: str) -> None:
         os.unlink(base, dir_fd=pfd)
 
 
-def apply_layer(fileobj, dest: str) -> tuple[str, int]:
-    """Unpack a layer stream into ``dest``; return (diff id, uncompressed size)."""
+def apply_layer(fileobj, dest: str, split: list | None = None) -> tuple[str, int]:
+    """Unpack a layer stream into ``dest``; return (diff id, uncompressed size).
+
+    With ``split`` (a list), it receives what ``tar_split`` needs to write
+    the very same tar bytes again from ``dest``.
+    """
     reader = HashingReader(decompressed(fileobj))
     dirs = _Dirs(dest)
     dir_times: list[tuple[str, float]] = []
+    end = 0
     try:
         try:
             with tarfile.open(fileobj=io.BufferedReader(reader, 1 << 16), mode="r|") as tf:
                 for m in tf:
+                    padded = -(-m.size // 512) * 512 if m.isreg() else 0
+                    reader.skip = (m.offset_data, m.offset_data + padded)
+                    if split is not None:
+                        split.append({"h": reader.take(m.offset, m.offset_data),
+                                      "p": clean_name(m.name) if m.isreg() else None,
+                                      "n": m.size if m.isreg() else 0, "pad": padded - (
+                                          m.size if m.isreg() else 0)})
                     _apply(tf, m, dirs, dir_times)
+                    end = m.offset_data + padded
+                    reader.forget_before(end)
         except tarfile.TarError as err:
             raise InvalidArgument(f"invalid layer: not a valid tar stream: {err}") from err
         except EOFError as err:
             raise InvalidArgument("invalid layer: unexpected end of the tar stream") from err
+        reader.skip = (0, 0)
         reader.drain()
+        if split is not None:
+            split.append({"trailer": reader.take(end, reader.size)})
         for rel, mtime in reversed(dir_times):
             fd = dirs.cache.get(rel)
             if fd is not None:
@@ -165,6 +206,25 @@ def apply_layer(fileobj, dest: str) -> tuple[str, int]:
     finally:
         dirs.close()
     return reader.digest, reader.size
+
+
+def write_split(split: list, root: str, out) -> None:
+    """Write the original layer tar again: saved headers, file data from ``root``."""
+    for e in split:
+        if "trailer" in e:
+            out.write(e["trailer"])
+            continue
+        out.write(e["h"])
+        if e["n"]:
+            with open(os.path.join(root, e["p"]), "rb") as f:
+                left = e["n"]
+                while left:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise InvalidArgument(f"layer content changed: {e['p']} is short")
+                    out.write(chunk)
+                    left -= len(chunk)
+        out.write(b"\0" * e["pad"])
 
 
 def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times) -> None:

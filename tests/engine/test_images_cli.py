@@ -60,3 +60,51 @@ def test_bad_import_is_refused_cleanly(daemon, tmp_path):
     assert b"broken" not in daemon.cli("images").stdout
     res = daemon.cli("import", "-c", "RUN rm -rf /", str(bad))
     assert res.returncode == 1 and b"not a valid change command" in res.stderr
+
+
+def test_save_rmi_load_roundtrip_keeps_ids(daemon, tmp_path):
+    n = name()
+    daemon.cli("run", "--name", n, "busybox", "sh", "-c", "echo layer2 > /tmp/f", check=True)
+    image_id = daemon.cli("commit", n, f"saved-{n}:v1", check=True).stdout.decode().strip()
+    daemon.cli("rm", n, check=True)
+    out = tmp_path / "img.tar"
+    daemon.cli("save", "-o", str(out), f"saved-{n}:v1", check=True)
+    import tarfile
+
+    with tarfile.open(out) as tf:
+        names = tf.getnames()
+        manifest = json.load(tf.extractfile("manifest.json"))
+    assert {"manifest.json", "index.json", "oci-layout"} <= set(names)
+    assert manifest[0]["RepoTags"] == [f"saved-{n}:v1"] and len(manifest[0]["Layers"]) == 2
+    daemon.cli("rmi", f"saved-{n}:v1", check=True)
+    res = daemon.cli("load", "-i", str(out), check=True)
+    assert res.stdout.decode().strip() == f"Loaded image: saved-{n}:v1"
+    doc = json.loads(daemon.cli("image", "inspect", f"saved-{n}:v1").stdout)[0]
+    assert doc["Id"] == image_id
+    assert daemon.cli("run", "--rm", f"saved-{n}:v1", "cat", "/tmp/f").stdout == b"layer2\n"
+    daemon.cli("rmi", f"saved-{n}:v1", check=True)
+
+
+def test_load_refuses_tampered_layer(daemon, tmp_path):
+    import io
+    import tarfile
+
+    src = tmp_path / "img.tar"
+    daemon.cli("save", "-o", str(src), "busybox", check=True)
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(src) as tin, tarfile.open(bad, "w") as tout:
+        manifest = json.load(tin.extractfile("manifest.json"))
+        layer = manifest[0]["Layers"][0]
+        for m in tin.getmembers():
+            data = tin.extractfile(m).read() if m.isfile() else None
+            if m.name == layer:
+                evil = io.BytesIO()
+                with tarfile.open(fileobj=evil, mode="w") as lt:
+                    ti = tarfile.TarInfo("etc/evil")
+                    ti.size = 4
+                    lt.addfile(ti, io.BytesIO(b"evil"))
+                data = evil.getvalue()
+                m.size = len(data)
+            tout.addfile(m, io.BytesIO(data) if data is not None else None)
+    res = daemon.cli("load", "-i", str(bad))
+    assert res.returncode == 1 and b"invalid diffID for layer 0" in res.stderr

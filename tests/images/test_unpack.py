@@ -171,3 +171,23 @@ def test_garbage_is_refused(dirs):
     dest, _ = dirs
     with pytest.raises(InvalidArgument, match="invalid layer"):
         apply_layer(io.BytesIO(b"this is not a tar" * 100), str(dest))
+
+
+def test_tar_split_rewrites_identical_bytes(tmp_path):
+    from dockling.images.layers import LayerStore
+
+    data = make_tar([
+        ("etc", "dir", {}),
+        ("etc/passwd", "file", {"data": b"root:x:0:0\n" * 100, "mode": 0o600}),
+        ("a/very/" + "long" * 40 + "/name", "file", {"data": b"x" * 1000}),
+        ("bin/sh", "sym", {"target": "/bin/busybox"}),
+        ("bin/busybox", "file", {"data": b"ELF" * 333}),
+        ("bin/ash", "hard", {"target": "bin/busybox"}),
+        ("etc/.wh.motd", "file", {}),
+        ("attr", "file", {"data": b"", "xattrs": {"user.note": "hello"}}),
+    ])
+    store = LayerStore(str(tmp_path))
+    layer = store.register(io.BytesIO(gzip.compress(data)), None)
+    out = io.BytesIO()
+    assert store.write_tar(layer.chain_id, out) == layer.diff_id
+    assert out.getvalue() == data
