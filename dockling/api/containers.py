@@ -160,7 +160,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         if body.get("Tty") is not None:
             proc["terminal"] = bool(body["Tty"])
         stdin = ex["OpenStdin"]
-        c, reply, sreader, swriter = await m.open_shim_stream(
+        _, reply, sreader, swriter = await m.open_shim_stream(
             ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc, "stdin": stdin,
                                 "tty": proc["terminal"]})
         if "error" in reply:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tempfile
 
 from dockling.api.server import Request, Response, Router, empty, json_response

@@ -383,7 +383,7 @@ def cmd_ps(cli: Client, a) -> int:
         return 0
     if a.format:
         try:
-            out = render(a.format, rows if "json ." not in a.format else rows, PS_HEADERS)
+            out = render(a.format, rows, PS_HEADERS)
         except ValueError as err:
             raise UsageError(str(err)) from err
         if out:
