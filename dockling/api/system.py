@@ -60,8 +60,9 @@ def routes(r: Router, daemon) -> None:
             "Architecture": u.machine, "NCPU": os.cpu_count(),
             "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
             "DockerRootDir": daemon.root, "Name": u.nodename, "Labels": [],
-            "ServerVersion": dockling.__version__, "DefaultRuntime": "dockling",
-            "Runtimes": {"dockling": {"path": "dockling-runc"}}, "SecurityOptions": [
+            "ServerVersion": dockling.__version__, "DefaultRuntime": daemon.runtime,
+            "Runtimes": {"dockling": {"path": "dockling-runc"}, "runc": {"path": "runc"},
+                         "crun": {"path": "crun"}}, "SecurityOptions": [
                 "name=seccomp,profile=builtin"], "Warnings": None})
 
     async def events(req: Request) -> Response:

@@ -31,7 +31,7 @@ from dockling.images import archive, pack
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
 from dockling.runtime.cgroups import is_unified
-from dockling.runtime.container import Runtime
+from dockling.runtime import BUILTIN, open_runtime
 from dockling.runtime.paths import make_mountpoint
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
@@ -48,10 +48,12 @@ _NAMES = ["turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "kn
 
 
 class Paths:
-    def __init__(self, root: str, exec_root: str) -> None:
+    def __init__(self, root: str, exec_root: str, runtime: str = "dockling") -> None:
         self.root = root
         self.exec_root = exec_root
-        self.runtime_root = os.path.join(exec_root, "runtime")
+        self.runtime = runtime
+        self.runtime_root = os.path.join(
+            exec_root, "runtime" if runtime in BUILTIN else f"runtime-{runtime}")
 
     def container(self, cid: str) -> str:
         return os.path.join(self.root, "containers", cid)
@@ -68,7 +70,7 @@ class ContainerManager:
         self.paths = paths
         self.cgroup_parent = "/" + cgroup_parent.strip("/")
         self.events = events
-        self.runtime = Runtime(paths.runtime_root)
+        self.runtime = open_runtime(paths.runtime, paths.runtime_root)
         self.watchers: dict[str, asyncio.Task] = {}
         self.exit_futures: dict[str, list[asyncio.Future]] = {}
         self.execs: dict[str, dict] = {}
@@ -246,7 +248,7 @@ class ContainerManager:
                 tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
                 stdin_once=c["Config"]["StdinOnce"],
                 new_netns=(c["HostConfig"].get("NetworkMode") != "host"),
-                wait_attach=self.pending_attach.pop(cid, 0))
+                wait_attach=self.pending_attach.pop(cid, 0), runtime=self.paths.runtime)
             log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                       opts.wait_attach)
             sock = shimlib.spawn(opts)

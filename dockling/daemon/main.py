@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
 
@@ -28,6 +29,7 @@ from dockling.errors import InvalidArgument
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.images.store import ImageStore
+from dockling.runtime import BUILTIN
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.state import process_start_time
 from dockling.store.db import DB
@@ -49,7 +51,8 @@ def socket_path(host: str) -> str:
 
 
 class Daemon:
-    def __init__(self, root: str, exec_root: str, cgroup_parent: str = "dockling") -> None:
+    def __init__(self, root: str, exec_root: str, cgroup_parent: str = "dockling",
+                 runtime: str = "dockling") -> None:
         self.root = root
         self.exec_root = exec_root
         for d in (root, exec_root, os.path.join(root, "containers"),
@@ -62,8 +65,10 @@ class Daemon:
         self.layers = LayerStore(root)
         self.images = ImageStore(self.db, self.content, self.layers)
         self.events = Events()
-        self.containers = ContainerManager(self.db, self.images, Paths(root, exec_root),
-                                           cgroup_parent, self.events)
+        self.runtime = runtime
+        self.containers = ContainerManager(self.db, self.images,
+                                           Paths(root, exec_root, runtime), cgroup_parent,
+                                           self.events)
 
     def router(self) -> Router:
         r = Router()
@@ -168,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     runtime = a.runtime or cfg.get("default-runtime", "dockling")
     logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if runtime not in ("dockling", "builtin"):
-        print(f"dockling daemon: runtime {runtime!r}: only the built-in runtime is "
-              "implemented so far", file=sys.stderr)
+    if runtime not in BUILTIN and shutil.which(runtime) is None:
+        print(f"dockling daemon: runtime {runtime!r} not found in PATH", file=sys.stderr)
         return 1
     if os.geteuid() != 0:
         print("dockling daemon: must run as root", file=sys.stderr)
@@ -190,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     pf.truncate()
     pf.write(str(os.getpid()))
     pf.flush()
-    d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"))
+    d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"),
+               runtime)
     try:
         asyncio.run(serve(d, sock))
     finally:

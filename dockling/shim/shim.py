@@ -33,7 +33,7 @@ import socket
 import struct
 
 from dockling.runtime import console, spec, syscalls
-from dockling.runtime.container import Runtime
+from dockling.runtime import open_runtime
 
 STDOUT, STDERR = 1, 2
 
@@ -60,7 +60,7 @@ class Options:
 
     def __init__(self, *, cid: str, bundle: str, runtime_root: str, state_dir: str,
                  log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
-                 new_netns: bool, wait_attach: int = 0) -> None:
+                 new_netns: bool, wait_attach: int = 0, runtime: str = "dockling") -> None:
         self.cid = cid
         self.bundle = bundle
         self.runtime_root = runtime_root
@@ -73,6 +73,7 @@ class Options:
         # Clients that attached before start: their stream must see the
         # first byte, so the program starts only once they are connected.
         self.wait_attach = wait_attach
+        self.runtime = runtime
 
     @property
     def socket_path(self) -> str:
@@ -153,7 +154,7 @@ class _Shim:
         self.o = opts
         self.report = report
         self.sel: selectors.BaseSelector | None = None  # made after the fd sweep in run()
-        self.rt = Runtime(opts.runtime_root)
+        self.rt = open_runtime(opts.runtime, opts.runtime_root)
         self.clients: list[_Stream] = []
         self.waiters: list[socket.socket] = []
         self.exit: dict | None = None

@@ -25,8 +25,9 @@ BIN = os.path.dirname(sys.executable)
 
 
 class Daemon:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, runtime: str = "dockling") -> None:
         self.base = base
+        self.runtime = runtime
         self.root = os.path.join(base, "root")
         self.exec_root = os.path.join(base, "run")
         self.sock = os.path.join(base, "d.sock")
@@ -40,7 +41,8 @@ class Daemon:
                 f.write("{}")
         log = open(os.path.join(self.base, "daemon.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "dockling"), "daemon", "--log-level", "debug", "--root", self.root, "--exec-root",
+            [os.path.join(BIN, "dockling"), "daemon", "--log-level", "debug", "--runtime",
+             self.runtime, "--root", self.root, "--exec-root",
              self.exec_root, "-H", f"unix://{self.sock}", "--cgroup-parent",
              self.cgroup_parent, "--config-file", os.path.join(self.base, "daemon.json")],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
