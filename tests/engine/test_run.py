@@ -188,3 +188,46 @@ def test_diff_and_commit(daemon):
     # the base image's layer is shared, not deleted with the committed one
     assert daemon.cli("run", "--rm", "busybox", "true").returncode == 0
     daemon.cli("rm", n, check=True)
+
+
+def test_network_none_and_host(daemon):
+    out = daemon.cli("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
+    links = [line.split(":")[1].strip() for line in out.decode().splitlines()]
+    assert links == ["lo"]
+    assert b"UP" in daemon.cli("run", "--rm", "--network", "none", "busybox", "ip", "link",
+                               "show", "lo").stdout
+    host = sorted(os.listdir("/sys/class/net"))
+    out = daemon.cli("run", "--rm", "--network", "host", "busybox", "ls",
+                     "/sys/class/net").stdout.decode().split()
+    assert sorted(out) == host
+    res = daemon.cli("run", "--rm", "--network", "nosuchnet", "busybox", "true")
+    assert res.returncode == 125 and b"network nosuchnet not found" in res.stderr
+
+
+def test_logs_follow_tail_timestamps(daemon):
+    import subprocess
+
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "busybox", "sh", "-c",
+               "for i in 1 2 3; do echo line$i; done; sleep 0.5; echo late; sleep 0.3",
+               check=True)
+    env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}"}
+    from tests.engine.conftest import BIN
+
+    follow = subprocess.run([os.path.join(BIN, "dockling"), "logs", "-f", n],
+                            capture_output=True, env=env, timeout=20, check=False)
+    assert follow.stdout == b"line1\nline2\nline3\nlate\n"  # -f ends when the container does
+    assert daemon.cli("logs", "--tail", "2", n).stdout == b"line3\nlate\n"
+    stamped = daemon.cli("logs", "-t", "--tail", "1", n).stdout.decode()
+    assert stamped.endswith(" late\n") and stamped[:4].isdigit() and "T" in stamped[:20]
+    daemon.cli("rm", n, check=True)
+
+
+def test_ps_ancestor_filter(daemon):
+    n = name()
+    daemon.cli("create", "--name", n, "busybox", check=True)
+    out = daemon.cli("ps", "-a", "--filter", "ancestor=busybox", "--format", "{{.Names}}")
+    assert n in out.stdout.decode().split()
+    out = daemon.cli("ps", "-a", "--filter", "ancestor=nothere", "--format", "{{.Names}}")
+    assert n not in out.stdout.decode().split()
+    daemon.cli("rm", n, check=True)

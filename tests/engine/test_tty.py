@@ -76,3 +76,32 @@ def test_interactive_terminal(daemon):
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_attach_and_detach_keys(daemon):
+    from tests.engine.conftest import name
+
+    n = name()
+    daemon.cli("run", "-dit", "--name", n, "busybox", "sh", check=True)
+    master, slave = os.openpty()
+    env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}",
+           "DOCKLING_NO_AUTOSTART": "1"}
+    proc = subprocess.Popen([os.path.join(BIN, "dockling"), "attach", n], stdin=slave,
+                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    t = Term(master)
+    try:
+        time.sleep(0.5)
+        t.type(b"echo attached-$((2+3))\r")
+        t.expect(b"attached-5")
+        t.type(b"\x10\x11")  # ctrl-p ctrl-q: detach, the container keeps running
+        assert proc.wait(10) == 0
+        t.expect(b"read escape sequence")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    out = daemon.cli("inspect", "-f", "{{.State.Status}}", n).stdout.decode().strip()
+    assert out == "running"
+    daemon.cli("rm", "-f", n, check=True)

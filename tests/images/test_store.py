@@ -142,3 +142,28 @@ def test_overlay_mount_of_layers(images, tmp_path):
         from dockling.images.layers import unmount
 
         unmount(str(c / "merged"))
+
+
+def test_many_layers_still_mount(images, tmp_path):
+    """overlay's one-page option limit: short links keep 120 layers mountable."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    from dockling.images.layers import unmount
+
+    parent = None
+    chains = []
+    for i in range(120):
+        layer = images.layers.register(io.BytesIO(make_tar([(f"f{i}", "file",
+                                                            {"data": str(i).encode()})])),
+                                       parent)
+        parent = layer.chain_id
+        chains.append(parent)
+    c = tmp_path / "c"
+    for d in ("upper", "work", "merged"):
+        (c / d).mkdir(parents=True)
+    images.layers.mount(chains, str(c / "upper"), str(c / "work"), str(c / "merged"))
+    try:
+        assert (c / "merged/f0").read_bytes() == b"0"
+        assert (c / "merged/f119").read_bytes() == b"119"
+    finally:
+        unmount(str(c / "merged"))
