@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from dockling.cli.format import ago, render, table
+from dockling.cli.format import ago, print_formatted, render, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
 from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
 from dockling.client.http import APIError, Client
@@ -382,12 +382,7 @@ def cmd_ps(cli: Client, a) -> int:
             print(r["ID"])
         return 0
     if a.format:
-        try:
-            out = render(a.format, rows, PS_HEADERS)
-        except ValueError as err:
-            raise UsageError(str(err)) from err
-        if out:
-            print(out)
+        print_formatted(a.format, rows, PS_HEADERS)
         return 0
     print(table(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
                        ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),

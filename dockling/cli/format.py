@@ -73,3 +73,15 @@ def render(template: str, rows: list[dict], headers: dict[str, str]) -> str:
         lines = ["".join(c.ljust(widths[i] + 3) if i < len(s) - 1 else c
                          for i, c in enumerate(s)).rstrip() for s in split]
     return "\n".join(lines)
+
+
+def print_formatted(template: str, rows: list[dict], headers: dict[str, str]) -> None:
+    """--format output; a template we cannot render is the user's error (exit 1)."""
+    from dockling.cli.main import UsageError
+
+    try:
+        out = render(template, rows, headers)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if out:
+        print(out)

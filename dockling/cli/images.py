@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from dockling.cli.format import ago, human_size, render, table
+from dockling.cli.format import ago, human_size, print_formatted, render, table
 from dockling.cli.main import UsageError
 from dockling.client.http import APIError, Client
 
@@ -118,12 +118,7 @@ def cmd_images(cli: Client, a) -> int:
         print("\n".join(seen)) if seen else None
         return 0
     if a.format:
-        try:
-            out = render(a.format, rows, IMAGE_HEADERS)
-        except ValueError as err:
-            raise UsageError(str(err)) from err
-        if out:
-            print(out)
+        print_formatted(a.format, rows, IMAGE_HEADERS)
         return 0
     cols = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
     if a.digests:

@@ -4,6 +4,7 @@ containers, mounts, cgroups and processes even when a test fails."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -171,17 +172,24 @@ def busybox_tar(tmp_path_factory) -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory, busybox_tar):
+@contextlib.contextmanager
+def running_daemon(tmp_path_factory, busybox_tar: str, runtime: str = "dockling"):
+    """A started daemon with busybox:latest imported; cleaned up on exit."""
     if not ROOT:
         pytest.skip("needs root")
-    d = Daemon(str(tmp_path_factory.mktemp("daemon")))
+    d = Daemon(str(tmp_path_factory.mktemp("daemon")), runtime)
     d.start()
     try:
         d.cli("import", "--change", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
         yield d
     finally:
         d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, busybox_tar):
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        yield d
 
 
 def name() -> str:

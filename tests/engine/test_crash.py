@@ -10,21 +10,14 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.engine.conftest import Daemon, name
+from tests.engine.conftest import name, running_daemon
 
 
 @pytest.fixture
 def own_daemon(tmp_path_factory, busybox_tar):
-    if not ROOT:
-        pytest.skip("needs root")
-    d = Daemon(str(tmp_path_factory.mktemp("crash")))
-    d.start()
-    try:
-        d.cli("import", "--change", 'CMD ["sh"]', busybox_tar, "busybox", check=True)
+    """A daemon of this test's own: the tests kill it."""
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
         yield d
-    finally:
-        d.cleanup()
 
 
 def _inspect(d, n):

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from tests.conftest import ROOT
-from tests.engine.conftest import Daemon, name
+from tests.engine.conftest import name, running_daemon
 
 pytestmark = pytest.mark.skipif(shutil.which("runc") is None or not ROOT,
                                 reason="needs runc and root")
@@ -15,13 +15,8 @@ pytestmark = pytest.mark.skipif(shutil.which("runc") is None or not ROOT,
 
 @pytest.fixture(scope="module")
 def runc_daemon(tmp_path_factory, busybox_tar):
-    d = Daemon(str(tmp_path_factory.mktemp("runc")), runtime="runc")
-    d.start()
-    try:
-        d.cli("import", "--change", 'CMD ["sh"]', busybox_tar, "busybox", check=True)
+    with running_daemon(tmp_path_factory, busybox_tar, runtime="runc") as d:
         yield d
-    finally:
-        d.cleanup()
 
 
 def test_run_exit_stdin_exec(runc_daemon):
