@@ -133,7 +133,7 @@ def routes(r: Router, m: ContainerManager) -> None:
             try:
                 _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
             except (Conflict, InternalError) as err:
-                log.debug("attach to %s failed: %s", cid[:12], err)
+                log.warning("attach to %s failed: %s", cid[:12], err)
                 cwriter.close()
                 return
             finally:

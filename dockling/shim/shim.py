@@ -266,6 +266,9 @@ class _Shim:
     def _loop(self) -> None:
         while True:
             for key, _ in self.sel.select(timeout=1.0):
+                # An earlier event of this batch may have closed this fd.
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
                 kind, data = key.data
                 if kind == "wake":
                     try:

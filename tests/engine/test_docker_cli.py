@@ -26,6 +26,9 @@ def test_docker_run_exit_codes(daemon):
     assert docker(daemon, "run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
     res = docker(daemon, "run", "--rm", "busybox", "nosuch")
     assert res.returncode == 127
+    for _ in range(5):
+        out = docker(daemon, "run", "-i", "--rm", "busybox", "cat", input=b"hi\n")
+        assert out.stdout == b"hi\n", out.stderr
 
 
 def test_docker_detached_exec_logs_inspect(daemon):
