@@ -96,12 +96,33 @@ def cmd_info(cli: Client, a) -> int:
     return 0
 
 
+def _answers(sock: str) -> bool:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def ensure_daemon(sock: str) -> None:
-    """Start the daemon in the background if its socket is missing (root only)."""
-    if os.path.exists(sock) or os.environ.get("DOCKLING_NO_AUTOSTART") == "1":
+    """Start the daemon in the background if nothing answers on its socket (root only).
+
+    A socket file left by a killed daemon counts as missing.
+    """
+    if os.environ.get("DOCKLING_NO_AUTOSTART") == "1" or os.geteuid() != 0:
         return
-    if os.geteuid() != 0:
-        return
+    if os.path.exists(sock):
+        if _answers(sock):
+            return
+        try:
+            os.unlink(sock)
+        except OSError:
+            return
     print("dockling: the daemon is not running; starting it in the background",
           file=sys.stderr)
     log = open("/var/log/dockling.log", "ab")  # noqa: SIM115 - handed to the daemon
@@ -110,7 +131,7 @@ def ensure_daemon(sock: str) -> None:
                      start_new_session=True, close_fds=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if os.path.exists(sock):
+        if os.path.exists(sock) and _answers(sock):
             return
         time.sleep(0.02)
 

@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     root = a.root or os.environ.get("DOCKLING_ROOT") or cfg.get("data-root", DEFAULT_ROOT)
-    exec_root = a.exec_root or cfg.get("exec-root", DEFAULT_EXEC_ROOT)
+    exec_root = a.exec_root or os.environ.get("DOCKLING_EXEC_ROOT") or cfg.get(
+        "exec-root", DEFAULT_EXEC_ROOT)
     hosts = cfg.get("hosts") or []
     host = a.host or (hosts[0] if hosts else "unix://" + DEFAULT_SOCKET)
     level = a.log_level or cfg.get("log-level", "info")
