@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import tempfile
+import time
 
 from dockling.containers import logs as logfile
 from dockling.containers import model, spec, users
@@ -222,6 +223,7 @@ class ContainerManager:
                 os.unlink(os.path.join(run_dir, stale))
             except FileNotFoundError:
                 pass
+        t0 = time.perf_counter()
         try:
             if not os.path.ismount(merged):
                 self.images.layers.mount(self.images.layers.chain(img.diff_ids),
@@ -241,6 +243,7 @@ class ContainerManager:
                              cgroups_path=cg_path, cgroup_v2=is_unified())
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(oci, f)
+            t1 = time.perf_counter()
             log_type = c["HostConfig"].get("LogConfig", {}).get("Type", "json-file")
             opts = shimlib.Options(
                 cid=cid, bundle=d, runtime_root=self.paths.runtime_root, state_dir=run_dir,
@@ -258,6 +261,8 @@ class ContainerManager:
             finally:
                 sock.close()
             started = shimlib.started(json.loads(data) if data else None, cid)
+            log.debug("start %s: rootfs+spec %.1f ms, shim+runtime %.1f ms", cid[:12],
+                      (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
         except Exception as err:
             self._start_failed(c, err)
             raise
