@@ -8,7 +8,8 @@ import logging
 import os
 
 from dockling.api.server import Request, Response, Router, empty, json_response
-from dockling.containers.manager import ContainerManager, parse_signal
+from dockling.containers.manager import ContainerManager
+from dockling.runtime.process import parse_signal
 from dockling.errors import Conflict, DocklingError, InternalError, NotModified
 
 log = logging.getLogger("dockling.api")

@@ -34,6 +34,7 @@ from dockling.images.store import ImageStore
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime import BUILTIN, open_runtime
 from dockling.runtime.paths import make_mountpoint
+from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
 
@@ -694,18 +695,6 @@ class ContainerManager:
                                                             "permitted")}
         proc.pop("consoleSize", None)
         return proc
-
-
-def parse_signal(s: str | int) -> int:
-    if isinstance(s, int) or str(s).isdigit():
-        return int(s)
-    name = str(s).upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError as err:
-        raise InvalidArgument(f"Invalid signal: {s}") from err
 
 
 def _resolv_conf(host: bool) -> str:

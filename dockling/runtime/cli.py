@@ -19,20 +19,8 @@ import sys
 from dockling.errors import DocklingError, InvalidArgument
 from dockling.runtime import defaults, spec, syscalls
 from dockling.runtime.container import Runtime
-from dockling.runtime.process import ExecError
+from dockling.runtime.process import ExecError, parse_signal
 from dockling.runtime.state import process_start_time
-
-
-def parse_signal(s: str) -> int:
-    s = s.upper()
-    if s.isdigit():
-        return int(s)
-    if not s.startswith("SIG"):
-        s = "SIG" + s
-    try:
-        return int(signal.Signals[s])
-    except KeyError as err:
-        raise InvalidArgument(f"unknown signal {s!r}") from err
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -30,6 +30,19 @@ class ExecError(InvalidArgument):
         self.code = code
 
 
+def parse_signal(s: str | int) -> int:
+    """KILL, SIGKILL, kill or 9 -> 9; docker's "Invalid signal" otherwise."""
+    if isinstance(s, int) or str(s).isdigit():
+        return int(s)
+    name = str(s).upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError as err:
+        raise InvalidArgument(f"Invalid signal: {s}") from err
+
+
 def env_dict(env: list[str]) -> dict[str, str]:
     out = {}
     for kv in env:
