@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 
@@ -87,8 +86,8 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
         if src != "-":
             raise InvalidArgument("importing from a URL is not supported (use a file or -)")
         changes = req.query.get("changes", [])
-        image_id = archive.import_rootfs(images, io.BytesIO(req.body), changes,
-                                         req.q("message") or "")
+        req.body_file.seek(0)
+        image_id = archive.import_rootfs(images, req.body_file, changes, req.q("message") or "")
         repo = req.q("repo")
         if repo:
             t = req.q("tag")
@@ -117,10 +116,8 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
         return Response(200, content_type="application/x-tar", stream=body())
 
     async def load(req: Request) -> Response:
-        with tempfile.NamedTemporaryFile(dir=images.content.tmp) as tmp:
-            tmp.write(req.body)
-            tmp.flush()
-            lines = archive.load(images, tmp.name)
+        req.body_file.seek(0)
+        lines = archive.load(images, req.body_file)
         for line in lines:
             events.emit("image", "load", line.split(": ", 1)[1])
         body = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import re
+import tempfile
 import urllib.parse
 
 import h11
@@ -34,15 +35,24 @@ _VERSION_RE = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 
 
 class Request:
-    def __init__(self, method: str, target: str, headers: dict[str, str], body: bytes,
+    def __init__(self, method: str, target: str, headers: dict[str, str], body_file,
                  params: dict[str, str]) -> None:
         self.method = method
+        # Bodies spool to disk past 1 MiB: an image import or load can be GBs.
+        self.body_file = body_file
+        self._body: bytes | None = None
         parsed = urllib.parse.urlsplit(target)
         self.path = parsed.path
         self.query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
         self.headers = headers
-        self.body = body
         self.params = params
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self.body_file.seek(0)
+            self._body = self.body_file.read()
+        return self._body
 
     def q(self, name: str, default: str | None = None) -> str | None:
         v = self.query.get(name)
@@ -152,8 +162,11 @@ class Server:
                 req = await self._read_request(conn, reader)
                 if req is None:
                     break
-                resp = await self._dispatch(req)
-                done = await self._write_response(conn, req, resp, reader, writer)
+                try:
+                    resp = await self._dispatch(req)
+                    done = await self._write_response(conn, req, resp, reader, writer)
+                finally:
+                    req.body_file.close()
                 if done or conn.our_state is h11.MUST_CLOSE:
                     break
                 try:
@@ -172,7 +185,7 @@ class Server:
 
     async def _read_request(self, conn: h11.Connection, reader) -> Request | None:
         head = None
-        body = bytearray()
+        body = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed after the response
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -184,7 +197,7 @@ class Server:
             if isinstance(event, h11.Request):
                 head = event
             elif isinstance(event, h11.Data):
-                body += event.data
+                body.write(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 break
             elif isinstance(event, h11.ConnectionClosed):
@@ -194,7 +207,8 @@ class Server:
                 break
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in head.headers}
         target = head.target.decode("latin-1")
-        return Request(head.method.decode(), target, headers, bytes(body), {})
+        body.seek(0)
+        return Request(head.method.decode(), target, headers, body, {})
 
     async def _dispatch(self, req: Request) -> Response:
         log.debug("%s %s", req.method, req.path + ("?" + urllib.parse.urlencode(

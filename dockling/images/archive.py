@@ -185,7 +185,7 @@ def save(images: ImageStore, names: list[str], out) -> None:
             tf.addfile(ti, io.BytesIO(data))
 
 
-def load(images: ImageStore, path: str) -> list[str]:
+def load(images: ImageStore, fileobj) -> list[str]:
     """`docker load` of a docker-archive tar; returns docker's "Loaded image" lines.
 
     The archive is untrusted: nothing is extracted to disk but through the
@@ -195,7 +195,7 @@ def load(images: ImageStore, path: str) -> list[str]:
     import tarfile
 
     try:
-        tf = tarfile.open(path, mode="r:*")
+        tf = tarfile.open(fileobj=fileobj, mode="r:*")
     except tarfile.TarError as err:
         raise InvalidArgument(f"invalid archive: {err}") from err
     out: list[str] = []
