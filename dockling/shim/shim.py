@@ -256,7 +256,9 @@ class _Shim:
     def _await_attachers(self, srv: socket.socket) -> None:
         import time
 
-        deadline = time.monotonic() + 10
+        # Bounded: an attach whose client went away before start must not
+        # hold the container for long (the daemon cannot tell it apart).
+        deadline = time.monotonic() + 3
         while self.o.wait_attach > len(self.clients) and time.monotonic() < deadline:
             for key, _ in self.sel.select(timeout=0.05):
                 if key.data[0] == "listen":
