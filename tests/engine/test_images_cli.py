@@ -108,3 +108,23 @@ def test_load_refuses_tampered_layer(daemon, tmp_path):
             tout.addfile(m, io.BytesIO(data) if data is not None else None)
     res = daemon.cli("load", "-i", str(bad))
     assert res.returncode == 1 and b"invalid diffID for layer 0" in res.stderr
+
+
+def test_import_from_stdin_and_image_filters(daemon, busybox_tar):
+    n = name()
+    with open(busybox_tar, "rb") as f:
+        data = f.read()
+    first = daemon.cli("import", "-", f"stdin-{n}:a", input=data, check=True).stdout.decode()
+    second = daemon.cli("import", "-c", "CMD [\"true\"]", "-", input=data,
+                        check=True).stdout.decode().strip()
+    # the untagged one is dangling
+    dangling = daemon.cli("images", "-q", "--filter", "dangling=true").stdout.decode().split()
+    assert second[7:19] in dangling and first.strip()[7:19] not in dangling
+    since = daemon.cli("images", "-q", "--filter", f"since=stdin-{n}:a").stdout.decode().split()
+    assert second[7:19] in since
+    before = daemon.cli("images", "--format", "{{.Repository}}", "--filter",
+                        f"before=stdin-{n}:a").stdout.decode().split()
+    assert "busybox" in before and f"stdin-{n}" not in before
+    out = daemon.cli("image", "prune", "-f").stdout.decode()
+    assert f"Deleted: {second}" in out and "Total reclaimed space" in out
+    daemon.cli("rmi", f"stdin-{n}:a", check=True)

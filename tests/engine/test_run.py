@@ -231,3 +231,18 @@ def test_ps_ancestor_filter(daemon):
     out = daemon.cli("ps", "-a", "--filter", "ancestor=nothere", "--format", "{{.Names}}")
     assert n not in out.stdout.decode().split()
     daemon.cli("rm", n, check=True)
+
+
+def test_start_attach_and_logs_since(daemon):
+    n = name()
+    daemon.cli("create", "--name", n, "busybox", "sh", "-c", "echo first; sleep 1; echo second",
+               check=True)
+    res = daemon.cli("start", "-a", n)
+    assert res.returncode == 0 and res.stdout == b"first\nsecond\n"
+    info = json.loads(daemon.cli("inspect", n).stdout)[0]
+    from dockling.containers.model import parse_time
+
+    mid = parse_time(info["State"]["StartedAt"]).timestamp() + 0.5
+    assert daemon.cli("logs", "--since", f"{mid:.3f}", n).stdout == b"second\n"
+    assert daemon.cli("logs", "--until", f"{mid:.3f}", n).stdout == b"first\n"
+    daemon.cli("rm", n, check=True)
