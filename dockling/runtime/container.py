@@ -83,6 +83,12 @@ class Runtime:
                 continue
         return out
 
+    def _seccomp(self, profile):
+        if profile is None:
+            return None
+        return seccomp.with_program(seccomp.compile_rules(profile),
+                                    os.path.join(self.store.root, ".seccomp"))
+
     # -- create ----------------------------------------------------------------
     def create(self, cid: str, bundle: str, *, console_socket: str | None = None,
                pid_file: str | None = None, stdio: tuple | None = None,
@@ -95,7 +101,7 @@ class Runtime:
             raise InvalidArgument(f"root.path: rootfs {root} does not exist or is not a directory")
         if cfg.process.terminal and console_socket is None and console_sock is None:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
-        filt = seccomp.compile_rules(cfg.linux.seccomp) if cfg.linux.seccomp else None
+        filt = self._seccomp(cfg.linux.seccomp)
         for i, m in enumerate(cfg.mounts):
             if (m.type == "bind" or {"bind", "rbind"} & set(m.options)) and not os.path.exists(
                     os.path.join(bundle, m.source)):
@@ -275,7 +281,7 @@ class Runtime:
         c.status().check_exec()
         if proc.terminal and console_socket is None and console_sock is None:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
-        filt = seccomp.compile_rules(c.spec.linux.seccomp) if c.spec.linux.seccomp else None
+        filt = self._seccomp(c.spec.linux.seccomp)
         types = [n.type for n in c.spec.linux.namespaces]
         ns = namespaces.proc_paths(c.pid, [t for t in types if not (
             t == "user" and namespaces.same_as_host(t, c.pid))])
