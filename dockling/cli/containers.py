@@ -38,6 +38,20 @@ def _create_args(sp) -> None:
     sp.add_argument("--read-only", action="store_true")
     sp.add_argument("--log-driver")
     sp.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
+    sp.add_argument("-m", "--memory", type=_bytes)
+    sp.add_argument("--memory-swap", type=_bytes_or_unlimited)
+    sp.add_argument("--memory-reservation", type=_bytes)
+    sp.add_argument("--oom-kill-disable", action="store_true")
+    sp.add_argument("--cpus", type=_nano_cpus)
+    sp.add_argument("-c", "--cpu-shares", type=int)
+    sp.add_argument("--cpu-period", type=int)
+    sp.add_argument("--cpu-quota", type=int)
+    sp.add_argument("--cpuset-cpus")
+    sp.add_argument("--cpuset-mems")
+    sp.add_argument("--pids-limit", type=int)
+    sp.add_argument("--ulimit", action="append", default=[], type=_ulimit)
+    sp.add_argument("--shm-size", type=_bytes)
+    sp.add_argument("--blkio-weight", type=int)
     sp.add_argument("image")
     sp.add_argument("command", nargs="...")
 
@@ -183,7 +197,61 @@ def _body(a) -> dict:
             body[key] = val
     if a.log_driver:
         body["HostConfig"]["LogConfig"] = {"Type": a.log_driver, "Config": {}}
+    for key, val in (("Memory", a.memory), ("MemorySwap", a.memory_swap),
+                     ("MemoryReservation", a.memory_reservation), ("NanoCpus", a.cpus),
+                     ("CpuShares", a.cpu_shares), ("CpuPeriod", a.cpu_period),
+                     ("CpuQuota", a.cpu_quota), ("CpusetCpus", a.cpuset_cpus),
+                     ("CpusetMems", a.cpuset_mems), ("PidsLimit", a.pids_limit),
+                     ("ShmSize", a.shm_size), ("BlkioWeight", a.blkio_weight)):
+        if val is not None:
+            body["HostConfig"][key] = val
+    if a.oom_kill_disable:
+        body["HostConfig"]["OomKillDisable"] = True
+    if a.ulimit:
+        body["HostConfig"]["Ulimits"] = a.ulimit
     return body
+
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _bytes(v: str) -> int:
+    """docker's RAMInBytes: 64m, 64mb, 1g, 512k, 1024 (binary units)."""
+    import argparse
+
+    s = v.strip().lower()
+    if len(s) > 1 and s.endswith("b") and s[-2] in "kmgt":
+        s = s[:-1]
+    num, unit = (s[:-1], s[-1]) if s and s[-1] in "bkmgt" else (s, "")
+    try:
+        return int(float(num) * _UNITS[unit])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid size: '{v}'") from err
+
+
+def _bytes_or_unlimited(v: str) -> int:
+    return -1 if v.strip() == "-1" else _bytes(v)
+
+
+def _nano_cpus(v: str) -> int:
+    try:
+        return round(float(v) * 10**9)
+    except ValueError as err:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"failed to parse {v} as a rational number") from err
+
+
+def _ulimit(v: str) -> dict:
+    """nofile=1024[:2048]"""
+    import argparse
+
+    name, _, vals = v.partition("=")
+    soft, _, hard = vals.partition(":")
+    try:
+        return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid ulimit argument: {v}") from err
 
 
 def _create(cli: Client, a) -> str:

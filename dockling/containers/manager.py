@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from dockling.containers import logs as logfile
-from dockling.containers import model, spec, users
+from dockling.containers import model, resources, spec, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
@@ -138,6 +138,7 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
+        resources.validate(hc)
         net = hc["NetworkMode"]
         if net not in ("default", "bridge", "host", "none"):
             raise InvalidArgument(f"network {net} not found")

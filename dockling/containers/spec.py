@@ -7,6 +7,7 @@ default seccomp profile, the hosts/hostname/resolv.conf binds.
 
 from __future__ import annotations
 
+from dockling.containers import resources
 from dockling.runtime import seccomp_profiles
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
@@ -94,6 +95,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},
         "noNewPrivileges": False,
         "oomScoreAdj": hc.get("OomScoreAdj") or 0,
+        "rlimits": resources.rlimits(hc),
     }
     return {
         "ociVersion": "1.0.2",
@@ -105,7 +107,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         "linux": {
             "namespaces": ns,
             "cgroupsPath": cgroups_path,
-            "resources": {"devices": devices},
+            "resources": {"devices": devices, **resources.oci_resources(hc)},
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
             "seccomp": seccomp_profiles.docker_default(caps),

@@ -1,0 +1,132 @@
+"""HostConfig resource fields -> OCI linux.resources and process.rlimits.
+
+Pure and checked the way docker checks them at create time, with docker's
+messages. The runtime then writes the values into the cgroup and the
+kernel enforces them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockling.errors import InvalidArgument
+from dockling.runtime import capabilities
+
+MIN_MEMORY = 6 * 1024 * 1024  # docker: "Minimum memory limit allowed is 6MB"
+CPU_PERIOD = 100000
+
+
+def _cpu_list(spec: str) -> set[int]:
+    out: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        if not a.isdigit() or (b and not b.isdigit()):
+            raise InvalidArgument(f"Invalid value {spec} for cpuset cpus")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def _online(path: str) -> set[int]:
+    try:
+        with open(path) as f:
+            return _cpu_list(f.read().strip())
+    except OSError:
+        return set(range(os.cpu_count() or 1))
+
+
+def validate(hc: dict) -> None:
+    """docker's create-time checks of the resource fields."""
+    mem = hc.get("Memory") or 0
+    if mem and mem < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    swap = hc.get("MemorySwap") or 0
+    if swap > 0 and mem and swap < mem:
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, "
+                              "see usage")
+    if swap > 0 and not mem:
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap "
+                              "limit, see usage")
+    if hc.get("NanoCpus") and (hc.get("CpuQuota") or hc.get("CpuPeriod")):
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    nano = hc.get("NanoCpus") or 0
+    ncpu = os.cpu_count() or 1
+    if nano < 0 or nano > ncpu * 10**9:
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
+                              f"{ncpu} CPUs available")
+    cpus = hc.get("CpusetCpus") or ""
+    if cpus:
+        want = _cpu_list(cpus)
+        have = _online("/sys/devices/system/cpu/online")
+        if not want <= have:
+            raise InvalidArgument(f"Requested CPUs are not available - requested {cpus}, "
+                                  f"available: {_fmt(have)}")
+    weight = hc.get("BlkioWeight") or 0
+    if weight and not 10 <= weight <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    shares = hc.get("CpuShares") or 0
+    if shares < 0:
+        raise InvalidArgument("invalid CPU shares")
+    for u in hc.get("Ulimits") or []:
+        if capabilities.rlimit_number(f"RLIMIT_{u.get('Name', '')}") is None:
+            raise InvalidArgument(f"invalid ulimit type: {u.get('Name')}")
+        if int(u.get("Soft", 0)) > int(u.get("Hard", u.get("Soft", 0))):
+            raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard "
+                                  f"limit: {u.get('Soft')} > {u.get('Hard')}")
+
+
+def _fmt(cpus: set[int]) -> str:
+    s = sorted(cpus)
+    return f"{s[0]}-{s[-1]}" if s and s == list(range(s[0], s[-1] + 1)) else ",".join(
+        map(str, s))
+
+
+def oci_resources(hc: dict) -> dict:
+    """The resources part of config.json (devices are added by the caller)."""
+    r: dict = {}
+    cpu: dict = {}
+    if hc.get("CpuShares"):
+        cpu["shares"] = hc["CpuShares"]
+    if hc.get("NanoCpus"):
+        cpu["period"] = CPU_PERIOD
+        cpu["quota"] = hc["NanoCpus"] * CPU_PERIOD // 10**9
+    if hc.get("CpuPeriod"):
+        cpu["period"] = hc["CpuPeriod"]
+    if hc.get("CpuQuota"):
+        cpu["quota"] = hc["CpuQuota"]
+    if hc.get("CpusetCpus"):
+        cpu["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        cpu["mems"] = hc["CpusetMems"]
+    if cpu:
+        r["cpu"] = cpu
+    mem: dict = {}
+    if hc.get("Memory"):
+        mem["limit"] = hc["Memory"]
+        swap = hc.get("MemorySwap") or 0
+        # docker: swap unset means as much swap as memory (limit + swap = 2x)
+        mem["swap"] = -1 if swap == -1 else (swap or 2 * hc["Memory"])
+    if hc.get("MemoryReservation"):
+        mem["reservation"] = hc["MemoryReservation"]
+    if hc.get("OomKillDisable"):
+        mem["disableOOMKiller"] = True
+    if mem:
+        r["memory"] = mem
+    pids = hc.get("PidsLimit")
+    if pids:
+        r["pids"] = {"limit": pids if pids > 0 else -1}
+    if hc.get("BlkioWeight"):
+        r["blockIO"] = {"weight": hc["BlkioWeight"]}
+    return r
+
+
+def rlimits(hc: dict) -> list[dict]:
+    """--ulimit name=soft[:hard] -> OCI rlimits (RLIMIT_NOFILE ...)."""
+    out = []
+    for u in hc.get("Ulimits") or []:
+        name = str(u.get("Name", "")).upper()
+        out.append({"type": f"RLIMIT_{name}", "soft": int(u.get("Soft", 0)),
+                    "hard": int(u.get("Hard", u.get("Soft", 0)))})
+    return out
