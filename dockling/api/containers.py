@@ -188,6 +188,10 @@ def routes(r: Router, m: ContainerManager) -> None:
         await m.resize(ex["ContainerID"], req.qint("h", 0), req.qint("w", 0), ex["ID"])
         return empty(200)
 
+    async def update(req: Request) -> Response:
+        m.update(req.params["id"], req.json())
+        return json_response({"Warnings": []})
+
     async def changes(req: Request) -> Response:
         return json_response(m.changes(req.params["id"]))
 
@@ -199,6 +203,7 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     r.add("POST", "/containers/create", create)
     r.add("GET", "/containers/{id}/changes", changes)
+    r.add("POST", "/containers/{id}/update", update)
     r.add("POST", "/commit", commit)
     r.add("GET", "/containers/json", list_)
     r.add("POST", "/containers/prune", prune)

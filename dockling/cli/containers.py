@@ -135,6 +135,20 @@ def register(sub) -> None:
     sp.add_argument("container")
     sp.add_argument("ps_args", nargs="*")
     sp.set_defaults(func=cmd_top)
+    sp = sub.add_parser("update")
+    sp.add_argument("-m", "--memory", type=_bytes)
+    sp.add_argument("--memory-swap", type=_bytes_or_unlimited)
+    sp.add_argument("--memory-reservation", type=_bytes)
+    sp.add_argument("--cpus", type=_nano_cpus)
+    sp.add_argument("-c", "--cpu-shares", type=int)
+    sp.add_argument("--cpu-period", type=int)
+    sp.add_argument("--cpu-quota", type=int)
+    sp.add_argument("--cpuset-cpus")
+    sp.add_argument("--cpuset-mems")
+    sp.add_argument("--pids-limit", type=int)
+    sp.add_argument("--blkio-weight", type=int)
+    sp.add_argument("containers", nargs="+")
+    sp.set_defaults(func=cmd_update)
     sp = sub.add_parser("diff")
     sp.add_argument("container")
     sp.set_defaults(func=cmd_diff)
@@ -377,6 +391,16 @@ def cmd_wait(cli: Client, a) -> int:
             print(f"Error response from daemon: {err.message}", file=sys.stderr)
             rc = 1
     return rc
+
+
+def cmd_update(cli: Client, a) -> int:
+    body = {k: v for k, v in (
+        ("Memory", a.memory), ("MemorySwap", a.memory_swap),
+        ("MemoryReservation", a.memory_reservation), ("NanoCpus", a.cpus),
+        ("CpuShares", a.cpu_shares), ("CpuPeriod", a.cpu_period), ("CpuQuota", a.cpu_quota),
+        ("CpusetCpus", a.cpuset_cpus), ("CpusetMems", a.cpuset_mems),
+        ("PidsLimit", a.pids_limit), ("BlkioWeight", a.blkio_weight)) if v is not None}
+    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/update", body))
 
 
 def cmd_diff(cli: Client, a) -> int:

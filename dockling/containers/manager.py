@@ -469,6 +469,26 @@ class ContainerManager:
                 fut.set_result(c["State"]["ExitCode"])
         self.events.emit("container", "destroy", cid, {"name": c["Name"][1:]})
 
+    def update(self, ref: str, changes: dict) -> None:
+        """docker update: new resource limits, applied live if the container runs."""
+        c = self.get(ref)
+        allowed = {"CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
+                   "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "PidsLimit",
+                   "BlkioWeight", "RestartPolicy"}
+        hc = {**c["HostConfig"], **{k: v for k, v in changes.items() if k in allowed}}
+        resources.validate(hc)
+        if c["State"]["Running"]:
+            from dockling.runtime import spec as oci
+
+            new = oci.from_dict({"root": {"path": "/"}, "process": {"args": ["x"]},
+                                 "linux": {"resources": resources.oci_resources(
+                                     {k: v for k, v in hc.items() if k in changes
+                                      or k in ("Memory", "MemorySwap")})}})
+            self.runtime.update(c["Id"], new.linux.resources)
+        c["HostConfig"] = hc
+        self._save(c)
+        self.events.emit("container", "update", c["Id"], {"name": c["Name"][1:]})
+
     def rename(self, ref: str, new: str) -> None:
         c = self.get(ref)
         if not _NAME_RE.match(new):

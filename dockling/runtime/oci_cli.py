@@ -127,6 +127,14 @@ class CLIRuntime:
     def resume(self, cid: str) -> None:
         self._run("resume", cid)
 
+    def update(self, cid: str, resources) -> None:
+        import msgspec
+
+        with tempfile.NamedTemporaryFile("w", dir=self.root, suffix=".json") as f:
+            f.write(json.dumps(msgspec.to_builtins(resources)))
+            f.flush()
+            self._run("update", "--resources", f.name, cid)
+
     def pids(self, cid: str) -> list[int]:
         return json.loads(self._run("ps", "--format", "json", cid) or "[]")
 

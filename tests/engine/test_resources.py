@@ -71,3 +71,20 @@ def test_bad_resource_flags(daemon, args, message):
     res = daemon.cli("run", "--rm", *args, "busybox", "true")
     assert res.returncode == 125
     assert message in res.stderr, res.stderr
+
+
+def test_update_running_container(daemon):
+    n = name()
+    cid = daemon.cli("run", "-d", "--name", n, "-m", "64m", "--pids-limit", "50", "busybox",
+                     "sleep", "300", check=True).stdout.decode().strip()
+    try:
+        assert daemon.cli("update", "--pids-limit", "77", "--cpus", "0.25", n,
+                          check=True).stdout.decode().strip() == n
+        assert _cg(daemon, cid, "pids", "pids.max") == "77"
+        assert _cg(daemon, cid, "cpu", "cpu.cfs_quota_us") == "25000"
+        hc = json.loads(daemon.cli("inspect", n).stdout)[0]["HostConfig"]
+        assert hc["PidsLimit"] == 77 and hc["NanoCpus"] == 250_000_000
+        res = daemon.cli("update", "-m", "1m", n)
+        assert res.returncode == 1 and b"Minimum memory limit allowed is 6MB" in res.stderr
+    finally:
+        daemon.cli("rm", "-f", n)
