@@ -52,6 +52,12 @@ def _create_args(sp) -> None:
     sp.add_argument("--ulimit", action="append", default=[], type=_ulimit)
     sp.add_argument("--shm-size", type=_bytes)
     sp.add_argument("--blkio-weight", type=int)
+    sp.add_argument("--cap-add", action="append", default=[])
+    sp.add_argument("--cap-drop", action="append", default=[])
+    sp.add_argument("--privileged", action="store_true")
+    sp.add_argument("--security-opt", action="append", default=[])
+    sp.add_argument("--device", action="append", default=[])
+    sp.add_argument("--group-add", action="append", default=[])
     sp.add_argument("image")
     sp.add_argument("command", nargs="...")
 
@@ -223,7 +229,34 @@ def _body(a) -> dict:
         body["HostConfig"]["OomKillDisable"] = True
     if a.ulimit:
         body["HostConfig"]["Ulimits"] = a.ulimit
+    hc = body["HostConfig"]
+    if a.cap_add:
+        hc["CapAdd"] = a.cap_add
+    if a.cap_drop:
+        hc["CapDrop"] = a.cap_drop
+    if a.privileged:
+        hc["Privileged"] = True
+    if a.security_opt:
+        hc["SecurityOpt"] = [_security_opt(o) for o in a.security_opt]
+    if a.device:
+        from dockling.containers.security import parse_device
+
+        hc["Devices"] = [parse_device(d) for d in a.device]
+    if a.group_add:
+        hc["GroupAdd"] = a.group_add
     return body
+
+
+def _security_opt(opt: str) -> str:
+    """seccomp=FILE is sent as the file's JSON, as the docker CLI does."""
+    key, _, val = opt.partition("=")
+    if key == "seccomp" and val not in ("unconfined", "") and not val.lstrip().startswith("{"):
+        try:
+            with open(val) as f:
+                return "seccomp=" + f.read()
+        except OSError as err:
+            raise UsageError(f"opening seccomp profile ({val}) failed: {err.strerror}") from err
+    return opt
 
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from dockling.containers import logs as logfile
-from dockling.containers import model, resources, spec, users
+from dockling.containers import model, resources, security, spec, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
@@ -139,6 +139,8 @@ class ContainerManager:
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
         resources.validate(hc)
+        security.capability_set([], hc)  # unknown capabilities fail at create, like docker
+        security.parse_security_opts(hc.get("SecurityOpt") or [])
         net = hc["NetworkMode"]
         if net not in ("default", "bridge", "host", "none"):
             raise InvalidArgument(f"network {net} not found")
@@ -238,8 +240,10 @@ class ContainerManager:
                 make_mountpoint(merged, workdir, True)
             try:
                 user = users.resolve(merged, c["Config"].get("User") or "0")
+                extra = [users.group_id(merged, g) for g in c["HostConfig"].get("GroupAdd") or []]
             except InvalidArgument as err:
                 raise InvalidArgument(f"unable to start container process: {err}") from err
+            user = (user[0], user[1], user[2] + [g for g in extra if g not in user[2]])
             cg_path = f"{self.cgroup_parent}/{cid}"
             oci = spec.build(c, img.container_config, rootfs=merged, user=user,
                              cgroups_path=cg_path, cgroup_v2=is_unified())

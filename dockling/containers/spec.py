@@ -7,7 +7,7 @@ default seccomp profile, the hosts/hostname/resolv.conf binds.
 
 from __future__ import annotations
 
-from dockling.containers import resources
+from dockling.containers import resources, security
 from dockling.runtime import seccomp_profiles
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
@@ -53,7 +53,9 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
           cgroups_path: str, cgroup_v2: bool) -> dict:
     cfg = c["Config"]
     hc = c["HostConfig"]
-    caps = list(DEFAULT_CAPS)
+    caps = security.capability_set(DEFAULT_CAPS, hc)
+    sec = security.parse_security_opts(hc.get("SecurityOpt") or [])
+    privileged = bool(hc.get("Privileged"))
     ns = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     net_mode = hc.get("NetworkMode") or "default"
     if net_mode != "host":
@@ -69,7 +71,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
+         "options": ["nosuid", "noexec", "nodev", "rw" if privileged else "ro"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
          "options": ["ro", "nosuid", "noexec", "nodev"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
@@ -86,6 +88,18 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
     devices = [{"allow": False, "access": "rwm"}]
     devices += [{"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
                 for t, ma, mi in ALLOWED_DEVICES]
+    wanted = list(hc.get("Devices") or [])
+    if privileged:
+        wanted = security.host_devices() + wanted
+        devices = [{"allow": True, "access": "rwm"}]
+    linux_devices, device_rules = security.oci_devices(wanted)
+    devices += [] if privileged else device_rules
+    if sec.unconfined or privileged:
+        seccomp = None
+    elif sec.seccomp is not None:
+        seccomp = security.docker_profile_to_oci(sec.seccomp)
+    else:
+        seccomp = seccomp_profiles.docker_default(caps)
     process = {
         "terminal": bool(cfg.get("Tty")),
         "user": {"uid": uid, "gid": gid, "additionalGids": groups},
@@ -93,7 +107,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         "env": environment(cfg, image_config),
         "cwd": cfg.get("WorkingDir") or image_config.get("WorkingDir") or "/",
         "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},
-        "noNewPrivileges": False,
+        "noNewPrivileges": sec.no_new_privs,
         "oomScoreAdj": hc.get("OomScoreAdj") or 0,
         "rlimits": resources.rlimits(hc),
     }
@@ -108,8 +122,9 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
             "namespaces": ns,
             "cgroupsPath": cgroups_path,
             "resources": {"devices": devices, **resources.oci_resources(hc)},
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-            "seccomp": seccomp_profiles.docker_default(caps),
+            "maskedPaths": [] if privileged else MASKED_PATHS,
+            "readonlyPaths": [] if privileged else READONLY_PATHS,
+            "devices": linux_devices,
+            **({"seccomp": seccomp} if seccomp is not None else {}),
         },
     }

@@ -53,3 +53,13 @@ def resolve(rootfs: str, user: str) -> tuple[int, int, list[int]]:
             if len(g) > 3 and username in g[3].split(",") and int(g[2]) != gid:
                 extra.append(int(g[2]))
     return uid, gid, extra
+
+
+def group_id(rootfs: str, group: str) -> int:
+    """--group-add: a gid, or a group name from the image's /etc/group."""
+    if str(group).isdigit():
+        return int(group)
+    for g in _read(rootfs, "/etc/group"):
+        if len(g) > 2 and g[0] == group:
+            return int(g[2])
+    raise InvalidArgument(f"unable to find group {group}: no matching entries in group file")

@@ -51,6 +51,19 @@ def last_cap() -> int:
         return len(CAPS) - 1
 
 
+def available() -> list[str]:
+    """Capabilities this process can still grant (its bounding set): what "all"
+    means for --privileged and --cap-add ALL, as docker computes it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return names_of(int(line.split()[1], 16))
+    except OSError:
+        pass
+    return list(CAPS[:last_cap() + 1])
+
+
 def mask(names: list[str]) -> int:
     bits = 0
     top = last_cap()
