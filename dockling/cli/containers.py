@@ -58,6 +58,12 @@ def _create_args(sp) -> None:
     sp.add_argument("--security-opt", action="append", default=[])
     sp.add_argument("--device", action="append", default=[])
     sp.add_argument("--group-add", action="append", default=[])
+    sp.add_argument("--pid")
+    sp.add_argument("--ipc")
+    sp.add_argument("--uts")
+    sp.add_argument("--cgroupns", choices=["host", "private"])
+    sp.add_argument("--tmpfs", action="append", default=[])
+    sp.add_argument("--sysctl", action="append", default=[])
     sp.add_argument("image")
     sp.add_argument("command", nargs="...")
 
@@ -244,6 +250,14 @@ def _body(a) -> dict:
         hc["Devices"] = [parse_device(d) for d in a.device]
     if a.group_add:
         hc["GroupAdd"] = a.group_add
+    for key, val in (("PidMode", a.pid), ("IpcMode", a.ipc), ("UTSMode", a.uts),
+                     ("CgroupnsMode", a.cgroupns)):
+        if val:
+            hc[key] = val
+    if a.tmpfs:
+        hc["Tmpfs"] = dict((t.split(":", 1) + [""])[:2] for t in a.tmpfs)
+    if a.sysctl:
+        hc["Sysctls"] = dict((kv.split("=", 1) + [""])[:2] for kv in a.sysctl)
     return body
 
 

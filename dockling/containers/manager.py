@@ -142,8 +142,15 @@ class ContainerManager:
         security.capability_set([], hc)  # unknown capabilities fail at create, like docker
         security.parse_security_opts(hc.get("SecurityOpt") or [])
         net = hc["NetworkMode"]
-        if net not in ("default", "bridge", "host", "none"):
+        if net not in ("default", "bridge", "host", "none") and not net.startswith("container:"):
             raise InvalidArgument(f"network {net} not found")
+        for key in ("PidMode", "IpcMode", "UTSMode", "NetworkMode"):
+            mode = hc.get(key) or ""
+            if mode.startswith("container:"):
+                self.get(mode.split(":", 1)[1])  # docker: 404 for an unknown container
+            elif mode not in ("", "host", "private", "shareable", "default", "bridge", "none"):
+                raise InvalidArgument(f"invalid {key}: {mode}")
+        _check_sysctls(hc)
         cid = model.new_id()
         icfg = img.container_config
         cfg = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
@@ -246,7 +253,8 @@ class ContainerManager:
             user = (user[0], user[1], user[2] + [g for g in extra if g not in user[2]])
             cg_path = f"{self.cgroup_parent}/{cid}"
             oci = spec.build(c, img.container_config, rootfs=merged, user=user,
-                             cgroups_path=cg_path, cgroup_v2=is_unified())
+                             cgroups_path=cg_path, cgroup_v2=is_unified(),
+                             joins=self._joins(c["HostConfig"]))
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(oci, f)
             t1 = time.perf_counter()
@@ -256,7 +264,8 @@ class ContainerManager:
                 log_path=c["LogPath"] if log_type == "json-file" else None,
                 tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
                 stdin_once=c["Config"]["StdinOnce"],
-                new_netns=(c["HostConfig"].get("NetworkMode") != "host"),
+                new_netns=(c["HostConfig"].get("NetworkMode") or "default") not in (
+                    "host",) and not c["HostConfig"]["NetworkMode"].startswith("container:"),
                 wait_attach=self.pending_attach.pop(cid, 0), runtime=self.paths.runtime)
             log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                       opts.wait_attach)
@@ -280,6 +289,23 @@ class ContainerManager:
         self.events.emit("container", "start", cid, {"name": c["Name"][1:]})
         self._watch(cid)
         return c
+
+    def _joins(self, hc: dict) -> dict[str, str]:
+        """container:X modes -> the /proc paths of X's namespaces (X must run)."""
+        from dockling.runtime.syscalls import NAMESPACE_FILES
+
+        out = {}
+        for typ, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"),
+                         ("network", "NetworkMode")):
+            mode = hc.get(key) or ""
+            if not mode.startswith("container:"):
+                continue
+            other = self.get(mode.split(":", 1)[1])
+            if not other["State"]["Running"]:
+                raise Conflict(f"cannot join {typ} namespace of a non running container: "
+                               f"{other['Name'][1:]}")
+            out[typ] = f"/proc/{other['State']['Pid']}/ns/{NAMESPACE_FILES[typ]}"
+        return out
 
     def _start_failed(self, c: dict, err: Exception) -> None:
         st = c["State"]
@@ -720,6 +746,24 @@ class ContainerManager:
                                                             "permitted")}
         proc.pop("consoleSize", None)
         return proc
+
+
+_NAMESPACED_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                       "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                       "kernel.shm_rmid_forced")
+
+
+def _check_sysctls(hc: dict) -> None:
+    """docker allows only namespaced sysctls, and net.* not with the host's network."""
+    for key in hc.get("Sysctls") or {}:
+        if key.startswith("net."):
+            if hc.get("NetworkMode") == "host":
+                raise InvalidArgument(f"sysctl '{key}' not allowed in host network namespace")
+        elif key.startswith("fs.mqueue.") or key in _NAMESPACED_SYSCTLS:
+            if key.startswith("kernel.") and hc.get("IpcMode") == "host":
+                raise InvalidArgument(f"sysctl '{key}' not allowed with host IPC namespace")
+        else:
+            raise InvalidArgument(f"sysctl '{key}' is not allowed")
 
 
 def _resolv_conf(host: bool) -> str:

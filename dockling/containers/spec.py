@@ -49,19 +49,40 @@ def environment(config: dict, image_config: dict) -> list[str]:
     return list(env.values())
 
 
+_NS_MODES = {"pid": "PidMode", "ipc": "IpcMode", "uts": "UTSMode", "network": "NetworkMode"}
+
+
+def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
+    """docker's --pid/--ipc/--uts/--network modes -> OCI namespaces.
+
+    host: none of our own; container:X: join X's (``joins`` holds the paths);
+    anything else: a new one. The mount namespace is always our own.
+    """
+    ns = [{"type": "mount"}]
+    for typ, key in _NS_MODES.items():
+        mode = hc.get(key) or ""
+        if mode == "host":
+            continue
+        if typ in joins:
+            ns.append({"type": typ, "path": joins[typ]})
+        else:
+            ns.append({"type": typ})
+    if cgroup_v2 and (hc.get("CgroupnsMode") or "private") == "private":
+        ns.append({"type": "cgroup"})  # docker: private cgroupns on v2, host on v1
+    elif hc.get("CgroupnsMode") == "private":
+        ns.append({"type": "cgroup"})
+    return ns
+
+
 def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, list[int]],
-          cgroups_path: str, cgroup_v2: bool) -> dict:
+          cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None) -> dict:
     cfg = c["Config"]
     hc = c["HostConfig"]
     caps = security.capability_set(DEFAULT_CAPS, hc)
     sec = security.parse_security_opts(hc.get("SecurityOpt") or [])
     privileged = bool(hc.get("Privileged"))
-    ns = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    net_mode = hc.get("NetworkMode") or "default"
-    if net_mode != "host":
-        ns.append({"type": "network"})
-    if cgroup_v2:
-        ns.append({"type": "cgroup"})  # docker: private cgroupns on v2, host on v1
+    ns = namespaces(hc, joins or {}, cgroup_v2)
+    own_uts = any(n["type"] == "uts" and not n.get("path") for n in ns)
     uid, gid, groups = user
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc",
@@ -80,6 +101,10 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
          "options": ["nosuid", "noexec", "nodev", "mode=1777",
                      f"size={hc.get('ShmSize') or 67108864}"]},
     ]
+    for dest, opts in (hc.get("Tmpfs") or {}).items():
+        mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "nodev", "noexec"] + [o for o in opts.split(",")
+                                                                  if o]})
     for dest, key in (("/etc/resolv.conf", "ResolvConfPath"), ("/etc/hostname", "HostnamePath"),
                       ("/etc/hosts", "HostsPath")):
         if c.get(key):
@@ -115,13 +140,14 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": rootfs, "readonly": bool(hc.get("ReadonlyRootfs"))},
-        "hostname": cfg.get("Hostname", ""),
-        "domainname": cfg.get("Domainname", ""),
+        "hostname": cfg.get("Hostname", "") if own_uts else "",
+        "domainname": cfg.get("Domainname", "") if own_uts else "",
         "mounts": mounts,
         "linux": {
             "namespaces": ns,
             "cgroupsPath": cgroups_path,
             "resources": {"devices": devices, **resources.oci_resources(hc)},
+            "sysctl": dict(hc.get("Sysctls") or {}),
             "maskedPaths": [] if privileged else MASKED_PATHS,
             "readonlyPaths": [] if privileged else READONLY_PATHS,
             "devices": linux_devices,
