@@ -38,20 +38,10 @@ def _create_args(sp) -> None:
     sp.add_argument("--read-only", action="store_true")
     sp.add_argument("--log-driver")
     sp.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
-    sp.add_argument("-m", "--memory", type=_bytes)
-    sp.add_argument("--memory-swap", type=_bytes_or_unlimited)
-    sp.add_argument("--memory-reservation", type=_bytes)
+    _resource_args(sp)
     sp.add_argument("--oom-kill-disable", action="store_true")
-    sp.add_argument("--cpus", type=_nano_cpus)
-    sp.add_argument("-c", "--cpu-shares", type=int)
-    sp.add_argument("--cpu-period", type=int)
-    sp.add_argument("--cpu-quota", type=int)
-    sp.add_argument("--cpuset-cpus")
-    sp.add_argument("--cpuset-mems")
-    sp.add_argument("--pids-limit", type=int)
     sp.add_argument("--ulimit", action="append", default=[], type=_ulimit)
     sp.add_argument("--shm-size", type=_bytes)
-    sp.add_argument("--blkio-weight", type=int)
     sp.add_argument("--cap-add", action="append", default=[])
     sp.add_argument("--cap-drop", action="append", default=[])
     sp.add_argument("--privileged", action="store_true")
@@ -148,17 +138,7 @@ def register(sub) -> None:
     sp.add_argument("ps_args", nargs="*")
     sp.set_defaults(func=cmd_top)
     sp = sub.add_parser("update")
-    sp.add_argument("-m", "--memory", type=_bytes)
-    sp.add_argument("--memory-swap", type=_bytes_or_unlimited)
-    sp.add_argument("--memory-reservation", type=_bytes)
-    sp.add_argument("--cpus", type=_nano_cpus)
-    sp.add_argument("-c", "--cpu-shares", type=int)
-    sp.add_argument("--cpu-period", type=int)
-    sp.add_argument("--cpu-quota", type=int)
-    sp.add_argument("--cpuset-cpus")
-    sp.add_argument("--cpuset-mems")
-    sp.add_argument("--pids-limit", type=int)
-    sp.add_argument("--blkio-weight", type=int)
+    _resource_args(sp)
     sp.add_argument("containers", nargs="+")
     sp.set_defaults(func=cmd_update)
     sp = sub.add_parser("diff")
@@ -223,14 +203,9 @@ def _body(a) -> dict:
             body[key] = val
     if a.log_driver:
         body["HostConfig"]["LogConfig"] = {"Type": a.log_driver, "Config": {}}
-    for key, val in (("Memory", a.memory), ("MemorySwap", a.memory_swap),
-                     ("MemoryReservation", a.memory_reservation), ("NanoCpus", a.cpus),
-                     ("CpuShares", a.cpu_shares), ("CpuPeriod", a.cpu_period),
-                     ("CpuQuota", a.cpu_quota), ("CpusetCpus", a.cpuset_cpus),
-                     ("CpusetMems", a.cpuset_mems), ("PidsLimit", a.pids_limit),
-                     ("ShmSize", a.shm_size), ("BlkioWeight", a.blkio_weight)):
-        if val is not None:
-            body["HostConfig"][key] = val
+    body["HostConfig"].update(_resource_fields(a))
+    if a.shm_size is not None:
+        body["HostConfig"]["ShmSize"] = a.shm_size
     if a.oom_kill_disable:
         body["HostConfig"]["OomKillDisable"] = True
     if a.ulimit:
@@ -271,6 +246,32 @@ def _security_opt(opt: str) -> str:
         except OSError as err:
             raise UsageError(f"opening seccomp profile ({val}) failed: {err.strerror}") from err
     return opt
+
+
+# (flag, HostConfig key, parser) shared by run/create and update
+_RESOURCE_FLAGS = [
+    (("-m", "--memory"), "Memory", lambda v: _bytes(v)),
+    (("--memory-swap",), "MemorySwap", lambda v: _bytes_or_unlimited(v)),
+    (("--memory-reservation",), "MemoryReservation", lambda v: _bytes(v)),
+    (("--cpus",), "NanoCpus", lambda v: _nano_cpus(v)),
+    (("-c", "--cpu-shares"), "CpuShares", int),
+    (("--cpu-period",), "CpuPeriod", int),
+    (("--cpu-quota",), "CpuQuota", int),
+    (("--cpuset-cpus",), "CpusetCpus", str),
+    (("--cpuset-mems",), "CpusetMems", str),
+    (("--pids-limit",), "PidsLimit", int),
+    (("--blkio-weight",), "BlkioWeight", int),
+]
+
+
+def _resource_args(sp) -> None:
+    for flags, key, parse in _RESOURCE_FLAGS:
+        sp.add_argument(*flags, dest=key, type=parse, default=None)
+
+
+def _resource_fields(a) -> dict:
+    return {key: getattr(a, key) for _, key, _ in _RESOURCE_FLAGS
+            if getattr(a, key) is not None}
 
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -441,12 +442,7 @@ def cmd_wait(cli: Client, a) -> int:
 
 
 def cmd_update(cli: Client, a) -> int:
-    body = {k: v for k, v in (
-        ("Memory", a.memory), ("MemorySwap", a.memory_swap),
-        ("MemoryReservation", a.memory_reservation), ("NanoCpus", a.cpus),
-        ("CpuShares", a.cpu_shares), ("CpuPeriod", a.cpu_period), ("CpuQuota", a.cpu_quota),
-        ("CpusetCpus", a.cpuset_cpus), ("CpusetMems", a.cpuset_mems),
-        ("PidsLimit", a.pids_limit), ("BlkioWeight", a.blkio_weight)) if v is not None}
+    body = _resource_fields(a)
     return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/update", body))
 
 
