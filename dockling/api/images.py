@@ -7,6 +7,7 @@ import tempfile
 
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
+from dockling import clock
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import archive, reference
 from dockling.images.store import ImageStore
@@ -40,12 +41,8 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
                 idx = len([x for x in hist if not x.get("empty_layer")]) - 1 - layer
                 size = sizes[idx] if 0 <= idx < len(sizes) else 0
                 layer += 1
-            import datetime
-
-            created = datetime.datetime.fromisoformat(h.get("created", img.created)
-                                                      .replace("Z", "+00:00"))
             out.append({"Id": img.id if i == 0 else "<missing>",
-                        "Created": int(created.timestamp()), "CreatedBy": h.get(
+                        "Created": int(clock.unix(h.get("created", img.created))), "CreatedBy": h.get(
                             "created_by", ""), "Tags": img.tags if i == 0 else None,
                         "Size": size, "Comment": h.get("comment", "")})
         return json_response(out)

@@ -8,15 +8,11 @@ unless the container has a tty.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 
+from dockling import clock
 from dockling.shim.shim import STDERR, STDOUT, frame
-
-
-def _ts(s: str) -> float:
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
 def parse_since(v: str | None) -> float | None:
@@ -26,7 +22,7 @@ def parse_since(v: str | None) -> float | None:
     try:
         return float(v)
     except ValueError:
-        return _ts(v)
+        return clock.unix(v)
 
 
 def _format(entry: dict, tty: bool, timestamps: bool) -> bytes:
@@ -45,7 +41,7 @@ def _wanted(entry: dict, stdout: bool, stderr: bool, since: float | None,
     if entry.get("stream") != "stderr" and not stdout:
         return False
     if since is not None or until is not None:
-        t = _ts(entry["time"])
+        t = clock.unix(entry["time"])
         if since is not None and t < since:
             return False
         if until is not None and t > until:

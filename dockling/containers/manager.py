@@ -24,6 +24,7 @@ import signal
 import tempfile
 import time
 
+from dockling import clock
 from dockling.containers import logs as logfile
 from dockling.containers import model, resources, security, spec, users
 from dockling.containers.model import Status
@@ -183,7 +184,7 @@ class ContainerManager:
         lowers = self.images.layers.lower_dirs(chains)
         c = {
             "Id": cid,
-            "Created": model.now(),
+            "Created": clock.now(),
             "Path": argv[0],
             "Args": argv[1:],
             "State": model.initial_state(),
@@ -283,7 +284,7 @@ class ContainerManager:
             raise
         st = c["State"]
         model.set_status(st, Status.RUNNING)
-        st.update(Pid=started["Pid"], StartedAt=model.now(), ExitCode=0, Error="",
+        st.update(Pid=started["Pid"], StartedAt=clock.now(), ExitCode=0, Error="",
                   FinishedAt=model.ZERO_TIME, OOMKilled=False)
         self._save(c)
         self.events.emit("container", "start", cid, {"name": c["Name"][1:]})
@@ -371,7 +372,7 @@ class ContainerManager:
             self.runtime.delete(cid, force=True)
         except (NotFound, Conflict):
             pass
-        return {"ExitCode": 137, "FinishedAt": model.now(),
+        return {"ExitCode": 137, "FinishedAt": clock.now(),
                 "Error": "container shim exited unexpectedly"}
 
     def _read_exit(self, cid: str) -> dict | None:
@@ -390,7 +391,7 @@ class ContainerManager:
         log.debug("container %s exited: %s", cid[:12], result)
         model.set_status(st, Status.EXITED)
         st.update(Pid=0, ExitCode=result.get("ExitCode", 255),
-                  FinishedAt=result.get("FinishedAt") or model.now(),
+                  FinishedAt=result.get("FinishedAt") or clock.now(),
                   OOMKilled=bool(result.get("OOMKilled")), Error=result.get("Error", ""))
         self._save(c)
         self._unmount(c)
@@ -547,7 +548,7 @@ class ContainerManager:
             "Image": img_name,
             "ImageID": c["Image"],
             "Command": cmd,
-            "Created": int(model.parse_time(c["Created"]).timestamp()),
+            "Created": int(clock.unix(c["Created"])),
             "Ports": [],
             "Labels": cfg.get("Labels") or {},
             "State": c["State"]["Status"],
@@ -668,7 +669,7 @@ class ContainerManager:
                                 "AttachStderr", "Image")}
         new_cfg.update(config or {})
         archive.apply_changes(new_cfg, changes or [])
-        created = model.now()
+        created = clock.now()
         cfg = dict(img.config)
         cfg.update(created=created, config=new_cfg, author=author or cfg.get("author", ""),
                    container=c["Id"])

@@ -12,19 +12,10 @@ import datetime
 import enum
 import secrets
 
+from dockling import clock
 from dockling.errors import Conflict, NotModified
 
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(s: str) -> datetime.datetime | None:
-    if not s or s.startswith("0001-"):
-        return None
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+ZERO_TIME = clock.ZERO
 
 
 def new_id() -> str:
@@ -96,7 +87,7 @@ def status_text(state: dict) -> str:
     t = datetime.datetime.now(datetime.UTC)
     st = state["Status"]
     if st in ("running", "paused"):
-        started = parse_time(state["StartedAt"]) or t
+        started = clock.parse(state["StartedAt"]) or t
         text = f"Up {human_duration((t - started).total_seconds())}"
         if st == "paused":
             text += " (Paused)"
@@ -107,7 +98,7 @@ def status_text(state: dict) -> str:
     if st == "restarting":
         return "Restarting"
     if st == "exited":
-        fin = parse_time(state["FinishedAt"])
+        fin = clock.parse(state["FinishedAt"])
         if fin is None:
             return f"Exited ({state['ExitCode']})"
         return f"Exited ({state['ExitCode']}) {human_duration((t - fin).total_seconds())} ago"

@@ -13,7 +13,8 @@ import os
 import shlex
 
 from dockling.errors import InvalidArgument
-from dockling.images.store import ImageStore, now_rfc3339
+from dockling import clock
+from dockling.images.store import ImageStore
 
 _CHANGE_OK = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "VOLUME", "WORKDIR",
               "STOPSIGNAL", "ONBUILD"}
@@ -89,7 +90,7 @@ def import_rootfs(images: ImageStore, stream, changes: list[str], message: str =
     container_config: dict = {}
     apply_changes(container_config, changes)  # refuse bad changes before unpacking
     layer = images.layers.register(stream, None)
-    created = now_rfc3339()
+    created = clock.now()
     config = {
         "architecture": "amd64",
         "os": "linux",

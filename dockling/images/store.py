@@ -9,18 +9,14 @@ a unique ID prefix.
 
 from __future__ import annotations
 
-import datetime
 import json
 
+from dockling import clock
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.images import reference
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.store.db import DB
-
-
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def short(image_id: str) -> str:
@@ -74,7 +70,7 @@ class ImageStore:
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO images(id, created, size, parent) VALUES (?,?,?,?)",
-                (image_id, config.get("created") or now_rfc3339(), size, parent))
+                (image_id, config.get("created") or clock.now(), size, parent))
         return image_id
 
     def tag(self, image_id: str, ref: str) -> reference.Reference:
@@ -237,13 +233,12 @@ class ImageStore:
 
     def summary(self, img: Image) -> dict:
         """ImageSummary (GET /images/json)."""
-        created = datetime.datetime.fromisoformat(img.created)
         return {
             "Id": img.id,
             "ParentId": img.parent,
             "RepoTags": img.tags or [],
             "RepoDigests": img.repo_digests,
-            "Created": int(created.timestamp()),
+            "Created": int(clock.unix(img.created)),
             "Size": img.size,
             "SharedSize": -1,
             "VirtualSize": img.size,

@@ -17,12 +17,12 @@ as child subreaper first, so PID 1 is re-parented to it.
 
 from __future__ import annotations
 
-import datetime
 import os
 import select
 import signal
 import time
 
+from dockling import clock
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.runtime import (
     cgroups,
@@ -118,8 +118,7 @@ class Runtime:
             cg.create(defaults.effective_resources(cfg))
             st = State(
                 id=cid, pid=0, bundle=bundle, rootfs=root,
-                created=datetime.datetime.now(datetime.UTC).isoformat()
-                .replace("+00:00", "Z"),
+                created=clock.now(),
                 init_start_time=0, cgroup=cg.to_dict(),
                 config=spec.to_dict(cfg), annotations=dict(cfg.annotations),
             )

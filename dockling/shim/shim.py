@@ -23,7 +23,6 @@ Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import gc
 import json
 import os
@@ -32,6 +31,7 @@ import signal
 import socket
 import struct
 
+from dockling import clock
 from dockling.runtime import console, spec, syscalls
 from dockling.runtime import open_runtime
 
@@ -40,10 +40,6 @@ STDOUT, STDERR = 1, 2
 
 def frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxI", stream, len(data)) + data
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def write_json_atomic(path: str, doc: dict) -> None:
@@ -301,7 +297,7 @@ class _Shim:
             code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
                 os.WEXITSTATUS(status)
             if pid == self.init_pid and self.exit is None:
-                self.exit = {"ExitCode": code, "FinishedAt": _now(),
+                self.exit = {"ExitCode": code, "FinishedAt": clock.now(),
                              "OOMKilled": self._oom_killed()}
             for ex in list(self.execs.values()):
                 if ex["pid"] == pid:
@@ -371,7 +367,7 @@ class _Shim:
         if self.log is None:
             return
         name = "stdout" if stream == STDOUT else "stderr"
-        t = _now()
+        t = clock.now()
         lines = data.splitlines(keepends=True)
         out = b"".join(json.dumps({"log": line.decode("utf-8", "replace"), "stream": name,
                                    "time": t}).encode() + b"\n" for line in lines)

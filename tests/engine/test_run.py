@@ -240,9 +240,9 @@ def test_start_attach_and_logs_since(daemon):
     res = daemon.cli("start", "-a", n)
     assert res.returncode == 0 and res.stdout == b"first\nsecond\n"
     info = json.loads(daemon.cli("inspect", n).stdout)[0]
-    from dockling.containers.model import parse_time
+    from dockling import clock
 
-    mid = parse_time(info["State"]["StartedAt"]).timestamp() + 0.5
+    mid = clock.unix(info["State"]["StartedAt"]) + 0.5
     assert daemon.cli("logs", "--since", f"{mid:.3f}", n).stdout == b"second\n"
     assert daemon.cli("logs", "--until", f"{mid:.3f}", n).stdout == b"first\n"
     daemon.cli("rm", n, check=True)
