@@ -21,9 +21,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response({"Id": c["Id"], "Warnings": []}, 201)
 
     async def list_(req: Request) -> Response:
-        filters = req.qjson("filters", {}) or {}
-        filters = {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
-                   for k, v in filters.items()}
+        filters = req.filters()
         cs = m.list(req.qbool("all"), filters, req.qint("limit", -1) or -1)
         return json_response([m.summary(c) for c in cs])
 
@@ -76,7 +74,7 @@ def routes(r: Router, m: ContainerManager) -> None:
             c = m.get(cid)
             if c["State"]["Running"]:
                 await m.stop(cid, 0, "SIGKILL")
-        m.remove(cid, force=req.qbool("force"))
+        m.remove(cid, force=req.qbool("force"), volumes=req.qbool("v"))
         return empty(204)
 
     async def rename(req: Request) -> Response:

@@ -15,9 +15,7 @@ from dockling.images.store import ImageStore
 
 def routes(r: Router, images: ImageStore, containers: ContainerManager, events) -> None:
     async def list_(req: Request) -> Response:
-        filters = req.qjson("filters", {}) or {}
-        filters = {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
-                   for k, v in filters.items()}
+        filters = req.filters()
         out = []
         for img in images.all():
             if not _match(img, filters, images):
@@ -64,9 +62,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
         return json_response(out)
 
     async def prune(req: Request) -> Response:
-        filters = req.qjson("filters", {}) or {}
-        dangling = filters.get("dangling", ["true"])
-        dangling_only = not (dangling in (["false"], {"false": True}))
+        dangling_only = req.filters().get("dangling", ["true"]) != ["false"]
         deleted, reclaimed = images.prune(dangling_only, containers.users_of_image)
         return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 

@@ -82,6 +82,14 @@ class Request:
         except ValueError as err:
             raise InvalidArgument(f"invalid {name} JSON: {err}") from err
 
+    def filters(self) -> dict[str, list[str]]:
+        """The filters query: {"k": ["v"]} or the old {"k": {"v": true}} form."""
+        raw = self.qjson("filters", {}) or {}
+        if not isinstance(raw, dict):
+            raise InvalidArgument("invalid filter: expected a JSON object")
+        return {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
+                for k, v in raw.items()}
+
     def json(self) -> dict:
         if not self.body:
             return {}

@@ -54,6 +54,9 @@ def _create_args(sp) -> None:
     sp.add_argument("--cgroupns", choices=["host", "private"])
     sp.add_argument("--tmpfs", action="append", default=[])
     sp.add_argument("--sysctl", action="append", default=[])
+    sp.add_argument("-v", "--volume", action="append", default=[])
+    sp.add_argument("--mount", action="append", default=[], type=_mount)
+    sp.add_argument("--volumes-from", action="append", default=[])
     sp.add_argument("image")
     sp.add_argument("command", nargs="...")
 
@@ -233,7 +236,24 @@ def _body(a) -> dict:
         hc["Tmpfs"] = dict((t.split(":", 1) + [""])[:2] for t in a.tmpfs)
     if a.sysctl:
         hc["Sysctls"] = dict((kv.split("=", 1) + [""])[:2] for kv in a.sysctl)
+    # docker's CLI: -v /ctr is an anonymous volume (Config.Volumes), the rest are Binds
+    binds = [v for v in a.volume if ":" in v]
+    anonymous = [v for v in a.volume if ":" not in v]
+    if binds:
+        hc["Binds"] = binds
+    if anonymous:
+        body["Volumes"] = {v: {} for v in anonymous}
+    if a.mount:
+        hc["Mounts"] = a.mount
+    if a.volumes_from:
+        hc["VolumesFrom"] = a.volumes_from
     return body
+
+
+def _mount(spec: str) -> dict:
+    from dockling.cli.volumes import parse_mount
+
+    return parse_mount(spec)
 
 
 def _security_opt(opt: str) -> str:

@@ -43,7 +43,7 @@ class ArgParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgParser:
-    from dockling.cli import containers, images
+    from dockling.cli import containers, images, volumes
 
     p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
     p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
@@ -51,6 +51,7 @@ def build_parser() -> ArgParser:
     sub = p.add_subparsers(dest="cmd", parser_class=ArgParser)
     containers.register(sub)
     images.register(sub)
+    volumes.register(sub)
     sp = sub.add_parser("version")
     sp.add_argument("-f", "--format", default=None)
     sp.set_defaults(func=cmd_version)
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         a = build_parser().parse_args(argv)
     except UsageError as err:
         print(f"dockling: {err}", file=sys.stderr)
-        return 125 if argv[:1] == ["run"] else 1
+        return 125 if argv[:1] in (["run"], ["create"]) else 1
     if a.version:
         import dockling
 
@@ -166,12 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     except APIError as err:
         prefix = "dockling: " if a.cmd in ("run", "create") else ""
         print(f"{prefix}Error response from daemon: {err.message}", file=sys.stderr)
-        if a.cmd == "run":
-            return 125
-        return 1
+        return 125 if a.cmd in ("run", "create") else 1
     except UsageError as err:
         print(f"dockling: {err}", file=sys.stderr)
-        return 125 if a.cmd == "run" else 1
+        return 125 if a.cmd in ("run", "create") else 1
     except (FileNotFoundError, ConnectionRefusedError):
         print(f"Cannot connect to the dockling daemon at unix://{sock}. "
               "Is the dockling daemon running?", file=sys.stderr)

@@ -38,6 +38,8 @@ from dockling.runtime.paths import make_mountpoint
 from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
+from dockling.volumes import mounts
+from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
 
 log = logging.getLogger("dockling.containers")
 
@@ -66,10 +68,11 @@ class Paths:
 
 
 class ContainerManager:
-    def __init__(self, db: DB, images: ImageStore, paths: Paths, cgroup_parent: str,
-                 events) -> None:
+    def __init__(self, db: DB, images: ImageStore, volumes: VolumeStore, paths: Paths,
+                 cgroup_parent: str, events) -> None:
         self.db = db
         self.images = images
+        self.volumes = volumes
         self.paths = paths
         self.cgroup_parent = "/" + cgroup_parent.strip("/")
         self.events = events
@@ -177,6 +180,7 @@ class ContainerManager:
         argv = spec.command(cfg, {})
         if not argv:
             raise InvalidArgument("no command specified")
+        points = mounts.resolve(cfg, hc, icfg.get("Volumes"), self.volumes, self.get)
         d = self.paths.container(cid)
         for sub in ("upper", "work", "merged"):
             os.makedirs(os.path.join(d, sub))
@@ -205,11 +209,17 @@ class ContainerManager:
             "GraphDriver": {"Name": "overlay2", "Data": {
                 "LowerDir": ":".join(lowers), "UpperDir": os.path.join(d, "upper"),
                 "WorkDir": os.path.join(d, "work"), "MergedDir": os.path.join(d, "merged")}},
-            "Mounts": [],
+            "Mounts": mounts.public(points),
+            "MountPoints": points,
             "Config": cfg,
             "NetworkSettings": _network_settings(net),
         }
         self._save(c)
+        for p in points:
+            if p["Type"] == "volume":
+                self.events.emit("volume", "mount", p["Name"], {
+                    "container": cid, "destination": p["Destination"], "driver": p["Driver"],
+                    "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
         self.events.emit("container", "create", cid, {"name": name, "image": image_ref})
         return c
 
@@ -253,9 +263,14 @@ class ContainerManager:
                 raise InvalidArgument(f"unable to start container process: {err}") from err
             user = (user[0], user[1], user[2] + [g for g in extra if g not in user[2]])
             cg_path = f"{self.cgroup_parent}/{cid}"
+            points = c.get("MountPoints") or []
+            for p in points:
+                if p["Type"] == "volume" and p.get("CopyData"):
+                    mounts.copy_up(merged, p["Destination"], self.volumes.mount(p["Name"]))
             oci = spec.build(c, img.container_config, rootfs=merged, user=user,
                              cgroups_path=cg_path, cgroup_v2=is_unified(),
-                             joins=self._joins(c["HostConfig"]))
+                             joins=self._joins(c["HostConfig"]),
+                             user_mounts=mounts.oci(points, self.volumes.mount))
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(oci, f)
             t1 = time.perf_counter()
@@ -318,7 +333,8 @@ class ContainerManager:
         self._unmount(c)
         if c["HostConfig"].get("AutoRemove"):
             self.recent_exits[c["Id"]] = code
-            self.remove(c["Id"], force=True)  # moby's start cleans up --rm containers too
+            # moby's start cleans up --rm containers too
+            self.remove(c["Id"], force=True, volumes=True)
 
     def _write_etc_files(self, c: dict) -> None:
         cfg = c["Config"]
@@ -339,6 +355,20 @@ class ContainerManager:
         merged = os.path.join(self.paths.container(c["Id"]), "merged")
         if os.path.ismount(merged):
             unmount(merged)
+        in_use = {p["Name"] for o in self.all() if o["State"]["Running"] and o["Id"] != c["Id"]
+                  for p in o.get("MountPoints") or [] if p["Type"] == "volume"}
+        for p in c.get("MountPoints") or []:
+            if p["Type"] == "volume" and p["Name"] not in in_use:
+                self.volumes.unmount(p["Name"])
+
+    def volume_users(self) -> dict[str, list[str]]:
+        """volume name -> the IDs of the containers that mount it (running or not)."""
+        out: dict[str, list[str]] = {}
+        for c in self.all():
+            for p in c.get("MountPoints") or []:
+                if p["Type"] == "volume":
+                    out.setdefault(p["Name"], []).append(c["Id"])
+        return out
 
     # -- exit ----------------------------------------------------------------------
     def _watch(self, cid: str) -> None:
@@ -410,7 +440,7 @@ class ContainerManager:
             self.recent_exits[cid] = st["ExitCode"]
             while len(self.recent_exits) > 256:
                 self.recent_exits.pop(next(iter(self.recent_exits)))
-            self.remove(cid, force=True)
+            self.remove(cid, force=True, volumes=True)
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         try:
@@ -477,7 +507,8 @@ class ContainerManager:
         return True
 
     # -- remove --------------------------------------------------------------------
-    def remove(self, ref: str, force: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``volumes``: also remove the container's anonymous volumes (rm -v, --rm)."""
         c = self.get(ref)
         cid = c["Id"]
         Status(c["State"]["Status"]).check_remove(c["Name"], force)
@@ -494,6 +525,18 @@ class ContainerManager:
         task = self.watchers.pop(cid, None)
         if task is not None:
             task.cancel()
+        if volumes:
+            users = self.volume_users()
+            for p in c.get("MountPoints") or []:
+                if p["Type"] != "volume" or users.get(p["Name"]):
+                    continue
+                try:
+                    vol = self.volumes.get(p["Name"])
+                except NotFound:
+                    continue
+                if ANONYMOUS_LABEL in (vol.get("Labels") or {}):
+                    self.volumes.remove(p["Name"], [])
+                    self.events.emit("volume", "destroy", p["Name"], {"driver": "local"})
         # Waiters (condition=removed) learn the last exit code.
         for fut in self.exit_futures.pop(cid, []):
             if not fut.done():
@@ -536,7 +579,9 @@ class ContainerManager:
 
     # -- queries -------------------------------------------------------------------
     def inspect(self, ref: str) -> dict:
-        return self.get(ref)
+        c = self.get(ref)
+        c.pop("MountPoints", None)
+        return c
 
     def summary(self, c: dict) -> dict:
         cfg = c["Config"]

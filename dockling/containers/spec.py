@@ -75,7 +75,10 @@ def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
 
 
 def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, list[int]],
-          cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None) -> dict:
+          cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None,
+          user_mounts: list[dict] | None = None) -> dict:
+    """``user_mounts``: the OCI mounts of -v/--mount; they replace a default at
+    the same destination (a volume on /dev/shm, a bind on /etc/hosts)."""
     cfg = c["Config"]
     hc = c["HostConfig"]
     caps = security.capability_set(DEFAULT_CAPS, hc)
@@ -110,6 +113,9 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         if c.get(key):
             mounts.append({"destination": dest, "type": "bind", "source": c[key],
                            "options": ["rbind", "rprivate"]})
+    user_mounts = user_mounts or []
+    taken = {m["destination"] for m in user_mounts}
+    mounts = [m for m in mounts if m["destination"] not in taken] + user_mounts
     devices = [{"allow": False, "access": "rwm"}]
     devices += [{"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
                 for t, ma, mi in ALLOWED_DEVICES]

@@ -22,6 +22,7 @@ import sys
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import system as system_api
+from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon.events import Events
@@ -33,6 +34,7 @@ from dockling.runtime import BUILTIN
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.state import process_start_time
 from dockling.store.db import DB
+from dockling.volumes.store import VolumeStore
 
 DEFAULT_ROOT = "/var/lib/dockling"
 DEFAULT_EXEC_ROOT = "/run/dockling"
@@ -66,7 +68,8 @@ class Daemon:
         self.images = ImageStore(self.db, self.content, self.layers)
         self.events = Events()
         self.runtime = runtime
-        self.containers = ContainerManager(self.db, self.images,
+        self.volumes = VolumeStore(self.db, root)
+        self.containers = ContainerManager(self.db, self.images, self.volumes,
                                            Paths(root, exec_root, runtime), cgroup_parent,
                                            self.events)
 
@@ -75,6 +78,7 @@ class Daemon:
         system_api.routes(r, self)
         containers_api.routes(r, self.containers)
         images_api.routes(r, self.images, self.containers, self.events)
+        volumes_api.routes(r, self.volumes, self.containers, self.events)
         return r
 
     def reconcile(self) -> None:

@@ -1,4 +1,4 @@
-"""SQLite state: images, tags, containers. One file, WAL, one writer (the daemon).
+"""SQLite state: images, tags, containers, volumes. One file, WAL, one writer (the daemon).
 
 Rows hold the API-shaped JSON documents; a change that must survive a
 crash is one transaction (``with db.tx():``).
@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS containers (
     name TEXT NOT NULL UNIQUE,    -- without the leading /
     image_id TEXT NOT NULL,
     doc BLOB NOT NULL             -- the container record (JSON)
+);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    doc BLOB NOT NULL             -- the Volume JSON of the API
 );
 """
 

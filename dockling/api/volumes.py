@@ -1,0 +1,55 @@
+"""Routes for /volumes: Docker JSON in, volume store call, Docker JSON out."""
+
+from __future__ import annotations
+
+from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.containers.manager import ContainerManager
+from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
+
+
+def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events) -> None:
+    async def list_(req: Request) -> Response:
+        vols = volumes.list(req.filters(), containers.volume_users())
+        return json_response({"Volumes": vols, "Warnings": None})
+
+    async def create(req: Request) -> Response:
+        body = req.json()
+        vol = volumes.create(body.get("Name") or None, body.get("Driver") or "local",
+                             body.get("DriverOpts"), body.get("Labels"))
+        events.emit("volume", "create", vol["Name"], {"driver": vol["Driver"]})
+        return json_response(vol, 201)
+
+    async def inspect(req: Request) -> Response:
+        return json_response(volumes.get(req.params["name"]))
+
+    async def delete(req: Request) -> Response:
+        name = req.params["name"]
+        users = containers.volume_users().get(name, [])
+        volumes.remove(name, users, force=req.qbool("force"))
+        events.emit("volume", "destroy", name, {"driver": "local"})
+        return empty(204)
+
+    async def prune(req: Request) -> Response:
+        """Unused volumes; only anonymous ones unless all=true (API 1.42+)."""
+        filters = req.filters()
+        everything = filters.pop("all", ["false"])[-1].lower() in ("1", "true")
+        users = containers.volume_users()
+        deleted, reclaimed = [], 0
+        for vol in volumes.list(filters, users):
+            if users.get(vol["Name"]):
+                continue
+            if not everything and ANONYMOUS_LABEL not in (vol.get("Labels") or {}):
+                continue
+            size = volumes.size(vol["Name"])
+            volumes.remove(vol["Name"], [])
+            events.emit("volume", "destroy", vol["Name"], {"driver": vol["Driver"]})
+            deleted.append(vol["Name"])
+            reclaimed += size
+        events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
+        return json_response({"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+    r.add("GET", "/volumes", list_)
+    r.add("POST", "/volumes/create", create)
+    r.add("POST", "/volumes/prune", prune)
+    r.add("GET", "/volumes/{name}", inspect)
+    r.add("DELETE", "/volumes/{name}", delete)

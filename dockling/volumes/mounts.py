@@ -1,0 +1,229 @@
+"""A container's mount points: -v binds, --mount, --volumes-from, VOLUME.
+
+``resolve`` runs at create: it turns HostConfig.Binds, HostConfig.Mounts,
+HostConfig.VolumesFrom and the Volumes of the config and the image into
+one list of mount points (docker's MountPoint, plus the two private keys
+below), creating named and anonymous volumes and -v bind sources on the
+way. ``public`` is the inspect view; ``oci`` the runtime's mounts.
+
+Private keys: CopyData (fill an empty volume from the image at start) and
+Tmpfs (the tmpfs mount options).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+
+from dockling.errors import InvalidArgument
+from dockling.runtime.paths import secure_join
+
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+_MODES = {"ro", "rw", "z", "Z", "nocopy", *_PROPAGATIONS}
+_PUBLIC = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
+
+
+def _check_target(spec: str, typ: str, dest: str) -> None:
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config "
+                              f"for type \"{typ}\": invalid mount path: '{dest}' mount path "
+                              "must be absolute")
+    if os.path.normpath(dest) == "/":
+        raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config "
+                              f"for type \"{typ}\": invalid specification: destination can't "
+                              "be '/'")
+
+
+def parse_bind(spec: str) -> dict:
+    """-v [src:]dst[:mode] -> a mount point (volume Name or bind Source still unresolved)."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not all(parts[:2]) or not spec:
+        raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    mode = ""
+    if len(parts) == 3:
+        src, dest, mode = parts
+    elif len(parts) == 2 and all(o in _MODES for o in parts[1].split(",")):  # dst:mode
+        src, (dest, mode) = "", parts
+    elif len(parts) == 2:
+        src, dest = parts
+    else:
+        src, dest = "", parts[0]
+    opts = [o for o in mode.split(",") if o]
+    if any(o not in _MODES for o in opts) or sum(o in ("ro", "rw") for o in opts) > 1 or sum(
+            o in _PROPAGATIONS for o in opts) > 1:
+        raise InvalidArgument(f"invalid mode: {mode}")
+    typ = "bind" if src.startswith("/") else "volume"
+    _check_target(spec, typ, dest)
+    prop = next((o for o in opts if o in _PROPAGATIONS), "")
+    if typ == "volume" and prop:
+        raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config "
+                              "for type \"volume\": field BindOptions must not be specified")
+    point = {"Type": typ, "Source": os.path.normpath(src) if typ == "bind" else "",
+             "Destination": os.path.normpath(dest), "Mode": mode, "RW": "ro" not in opts,
+             "Propagation": (prop or "rprivate") if typ == "bind" else "",
+             "CopyData": "nocopy" not in opts}
+    if typ == "volume":
+        point.update(Name=src, Driver="local", Mode=mode or "z")
+    return point
+
+
+def parse_mount(m: dict) -> dict:
+    """One HostConfig.Mounts entry (the API's Mount object) -> a mount point."""
+    typ = m.get("Type") or "volume"
+    src = m.get("Source") or ""
+    dest = m.get("Target") or ""
+    err = f'invalid mount config for type "{typ}": '
+    if not dest:
+        raise InvalidArgument(err + "field Target must not be empty")
+    if not dest.startswith("/"):
+        raise InvalidArgument(err + f"invalid mount path: '{dest}' mount path must be absolute")
+    if os.path.normpath(dest) == "/":
+        raise InvalidArgument(err + "invalid specification: destination can't be '/'")
+    point = {"Type": typ, "Source": "", "Destination": os.path.normpath(dest), "Mode": "",
+             "RW": not m.get("ReadOnly"), "Propagation": "", "CopyData": True}
+    if typ == "bind":
+        if not src:
+            raise InvalidArgument(err + "field Source must not be empty")
+        if not os.path.exists(src):
+            raise InvalidArgument(err + f"bind source path does not exist: {src}")
+        prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        if prop not in _PROPAGATIONS:
+            raise InvalidArgument(err + f"invalid propagation mode: {prop}")
+        point.update(Source=os.path.normpath(src), Propagation=prop)
+    elif typ == "volume":
+        vo = m.get("VolumeOptions") or {}
+        point.update(Name=src, Driver=(vo.get("DriverConfig") or {}).get("Name") or "local",
+                     CopyData=not vo.get("NoCopy"), VolumeOptions=vo)
+    elif typ == "tmpfs":
+        if src:
+            raise InvalidArgument(err + "field Source must not be specified")
+        to = m.get("TmpfsOptions") or {}
+        opts = []
+        if to.get("SizeBytes"):
+            opts.append(f"size={int(to['SizeBytes'])}")
+        if to.get("Mode"):
+            opts.append(f"mode={int(to['Mode']):o}")
+        point["Tmpfs"] = ",".join(opts)
+    else:
+        raise InvalidArgument(f"mount type unknown: {typ}")
+    return point
+
+
+def resolve(config: dict, hc: dict, image_volumes: dict | None, volumes, get_container) -> \
+        list[dict]:
+    """All mount points of a new container; creates volumes and -v bind sources."""
+    points: dict[str, dict] = {}
+
+    def add(p: dict, explicit: bool = True) -> None:
+        if p["Destination"] in points:
+            if explicit:
+                raise InvalidArgument(f"Duplicate mount point: {p['Destination']}")
+            return
+        points[p["Destination"]] = p
+
+    for spec in hc.get("Binds") or []:
+        add(parse_bind(spec))
+    for m in hc.get("Mounts") or []:
+        add(parse_mount(m))
+    for ref in hc.get("VolumesFrom") or []:
+        name, _, mode = ref.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidArgument(f"invalid mode: {mode}")
+        other = get_container(name)
+        for p in other.get("MountPoints") or []:
+            if p["Destination"] in points:
+                continue
+            q = dict(p, CopyData=False)
+            if mode:
+                q["RW"] = mode == "rw"
+            points[q["Destination"]] = q
+    for dest in [*(config.get("Volumes") or {}), *(image_volumes or {})]:
+        dest = os.path.normpath(dest)
+        add({"Type": "volume", "Name": "", "Source": "", "Destination": dest, "Driver": "local",
+             "Mode": "", "RW": True, "Propagation": "", "CopyData": True}, explicit=False)
+    for p in points.values():
+        if p["Type"] == "volume":
+            vo = p.pop("VolumeOptions", None) or {}
+            vol = volumes.create(p["Name"] or None, p.get("Driver") or "local",
+                                 (vo.get("DriverConfig") or {}).get("Options"),
+                                 vo.get("Labels"))
+            p.update(Name=vol["Name"], Source=vol["Mountpoint"], Driver=vol["Driver"])
+        elif p["Type"] == "bind" and not os.path.exists(p["Source"]):
+            os.makedirs(p["Source"], mode=0o755)  # -v creates a missing source, like docker
+    # parents before children: docker mounts in order of path depth
+    return sorted(points.values(), key=lambda p: p["Destination"].count("/"))
+
+
+def public(points: list[dict]) -> list[dict]:
+    """The Mounts of docker inspect."""
+    out = []
+    for p in points:
+        keys = _PUBLIC if p["Type"] == "volume" else tuple(k for k in _PUBLIC
+                                                           if k not in ("Name", "Driver"))
+        out.append({k: p.get(k, "") for k in keys})
+    return out
+
+
+def oci(points: list[dict], volume_path) -> list[dict]:
+    """OCI mounts; ``volume_path(name)`` mounts a volume and gives its host path."""
+    out = []
+    for p in points:
+        if p["Type"] == "tmpfs":
+            opts = ["nosuid", "nodev", "noexec"] + [o for o in p.get("Tmpfs", "").split(",")
+                                                    if o]
+            if not p["RW"]:
+                opts.append("ro")
+            out.append({"destination": p["Destination"], "type": "tmpfs", "source": "tmpfs",
+                        "options": opts})
+            continue
+        src = volume_path(p["Name"]) if p["Type"] == "volume" else p["Source"]
+        opts = ["rbind", "ro" if not p["RW"] else "rw"]
+        if p.get("Propagation"):
+            opts.append(p["Propagation"])
+        out.append({"destination": p["Destination"], "type": "bind", "source": src,
+                    "options": opts})
+    return out
+
+
+def copy_up(rootfs: str, dest: str, volume_dir: str) -> None:
+    """Fill an empty volume with what the image has at dest (docker's copy-up).
+
+    The path is resolved inside the container root; symlinks in the tree are
+    copied as links, never followed.
+    """
+    if os.listdir(volume_dir):
+        return
+    src = secure_join(rootfs, dest)
+    try:
+        st = os.lstat(src)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    _copy_meta(src, volume_dir, st)
+    for dirpath, dirs, files in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        target_dir = os.path.normpath(os.path.join(volume_dir, rel))
+        for name in dirs + files:
+            s = os.path.join(dirpath, name)
+            t = os.path.join(target_dir, name)
+            lst = os.lstat(s)
+            if stat.S_ISDIR(lst.st_mode):
+                os.mkdir(t)
+            elif stat.S_ISLNK(lst.st_mode):
+                os.symlink(os.readlink(s), t)
+            elif stat.S_ISREG(lst.st_mode):
+                with open(os.open(s, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fi, \
+                        open(t, "xb") as fo:
+                    shutil.copyfileobj(fi, fo, 1 << 20)
+            else:
+                os.mknod(t, lst.st_mode, lst.st_rdev)
+            _copy_meta(s, t, lst)
+
+
+def _copy_meta(src: str, dst: str, st: os.stat_result) -> None:
+    os.lchown(dst, st.st_uid, st.st_gid)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)

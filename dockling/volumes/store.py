@@ -1,0 +1,172 @@
+"""The local volume driver: volumes/<name>/_data, optionally a mount of its own.
+
+A volume created with driver options (``type``, ``device``, ``o`` — e.g. a
+tmpfs) is mounted on its _data directory when a container first uses it and
+unmounted when the last one stops, like docker's local driver. The record
+(the API's Volume JSON) lives in SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+
+from dockling import clock
+from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.runtime import syscalls as sc
+from dockling.store.db import DB
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_LOCAL_OPTS = ("type", "device", "o")
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+
+
+class VolumeStore:
+    def __init__(self, db: DB, root: str) -> None:
+        self.db = db
+        self.root = os.path.join(root, "volumes")
+        os.makedirs(self.root, mode=0o701, exist_ok=True)
+
+    def data_dir(self, name: str) -> str:
+        return os.path.join(self.root, name, "_data")
+
+    # -- records -------------------------------------------------------------------
+    def create(self, name: str | None = None, driver: str = "local",
+               opts: dict | None = None, labels: dict | None = None,
+               anonymous: bool = False) -> dict:
+        driver = driver or "local"
+        if driver != "local":
+            raise NotFound(f"error looking up volume plugin {driver}: plugin \"{driver}\" "
+                           "not found")
+        opts = dict(opts or {})
+        labels = dict(labels or {})
+        if not name:
+            name = secrets.token_hex(32)
+            anonymous = True
+        if anonymous:
+            labels.setdefault(ANONYMOUS_LABEL, "")
+        if not _NAME_RE.match(name):
+            raise InvalidArgument(
+                f'create {name}: "{name}" includes invalid characters for a local volume '
+                'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass '
+                "a host directory, use absolute path")
+        for key in opts:
+            if key not in _LOCAL_OPTS:
+                raise InvalidArgument(f'create {name}: invalid option: "{key}"')
+        if opts and "type" not in opts and "device" not in opts:
+            raise InvalidArgument(f"create {name}: missing required option: \"device\"")
+        existing = self._row(name)
+        if existing is not None:
+            return existing  # docker: creating an existing volume returns it
+        os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
+        vol = {"CreatedAt": clock.now(), "Driver": driver, "Labels": labels,
+               "Mountpoint": self.data_dir(name), "Name": name,
+               "Options": opts or None, "Scope": "local"}
+        with self.db.tx() as conn:
+            conn.execute("INSERT INTO volumes(name, doc) VALUES (?, ?)",
+                         (name, json.dumps(vol)))
+        return vol
+
+    def _row(self, name: str) -> dict | None:
+        row = self.db.one("SELECT doc FROM volumes WHERE name = ?", name)
+        return json.loads(row["doc"]) if row else None
+
+    def get(self, name: str) -> dict:
+        vol = self._row(name)
+        if vol is None:
+            raise NotFound(f"get {name}: no such volume")
+        return vol
+
+    def all(self) -> list[dict]:
+        return [json.loads(r["doc"]) for r in self.db.query("SELECT doc FROM volumes "
+                                                            "ORDER BY name")]
+
+    def list(self, filters: dict[str, list[str]], users: dict[str, list[str]]) -> list[dict]:
+        """``users``: volume name -> the containers that mount it (for dangling)."""
+        out = []
+        for vol in self.all():
+            if _matches(vol, filters, users):
+                out.append(vol)
+        return out
+
+    def remove(self, name: str, users: list[str], force: bool = False) -> None:
+        vol = self._row(name)
+        if vol is None:
+            if force:
+                return
+            raise NotFound(f"get {name}: no such volume")
+        if users:
+            raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        self.unmount(name)
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
+        shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def size(self, name: str) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.data_dir(name)):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, f)).st_size
+                except OSError:
+                    pass
+        return total
+
+    # -- driver mounts --------------------------------------------------------------
+    def mount(self, name: str) -> str:
+        """The host path to bind into a container (mounting the volume if it has options)."""
+        vol = self.get(name)
+        path = self.data_dir(name)
+        opts = vol.get("Options") or {}
+        if opts and not os.path.ismount(path):
+            fstype = opts.get("type") or "none"
+            data = opts.get("o", "")
+            flags = 0
+            if "bind" in data.split(","):
+                flags |= sc.MS_BIND
+                data = ",".join(o for o in data.split(",") if o != "bind")
+            try:
+                sc.mount(opts.get("device") or fstype, path, fstype, flags, data or None)
+            except OSError as err:
+                raise InternalError(f"error while mounting volume '{path}': failed to mount "
+                                    f"local volume: mount {opts.get('device', '')}:{path}, "
+                                    f"data: {data}: {err.strerror.lower()}") from err
+        return path
+
+    def unmount(self, name: str) -> None:
+        path = self.data_dir(name)
+        if os.path.ismount(path):
+            try:
+                sc.umount(path, sc.MNT_DETACH)
+            except OSError:
+                pass
+
+
+def _matches(vol: dict, filters: dict[str, list[str]], users: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "name" and not any(v in vol["Name"] for v in values):
+            return False
+        if key == "driver" and vol["Driver"] not in values:
+            return False
+        if key == "dangling":
+            want = values[0].lower() in ("1", "true")
+            if bool(not users.get(vol["Name"])) != want:
+                return False
+        if key == "label":
+            labels = vol.get("Labels") or {}
+            for v in values:
+                k, eq, val = v.partition("=")
+                if k not in labels or (eq and labels[k] != val):
+                    return False
+        if key == "label!":
+            labels = vol.get("Labels") or {}
+            for v in values:
+                k, eq, val = v.partition("=")
+                if k in labels and (not eq or labels[k] == val):
+                    return False
+    return True
