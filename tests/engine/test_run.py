@@ -107,7 +107,7 @@ def test_name_conflict_and_no_such_container(daemon):
     n = name()
     daemon.cli("create", "--name", n, "busybox", check=True)
     res = daemon.cli("create", "--name", n, "busybox")
-    assert res.returncode == 1
+    assert res.returncode == 125  # docker create: 125 for daemon errors
     assert f'The container name "/{n}" is already in use by container'.encode() in res.stderr
     daemon.cli("rm", n, check=True)
     res = daemon.cli("rm", "nope-" + n)
