@@ -54,6 +54,19 @@ def _create_args(sp) -> None:
     sp.add_argument("--cgroupns", choices=["host", "private"])
     sp.add_argument("--tmpfs", action="append", default=[])
     sp.add_argument("--sysctl", action="append", default=[])
+    sp.add_argument("--restart", default="no")
+    sp.add_argument("-a", "--attach", action="append", default=[],
+                    choices=["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"])
+    sp.add_argument("--init", action="store_true", default=None)
+    sp.add_argument("--log-opt", action="append", default=[])
+    sp.add_argument("--userns")
+    sp.add_argument("--health-cmd")
+    sp.add_argument("--health-interval", type=_duration)
+    sp.add_argument("--health-timeout", type=_duration)
+    sp.add_argument("--health-start-period", type=_duration)
+    sp.add_argument("--health-start-interval", type=_duration)
+    sp.add_argument("--health-retries", type=int)
+    sp.add_argument("--no-healthcheck", action="store_true")
     sp.add_argument("-v", "--volume", action="append", default=[])
     sp.add_argument("--mount", action="append", default=[], type=_mount)
     sp.add_argument("--volumes-from", action="append", default=[])
@@ -178,6 +191,14 @@ def _env_files(paths: list[str]) -> list[str]:
 
 
 def _body(a) -> dict:
+    if a.rm and a.restart not in ("no", ""):
+        raise UsageError("Conflicting options: --restart and --rm")
+    if a.attach and a.detach:
+        raise UsageError("Conflicting options: -a and -d")
+    if a.no_healthcheck and any(v is not None for v in (
+            a.health_cmd, a.health_interval, a.health_timeout, a.health_retries,
+            a.health_start_period)):
+        raise UsageError("--no-healthcheck conflicts with --health-* options")
     env = _env_files(a.env_file) + list(a.env)
     import os
 
@@ -247,7 +268,60 @@ def _body(a) -> dict:
         hc["Mounts"] = a.mount
     if a.volumes_from:
         hc["VolumesFrom"] = a.volumes_from
+    name, _, count = a.restart.partition(":")
+    try:
+        hc["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(count or 0)}
+    except ValueError as err:
+        raise UsageError("invalid restart policy format: maximum retry count must be an "
+                         "integer") from err
+    if a.attach:
+        wanted = {s.lower() for s in a.attach}
+        body.update(AttachStdin="stdin" in wanted, AttachStdout="stdout" in wanted,
+                    AttachStderr="stderr" in wanted)
+    if a.init is not None:
+        hc["Init"] = True
+    if a.log_opt:
+        hc.setdefault("LogConfig", {"Type": a.log_driver or "", "Config": {}})
+        hc["LogConfig"]["Config"] = dict((o.split("=", 1) + [""])[:2] for o in a.log_opt)
+    if a.userns:
+        hc["UsernsMode"] = a.userns
+    hcheck = _healthcheck(a)
+    if hcheck is not None:
+        body["Healthcheck"] = hcheck
     return body
+
+
+def _healthcheck(a) -> dict | None:
+    """docker's CLI: --no-healthcheck is Test ["NONE"]; --health-cmd runs in a shell."""
+    if a.no_healthcheck:
+        return {"Test": ["NONE"]}
+    hc: dict = {}
+    if a.health_cmd:
+        hc["Test"] = ["CMD-SHELL", a.health_cmd]
+    for key, val in (("Interval", a.health_interval), ("Timeout", a.health_timeout),
+                     ("StartPeriod", a.health_start_period),
+                     ("StartInterval", a.health_start_interval),
+                     ("Retries", a.health_retries)):
+        if val is not None:
+            if val < 0:
+                raise UsageError(f"--health-{key.lower()} cannot be negative")
+            hc[key] = val
+    return hc or None
+
+
+def _duration(v: str) -> int:
+    """Go's time.ParseDuration subset (1h2m3s, 500ms, 1.5s) -> nanoseconds."""
+    import argparse
+    import re
+
+    units = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", v)
+    if not parts or "".join(n + u for n, u in parts) != v:
+        if v == "0":
+            return 0
+        raise argparse.ArgumentTypeError(f'time: invalid duration "{v}"')
+    return round(sum(float(n) * units[u] for n, u in parts))
 
 
 def _mount(spec: str) -> dict:
@@ -362,11 +436,14 @@ def cmd_run(cli: Client, a) -> int:
         _start_or_exit(cli, cid)
         print(cid)
         return 0
-    sock = cli.hijack(f"/containers/{cid}/attach", {"stream": True, "stdin": a.interactive,
-                                                     "stdout": True, "stderr": True})
+    want = {x.lower() for x in a.attach} or {"stdout", "stderr", *(
+        ["stdin"] if a.interactive else [])}
+    sock = cli.hijack(f"/containers/{cid}/attach", {
+        "stream": True, "stdin": "stdin" in want, "stdout": "stdout" in want,
+        "stderr": "stderr" in want})
     _start_or_exit(cli, cid)
     try:
-        pump(sock, tty_mode=a.tty, stdin=a.interactive,
+        pump(sock, tty_mode=a.tty, stdin="stdin" in want,
              on_resize=lambda: _resize(cli, f"/containers/{cid}/resize"))
     except Detached:
         print("\r\nread escape sequence", file=sys.stderr)

@@ -26,7 +26,7 @@ import time
 
 from dockling import clock
 from dockling.containers import logs as logfile
-from dockling.containers import model, resources, security, spec, users
+from dockling.containers import model, resources, restart, security, spec, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
@@ -78,7 +78,11 @@ class ContainerManager:
         self.events = events
         self.runtime = open_runtime(paths.runtime, paths.runtime_root)
         self.watchers: dict[str, asyncio.Task] = {}
-        self.exit_futures: dict[str, list[asyncio.Future]] = {}
+        # Waiters for a container's exit: (future, also wait through restarts?)
+        self.exit_futures: dict[str, list[tuple[asyncio.Future, bool]]] = {}
+        # Restarts waiting for their back-off delay, and each container's last delay.
+        self.restarts: dict[str, asyncio.TimerHandle] = {}
+        self.backoff: dict[str, float] = {}
         self.execs: dict[str, dict] = {}
         # Exit codes of auto-removed containers, for a `wait` that comes late.
         self.recent_exits: dict[str, int] = {}
@@ -142,6 +146,9 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
+        restart.validate(hc["RestartPolicy"])
+        if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
+            raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
         resources.validate(hc)
         security.capability_set([], hc)  # unknown capabilities fail at create, like docker
         security.parse_security_opts(hc.get("SecurityOpt") or [])
@@ -231,10 +238,15 @@ class ContainerManager:
         return f"{random.choice(_ADJ)}_{random.choice(_NAMES)}{random.randint(0, 99)}"
 
     # -- start ---------------------------------------------------------------------
-    async def start(self, ref: str) -> dict:
+    async def start(self, ref: str, by_policy: bool = False) -> dict:
+        """Start a created or exited container; ``by_policy``: a restart policy's restart."""
         c = self.get(ref)
         Status(c["State"]["Status"]).check_start()
         cid = c["Id"]
+        c["HasBeenManuallyStopped"] = False
+        if not by_policy:  # a user's start begins the policy's count again, as in docker
+            c["RestartCount"] = 0
+            self.backoff.pop(cid, None)
         d = self.paths.container(cid)
         img = self.images.load(c["Image"])
         merged = os.path.join(d, "merged")
@@ -432,15 +444,80 @@ class ContainerManager:
         shutil.rmtree(self.paths.run(cid), ignore_errors=True)
         self.events.emit("container", "die", cid, {"exitCode": str(st["ExitCode"]),
                                                    "name": c["Name"][1:]})
-        for fut in self.exit_futures.pop(cid, []):
-            if not fut.done():
-                fut.set_result(st["ExitCode"])
         self.watchers.pop(cid, None)
+        again = not c["HostConfig"].get("AutoRemove") and restart.should_restart(
+            c["HostConfig"].get("RestartPolicy") or {}, st["ExitCode"], c["RestartCount"],
+            bool(c.get("HasBeenManuallyStopped")))
+        self._wake_waiters(cid, st["ExitCode"], restarting=again)
+        if again:
+            started = clock.parse(st["StartedAt"])
+            finished = clock.parse(st["FinishedAt"])
+            ran = (finished - started).total_seconds() if started and finished else 0.0
+            self._schedule_restart(c, restart.next_delay(self.backoff.get(cid), ran))
         if c["HostConfig"].get("AutoRemove"):
             self.recent_exits[cid] = st["ExitCode"]
             while len(self.recent_exits) > 256:
                 self.recent_exits.pop(next(iter(self.recent_exits)))
             self.remove(cid, force=True, volumes=True)
+
+    def _wake_waiters(self, cid: str, code: int, restarting: bool) -> None:
+        keep = []
+        for fut, through_restarts in self.exit_futures.pop(cid, []):
+            if restarting and through_restarts:
+                keep.append((fut, through_restarts))
+            elif not fut.done():
+                fut.set_result(code)
+        if keep:
+            self.exit_futures[cid] = keep
+
+    def _schedule_restart(self, c: dict, delay: float) -> None:
+        cid = c["Id"]
+        self._cancel_restart(cid)
+        self.backoff[cid] = delay
+        model.set_status(c["State"], Status.RESTARTING)
+        self._save(c)
+        log.debug("restarting %s in %.1f s (policy %s)", cid[:12], delay,
+                  c["HostConfig"]["RestartPolicy"]["Name"])
+        loop = asyncio.get_event_loop()
+        self.restarts[cid] = loop.call_later(
+            delay, lambda: loop.create_task(self._restart(cid)))
+
+    def _cancel_restart(self, cid: str) -> None:
+        handle = self.restarts.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _restart(self, cid: str) -> None:
+        self.restarts.pop(cid, None)
+        try:
+            c = self.get(cid)
+        except NotFound:
+            return
+        if c["State"]["Status"] != Status.RESTARTING.value:
+            return
+        model.set_status(c["State"], Status.EXITED)
+        c["RestartCount"] = c.get("RestartCount", 0) + 1
+        self._save(c)
+        try:
+            await self.start(cid, by_policy=True)
+        except Exception as err:  # noqa: BLE001 - a failed restart is recorded, not raised
+            log.warning("restart of %s failed: %s", cid[:12], err)
+            c = self.get(cid)
+            if restart.should_restart(c["HostConfig"]["RestartPolicy"], c["State"]["ExitCode"],
+                                      c["RestartCount"], bool(c.get("HasBeenManuallyStopped"))):
+                self._schedule_restart(c, restart.next_delay(self.backoff.get(cid), 0))
+            else:
+                self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+
+    def start_at_boot(self) -> None:
+        """Daemon start: restart what the policies say, finish pending restarts."""
+        for c in self.all():
+            st = c["State"]
+            pending = st["Status"] == Status.RESTARTING.value
+            if pending or (st["Status"] == Status.EXITED.value and restart.start_at_boot(
+                    c["HostConfig"].get("RestartPolicy") or {}, st["ExitCode"],
+                    c.get("RestartCount", 0), bool(c.get("HasBeenManuallyStopped")))):
+                self._schedule_restart(c, 0)
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         try:
@@ -453,7 +530,7 @@ class ContainerManager:
         running = c["State"]["Running"]
         if condition in ("next-exit", "removed") or running:
             fut = asyncio.get_event_loop().create_future()
-            self.exit_futures.setdefault(cid, []).append(fut)
+            self.exit_futures.setdefault(cid, []).append((fut, condition != "next-exit"))
             code = await fut
         else:
             code = c["State"]["ExitCode"]
@@ -471,6 +548,12 @@ class ContainerManager:
         c = self.get(ref)
         if not c["State"]["Running"]:
             raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is not running")
+        if c["State"]["Restarting"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is restarting, "
+                           "wait until the container is running")
+        if sig in (signal.SIGKILL, parse_signal(c["Config"].get("StopSignal") or "SIGTERM")):
+            c["HasBeenManuallyStopped"] = True  # the policy must not bring it back
+            self._save(c)
         try:
             self.runtime.kill(c["Id"], sig)
         except (NotFound, Conflict):
@@ -484,11 +567,20 @@ class ContainerManager:
         if not c["State"]["Running"]:
             return False
         cid = c["Id"]
+        c["HasBeenManuallyStopped"] = True
+        if c["State"]["Restarting"]:  # between two runs: just call off the restart
+            self._cancel_restart(cid)
+            model.set_status(c["State"], Status.EXITED)
+            self._save(c)
+            self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+            self.events.emit("container", "stop", cid, {"name": c["Name"][1:]})
+            return True
+        self._save(c)
         if timeout is None:
             timeout = c["Config"].get("StopTimeout") or 10
         sig_name = sig or c["Config"].get("StopSignal") or "SIGTERM"
         fut = asyncio.get_event_loop().create_future()
-        self.exit_futures.setdefault(cid, []).append(fut)
+        self.exit_futures.setdefault(cid, []).append((fut, False))
         if c["State"]["Paused"]:
             self.runtime.resume(cid)
         try:
@@ -512,7 +604,9 @@ class ContainerManager:
         c = self.get(ref)
         cid = c["Id"]
         Status(c["State"]["Status"]).check_remove(c["Name"], force)
-        if c["State"]["Running"]:
+        self._cancel_restart(cid)
+        self.backoff.pop(cid, None)
+        if c["State"]["Running"] and not c["State"]["Restarting"]:
             try:
                 self.runtime.delete(cid, force=True)
             except (NotFound, Conflict):
@@ -538,9 +632,7 @@ class ContainerManager:
                     self.volumes.remove(p["Name"], [])
                     self.events.emit("volume", "destroy", p["Name"], {"driver": "local"})
         # Waiters (condition=removed) learn the last exit code.
-        for fut in self.exit_futures.pop(cid, []):
-            if not fut.done():
-                fut.set_result(c["State"]["ExitCode"])
+        self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
         self.events.emit("container", "destroy", cid, {"name": c["Name"][1:]})
 
     def update(self, ref: str, changes: dict) -> None:
@@ -580,7 +672,8 @@ class ContainerManager:
     # -- queries -------------------------------------------------------------------
     def inspect(self, ref: str) -> dict:
         c = self.get(ref)
-        c.pop("MountPoints", None)
+        for private in ("MountPoints", "HasBeenManuallyStopped"):
+            c.pop(private, None)
         return c
 
     def summary(self, c: dict) -> dict:

@@ -32,7 +32,7 @@ class Status(str, enum.Enum):
     DEAD = "dead"
 
     def check_start(self) -> None:
-        if self in (Status.RUNNING, Status.PAUSED):
+        if self in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
             raise NotModified("container already started")
         if self is Status.REMOVING:
             raise Conflict("container is marked for removal and cannot be started")
@@ -96,7 +96,9 @@ def status_text(state: dict) -> str:
             text += f" ({'health: starting' if health == 'starting' else health})"
         return text
     if st == "restarting":
-        return "Restarting"
+        fin = clock.parse(state["FinishedAt"]) or t
+        return (f"Restarting ({state['ExitCode']}) "
+                f"{human_duration((t - fin).total_seconds())} ago")
     if st == "exited":
         fin = clock.parse(state["FinishedAt"])
         if fin is None:
@@ -119,7 +121,8 @@ def initial_state() -> dict:
 
 def set_status(state: dict, status: Status) -> None:
     state["Status"] = status.value
-    state["Running"] = status in (Status.RUNNING, Status.PAUSED)
+    # docker: a container waiting to be restarted still counts as running
+    state["Running"] = status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
     state["Paused"] = status is Status.PAUSED
     state["Restarting"] = status is Status.RESTARTING
     state["Dead"] = status is Status.DEAD

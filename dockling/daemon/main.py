@@ -87,7 +87,7 @@ class Daemon:
         self.layers.clean()
         m = self.containers
         for c in m.all():
-            if not c["State"]["Running"]:
+            if c["State"]["Status"] not in ("running", "paused"):
                 continue
             cid = c["Id"]
             run = m.paths.run(cid)
@@ -97,6 +97,7 @@ class Daemon:
                 m._watch(cid)
                 continue
             m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))
+        m.start_at_boot()
 
 
 async def serve(daemon: Daemon, sock: str) -> None:

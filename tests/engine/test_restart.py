@@ -1,0 +1,127 @@
+"""Restart policies: back-off restarts, counts, user stops, and a daemon that
+is killed and started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.engine.conftest import name, running_daemon
+
+
+def _state(d, n) -> dict:
+    info = json.loads(d.cli("inspect", n, check=True).stdout)[0]
+    return {"count": info["RestartCount"], **info["State"]}
+
+
+def _until(pred, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_on_failure_limit_and_success(daemon):
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "--restart", "on-failure:2", "busybox", "sh", "-c",
+               "exit 3", check=True)
+    # 3 runs: the first and two restarts (100 ms, then 200 ms back-off)
+    _until(lambda: _state(daemon, n)["count"] == 2 and _state(daemon, n)["Status"] == "exited")
+    time.sleep(0.6)
+    st = _state(daemon, n)
+    assert (st["count"], st["Status"], st["ExitCode"]) == (2, "exited", 3)
+    n2 = name()
+    daemon.cli("run", "-d", "--name", n2, "--restart", "on-failure", "busybox", "true",
+               check=True)
+    _until(lambda: _state(daemon, n2)["Status"] == "exited")
+    time.sleep(0.3)
+    assert _state(daemon, n2)["count"] == 0  # exit 0: no restart
+    daemon.cli("rm", n, n2, check=True)
+
+
+def test_always_restarts_until_stopped(daemon):
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sh", "-c",
+               "sleep 0.2", check=True)
+    _until(lambda: _state(daemon, n)["count"] >= 2)
+    pids = set()
+    for _ in range(2):
+        st = _until(lambda: (s := _state(daemon, n))["Status"] == "running" and s)
+        pids.add(st["Pid"])
+        time.sleep(0.3)
+    ps = daemon.cli("ps", "-a", "--filter", f"name={n}").stdout.decode()
+    assert "Up" in ps or "Restarting (0)" in ps
+    assert daemon.cli("stop", "-t", "1", n).returncode == 0
+    count = _state(daemon, n)["count"]
+    time.sleep(0.8)
+    st = _state(daemon, n)
+    assert st["Status"] == "exited" and st["count"] == count  # a user's stop sticks
+    # a user's start begins the count again
+    daemon.cli("start", n, check=True)
+    assert _state(daemon, n)["count"] == 0
+    daemon.cli("rm", "-f", n, check=True)
+
+
+def test_bad_restart_policies(daemon):
+    res = daemon.cli("run", "--rm", "--restart", "always", "busybox", "true")
+    assert res.returncode == 125
+    assert b"Conflicting options: --restart and --rm" in res.stderr
+    res = daemon.cli("create", "--restart", "sometimes", "busybox")
+    assert res.returncode == 125 and b"invalid restart policy: unknown policy 'sometimes'" \
+        in res.stderr
+    res = daemon.cli("create", "--restart", "always:3", "busybox")
+    assert res.returncode == 125 and b"maximum retry count can only be used with " \
+        b"'on-failure'" in res.stderr
+    st, _, body = daemon.api("POST", "/containers/create", {
+        "Image": "busybox", "HostConfig": {"AutoRemove": True,
+                                           "RestartPolicy": {"Name": "always"}}})
+    assert st == 400 and "AutoRemove" in body["message"]
+
+
+@pytest.fixture
+def own_daemon(tmp_path_factory, busybox_tar):
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        yield d
+
+
+def test_always_comes_back_after_daemon_restart(own_daemon):
+    d = own_daemon
+    keep, gone, stopped, unless = name(), name(), name(), name()
+    for n in (keep, gone):
+        d.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sleep", "300",
+              check=True)
+    d.cli("run", "-d", "--name", stopped, "--restart", "always", "busybox", "sleep", "300",
+          check=True)
+    d.cli("run", "-d", "--name", unless, "--restart", "unless-stopped", "busybox", "sleep",
+          "300", check=True)
+    d.cli("stop", "-t", "0", stopped, unless, check=True)
+    keep_pid = _state(d, keep)["Pid"]
+    gone_pid = _state(d, gone)["Pid"]
+    gone_id = _cid(d, gone)
+    d.kill9()
+    # while the daemon is away, one container dies with its shim (a crash, a reboot)
+    with open(os.path.join(d.exec_root, "containers", gone_id, "shim.pid")) as f:
+        shim = int(f.read())
+    os.kill(shim, signal.SIGKILL)
+    os.kill(gone_pid, signal.SIGKILL)
+    time.sleep(0.3)
+    d.start()
+    assert _state(d, keep)["Pid"] == keep_pid  # still the same process, never restarted
+    st = _until(lambda: (s := _state(d, gone))["Status"] == "running" and s)
+    assert st["Pid"] != gone_pid and st["count"] == 1
+    # always: started again at daemon start even after a user's stop (docker's rule)
+    _until(lambda: _state(d, stopped)["Status"] == "running")
+    time.sleep(0.5)
+    assert _state(d, unless)["Status"] == "exited"  # unless-stopped: the stop sticks
+    d.cli("rm", "-f", keep, gone, stopped, unless, check=True)
+
+
+def _cid(d, n) -> str:
+    return json.loads(d.cli("inspect", n, check=True).stdout)[0]["Id"]
