@@ -7,6 +7,7 @@ and exit records, image and container records.
 from __future__ import annotations
 
 import datetime
+import re
 
 ZERO = "0001-01-01T00:00:00Z"  # docker's "never" (Go's zero time)
 
@@ -25,3 +26,18 @@ def parse(s: str) -> datetime.datetime | None:
 def unix(s: str) -> float:
     """RFC 3339 -> seconds since the epoch."""
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                   "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(v: str) -> float:
+    """Go's time.ParseDuration (1h2m3s, 500ms, 1.5s, 0) -> seconds; ValueError if bad."""
+    parts = _DURATION.findall(v)
+    if v == "0":
+        return 0.0
+    if not parts or "".join(n + u for n, u in parts) != v:
+        raise ValueError(f'time: invalid duration "{v}"')
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)

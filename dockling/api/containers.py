@@ -85,12 +85,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response(m.top(req.params["id"]))
 
     async def prune(req: Request) -> Response:
-        deleted = []
-        for c in m.all():
-            if c["State"]["Status"] in ("exited", "created", "dead"):
-                m.remove(c["Id"])
-                deleted.append(c["Id"])
-        return json_response({"ContainersDeleted": deleted, "SpaceReclaimed": 0})
+        deleted, space = m.prune(req.filters())
+        return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": space})
 
     async def logs(req: Request) -> Response:
         c = m.get(req.params["id"])

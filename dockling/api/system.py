@@ -18,6 +18,7 @@ from dockling.api.server import (
     json_response,
 )
 from dockling.containers.logs import parse_since
+from dockling.daemon import events as events_bus
 
 
 def routes(r: Router, daemon) -> None:
@@ -67,20 +68,10 @@ def routes(r: Router, daemon) -> None:
 
     async def events(req: Request) -> Response:
         since, until = parse_since(req.q("since")), parse_since(req.q("until"))
-        filters = req.qjson("filters", {}) or {}
+        filters = req.filters()
 
         def ok(ev: dict) -> bool:
-            for k, vals in filters.items():
-                vals = vals if isinstance(vals, list) else [v for v, on in vals.items() if on]
-                if k == "type" and ev["Type"] not in vals:
-                    return False
-                if k == "event" and ev["Action"] not in vals:
-                    return False
-                if k == "container" and ev["Type"] == "container" and not any(
-                        ev["Actor"]["ID"].startswith(v) or ev["Actor"]["Attributes"].get(
-                            "name") == v for v in vals):
-                    return False
-            return True
+            return events_bus.matches(ev, filters)
 
         async def gen():
             q = daemon.events.subscribe()
@@ -107,11 +98,16 @@ def routes(r: Router, daemon) -> None:
     async def df(req: Request) -> Response:
         imgs = daemon.images.all()
         cs = daemon.containers.all()
+        users = daemon.containers.volume_users()
+        vols = [{**v, "UsageData": {"Size": daemon.volumes.size(v["Name"]),
+                                    "RefCount": len(users.get(v["Name"], []))}}
+                for v in daemon.volumes.all()]
         return json_response({
             "LayersSize": sum(i.size for i in imgs),
             "Images": [daemon.images.summary(i) for i in imgs],
-            "Containers": [daemon.containers.summary(c) for c in cs],
-            "Volumes": [], "BuildCache": []})
+            "Containers": [{**daemon.containers.summary(c),
+                            "SizeRw": daemon.containers.size_rw(c)} for c in cs],
+            "Volumes": vols, "BuildCache": []})
 
     r.add("GET", "/_ping", ping)
     r.add("GET", "/version", version)

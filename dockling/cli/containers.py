@@ -310,18 +310,15 @@ def _healthcheck(a) -> dict | None:
 
 
 def _duration(v: str) -> int:
-    """Go's time.ParseDuration subset (1h2m3s, 500ms, 1.5s) -> nanoseconds."""
+    """A Go duration (1h2m3s, 500ms) -> nanoseconds."""
     import argparse
-    import re
 
-    units = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-             "h": 3600 * 10**9}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", v)
-    if not parts or "".join(n + u for n, u in parts) != v:
-        if v == "0":
-            return 0
-        raise argparse.ArgumentTypeError(f'time: invalid duration "{v}"')
-    return round(sum(float(n) * units[u] for n, u in parts))
+    from dockling.clock import parse_duration
+
+    try:
+        return round(parse_duration(v) * 10**9)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _mount(spec: str) -> dict:

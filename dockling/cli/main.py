@@ -43,7 +43,7 @@ class ArgParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgParser:
-    from dockling.cli import containers, images, volumes
+    from dockling.cli import containers, images, system, volumes
 
     p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
     p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
@@ -52,6 +52,7 @@ def build_parser() -> ArgParser:
     containers.register(sub)
     images.register(sub)
     volumes.register(sub)
+    system.register(sub)
     sp = sub.add_parser("version")
     sp.add_argument("-f", "--format", default=None)
     sp.set_defaults(func=cmd_version)
@@ -137,12 +138,35 @@ def ensure_daemon(sock: str) -> None:
         time.sleep(0.02)
 
 
+# docker's management commands that map onto a top-level one: container ls -> ps
+_ALIASES = {
+    "container": {"ls": "ps", "list": "ps", "ps": "ps", "remove": "rm", "prune":
+                  "container-prune", **{c: c for c in (
+                      "run", "create", "start", "stop", "restart", "kill", "rm", "logs",
+                      "inspect", "exec", "wait", "attach", "top", "update", "diff", "commit",
+                      "rename", "pause", "unpause", "stats", "port", "export", "cp")}},
+    "system": {"df": "system-df", "prune": "system-prune", "events": "events",
+               "info": "info"},
+}
+
+
+def _management_alias(argv: list[str]) -> list[str]:
+    # global flags (-H x) may come first
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in ("-H", "--host") else 1
+    if i + 1 < len(argv) and argv[i] in _ALIASES and argv[i + 1] in _ALIASES[argv[i]]:
+        return argv[:i] + [_ALIASES[argv[i]][argv[i + 1]]] + argv[i + 2:]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["daemon"]:
         from dockling.daemon.main import main as daemon_main
 
         return daemon_main(argv[1:])
+    argv = _management_alias(argv)
     try:
         a = build_parser().parse_args(argv)
     except UsageError as err:

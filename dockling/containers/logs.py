@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 
 from dockling import clock
 from dockling.shim.shim import STDERR, STDOUT, frame
 
 
 def parse_since(v: str | None) -> float | None:
-    """docker's --since/--until: unix seconds (with fraction), or RFC3339."""
+    """docker's --since/--until: unix seconds (with fraction), RFC3339, or a Go
+    duration before now (10m)."""
     if not v:
         return None
     try:
         return float(v)
+    except ValueError:
+        pass
+    try:
+        return time.time() - clock.parse_duration(v)
     except ValueError:
         return clock.unix(v)
 

@@ -26,7 +26,8 @@ import time
 
 from dockling import clock
 from dockling.containers import logs as logfile
-from dockling.containers import model, resources, restart, security, spec, users
+from dockling.containers.logs import parse_since
+from dockling.containers import health, model, resources, restart, security, spec, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
@@ -83,6 +84,7 @@ class ContainerManager:
         # Restarts waiting for their back-off delay, and each container's last delay.
         self.restarts: dict[str, asyncio.TimerHandle] = {}
         self.backoff: dict[str, float] = {}
+        self.health_monitors: dict[str, health.Monitor] = {}
         self.execs: dict[str, dict] = {}
         # Exit codes of auto-removed containers, for a `wait` that comes late.
         self.recent_exits: dict[str, int] = {}
@@ -227,8 +229,14 @@ class ContainerManager:
                 self.events.emit("volume", "mount", p["Name"], {
                     "container": cid, "destination": p["Destination"], "driver": p["Driver"],
                     "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
-        self.events.emit("container", "create", cid, {"name": name, "image": image_ref})
+        self._emit(c, "create")
         return c
+
+    def _emit(self, c: dict, action: str, **extra: str) -> None:
+        """A container event; docker's attributes: the labels, image and name."""
+        attrs = {**(c["Config"].get("Labels") or {}), "image": c["Config"].get("Image", ""),
+                 "name": c["Name"][1:], **extra}
+        self.events.emit("container", action, c["Id"], attrs)
 
     def _generate_name(self) -> str:
         for _ in range(100):
@@ -313,8 +321,12 @@ class ContainerManager:
         model.set_status(st, Status.RUNNING)
         st.update(Pid=started["Pid"], StartedAt=clock.now(), ExitCode=0, Error="",
                   FinishedAt=model.ZERO_TIME, OOMKilled=False)
+        check = health.effective(c["Config"].get("Healthcheck"),
+                                 img.container_config.get("Healthcheck"))
+        if check is not None:
+            st["Health"] = health.initial()
         self._save(c)
-        self.events.emit("container", "start", cid, {"name": c["Name"][1:]})
+        self._emit(c, "start")
         self._watch(cid)
         return c
 
@@ -388,6 +400,59 @@ class ContainerManager:
         if old is not None and not old.done():
             return
         self.watchers[cid] = asyncio.get_event_loop().create_task(self._wait_shim(cid))
+        c = self.get(cid)
+        check = health.effective(c["Config"].get("Healthcheck"), self.images.load(
+            c["Image"]).container_config.get("Healthcheck"))
+        if check is not None and cid not in self.health_monitors:
+            self.health_monitors[cid] = mon = health.Monitor(self, cid, check)
+            mon.start()
+
+    def health_result(self, cid: str, check: dict, started: float, result: dict) -> bool:
+        """Record a probe's result; False once the container is gone or stopped."""
+        try:
+            c = self.get(cid)
+        except NotFound:
+            return False
+        if c["State"]["Status"] != Status.RUNNING.value or "Health" not in c["State"]:
+            return False
+        changed = health.record(c["State"]["Health"], check, started, result)
+        self._save(c)
+        if changed:
+            self._emit(c, f"health_status: {changed}")
+        return True
+
+    async def probe(self, cid: str, argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run argv in the container (as an exec); its exit code and output."""
+        eid = model.new_id()
+        proc = self._process_for(self.get(cid), {"Cmd": argv})
+        _, reply, reader, writer = await self.open_shim_stream(
+            cid, {"op": "exec", "id": eid, "process": proc, "stdin": False, "tty": False})
+        run_dir = self.paths.run(cid)
+        try:
+            if "error" in reply:
+                return reply.get("ExitCode", 126), reply["error"]
+            out = bytearray()
+
+            async def collect() -> None:
+                while chunk := await reader.read(65536):
+                    out.extend(chunk)
+
+            try:
+                await asyncio.wait_for(collect(), timeout)
+            except TimeoutError:
+                try:
+                    os.kill(reply["Pid"], signal.SIGKILL)
+                except (ProcessLookupError, KeyError):
+                    pass
+                return -1, f"Health check exceeded timeout ({health.go_duration(timeout)})"
+            result = self._exec_result({"ContainerID": cid, "ID": eid}) or {}
+            return result.get("ExitCode", -1), demux_text(bytes(out))
+        finally:
+            writer.close()
+            try:
+                os.unlink(os.path.join(run_dir, f"exec-{eid}.json"))
+            except OSError:
+                pass
 
     async def _wait_shim(self, cid: str) -> None:
         sock = os.path.join(self.paths.run(cid), "shim.sock")
@@ -442,9 +507,11 @@ class ContainerManager:
             with open(shim_log, errors="replace") as f:
                 log.error("shim of %s failed:\n%s", cid[:12], f.read())
         shutil.rmtree(self.paths.run(cid), ignore_errors=True)
-        self.events.emit("container", "die", cid, {"exitCode": str(st["ExitCode"]),
-                                                   "name": c["Name"][1:]})
+        self._emit(c, "die", exitCode=str(st["ExitCode"]))
         self.watchers.pop(cid, None)
+        mon = self.health_monitors.pop(cid, None)
+        if mon is not None:
+            mon.stop()
         again = not c["HostConfig"].get("AutoRemove") and restart.should_restart(
             c["HostConfig"].get("RestartPolicy") or {}, st["ExitCode"], c["RestartCount"],
             bool(c.get("HasBeenManuallyStopped")))
@@ -558,8 +625,7 @@ class ContainerManager:
             self.runtime.kill(c["Id"], sig)
         except (NotFound, Conflict):
             pass
-        self.events.emit("container", "kill", c["Id"], {"signal": str(sig),
-                                                        "name": c["Name"][1:]})
+        self._emit(c, "kill", signal=str(sig))
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> bool:
         """SIGTERM (or the stop signal), then SIGKILL after timeout. False if not running."""
@@ -573,7 +639,7 @@ class ContainerManager:
             model.set_status(c["State"], Status.EXITED)
             self._save(c)
             self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
-            self.events.emit("container", "stop", cid, {"name": c["Name"][1:]})
+            self._emit(c, "stop")
             return True
         self._save(c)
         if timeout is None:
@@ -595,7 +661,7 @@ class ContainerManager:
             except (NotFound, Conflict):
                 pass
             await fut
-        self.events.emit("container", "stop", cid, {"name": c["Name"][1:]})
+        self._emit(c, "stop")
         return True
 
     # -- remove --------------------------------------------------------------------
@@ -619,6 +685,9 @@ class ContainerManager:
         task = self.watchers.pop(cid, None)
         if task is not None:
             task.cancel()
+        mon = self.health_monitors.pop(cid, None)
+        if mon is not None:
+            mon.stop()
         if volumes:
             users = self.volume_users()
             for p in c.get("MountPoints") or []:
@@ -633,7 +702,37 @@ class ContainerManager:
                     self.events.emit("volume", "destroy", p["Name"], {"driver": "local"})
         # Waiters (condition=removed) learn the last exit code.
         self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
-        self.events.emit("container", "destroy", cid, {"name": c["Name"][1:]})
+        self._emit(c, "destroy")
+
+    def prune(self, filters: dict[str, list[str]]) -> tuple[list[str], int]:
+        """Remove stopped containers (filters: label, label!, until); IDs and bytes freed."""
+        until = filters.get("until")
+        cutoff = parse_since(until[-1]) if until else None
+        deleted, space = [], 0
+        for c in self.all():
+            if c["State"]["Status"] not in ("exited", "created", "dead"):
+                continue
+            if cutoff is not None and clock.unix(c["Created"]) >= cutoff:
+                continue
+            if not _labels_match(c["Config"].get("Labels") or {}, filters):
+                continue
+            space += self.size_rw(c)
+            self.remove(c["Id"])
+            deleted.append(c["Id"])
+        self.events.emit("container", "prune", "", {"reclaimed": str(space)})
+        return deleted, space
+
+    def size_rw(self, c: dict) -> int:
+        """Bytes in the container's writable layer (docker's SizeRw)."""
+        total = 0
+        for dirpath, _dirs, files in os.walk(os.path.join(self.paths.container(c["Id"]),
+                                                          "upper")):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, f)).st_size
+                except OSError:
+                    pass
+        return total
 
     def update(self, ref: str, changes: dict) -> None:
         """docker update: new resource limits, applied live if the container runs."""
@@ -653,7 +752,7 @@ class ContainerManager:
             self.runtime.update(c["Id"], new.linux.resources)
         c["HostConfig"] = hc
         self._save(c)
-        self.events.emit("container", "update", c["Id"], {"name": c["Name"][1:]})
+        self._emit(c, "update")
 
     def rename(self, ref: str, new: str) -> None:
         c = self.get(ref)
@@ -818,7 +917,7 @@ class ContainerManager:
         image_id = self.images.add(cfg, parent=img.id)
         if repo:
             self.images.tag(image_id, f"{repo}:{tag}" if tag else repo)
-        self.events.emit("container", "commit", c["Id"], {"name": c["Name"][1:]})
+        self._emit(c, "commit")
         return image_id
 
     # -- exec ----------------------------------------------------------------------------
@@ -862,8 +961,9 @@ class ContainerManager:
 
     def exec_process(self, ex: dict) -> dict:
         """The OCI process for an exec: the container's, with exec's overrides."""
-        body = ex["_body"]
-        c = self.get(ex["ContainerID"])
+        return self._process_for(self.get(ex["ContainerID"]), ex["_body"])
+
+    def _process_for(self, c: dict, body: dict) -> dict:
         with open(os.path.join(self.paths.container(c["Id"]), "config.json")) as f:
             proc = json.load(f)["process"]
         proc["args"] = body["Cmd"]
@@ -890,6 +990,28 @@ class ContainerManager:
 _NAMESPACED_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                        "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
                        "kernel.shm_rmid_forced")
+
+
+def demux_text(data: bytes) -> str:
+    """The text of a multiplexed (8-byte framed) stream, stdout and stderr in order."""
+    out = bytearray()
+    while len(data) >= 8:
+        size = int.from_bytes(data[4:8], "big")
+        out.extend(data[8:8 + size])
+        data = data[8 + size:]
+    return out.decode(errors="replace")
+
+
+def _labels_match(labels: dict, filters: dict[str, list[str]]) -> bool:
+    for v in filters.get("label") or []:
+        k, eq, val = v.partition("=")
+        if k not in labels or (eq and labels[k] != val):
+            return False
+    for v in filters.get("label!") or []:
+        k, eq, val = v.partition("=")
+        if k in labels and (not eq or labels[k] == val):
+            return False
+    return True
 
 
 def _check_sysctls(hc: dict) -> None:

@@ -33,3 +33,32 @@ class Events:
     def unsubscribe(self, q: asyncio.Queue) -> None:
         if q in self.subscribers:
             self.subscribers.remove(q)
+
+
+def matches(ev: dict, filters: dict[str, list[str]]) -> bool:
+    """docker's event filters: values of one key are OR-ed, keys are AND-ed."""
+    actor = ev["Actor"]
+    attrs = actor.get("Attributes") or {}
+    for key, vals in filters.items():
+        if not vals:
+            continue
+        if key == "type":
+            ok = ev["Type"] in vals
+        elif key == "event":  # "health_status" matches "health_status: healthy"
+            ok = any(ev["Action"] == v or ev["Action"].startswith(v + ":") for v in vals)
+        elif key in ("container", "volume", "network"):
+            ok = ev["Type"] == key and any(
+                actor["ID"].startswith(v) or attrs.get("name") == v for v in vals)
+        elif key == "image":
+            ok = any(attrs.get("image") == v or attrs.get("name") == v or (
+                ev["Type"] == "image" and actor["ID"] in (v, "sha256:" + v)) for v in vals)
+        elif key == "label":
+            ok = any(attrs.get(v.partition("=")[0]) == v.partition("=")[2] if "=" in v
+                     else v in attrs for v in vals)
+        elif key == "scope":
+            ok = ev.get("scope", "local") in vals
+        else:
+            ok = True
+        if not ok:
+            return False
+    return True

@@ -181,3 +181,21 @@ def test_bad_volume_specs(daemon):
         assert res.returncode == 125 and msg in res.stderr, (flags, res.stderr)
     res = daemon.cli("create", "--mount", "type=bind,foo=bar,dst=/x", "busybox")
     assert res.returncode == 125 and b"unexpected key 'foo'" in res.stderr
+
+
+def test_system_df_prune_and_events(daemon):
+    c = name()
+    daemon.cli("run", "--name", c, "-l", f"t={c}", "busybox", "sh", "-c",
+               "head -c 1000 /dev/zero > /f", check=True)
+    df = daemon.cli("system", "df", check=True).stdout.decode().splitlines()
+    assert df[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert [line.split()[0] for line in df[1:]] == ["Images", "Containers", "Local",
+                                                    "Build"]
+    events = daemon.cli("events", "--since", "1m", "--until", "0s", "-f", "event=die",
+                        "-f", f"label=t={c}", check=True).stdout.decode().splitlines()
+    assert len(events) == 1 and " container die " in events[0]
+    assert f"name={c}" in events[0] and "exitCode=0" in events[0]
+    out = daemon.cli("container", "prune", "-f", "--filter", f"label=t={c}",
+                     check=True).stdout.decode()
+    assert out.startswith("Deleted Containers:\n") and "Total reclaimed space: 1kB" in out
+    assert daemon.cli("inspect", c).returncode == 1

@@ -1,0 +1,159 @@
+"""System commands: events, system df, system prune, container prune."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from dockling.cli.format import human_size, print_formatted, table
+from dockling.cli.volumes import confirm, filters
+from dockling.client.http import Client
+
+
+def register(sub) -> None:
+    sp = sub.add_parser("events")
+    sp.add_argument("--since")
+    sp.add_argument("--until")
+    sp.add_argument("-f", "--filter", action="append", default=[])
+    sp.add_argument("--format")
+    sp.set_defaults(func=cmd_events)
+    sp = sub.add_parser("system-df")
+    sp.add_argument("-v", "--verbose", action="store_true")
+    sp.add_argument("--format")
+    sp.set_defaults(func=cmd_df)
+    sp = sub.add_parser("system-prune")
+    sp.add_argument("-a", "--all", action="store_true")
+    sp.add_argument("-f", "--force", action="store_true")
+    sp.add_argument("--volumes", action="store_true")
+    sp.add_argument("--filter", action="append", default=[])
+    sp.set_defaults(func=cmd_system_prune)
+    sp = sub.add_parser("container-prune")
+    sp.add_argument("-f", "--force", action="store_true")
+    sp.add_argument("--filter", action="append", default=[])
+    sp.set_defaults(func=cmd_container_prune)
+
+
+def json_lines(resp):
+    """The JSON documents of a streamed response, one per line."""
+    buf = b""
+    while chunk := resp.read1(65536):
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+
+
+def _event_line(ev: dict) -> str:
+    ts = datetime.datetime.fromtimestamp(ev["timeNano"] / 1e9).astimezone()
+    stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ev['timeNano'] % 10**9:09d}" + (
+        ts.strftime("%z")[:3] + ":" + ts.strftime("%z")[3:] if ts.utcoffset() else "Z")
+    attrs = ev["Actor"].get("Attributes") or {}
+    text = f"{stamp} {ev['Type']} {ev['Action']} {ev['Actor']['ID']}"
+    if attrs:
+        text += " (" + ", ".join(f"{k}={v}" for k, v in sorted(attrs.items())) + ")"
+    return text
+
+
+def cmd_events(cli: Client, a) -> int:
+    params = {"filters": json.dumps(filters(a.filter))}
+    for key in ("since", "until"):
+        if getattr(a, key):
+            params[key] = getattr(a, key)
+    resp = cli.open("GET", "/events", params)
+    try:
+        for ev in json_lines(resp):
+            if a.format:
+                print_formatted(a.format, [ev], {})
+            else:
+                print(_event_line(ev), flush=True)
+    finally:
+        resp.close()
+    return 0
+
+
+def cmd_df(cli: Client, a) -> int:
+    df = cli.get("/system/df")
+    images = df.get("Images") or []
+    containers = df.get("Containers") or []
+    volumes = df.get("Volumes") or []
+    used_images = {c["ImageID"] for c in containers}
+    img_size = df.get("LayersSize", 0)
+    img_reclaim = sum(i["Size"] for i in images if i["Id"] not in used_images)
+    c_size = sum(c.get("SizeRw") or 0 for c in containers)
+    c_reclaim = sum(c.get("SizeRw") or 0 for c in containers if c["State"] != "running")
+    v_size = sum(max(v["UsageData"]["Size"], 0) for v in volumes)
+    v_reclaim = sum(max(v["UsageData"]["Size"], 0) for v in volumes
+                    if v["UsageData"]["RefCount"] == 0)
+
+    def pct(part: int, whole: int) -> str:
+        return f"{human_size(part)} ({round(100 * part / whole) if whole else 0}%)"
+
+    rows = [
+        {"Type": "Images", "TotalCount": len(images), "Active": len(
+            [i for i in images if i["Id"] in used_images]), "Size": human_size(img_size),
+         "Reclaimable": pct(img_reclaim, img_size)},
+        {"Type": "Containers", "TotalCount": len(containers), "Active": len(
+            [c for c in containers if c["State"] == "running"]), "Size": human_size(c_size),
+         "Reclaimable": pct(c_reclaim, c_size)},
+        {"Type": "Local Volumes", "TotalCount": len(volumes), "Active": len(
+            [v for v in volumes if v["UsageData"]["RefCount"]]), "Size": human_size(v_size),
+         "Reclaimable": pct(v_reclaim, v_size)},
+        {"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B",
+         "Reclaimable": "0B"},
+    ]
+    if a.format:
+        print_formatted(a.format, rows, {"Type": "TYPE", "TotalCount": "TOTAL",
+                                         "Active": "ACTIVE", "Size": "SIZE",
+                                         "Reclaimable": "RECLAIMABLE"})
+        return 0
+    print(table(rows, [("TYPE", "Type"), ("TOTAL", "TotalCount"), ("ACTIVE", "Active"),
+                       ("SIZE", "Size"), ("RECLAIMABLE", "Reclaimable")]))
+    return 0
+
+
+def _prune_containers(cli: Client, f: dict) -> tuple[list[str], int]:
+    out = cli.post("/containers/prune", filters=json.dumps(f))
+    return out.get("ContainersDeleted") or [], out.get("SpaceReclaimed") or 0
+
+
+def cmd_container_prune(cli: Client, a) -> int:
+    if not a.force and not confirm("WARNING! This will remove all stopped containers."):
+        return 0
+    deleted, space = _prune_containers(cli, filters(a.filter))
+    if deleted:
+        print("Deleted Containers:\n" + "\n".join(deleted) + "\n")
+    print(f"Total reclaimed space: {human_size(space)}")
+    return 0
+
+
+def cmd_system_prune(cli: Client, a) -> int:
+    what = ["all stopped containers", "all networks not used by at least one container"]
+    if a.volumes:
+        what.append("all anonymous volumes not used by at least one container")
+    what.append("all images without at least one container associated to them" if a.all
+                else "all dangling images")
+    what.append("unused build cache")
+    if not a.force and not confirm("WARNING! This will remove:\n" + "\n".join(
+            f"  - {w}" for w in what) + "\n"):
+        return 0
+    f = filters(a.filter)
+    deleted, space = _prune_containers(cli, f)
+    if deleted:
+        print("Deleted Containers:\n" + "\n".join(deleted) + "\n")
+    if a.volumes:
+        out = cli.post("/volumes/prune", filters=json.dumps(f))
+        if out.get("VolumesDeleted"):
+            print("Deleted Volumes:\n" + "\n".join(out["VolumesDeleted"]) + "\n")
+        space += out.get("SpaceReclaimed") or 0
+    out = cli.post("/images/prune", filters=json.dumps(
+        {**f, "dangling": ["false" if a.all else "true"]}))
+    if out.get("ImagesDeleted"):
+        print("Deleted Images:")
+        for item in out["ImagesDeleted"]:
+            for k, v in item.items():
+                print(f"{k}: {v}")
+        print()
+    space += out.get("SpaceReclaimed") or 0
+    print(f"Total reclaimed space: {human_size(space)}")
+    return 0

@@ -1,0 +1,116 @@
+"""Health checks: a probe command run inside the container on an interval.
+
+The check is the container's Healthcheck over the image's (field by field);
+["NONE"] turns it off. The result goes to State.Health like docker's:
+``starting`` until the first success, ``healthy`` after one, ``unhealthy``
+after Retries failures in a row; failures in the start period do not count.
+Each change of status is a ``health_status: <status>`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from dockling import clock
+
+log = logging.getLogger("dockling.health")
+
+SECOND = 10**9
+DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "StartPeriod": 0,
+            "StartInterval": 5 * SECOND, "Retries": 3}
+MAX_LOG = 5
+MAX_OUTPUT = 4096
+
+
+def effective(config: dict | None, image: dict | None) -> dict | None:
+    merged = dict(image or {})
+    for key, val in (config or {}).items():
+        if val:
+            merged[key] = val
+    test = merged.get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    for key, val in DEFAULTS.items():
+        merged[key] = merged.get(key) or val
+    return merged
+
+
+def probe_argv(test: list[str]) -> list[str]:
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    if test[0] == "CMD":
+        return list(test[1:])
+    return list(test)  # the legacy form without a kind: a plain command
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration String() for the common cases: 300ms, 30s, 1m30s."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    text = f"{secs:g}s"
+    if minutes or hours:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return text
+
+
+def initial() -> dict:
+    return {"Status": "starting", "FailingStreak": 0, "Log": []}
+
+
+def record(health: dict, check: dict, started: float, result: dict) -> str | None:
+    """Fold one probe result into State.Health; the new status if it changed."""
+    before = health["Status"]
+    health["Log"] = [*health["Log"], result][-MAX_LOG:]
+    if result["ExitCode"] == 0:
+        health["FailingStreak"] = 0
+        health["Status"] = "healthy"
+    elif time.time() - started < check["StartPeriod"] / SECOND and before == "starting":
+        pass  # docker: failures in the start period are not counted
+    else:
+        health["FailingStreak"] += 1
+        if health["FailingStreak"] >= check["Retries"]:
+            health["Status"] = "unhealthy"
+    return health["Status"] if health["Status"] != before else None
+
+
+class Monitor:
+    """Runs the probes of one running container until cancelled."""
+
+    def __init__(self, manager, cid: str, check: dict) -> None:
+        self.m = manager
+        self.cid = cid
+        self.check = check
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_event_loop().create_task(self._loop())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _loop(self) -> None:
+        started = time.time()
+        argv = probe_argv(self.check["Test"])
+        timeout = self.check["Timeout"] / SECOND
+        while True:
+            in_start = time.time() - started < self.check["StartPeriod"] / SECOND
+            interval = self.check["StartInterval" if in_start else "Interval"]
+            await asyncio.sleep(interval / SECOND)
+            begin = clock.now()
+            try:
+                code, output = await self.m.probe(self.cid, argv, timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - a probe that cannot run fails
+                code, output = -1, str(err)
+            result = {"Start": begin, "End": clock.now(), "ExitCode": code,
+                      "Output": output[:MAX_OUTPUT]}
+            if not self.m.health_result(self.cid, self.check, started, result):
+                return
