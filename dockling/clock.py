@@ -23,6 +23,10 @@ def parse(s: str) -> datetime.datetime | None:
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+def from_unix(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
 def unix(s: str) -> float:
     """RFC 3339 -> seconds since the epoch."""
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()

@@ -6,11 +6,19 @@ import asyncio
 import json
 import logging
 import os
+import tempfile
 
 from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.containers import copy, stats
 from dockling.containers.manager import ContainerManager
 from dockling.runtime.process import parse_signal
-from dockling.errors import Conflict, DocklingError, InternalError, NotModified
+from dockling.errors import (
+    Conflict,
+    DocklingError,
+    InternalError,
+    InvalidArgument,
+    NotModified,
+)
 
 log = logging.getLogger("dockling.api")
 
@@ -91,8 +99,6 @@ def routes(r: Router, m: ContainerManager) -> None:
     async def logs(req: Request) -> Response:
         c = m.get(req.params["id"])
         if not (req.qbool("stdout") or req.qbool("stderr")):
-            from dockling.errors import InvalidArgument
-
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         gen = m.logs(c["Id"], follow=req.qbool("follow"), tail=req.q("tail") or "all",
                      since=req.q("since"), until=req.q("until"),
@@ -161,8 +167,6 @@ def routes(r: Router, m: ContainerManager) -> None:
         if "error" in reply:
             swriter.close()
             ex["ExitCode"] = reply.get("ExitCode", 126)
-            from dockling.errors import InvalidArgument
-
             raise InvalidArgument(f"OCI runtime exec failed: {reply['error']}: unknown")
         ex["Running"] = True
         ex["Pid"] = reply.get("Pid", 0)
@@ -181,6 +185,77 @@ def routes(r: Router, m: ContainerManager) -> None:
         ex = m.exec_get(req.params["id"])
         await m.resize(ex["ContainerID"], req.qint("h", 0), req.qint("w", 0), ex["ID"])
         return empty(200)
+
+    async def pause(req: Request) -> Response:
+        m.pause(req.params["id"])
+        return empty(204)
+
+    async def unpause(req: Request) -> Response:
+        m.unpause(req.params["id"])
+        return empty(204)
+
+    async def stats_(req: Request) -> Response:
+        """One document a second; stream=false: one, with a previous sample
+        taken half a second before (for CPU %) unless one-shot."""
+        c = m.get(req.params["id"])
+        mem_total = stats.host_memory()
+        stream = req.qbool("stream", True)
+
+        def reading(previous):
+            cur = m.get(c["Id"])
+            if cur["State"]["Status"] not in ("running", "paused"):
+                return stats.zero(cur), None
+            sample, system = m.stats_sample(cur)
+            doc = stats.document(cur, sample, system, previous, mem_total)
+            return doc, (sample, system, doc["read"])
+
+        if not stream:
+            doc, prev = reading(None)
+            if prev is not None and not req.qbool("one-shot"):
+                await asyncio.sleep(0.5)
+                doc, _ = reading(prev)
+            return json_response(doc)
+
+        async def gen():
+            prev = None
+            while True:
+                doc, prev = reading(prev)
+                yield json.dumps(doc).encode() + b"\n"
+                if prev is None:
+                    return
+                await asyncio.sleep(1)
+
+        return Response(200, content_type="application/json", stream=gen())
+
+    async def archive_head(req: Request) -> Response:
+        st = copy.stat_path(m, req.params["id"], _path(req))
+        return Response(200, headers={"X-Docker-Container-Path-Stat": copy.stat_header(st)})
+
+    async def archive_get(req: Request) -> Response:
+        path = _path(req)
+        tmp = tempfile.TemporaryFile(dir=m.paths.root)  # noqa: SIM115 - closed by body()
+        try:
+            st = copy.get_archive(m, req.params["id"], path, tmp)
+        except BaseException:
+            tmp.close()
+            raise
+        return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp),
+                        headers={"X-Docker-Container-Path-Stat": copy.stat_header(st)})
+
+    async def archive_put(req: Request) -> Response:
+        req.body_file.seek(0)
+        copy.put_archive(m, req.params["id"], _path(req), req.body_file)
+        return empty(200)
+
+    async def export(req: Request) -> Response:
+        tmp = tempfile.TemporaryFile(dir=m.paths.root)  # noqa: SIM115 - closed by body()
+        try:
+            copy.export(m, req.params["id"], tmp)
+        except BaseException:
+            tmp.close()
+            raise
+        m._emit(m.get(req.params["id"]), "export")
+        return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp))
 
     async def update(req: Request) -> Response:
         m.update(req.params["id"], req.json())
@@ -213,10 +288,33 @@ def routes(r: Router, m: ContainerManager) -> None:
     r.add("GET", "/containers/{id}/logs", logs)
     r.add("POST", "/containers/{id}/attach", attach)
     r.add("POST", "/containers/{id}/resize", resize)
+    r.add("POST", "/containers/{id}/pause", pause)
+    r.add("POST", "/containers/{id}/unpause", unpause)
+    r.add("GET", "/containers/{id}/stats", stats_)
+    r.add("HEAD", "/containers/{id}/archive", archive_head)
+    r.add("GET", "/containers/{id}/archive", archive_get)
+    r.add("PUT", "/containers/{id}/archive", archive_put)
+    r.add("GET", "/containers/{id}/export", export)
     r.add("POST", "/containers/{id}/exec", exec_create)
     r.add("POST", "/exec/{id}/start", exec_start)
     r.add("GET", "/exec/{id}/json", exec_inspect)
     r.add("POST", "/exec/{id}/resize", exec_resize)
+
+
+def _path(req: Request) -> str:
+    path = req.q("path")
+    if not path:
+        raise InvalidArgument("bad parameter: path cannot be empty")
+    return path
+
+
+async def _file_chunks(tmp):
+    try:
+        tmp.seek(0)
+        while chunk := tmp.read(1 << 20):
+            yield chunk
+    finally:
+        tmp.close()
 
 
 def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: bool):

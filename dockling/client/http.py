@@ -144,7 +144,10 @@ def _request(sock_path: str, method: str, target: str, body: bytes | None,
     for line in lines[1:]:
         k, _, v = line.partition(":")
         hdrs[k.strip().lower()] = v.strip()
-    return Response(s, status, hdrs, rest)
+    resp = Response(s, status, hdrs, rest)
+    if method == "HEAD":
+        resp._done = True  # a HEAD answer has headers only, whatever its Content-Length
+    return resp
 
 
 def _raise_for(resp: Response) -> None:

@@ -27,7 +27,16 @@ import time
 from dockling import clock
 from dockling.containers import logs as logfile
 from dockling.containers.logs import parse_since
-from dockling.containers import health, model, resources, restart, security, spec, users
+from dockling.containers import (
+    health,
+    model,
+    resources,
+    restart,
+    security,
+    spec,
+    stats,
+    users,
+)
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
@@ -703,6 +712,31 @@ class ContainerManager:
         # Waiters (condition=removed) learn the last exit code.
         self._wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
         self._emit(c, "destroy")
+
+    # -- pause / stats --------------------------------------------------------------
+    def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        Status(c["State"]["Status"]).check_pause(c["Id"])
+        self.runtime.pause(c["Id"])
+        model.set_status(c["State"], Status.PAUSED)
+        self._save(c)
+        self._emit(c, "pause")
+
+    def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        if c["State"]["Status"] != Status.PAUSED.value:
+            raise Conflict(f"Container {c['Id']} is not paused")
+        self.runtime.resume(c["Id"])
+        model.set_status(c["State"], Status.RUNNING)
+        self._save(c)
+        self._emit(c, "unpause")
+
+    def stats_sample(self, c: dict) -> tuple[dict, int]:
+        """The container's cgroup counters and the host's CPU time, read together."""
+        from dockling.runtime.cgroups import manager_for
+
+        cg = manager_for(f"{self.cgroup_parent}/{c['Id']}", c["Id"])
+        return cg.stats(), stats.system_cpu_ns()
 
     def prune(self, filters: dict[str, list[str]]) -> tuple[list[str], int]:
         """Remove stopped containers (filters: label, label!, until); IDs and bytes freed."""

@@ -47,6 +47,12 @@ class Status(str, enum.Enum):
             raise Conflict(f"cannot remove container \"{name}\": container is running: stop the "
                            "container before removing or force remove")
 
+    def check_pause(self, cid: str) -> None:
+        if self is Status.PAUSED:
+            raise Conflict(f"Container {cid} is already paused")
+        if self is not Status.RUNNING:
+            raise Conflict(f"Container {cid} is not running")
+
     def check_running(self, cid: str) -> None:
         if self is Status.PAUSED:
             raise Conflict(f"Container {cid} is paused, unpause the container before exec")

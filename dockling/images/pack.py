@@ -11,7 +11,9 @@ same tar, and the same diff id.
 from __future__ import annotations
 
 import io
+import itertools
 import os
+import posixpath
 import stat
 import tarfile
 
@@ -50,11 +52,19 @@ def walk(root: str):
         stack.extend(r for r, p, st in children if stat.S_ISDIR(st.st_mode))
 
 
-def write_layer(root: str, out) -> None:
-    """Write the tree at ``root`` (an overlay upper dir) as an OCI layer tar."""
+def write_layer(root: str, out, prefix: str = "") -> None:
+    """Write the tree at ``root`` (an overlay upper dir) as an OCI layer tar.
+
+    ``prefix``: a top directory for every entry, itself included (docker cp's
+    archive of one directory: ``etc/``, ``etc/passwd``...).
+    """
     inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for rel, path, st in walk(root):
+        entries = walk(root)
+        if prefix:
+            entries = itertools.chain([("", root, os.lstat(root))], entries)
+        for rel, path, st in entries:
+            rel = posixpath.join(prefix, rel) if rel else prefix
             if is_whiteout(st):
                 parent, name = os.path.split(rel)
                 ti = tarfile.TarInfo(os.path.join(parent, WHITEOUT_PREFIX + name))

@@ -167,11 +167,13 @@ def _remove(pfd: int, base: str) -> None:
         os.unlink(base, dir_fd=pfd)
 
 
-def apply_layer(fileobj, dest: str, split: list | None = None) -> tuple[str, int]:
+def apply_layer(fileobj, dest: str, split: list | None = None,
+                whiteouts: bool = True) -> tuple[str, int]:
     """Unpack a layer stream into ``dest``; return (diff id, uncompressed size).
 
     With ``split`` (a list), it receives what ``tar_split`` needs to write
-    the very same tar bytes again from ``dest``.
+    the very same tar bytes again from ``dest``. ``whiteouts=False`` unpacks
+    a plain archive (docker cp): .wh. names are ordinary files there.
     """
     reader = HashingReader(decompressed(fileobj))
     dirs = _Dirs(dest)
@@ -188,7 +190,7 @@ def apply_layer(fileobj, dest: str, split: list | None = None) -> tuple[str, int
                                       "p": clean_name(m.name) if m.isreg() else None,
                                       "n": m.size if m.isreg() else 0, "pad": padded - (
                                           m.size if m.isreg() else 0)})
-                    _apply(tf, m, dirs, dir_times)
+                    _apply(tf, m, dirs, dir_times, whiteouts)
                     end = m.offset_data + padded
                     reader.forget_before(end)
         except tarfile.TarError as err:
@@ -227,12 +229,13 @@ def write_split(split: list, root: str, out) -> None:
         out.write(b"\0" * e["pad"])
 
 
-def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times) -> None:
+def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times,
+           whiteouts: bool = True) -> None:
     rel = clean_name(m.name)
     if not rel:
         return  # the layer root itself
     parent, base = posixpath.split(rel)
-    if base.startswith(WHITEOUT_PREFIX):
+    if whiteouts and base.startswith(WHITEOUT_PREFIX):
         pfd = dirs.get(parent)
         if base == OPAQUE:
             os.setxattr(pfd, OPAQUE_XATTR, b"y")

@@ -36,6 +36,7 @@ class Manager(Protocol):
     def pids(self) -> list[int]: ...
     def destroy(self) -> None: ...
     def bind_sources(self) -> list[tuple[str, str]]: ...
+    def stats(self) -> dict: ...
     def to_dict(self) -> dict: ...
 
 
@@ -124,3 +125,25 @@ def remove_tree(top: str) -> None:
         os.rmdir(top)
     except FileNotFoundError:
         pass
+
+
+def read_int(path: str, default: int = 0) -> int:
+    """An integer cgroup file; "max" (v2) or a missing file gives ``default``."""
+    try:
+        v = read(path)
+    except OSError:
+        return default
+    return default if v in ("", "max") else int(v.split()[0])
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """A "key value" per line file (memory.stat, cpu.stat)."""
+    out: dict[str, int] = {}
+    try:
+        for line in read(path).splitlines():
+            k, _, v = line.partition(" ")
+            if v.strip().lstrip("-").isdigit():
+                out[k] = int(v)
+    except OSError:
+        pass
+    return out

@@ -11,7 +11,15 @@ import os
 import time
 
 from dockling.errors import InternalError, InvalidArgument
-from dockling.runtime.cgroups import pids_in, read, remove_tree, values, write
+from dockling.runtime.cgroups import (
+    pids_in,
+    read,
+    read_int,
+    read_keyed,
+    remove_tree,
+    values,
+    write,
+)
 
 _KNOWN = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
           "net_cls", "net_prio", "hugetlb", "perf_event", "rdma", "misc", "name=systemd"}
@@ -53,6 +61,42 @@ class Manager:
 
     def to_dict(self) -> dict:
         return {"version": 1, "path": self.path, "mounts": self.mounts}
+
+    def stats(self) -> dict:
+        """Counters for `docker stats`, in a shape shared with v2."""
+        acct = self.dir("cpuacct") or ""
+        mem = self.dir("memory") or ""
+        pids = self.dir("pids") or ""
+        blkio = self.dir("blkio") or ""
+        tick = 10**9 // os.sysconf("SC_CLK_TCK")
+        cpu = read_keyed(os.path.join(acct, "cpuacct.stat"))
+        try:
+            percpu = [int(x) for x in read(os.path.join(acct, "cpuacct.usage_percpu")).split()]
+        except OSError:
+            percpu = []
+        io = []
+        try:
+            for line in read(os.path.join(blkio, "blkio.throttle.io_service_bytes")).splitlines():
+                parts = line.split()
+                if len(parts) == 3 and ":" in parts[0]:
+                    major, minor = parts[0].split(":")
+                    io.append((int(major), int(minor), parts[1].lower(), int(parts[2])))
+        except OSError:
+            pass
+        return {
+            "cpu_total_ns": read_int(os.path.join(acct, "cpuacct.usage")),
+            "cpu_percpu_ns": percpu,
+            "cpu_user_ns": cpu.get("user", 0) * tick,
+            "cpu_kernel_ns": cpu.get("system", 0) * tick,
+            "mem_usage": read_int(os.path.join(mem, "memory.usage_in_bytes")),
+            "mem_max_usage": read_int(os.path.join(mem, "memory.max_usage_in_bytes")),
+            "mem_limit": read_int(os.path.join(mem, "memory.limit_in_bytes")),
+            "mem_stat": read_keyed(os.path.join(mem, "memory.stat")),
+            "mem_failcnt": read_int(os.path.join(mem, "memory.failcnt")),
+            "pids_current": read_int(os.path.join(pids, "pids.current")),
+            "pids_limit": read_int(os.path.join(pids, "pids.max")),
+            "io": io,
+        }
 
     # -- lifecycle -----------------------------------------------------------
     def create(self, resources) -> None:

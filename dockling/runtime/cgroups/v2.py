@@ -9,7 +9,15 @@ from __future__ import annotations
 import os
 
 from dockling.errors import InvalidArgument
-from dockling.runtime.cgroups import pids_in, read, remove_tree, values, write
+from dockling.runtime.cgroups import (
+    pids_in,
+    read,
+    read_int,
+    read_keyed,
+    remove_tree,
+    values,
+    write,
+)
 
 _WANTED = ("cpuset", "cpu", "io", "memory", "pids", "hugetlb")
 
@@ -27,6 +35,34 @@ class Manager:
 
     def to_dict(self) -> dict:
         return {"version": 2, "path": self.path, "root": self.root}
+
+    def stats(self) -> dict:
+        """Counters for `docker stats`, in a shape shared with v1."""
+        cpu = read_keyed(os.path.join(self.dir, "cpu.stat"))
+        io = []
+        try:
+            for line in read(os.path.join(self.dir, "io.stat")).splitlines():
+                dev, *fields = line.split()
+                major, minor = dev.split(":")
+                kv = dict(f.split("=", 1) for f in fields if "=" in f)
+                for key, op in (("rbytes", "read"), ("wbytes", "write")):
+                    io.append((int(major), int(minor), op, int(kv.get(key, 0))))
+        except OSError:
+            pass
+        return {
+            "cpu_total_ns": cpu.get("usage_usec", 0) * 1000,
+            "cpu_percpu_ns": [],
+            "cpu_user_ns": cpu.get("user_usec", 0) * 1000,
+            "cpu_kernel_ns": cpu.get("system_usec", 0) * 1000,
+            "mem_usage": read_int(os.path.join(self.dir, "memory.current")),
+            "mem_max_usage": read_int(os.path.join(self.dir, "memory.peak")),
+            "mem_limit": read_int(os.path.join(self.dir, "memory.max"), 0),
+            "mem_stat": read_keyed(os.path.join(self.dir, "memory.stat")),
+            "mem_failcnt": 0,
+            "pids_current": read_int(os.path.join(self.dir, "pids.current")),
+            "pids_limit": read_int(os.path.join(self.dir, "pids.max")),
+            "io": io,
+        }
 
     def create(self, resources) -> None:
         created = []
