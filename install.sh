@@ -11,8 +11,9 @@ fi
 
 # busybox-static: the test image and the default busybox rootfs;
 # runc: behaviour is compared against it; libseccomp2: seccomp filters;
-# procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking.
-PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables"
+# procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking;
+# tini: the static init that `run --init` puts in front of the command.
+PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

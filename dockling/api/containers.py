@@ -97,7 +97,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": space})
 
     async def logs(req: Request) -> Response:
-        c = m.get(req.params["id"])
+        c, _ = m.log_path(req.params["id"])  # a driver that cannot be read: 400 now
         if not (req.qbool("stdout") or req.qbool("stderr")):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         gen = m.logs(c["Id"], follow=req.qbool("follow"), tail=req.q("tail") or "all",

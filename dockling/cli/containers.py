@@ -365,21 +365,15 @@ def _resource_fields(a) -> dict:
             if getattr(a, key) is not None}
 
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
 def _bytes(v: str) -> int:
-    """docker's RAMInBytes: 64m, 64mb, 1g, 512k, 1024 (binary units)."""
     import argparse
 
-    s = v.strip().lower()
-    if len(s) > 1 and s.endswith("b") and s[-2] in "kmgt":
-        s = s[:-1]
-    num, unit = (s[:-1], s[-1]) if s and s[-1] in "bkmgt" else (s, "")
+    from dockling.units import ram_in_bytes
+
     try:
-        return int(float(num) * _UNITS[unit])
+        return ram_in_bytes(v)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"invalid size: '{v}'") from err
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _bytes_or_unlimited(v: str) -> int:

@@ -7,16 +7,7 @@ import re
 import time
 
 from dockling.containers.model import human_duration
-
-
-def human_size(n: float) -> str:
-    """units.HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.3g}{units[i]}"
+from dockling.units import human_size  # noqa: F401 - re-exported for the commands
 
 
 def ago(ts: float) -> str:

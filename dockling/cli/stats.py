@@ -7,6 +7,7 @@ import time
 
 from dockling.cli.format import human_size, print_formatted, table
 from dockling.client.http import APIError, Client
+from dockling.units import bytes_size
 
 STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME",
                  "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
@@ -32,16 +33,6 @@ def register(sub) -> None:
     sp.add_argument("container")
     sp.add_argument("port", nargs="?")
     sp.set_defaults(func=cmd_port)
-
-
-def bytes_size(n: float) -> str:
-    """units.BytesSize: binary units, 4 significant digits (MEM USAGE column)."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 def row(doc: dict, no_trunc: bool = False) -> dict:

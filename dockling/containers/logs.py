@@ -13,6 +13,8 @@ import os
 import time
 
 from dockling import clock
+from dockling.errors import InvalidArgument
+from dockling.units import ram_in_bytes
 from dockling.shim.shim import STDERR, STDOUT, frame
 
 
@@ -55,10 +57,60 @@ def _wanted(entry: dict, stdout: bool, stderr: bool, since: float | None,
     return True
 
 
+_DRIVERS = ("json-file", "none")
+_JSON_FILE_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env",
+                   "env-regex", "tag")
+
+
+def rotation(log_config: dict) -> tuple[int, int]:
+    """Check a LogConfig; json-file's (max-size bytes or -1, max-file)."""
+    kind = log_config.get("Type") or "json-file"
+    opts = log_config.get("Config") or {}
+    if kind not in _DRIVERS:
+        raise InvalidArgument(f'logger: no log driver named \'{kind}\' is registered')
+    for key in opts:
+        if kind == "none" or key not in _JSON_FILE_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for {kind} log driver")
+    size = -1
+    if opts.get("max-size"):
+        try:
+            size = ram_in_bytes(opts["max-size"])
+        except ValueError as err:
+            raise InvalidArgument(str(err)) from err
+    files = 1
+    if opts.get("max-file"):
+        try:
+            files = int(opts["max-file"])
+        except ValueError:
+            raise InvalidArgument(f"invalid value for max-file: {opts['max-file']}") from None
+        if files < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+        if size < 0 and files > 1:
+            raise InvalidArgument("max-file can only be used when max-size is set")
+    return size, files
+
+
+def rotated(path: str) -> list[str]:
+    """The rotated files of a json-file log, oldest first (log.N ... log.1)."""
+    out = []
+    i = 1
+    while os.path.exists(f"{path}.{i}"):
+        out.append(f"{path}.{i}")
+        i += 1
+    return out[::-1]
+
+
 async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str = "all",
                since: str | None = None, until: str | None = None, timestamps: bool = False,
                stdout: bool = True, stderr: bool = True):
     s, u = parse_since(since), parse_since(until)
+    entries = []
+    for old in rotated(path):
+        try:
+            with open(old, "rb") as f:
+                entries += [json.loads(line) for line in f if line.endswith(b"\n")]
+        except FileNotFoundError:
+            pass  # rotated away while we read
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, generator may pause
     except FileNotFoundError:
@@ -68,7 +120,7 @@ async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str
         pending = b""
         if lines and not lines[-1].endswith(b"\n"):
             pending = lines.pop()
-        entries = [json.loads(line) for line in lines]
+        entries += [json.loads(line) for line in lines]
         entries = [e for e in entries if _wanted(e, stdout, stderr, s, u)]
         if tail not in (None, "", "all"):
             n = int(tail)
@@ -88,11 +140,25 @@ async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str
                         if _wanted(e, stdout, stderr, s, u):
                             yield _format(e, tty, timestamps)
                 continue
+            if _replaced(f, path):  # rotated: go on in the new file
+                f.close()
+                f = open(path, "rb")  # noqa: SIM115
+                pending = b""
+                continue
             if not running():
                 break
             await asyncio.sleep(0.05)
     finally:
         f.close()
+
+
+def _replaced(f, path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(f.fileno())
+    return (st.st_ino, st.st_dev) != (mine.st_ino, mine.st_dev) or st.st_size < f.tell()
 
 
 def size(path: str) -> int:

@@ -53,6 +53,8 @@ from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
 
 log = logging.getLogger("dockling.containers")
 
+# static builds only: the init runs inside images that have no libc
+_INIT_BINARIES = ("docker-init", "tini-static", "catatonit")
 _NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _ADJ = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
         "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "trusting", "vibrant",
@@ -94,6 +96,7 @@ class ContainerManager:
         self.restarts: dict[str, asyncio.TimerHandle] = {}
         self.backoff: dict[str, float] = {}
         self.health_monitors: dict[str, health.Monitor] = {}
+        self.init_path: str | None = None  # daemon.json "init-path"
         self.execs: dict[str, dict] = {}
         # Exit codes of auto-removed containers, for a `wait` that comes late.
         self.recent_exits: dict[str, int] = {}
@@ -157,6 +160,7 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
+        logfile.rotation(hc["LogConfig"])
         restart.validate(hc["RestartPolicy"])
         if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
             raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
@@ -173,6 +177,8 @@ class ContainerManager:
             elif mode not in ("", "host", "private", "shareable", "default", "bridge", "none"):
                 raise InvalidArgument(f"invalid {key}: {mode}")
         _check_sysctls(hc)
+        if (hc.get("UsernsMode") or "host") != "host":  # no userns-remap daemon mode yet
+            raise InvalidArgument(f"invalid USER mode: {hc['UsernsMode']}")
         cid = model.new_id()
         icfg = img.container_config
         cfg = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
@@ -299,11 +305,14 @@ class ContainerManager:
             oci = spec.build(c, img.container_config, rootfs=merged, user=user,
                              cgroups_path=cg_path, cgroup_v2=is_unified(),
                              joins=self._joins(c["HostConfig"]),
-                             user_mounts=mounts.oci(points, self.volumes.mount))
+                             user_mounts=mounts.oci(points, self.volumes.mount),
+                             init_path=self._init_path() if c["HostConfig"].get("Init")
+                             else None)
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(oci, f)
             t1 = time.perf_counter()
             log_type = c["HostConfig"].get("LogConfig", {}).get("Type", "json-file")
+            max_size, max_files = logfile.rotation(c["HostConfig"].get("LogConfig") or {})
             opts = shimlib.Options(
                 cid=cid, bundle=d, runtime_root=self.paths.runtime_root, state_dir=run_dir,
                 log_path=c["LogPath"] if log_type == "json-file" else None,
@@ -311,7 +320,8 @@ class ContainerManager:
                 stdin_once=c["Config"]["StdinOnce"],
                 new_netns=(c["HostConfig"].get("NetworkMode") or "default") not in (
                     "host",) and not c["HostConfig"]["NetworkMode"].startswith("container:"),
-                wait_attach=self.pending_attach.pop(cid, 0), runtime=self.paths.runtime)
+                wait_attach=self.pending_attach.pop(cid, 0), runtime=self.paths.runtime,
+                log_max_size=max_size, log_max_files=max_files)
             log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                       opts.wait_attach)
             sock = shimlib.spawn(opts)
@@ -338,6 +348,16 @@ class ContainerManager:
         self._emit(c, "start")
         self._watch(cid)
         return c
+
+    def _init_path(self) -> str:
+        """The static init binary for --init (daemon's init-path, else found on PATH)."""
+        if self.init_path:
+            return self.init_path
+        for name in _INIT_BINARIES:
+            path = shutil.which(name)
+            if path:
+                return path
+        raise InvalidArgument('exec: "docker-init": executable file not found in $PATH')
 
     def _joins(self, hc: dict) -> dict[str, str]:
         """container:X modes -> the /proc paths of X's namespaces (X must run)."""

@@ -11,6 +11,7 @@ from dockling.containers import resources, security
 from dockling.runtime import seccomp_profiles
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
+INIT_DEST = "/sbin/docker-init"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # docker's default capability set (moby oci/caps/defaults.go).
@@ -76,7 +77,7 @@ def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
 
 def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, list[int]],
           cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None,
-          user_mounts: list[dict] | None = None) -> dict:
+          user_mounts: list[dict] | None = None, init_path: str | None = None) -> dict:
     """``user_mounts``: the OCI mounts of -v/--mount; they replace a default at
     the same destination (a volume on /dev/shm, a bind on /etc/hosts)."""
     cfg = c["Config"]
@@ -113,7 +114,12 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         if c.get(key):
             mounts.append({"destination": dest, "type": "bind", "source": c[key],
                            "options": ["rbind", "rprivate"]})
-    user_mounts = user_mounts or []
+    user_mounts = list(user_mounts or [])
+    args = command(cfg, image_config)
+    if init_path:  # --init: docker's init as PID 1, the command under it
+        user_mounts.append({"destination": INIT_DEST, "type": "bind", "source": init_path,
+                            "options": ["rbind", "ro"]})
+        args = [INIT_DEST, "--", *args]
     taken = {m["destination"] for m in user_mounts}
     mounts = [m for m in mounts if m["destination"] not in taken] + user_mounts
     devices = [{"allow": False, "access": "rwm"}]
@@ -134,7 +140,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
     process = {
         "terminal": bool(cfg.get("Tty")),
         "user": {"uid": uid, "gid": gid, "additionalGids": groups},
-        "args": command(cfg, image_config),
+        "args": args,
         "env": environment(cfg, image_config),
         "cwd": cfg.get("WorkingDir") or image_config.get("WorkingDir") or "/",
         "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},

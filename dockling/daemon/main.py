@@ -160,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--pidfile", default=None)
     p.add_argument("--config-file", default=None)
     p.add_argument("--cgroup-parent", default=None)
+    p.add_argument("--init-path", default=None)
     return p
 
 
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     pf.flush()
     d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"),
                runtime)
+    d.containers.init_path = a.init_path or cfg.get("init-path")
     try:
         asyncio.run(serve(d, sock))
     finally:

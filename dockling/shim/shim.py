@@ -56,7 +56,8 @@ class Options:
 
     def __init__(self, *, cid: str, bundle: str, runtime_root: str, state_dir: str,
                  log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
-                 new_netns: bool, wait_attach: int = 0, runtime: str = "dockling") -> None:
+                 new_netns: bool, wait_attach: int = 0, runtime: str = "dockling",
+                 log_max_size: int = -1, log_max_files: int = 1) -> None:
         self.cid = cid
         self.bundle = bundle
         self.runtime_root = runtime_root
@@ -70,6 +71,9 @@ class Options:
         # first byte, so the program starts only once they are connected.
         self.wait_attach = wait_attach
         self.runtime = runtime
+        # json-file rotation (--log-opt max-size/max-file); -1: never rotate
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
 
     @property
     def socket_path(self) -> str:
@@ -369,9 +373,30 @@ class _Shim:
         name = "stdout" if stream == STDOUT else "stderr"
         t = clock.now()
         lines = data.splitlines(keepends=True)
-        out = b"".join(json.dumps({"log": line.decode("utf-8", "replace"), "stream": name,
-                                   "time": t}).encode() + b"\n" for line in lines)
-        self.log.write(out)
+        entries = [json.dumps({"log": line.decode("utf-8", "replace"), "stream": name,
+                               "time": t}).encode() + b"\n" for line in lines]
+        if self.o.log_max_size <= 0:
+            self.log.write(b"".join(entries))
+            return
+        for entry in entries:  # docker rotates between messages
+            if self.log.tell() and self.log.tell() + len(entry) > self.o.log_max_size:
+                self._rotate_log()
+            self.log.write(entry)
+
+    def _rotate_log(self) -> None:
+        """docker's json-file rotation: log -> log.1 -> ... -> log.(max-file - 1)."""
+        path = self.o.log_path
+        self.log.close()
+        if self.o.log_max_files > 1:
+            for i in range(self.o.log_max_files - 1, 1, -1):
+                try:
+                    os.rename(f"{path}.{i - 1}", f"{path}.{i}")
+                except FileNotFoundError:
+                    pass
+            os.rename(path, f"{path}.1")
+            self.log = open(path, "ab", buffering=0)  # noqa: SIM115
+        else:
+            self.log = open(path, "wb", buffering=0)  # noqa: SIM115
 
     # -- clients ------------------------------------------------------------------------
     def _accept(self, srv: socket.socket) -> None:

@@ -1,0 +1,40 @@
+"""docker's size units (go-units): parsing 64m, printing 1.2MB and 1.2MiB."""
+
+from __future__ import annotations
+
+_BINARY = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def ram_in_bytes(v: str) -> int:
+    """RAMInBytes: 64m, 64mb, 1g, 512k, 1024 (binary multiples); ValueError if bad."""
+    s = v.strip().lower()
+    if len(s) > 1 and s.endswith("b") and s[-2] in "kmgtp":
+        s = s[:-1]
+    num, unit = (s[:-1], s[-1]) if s and s[-1] in "bkmgtp" else (s, "")
+    try:
+        n = float(num)
+    except ValueError:
+        raise ValueError(f"invalid size: '{v}'") from None
+    if n < 0:
+        raise ValueError(f"invalid size: '{v}'")
+    return int(n * _BINARY[unit])
+
+
+def human_size(n: float) -> str:
+    """HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000.0
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
+def bytes_size(n: float) -> str:
+    """BytesSize: binary units, 4 significant digits."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024.0
+        i += 1
+    return f"{n:.4g}{units[i]}"
