@@ -11,7 +11,6 @@ import tempfile
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers import copy, stats
 from dockling.containers.manager import ContainerManager
-from dockling.runtime.process import parse_signal
 from dockling.errors import (
     Conflict,
     DocklingError,
@@ -19,6 +18,7 @@ from dockling.errors import (
     InvalidArgument,
     NotModified,
 )
+from dockling.runtime.process import parse_signal
 
 log = logging.getLogger("dockling.api")
 

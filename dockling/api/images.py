@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import tempfile
 
+from dockling import clock
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
-from dockling import clock
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import archive, reference
 from dockling.images.store import ImageStore

@@ -3,11 +3,11 @@ inspect, exec, wait, attach, top, rename, container prune."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
-from dockling.cli.format import ago, print_formatted, render, table
+from dockling.cli.common import each, filters, print_documents
+from dockling.cli.format import ago, print_formatted, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
 from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
 from dockling.client.http import APIError, Client
@@ -465,18 +465,6 @@ def _resize(cli: Client, path: str) -> None:
 
 # -- lifecycle ----------------------------------------------------------------------------
 
-def _each(cli: Client, names: list[str], fn) -> int:
-    rc = 0
-    for n in names:
-        try:
-            fn(n)
-            print(n)
-        except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    return rc
-
-
 def cmd_start(cli: Client, a) -> int:
     if a.attach or a.interactive:
         cid = a.containers[0]
@@ -491,7 +479,7 @@ def cmd_start(cli: Client, a) -> int:
         except Detached:
             return 0
         return cli.post(f"/containers/{cid}/wait")["StatusCode"]
-    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/start"))
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/start"))
 
 
 def cmd_stop(cli: Client, a) -> int:
@@ -500,21 +488,21 @@ def cmd_stop(cli: Client, a) -> int:
         params["t"] = a.time
     if a.signal:
         params["signal"] = a.signal
-    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/stop", **params))
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/stop", **params))
 
 
 def cmd_restart(cli: Client, a) -> int:
     params = {"t": a.time} if a.time is not None else {}
-    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/restart", **params))
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/restart", **params))
 
 
 def cmd_kill(cli: Client, a) -> int:
-    return _each(cli, a.containers,
+    return each(a.containers,
                  lambda n: cli.post(f"/containers/{n}/kill", signal=a.signal))
 
 
 def cmd_rm(cli: Client, a) -> int:
-    return _each(cli, a.containers, lambda n: cli.call(
+    return each(a.containers, lambda n: cli.call(
         "DELETE", f"/containers/{n}", {"force": a.force, "v": a.volumes}))
 
 
@@ -531,7 +519,7 @@ def cmd_wait(cli: Client, a) -> int:
 
 def cmd_update(cli: Client, a) -> int:
     body = _resource_fields(a)
-    return _each(cli, a.containers, lambda n: cli.post(f"/containers/{n}/update", body))
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/update", body))
 
 
 def cmd_diff(cli: Client, a) -> int:
@@ -566,16 +554,6 @@ def cmd_top(cli: Client, a) -> int:
 
 # -- ps ---------------------------------------------------------------------------------
 
-def _filters(items: list[str]) -> dict:
-    out: dict[str, list[str]] = {}
-    for f in items:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {f}")
-        out.setdefault(k, []).append(v)
-    return out
-
-
 def _ps_row(c: dict, no_trunc: bool) -> dict:
     cmd = c["Command"]
     if not no_trunc and len(cmd) > 20:
@@ -597,7 +575,7 @@ def cmd_ps(cli: Client, a) -> int:
     elif a.last > 0:
         params["limit"] = a.last
     if a.filter:
-        params["filters"] = _filters(a.filter)
+        params["filters"] = filters(a.filter)
     cs = cli.get("/containers/json", **params)
     rows = [_ps_row(c, a.no_trunc) for c in cs]
     if a.quiet:
@@ -670,14 +648,7 @@ def cmd_inspect(cli: Client, a) -> int:
                 rc = 1
                 continue
         docs.append(doc)
-    if a.format:
-        try:
-            for d in docs:
-                print(render(a.format, [d], {}))
-        except ValueError as err:
-            raise UsageError(str(err)) from err
-    else:
-        print(json.dumps(docs, indent=4))
+    print_documents(docs, a.format)
     return rc
 
 

@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-from dockling.cli.format import ago, human_size, print_formatted, render, table
+from dockling.cli.common import inspect
+from dockling.cli.format import ago, human_size, print_formatted, table
 from dockling.cli.main import UsageError
 from dockling.client.http import APIError, Client
 
@@ -198,20 +199,7 @@ def cmd_pull(cli: Client, a) -> int:
 
 
 def cmd_image_inspect(cli: Client, a) -> int:
-    docs = []
-    rc = 0
-    for n in a.names:
-        try:
-            docs.append(cli.get(f"/images/{n}/json"))
-        except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    if a.format:
-        for d in docs:
-            print(render(a.format, [d], {}))
-    else:
-        print(json.dumps(docs, indent=4))
-    return rc
+    return inspect(a.names, lambda n: cli.get(f"/images/{n}/json"), a.format)
 
 
 def cmd_prune(cli: Client, a) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from dockling.cli.common import each
 from dockling.cli.format import human_size, print_formatted, table
 from dockling.client.http import APIError, Client
 from dockling.units import bytes_size
@@ -94,24 +95,12 @@ def cmd_stats(cli: Client, a) -> int:
         time.sleep(0.5)
 
 
-def _each(cli: Client, names: list[str], action: str) -> int:
-    rc = 0
-    for n in names:
-        try:
-            cli.post(f"/containers/{n}/{action}")
-            print(n)
-        except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    return rc
-
-
 def cmd_pause(cli: Client, a) -> int:
-    return _each(cli, a.containers, "pause")
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/pause"))
 
 
 def cmd_unpause(cli: Client, a) -> int:
-    return _each(cli, a.containers, "unpause")
+    return each(a.containers, lambda n: cli.post(f"/containers/{n}/unpause"))
 
 
 def cmd_port(cli: Client, a) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 import json
 
+from dockling.cli.common import confirm, filters
 from dockling.cli.format import human_size, print_formatted, table
-from dockling.cli.volumes import confirm, filters
 from dockling.client.http import Client
 
 

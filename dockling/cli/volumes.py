@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from dockling.cli.format import human_size, print_formatted, render, table
+from dockling.cli.common import confirm, each, filters, inspect
+from dockling.cli.format import human_size, print_formatted, table
 from dockling.cli.main import UsageError
-from dockling.client.http import APIError, Client
+from dockling.client.http import Client
 
 VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
                   "Scope": "SCOPE", "Labels": "LABELS", "CreatedAt": "CREATED"}
@@ -54,17 +54,6 @@ def key_values(items: list[str]) -> dict[str, str]:
     return out
 
 
-def filters(items: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in items:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value)\n"
-                             f"See 'dockling --help'.")
-        out.setdefault(k, []).append(v)
-    return out
-
-
 def cmd_create(cli: Client, a) -> int:
     if a.name and a.volume and a.name != a.volume:
         raise UsageError("conflicting options: either specify --name or provide positional "
@@ -90,37 +79,11 @@ def cmd_ls(cli: Client, a) -> int:
 
 
 def cmd_inspect(cli: Client, a) -> int:
-    docs, rc = [], 0
-    for n in a.volumes:
-        try:
-            docs.append(cli.get(f"/volumes/{n}"))
-        except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    if a.format:
-        for d in docs:
-            print(render(a.format, [d], {}))
-    else:
-        print(json.dumps(docs, indent=4))
-    return rc
+    return inspect(a.volumes, lambda n: cli.get(f"/volumes/{n}"), a.format)
 
 
 def cmd_rm(cli: Client, a) -> int:
-    rc = 0
-    for n in a.volumes:
-        try:
-            cli.call("DELETE", f"/volumes/{n}", {"force": a.force})
-            print(n)
-        except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    return rc
-
-
-def confirm(message: str) -> bool:
-    print(f"{message}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
+    return each(a.volumes, lambda n: cli.call("DELETE", f"/volumes/{n}", {"force": a.force}))
 
 
 def cmd_prune(cli: Client, a) -> int:

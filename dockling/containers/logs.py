@@ -14,8 +14,8 @@ import time
 
 from dockling import clock
 from dockling.errors import InvalidArgument
-from dockling.units import ram_in_bytes
 from dockling.shim.shim import STDERR, STDOUT, frame
+from dockling.units import ram_in_bytes
 
 
 def parse_since(v: str | None) -> float | None:

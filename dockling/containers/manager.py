@@ -25,8 +25,6 @@ import tempfile
 import time
 
 from dockling import clock
-from dockling.containers import logs as logfile
-from dockling.containers.logs import parse_since
 from dockling.containers import (
     health,
     model,
@@ -37,13 +35,15 @@ from dockling.containers import (
     stats,
     users,
 )
+from dockling.containers import logs as logfile
+from dockling.containers.logs import parse_since
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
-from dockling.runtime.cgroups import is_unified
 from dockling.runtime import BUILTIN, open_runtime
+from dockling.runtime.cgroups import is_unified
 from dockling.runtime.paths import make_mountpoint
 from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib

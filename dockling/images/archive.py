@@ -12,8 +12,8 @@ import json
 import os
 import shlex
 
-from dockling.errors import InvalidArgument
 from dockling import clock
+from dockling.errors import InvalidArgument
 from dockling.images.store import ImageStore
 
 _CHANGE_OK = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "VOLUME", "WORKDIR",

@@ -32,8 +32,7 @@ import socket
 import struct
 
 from dockling import clock
-from dockling.runtime import console, spec, syscalls
-from dockling.runtime import open_runtime
+from dockling.runtime import console, open_runtime, spec, syscalls
 
 STDOUT, STDERR = 1, 2
 

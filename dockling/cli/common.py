@@ -1,0 +1,64 @@
+"""What many commands share: acting on each name, printing inspect documents,
+parsing --filter, asking for confirmation."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from dockling.cli.format import render
+from dockling.cli.main import UsageError
+from dockling.client.http import APIError
+
+
+def each(names: list[str], fn) -> int:
+    """fn(name) for every name; echo the name or docker's error (exit 1 if any failed)."""
+    rc = 0
+    for n in names:
+        try:
+            fn(n)
+            print(n)
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def inspect(names: list[str], fetch, fmt: str | None) -> int:
+    """docker's inspect output: a JSON array, or --format once per document."""
+    docs, rc = [], 0
+    for n in names:
+        try:
+            docs.append(fetch(n))
+        except APIError as err:
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    print_documents(docs, fmt)
+    return rc
+
+
+def print_documents(docs: list[dict], fmt: str | None) -> None:
+    if not fmt:
+        print(json.dumps(docs, indent=4))
+        return
+    try:
+        for d in docs:
+            print(render(fmt, [d], {}))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def filters(items: list[str]) -> dict[str, list[str]]:
+    """--filter k=v (repeatable) -> the API's filters map."""
+    out: dict[str, list[str]] = {}
+    for f in items:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {f}")
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def confirm(message: str) -> bool:
+    print(f"{message}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
