@@ -3,7 +3,8 @@ daemon answers, through docker; medians and the ratio.
 
     sudo .venv/bin/python bench/engine.py [-n 20] [--idle 50]
 
-Cases: `run --rm busybox true`, `exec true`, `run -d` + `stop` + `rm`, and
+Cases: `run --rm busybox true`, `exec true`, `run -d` + `stop` + `rm`,
+200 create+start+stop+rm cycles 4 at a time (--cycles, --parallel), and
 N idle `sleep` containers (total start time, and the memory the engine adds:
 PSS of the daemon and its shims, which share pages after the fork).
 A private dockling daemon (own root, socket and cgroup parent) is started
@@ -63,7 +64,25 @@ def engine_pids(root_marker: str, daemon_pid: int | None) -> list[int]:
     return pids
 
 
-def run_cases(cli: list[str], env: dict, n: int, idle: int, pid_fn) -> dict:
+def lifecycle(cli: list[str], env: dict, cycles: int, parallel: int) -> float:
+    """create+start+stop+rm, ``parallel`` workers; the program exits on TERM."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> None:
+        cid = subprocess.run([*cli, "create", "busybox", "sh", "-c",
+                              "trap 'exit 0' TERM; while :; do sleep 0.05; done"], env=env,
+                             check=True, capture_output=True).stdout.decode().strip()
+        for verb in ("start", "stop", "rm"):
+            subprocess.run([*cli, verb, cid], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one, range(cycles)))
+    return time.perf_counter() - t0
+
+
+def run_cases(cli: list[str], env: dict, n: int, idle: int, pid_fn, cycles: int = 200,
+              parallel: int = 4) -> dict:
     res: dict[str, object] = {}
     res["run --rm true"] = [timed([*cli, "run", "--rm", "busybox", "true"], env)
                             for _ in range(n)]
@@ -82,6 +101,8 @@ def run_cases(cli: list[str], env: dict, n: int, idle: int, pid_fn) -> dict:
         subprocess.run([*cli, "rm", cid], env=env, check=True, stdout=subprocess.DEVNULL)
         cycle.append(time.perf_counter() - t0)
     res["run -d/stop/rm"] = cycle
+    res[f"{cycles} create/start/stop/rm, {parallel} at a time: total s"] = lifecycle(
+        cli, env, cycles, parallel)
     before = pss_kb(pid_fn())
     t0 = time.perf_counter()
     ids = []
@@ -98,6 +119,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--idle", type=int, default=50)
+    ap.add_argument("--cycles", type=int, default=200)
+    ap.add_argument("--parallel", type=int, default=4)
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="dockling-bench-")
     sock = os.path.join(work, "d.sock")
@@ -121,14 +144,16 @@ def main() -> int:
         subprocess.run([*cli, "import", "--change", 'CMD ["sh"]', tar, "busybox"], env=env,
                        check=True, stdout=subprocess.DEVNULL)
         results["dockling"] = run_cases(cli, env, a.n, a.idle,
-                                        lambda: engine_pids(work, daemon.pid))
+                                        lambda: engine_pids(work, daemon.pid), a.cycles,
+                                        a.parallel)
         docker = shutil.which("docker")
         if docker and subprocess.run([docker, "info"], capture_output=True,
                                      check=False).returncode == 0:
             subprocess.run([docker, "import", "--change", 'CMD ["sh"]', tar, "busybox"],
                            check=True, stdout=subprocess.DEVNULL)
             results["docker"] = run_cases([docker], dict(os.environ), a.n, a.idle,
-                                          lambda: engine_pids("containerd", None))
+                                          lambda: engine_pids("containerd", None), a.cycles,
+                                          a.parallel)
     finally:
         daemon.terminate()
         daemon.wait()
