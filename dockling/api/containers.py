@@ -25,8 +25,9 @@ log = logging.getLogger("dockling.api")
 
 def routes(r: Router, m: ContainerManager) -> None:
     async def create(req: Request) -> Response:
-        c = m.create(req.json(), req.q("name"))
-        return json_response({"Id": c["Id"], "Warnings": []}, 201)
+        warnings: list[str] = []
+        c = m.create(req.json(), req.q("name"), warnings)
+        return json_response({"Id": c["Id"], "Warnings": warnings}, 201)
 
     async def list_(req: Request) -> Response:
         filters = req.filters()
@@ -90,7 +91,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(204)
 
     async def top(req: Request) -> Response:
-        return json_response(m.top(req.params["id"]))
+        return json_response(m.top(req.params["id"], req.q("ps_args") or ""))
 
     async def prune(req: Request) -> Response:
         deleted, space = m.prune(req.filters())

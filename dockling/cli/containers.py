@@ -151,7 +151,7 @@ def register(sub) -> None:
     sp.set_defaults(func=cmd_attach)
     sp = sub.add_parser("top")
     sp.add_argument("container")
-    sp.add_argument("ps_args", nargs="*")
+    sp.add_argument("ps_args", nargs="...")
     sp.set_defaults(func=cmd_top)
     sp = sub.add_parser("update")
     _resource_args(sp)
@@ -405,15 +405,18 @@ def _create(cli: Client, a) -> str:
     body = _body(a)
     params = {"name": a.name} if a.name else {}
     try:
-        return cli.post("/containers/create", body, **params)["Id"]
+        out = cli.post("/containers/create", body, **params)
     except APIError as err:
         if err.status != 404 or "No such image" not in err.message or a.pull == "never":
             raise
-    from dockling.images.reference import parse
+        from dockling.images.reference import parse
 
-    print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
-    cli.post("/images/create", fromImage=a.image)
-    return cli.post("/containers/create", body, **params)["Id"]
+        print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
+        cli.post("/images/create", fromImage=a.image)
+        out = cli.post("/containers/create", body, **params)
+    for w in out.get("Warnings") or []:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return out["Id"]
 
 
 def cmd_create(cli: Client, a) -> int:
@@ -546,7 +549,8 @@ def cmd_rename(cli: Client, a) -> int:
 
 
 def cmd_top(cli: Client, a) -> int:
-    t = cli.get(f"/containers/{a.container}/top")
+    params = {"ps_args": " ".join(a.ps_args)} if a.ps_args else {}
+    t = cli.get(f"/containers/{a.container}/top", **params)
     rows = [dict(zip(t["Titles"], p)) for p in t["Processes"]]
     print(table(rows, [(h, h) for h in t["Titles"]]))
     return 0

@@ -21,6 +21,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -134,7 +135,8 @@ class ContainerManager:
         return out
 
     # -- create --------------------------------------------------------------------
-    def create(self, body: dict, name: str | None) -> dict:
+    def create(self, body: dict, name: str | None, warnings: list[str] | None = None) -> dict:
+        """A new container record; ``warnings`` receives docker's create warnings."""
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidArgument("Config cannot be empty in order to create a container")
@@ -165,6 +167,9 @@ class ContainerManager:
         if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
             raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
         resources.validate(hc)
+        dropped = resources.discard_unsupported(hc)
+        if warnings is not None:
+            warnings.extend(dropped)
         security.capability_set([], hc)  # unknown capabilities fail at create, like docker
         security.parse_security_opts(hc.get("SecurityOpt") or [])
         net = hc["NetworkMode"]
@@ -861,24 +866,32 @@ class ContainerManager:
             out = out[:limit]
         return out
 
-    def top(self, ref: str) -> dict:
+    def top(self, ref: str, ps_args: str = "") -> dict:
+        """docker top: the host's ps (with the user's options), rows of this container."""
         c = self.get(ref)
-        if not c["State"]["Running"]:
+        if not c["State"]["Running"] or c["State"]["Restarting"]:
             raise Conflict(f"Container {c['Id']} is not running")
-        pids = self.runtime.pids(c["Id"])
+        pids = set(self.runtime.pids(c["Id"]))
+        try:
+            out = subprocess.run(["ps", *(ps_args.split() or ["-ef"])], capture_output=True,
+                                 text=True, check=True, timeout=10).stdout
+        except subprocess.CalledProcessError as err:
+            raise InternalError(f"ps: {err.stderr.strip() or err}") from err
+        lines = out.splitlines()
+        titles = lines[0].split() if lines else []
+        if "PID" not in titles:
+            raise InternalError("Couldn't find PID field in ps output")
+        col = titles.index("PID")
         procs = []
-        for pid in pids:
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                st = os.stat(f"/proc/{pid}")
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = f.read().rsplit(")", 1)[1].split()[1]
-            except OSError:
+                pid = int(fields[col])
+            except (IndexError, ValueError):
                 continue
-            procs.append([str(st.st_uid), str(pid), ppid, "0", "", "?", "00:00:00", cmd])
-        return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-                "Processes": procs}
+            if pid in pids:
+                procs.append(fields)
+        return {"Titles": titles, "Processes": procs}
 
     # -- logs / attach -----------------------------------------------------------------
     def log_path(self, ref: str) -> tuple[dict, str]:

@@ -37,6 +37,28 @@ def _online(path: str) -> set[int]:
         return set(range(os.cpu_count() or 1))
 
 
+def discard_unsupported(hc: dict) -> list[str]:
+    """Like docker: what this kernel cannot do is dropped with a warning, not refused."""
+    warnings = []
+    if hc.get("BlkioWeight") and not _has_blkio_weight():
+        hc["BlkioWeight"] = 0
+        warnings.append("Your kernel does not support Block I/O weight or the cgroup is not "
+                        "mounted. Weight discarded.")
+    return warnings
+
+
+def _has_blkio_weight() -> bool:
+    from dockling.runtime.cgroups import is_unified
+    from dockling.runtime.cgroups.v1 import find_mounts
+
+    if is_unified():
+        return any(os.path.exists(f"/sys/fs/cgroup/{f}") for f in ("io.weight",
+                                                                     "io.bfq.weight"))
+    mount = find_mounts().get("blkio")
+    return bool(mount) and any(os.path.exists(os.path.join(mount, f)) for f in (
+        "blkio.weight", "blkio.bfq.weight"))
+
+
 def validate(hc: dict) -> None:
     """docker's create-time checks of the resource fields."""
     mem = hc.get("Memory") or 0
