@@ -45,3 +45,41 @@ def test_docker_detached_exec_logs_inspect(daemon):
         assert b"busybox" in docker(daemon, "images").stdout
     finally:
         docker(daemon, "rm", "-f", "dkcli")
+
+
+def test_docker_volumes_cp_stats_restart_health(daemon, tmp_path):
+    from tests.engine.conftest import name
+
+    n, vol = name(), f"v-{name()}"
+
+    def ok(*args, input=None):
+        res = docker(daemon, *args, input=input)
+        assert res.returncode == 0, (args, res.stderr)
+        return res.stdout.decode()
+
+    ok("volume", "create", vol)
+    assert vol in ok("volume", "ls", "-q")
+    ok("run", "--rm", "-v", f"{vol}:/d", "busybox", "sh", "-c", "echo kept > /d/f")
+    ok("run", "-d", "--name", n, "--restart", "unless-stopped", "--health-cmd", "true",
+       "--health-interval", "200ms", "-v", f"{vol}:/d", "busybox", "sleep", "300")
+    try:
+        ok("cp", f"{n}:/d/f", str(tmp_path / "f"))
+        assert (tmp_path / "f").read_text() == "kept\n"
+        (tmp_path / "g").write_text("in")
+        ok("cp", str(tmp_path / "g"), f"{n}:/tmp/")
+        assert ok("exec", n, "cat", "/tmp/g") == "in"
+        assert "CPU %" in ok("stats", "--no-stream", n)
+        ok("pause", n)
+        ok("unpause", n)
+        assert ok("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", n).strip() == \
+            "unless-stopped"
+        import time
+
+        deadline = time.monotonic() + 10
+        while "(healthy)" not in ok("ps", "-f", f"name={n}"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        docker(daemon, "rm", "-f", n)
+    res = docker(daemon, "volume", "rm", vol)
+    assert res.returncode == 0, res.stderr
