@@ -55,6 +55,18 @@ def _create_args(sp) -> None:
     sp.add_argument("--tmpfs", action="append", default=[])
     sp.add_argument("--sysctl", action="append", default=[])
     sp.add_argument("--restart", default="no")
+    sp.add_argument("-p", "--publish", action="append", default=[])
+    sp.add_argument("-P", "--publish-all", action="store_true")
+    sp.add_argument("--expose", action="append", default=[])
+    sp.add_argument("--ip")
+    sp.add_argument("--ip6")
+    sp.add_argument("--network-alias", "--net-alias", action="append", default=[])
+    sp.add_argument("--mac-address")
+    sp.add_argument("--dns", action="append", default=[])
+    sp.add_argument("--dns-search", action="append", default=[])
+    sp.add_argument("--dns-option", "--dns-opt", action="append", default=[])
+    sp.add_argument("--add-host", action="append", default=[])
+    sp.add_argument("--link", action="append", default=[])
     sp.add_argument("-a", "--attach", action="append", default=[],
                     choices=["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"])
     sp.add_argument("--init", action="store_true", default=None)
@@ -288,7 +300,52 @@ def _body(a) -> dict:
     hcheck = _healthcheck(a)
     if hcheck is not None:
         body["Healthcheck"] = hcheck
+    _network_fields(a, body)
     return body
+
+
+def _network_fields(a, body: dict) -> None:
+    """-p/-P/--expose, --ip, --network-alias, --mac-address, --dns*, --add-host, --link."""
+    from dockling.errors import InvalidArgument
+    from dockling.network.ports import parse_spec
+
+    hc = body["HostConfig"]
+    exposed: dict = {}
+    bindings: dict = {}
+    try:
+        for spec in a.publish:
+            for port, binding in parse_spec(spec):
+                exposed[port] = {}
+                bindings.setdefault(port, []).append(binding)
+        for spec in a.expose:
+            for port, _ in parse_spec(spec):
+                exposed[port] = {}
+    except InvalidArgument as err:
+        raise UsageError(str(err)) from err
+    if exposed:
+        body["ExposedPorts"] = exposed
+    if bindings:
+        hc["PortBindings"] = bindings
+    if a.publish_all:
+        hc["PublishAllPorts"] = True
+    for key, val in (("Dns", a.dns), ("DnsSearch", a.dns_search),
+                     ("DnsOptions", a.dns_option), ("ExtraHosts", a.add_host),
+                     ("Links", a.link)):
+        if val:
+            hc[key] = list(val)
+    ep: dict = {}
+    if a.ip or a.ip6:
+        ep["IPAMConfig"] = {k: v for k, v in (("IPv4Address", a.ip), ("IPv6Address", a.ip6))
+                            if v}
+    if a.network_alias:
+        ep["Aliases"] = list(a.network_alias)
+    if a.mac_address:
+        ep["MacAddress"] = a.mac_address
+        body["MacAddress"] = a.mac_address
+    if ep:
+        net = a.network or "default"
+        body["NetworkingConfig"] = {"EndpointsConfig": {
+            "bridge" if net == "default" else net: ep}}
 
 
 def _healthcheck(a) -> dict | None:
@@ -558,6 +615,18 @@ def cmd_top(cli: Client, a) -> int:
 
 # -- ps ---------------------------------------------------------------------------------
 
+def ports_text(ports: list[dict]) -> str:
+    """docker ps's PORTS: 0.0.0.0:8080->80/tcp, 443/tcp."""
+    out = []
+    for p in sorted(ports, key=lambda p: (p["PrivatePort"], p["Type"], p.get("PublicPort", 0))):
+        if p.get("PublicPort"):
+            out.append(f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{p['PrivatePort']}/"
+                       f"{p['Type']}")
+        else:
+            out.append(f"{p['PrivatePort']}/{p['Type']}")
+    return ", ".join(out)
+
+
 def _ps_row(c: dict, no_trunc: bool) -> dict:
     cmd = c["Command"]
     if not no_trunc and len(cmd) > 20:
@@ -565,7 +634,8 @@ def _ps_row(c: dict, no_trunc: bool) -> dict:
     return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
             "Command": f'"{cmd}"', "CreatedAt": time.strftime(
                 "%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
-            "RunningFor": ago(c["Created"]), "Ports": "", "State": c["State"],
+            "RunningFor": ago(c["Created"]), "Ports": ports_text(c.get("Ports") or []),
+            "State": c["State"],
             "Status": c["Status"], "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in c["Labels"].items()),
             "Networks": ",".join(c["NetworkSettings"]["Networks"]), "Mounts": "",

@@ -43,7 +43,7 @@ class ArgParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgParser:
-    from dockling.cli import containers, copy, images, stats, system, volumes
+    from dockling.cli import containers, copy, images, networks, stats, system, volumes
 
     p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
     p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
@@ -54,6 +54,7 @@ def build_parser() -> ArgParser:
     volumes.register(sub)
     system.register(sub)
     stats.register(sub)
+    networks.register(sub)
     copy.register(sub)
     sp = sub.add_parser("version")
     sp.add_argument("-f", "--format", default=None)

@@ -39,7 +39,7 @@ from dockling.containers import (
 from dockling.containers import logs as logfile
 from dockling.containers.logs import parse_since
 from dockling.containers.model import Status
-from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.errors import Conflict, Forbidden, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
@@ -81,11 +81,12 @@ class Paths:
 
 
 class ContainerManager:
-    def __init__(self, db: DB, images: ImageStore, volumes: VolumeStore, paths: Paths,
-                 cgroup_parent: str, events) -> None:
+    def __init__(self, db: DB, images: ImageStore, volumes: VolumeStore, networks,
+                 paths: Paths, cgroup_parent: str, events) -> None:
         self.db = db
         self.images = images
         self.volumes = volumes
+        self.networks = networks
         self.paths = paths
         self.cgroup_parent = "/" + cgroup_parent.strip("/")
         self.events = events
@@ -173,14 +174,15 @@ class ContainerManager:
         security.capability_set([], hc)  # unknown capabilities fail at create, like docker
         security.parse_security_opts(hc.get("SecurityOpt") or [])
         net = hc["NetworkMode"]
-        if net not in ("default", "bridge", "host", "none") and not net.startswith("container:"):
-            raise InvalidArgument(f"network {net} not found")
         for key in ("PidMode", "IpcMode", "UTSMode", "NetworkMode"):
             mode = hc.get(key) or ""
             if mode.startswith("container:"):
                 self.get(mode.split(":", 1)[1])  # docker: 404 for an unknown container
-            elif mode not in ("", "host", "private", "shareable", "default", "bridge", "none"):
+            elif key != "NetworkMode" and mode not in ("", "host", "private", "shareable"):
                 raise InvalidArgument(f"invalid {key}: {mode}")
+        net_settings = self.networks.initial_settings(hc, body.get("NetworkingConfig"))
+        _check_extra_hosts(hc.get("ExtraHosts") or [])
+        hc["Links"] = self._links(hc.get("Links") or [], name)
         _check_sysctls(hc)
         if (hc.get("UsernsMode") or "host") != "host":  # no userns-remap daemon mode yet
             raise InvalidArgument(f"invalid USER mode: {hc['UsernsMode']}")
@@ -241,7 +243,7 @@ class ContainerManager:
             "Mounts": mounts.public(points),
             "MountPoints": points,
             "Config": cfg,
-            "NetworkSettings": _network_settings(net),
+            "NetworkSettings": net_settings,
         }
         self._save(c)
         for p in points:
@@ -291,7 +293,6 @@ class ContainerManager:
                 self.images.layers.mount(self.images.layers.chain(img.diff_ids),
                                          os.path.join(d, "upper"), os.path.join(d, "work"),
                                          merged)
-            self._write_etc_files(c)
             workdir = c["Config"].get("WorkingDir") or img.container_config.get("WorkingDir")
             if workdir:
                 # docker creates a missing working directory (inside the rootfs only)
@@ -303,13 +304,22 @@ class ContainerManager:
                 raise InvalidArgument(f"unable to start container process: {err}") from err
             user = (user[0], user[1], user[2] + [g for g in extra if g not in user[2]])
             cg_path = f"{self.cgroup_parent}/{cid}"
+            joins = self._joins(c["HostConfig"])
+            self._check_links_running(c)
+            netns_path = await self.networks.attach(c, self.all)
+            if netns_path:
+                joins["network"] = netns_path
+            others = self.all()
+            self.networks.write_etc(c, others)
+            link_env = self.networks.link_env(c, others)
             points = c.get("MountPoints") or []
             for p in points:
                 if p["Type"] == "volume" and p.get("CopyData"):
                     mounts.copy_up(merged, p["Destination"], self.volumes.mount(p["Name"]))
-            oci = spec.build(c, img.container_config, rootfs=merged, user=user,
-                             cgroups_path=cg_path, cgroup_v2=is_unified(),
-                             joins=self._joins(c["HostConfig"]),
+            # link variables go to the process only, not into the record (docker's way)
+            for_spec = {**c, "Config": {**c["Config"], "Env": link_env + c["Config"]["Env"]}}
+            oci = spec.build(for_spec, img.container_config, rootfs=merged, user=user,
+                             cgroups_path=cg_path, cgroup_v2=is_unified(), joins=joins,
                              user_mounts=mounts.oci(points, self.volumes.mount),
                              init_path=self._init_path() if c["HostConfig"].get("Init")
                              else None)
@@ -323,8 +333,7 @@ class ContainerManager:
                 log_path=c["LogPath"] if log_type == "json-file" else None,
                 tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
                 stdin_once=c["Config"]["StdinOnce"],
-                new_netns=(c["HostConfig"].get("NetworkMode") or "default") not in (
-                    "host",) and not c["HostConfig"]["NetworkMode"].startswith("container:"),
+                new_netns=False,  # the network manager made (or chose) the namespace
                 wait_attach=self.pending_attach.pop(cid, 0), runtime=self.paths.runtime,
                 log_max_size=max_size, log_max_files=max_files)
             log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
@@ -353,6 +362,30 @@ class ContainerManager:
         self._emit(c, "start")
         self._watch(cid)
         return c
+
+    def _links(self, links: list[str], name: str) -> list[str]:
+        """--link name[:alias] -> docker's "/name:/me/alias" (the target must exist)."""
+        out = []
+        for link in links:
+            target, _, alias = link.partition(":")
+            target = target.lstrip("/")
+            try:
+                other = self.get(target)
+            except NotFound:
+                raise NotFound(f"could not get container for {target}") from None
+            alias = (alias or target).rsplit("/", 1)[-1]
+            out.append(f"{other['Name']}:/{name}/{alias}")
+        return out
+
+    def _check_links_running(self, c: dict) -> None:
+        for link in c["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            try:
+                other = self.get(target.lstrip("/"))
+            except NotFound:
+                raise NotFound(f"could not get container for {target.lstrip('/')}") from None
+            if not other["State"]["Running"]:
+                raise Conflict(f"Cannot link to a non running container: {target} AS {alias}")
 
     def _init_path(self) -> str:
         """The static init binary for --init (daemon's init-path, else found on PATH)."""
@@ -387,27 +420,13 @@ class ContainerManager:
         model.set_status(st, Status.EXITED if c["State"]["StartedAt"] != model.ZERO_TIME
                          else Status.CREATED)
         st.update(Error=str(err), ExitCode=code, Pid=0)
+        self.networks.detach(c)
         self._save(c)
         self._unmount(c)
         if c["HostConfig"].get("AutoRemove"):
             self.recent_exits[c["Id"]] = code
             # moby's start cleans up --rm containers too
             self.remove(c["Id"], force=True, volumes=True)
-
-    def _write_etc_files(self, c: dict) -> None:
-        cfg = c["Config"]
-        host = c["HostConfig"].get("NetworkMode") == "host"
-        with open(c["HostnamePath"], "w") as f:
-            f.write(cfg["Hostname"] + "\n")
-        if host:
-            shutil.copyfile("/etc/hosts", c["HostsPath"])
-        else:
-            with open(c["HostsPath"], "w") as f:
-                f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
-                        "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-        with open(c["ResolvConfPath"], "w") as f:
-            f.write(_resolv_conf(host))
 
     def _unmount(self, c: dict) -> None:
         merged = os.path.join(self.paths.container(c["Id"]), "merged")
@@ -534,6 +553,7 @@ class ContainerManager:
         st.update(Pid=0, ExitCode=result.get("ExitCode", 255),
                   FinishedAt=result.get("FinishedAt") or clock.now(),
                   OOMKilled=bool(result.get("OOMKilled")), Error=result.get("Error", ""))
+        self.networks.detach(c)
         self._save(c)
         self._unmount(c)
         shim_log = os.path.join(self.paths.run(cid), "shim.log")
@@ -711,6 +731,7 @@ class ContainerManager:
                 self.runtime.delete(cid, force=True)
             except (NotFound, Conflict):
                 pass
+        self.networks.detach(c)
         self._unmount(c)
         with self.db.tx() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (cid,))
@@ -793,6 +814,38 @@ class ContainerManager:
                     pass
         return total
 
+    # -- network connect / disconnect ---------------------------------------------------
+    async def connect(self, ref: str, network: str, endpoint: dict) -> None:
+        c = self.get(ref)
+        net = self.networks.store.get(network)
+        mode = c["HostConfig"].get("NetworkMode") or "default"
+        if mode == "host" or net["Driver"] in ("host", "null") or mode == "none":
+            raise Forbidden("container cannot be disconnected from host network or connected "
+                            "to host network" if "host" in (mode, net["Driver"]) else
+                            "container cannot be connected to multiple networks with one of "
+                            "the networks in private (none) mode")
+        if net["Name"] in c["NetworkSettings"]["Networks"]:
+            raise Forbidden(f"endpoint with name {c['Name'][1:]} already exists in network "
+                            f"{net['Name']}")
+        ep = self.networks.new_endpoint(net, endpoint)
+        c["NetworkSettings"]["Networks"][net["Name"]] = ep
+        if c["State"]["Running"] and not c["State"]["Restarting"]:
+            await self.networks.connect_live(c, net, ep, self.all)
+        self._save(c)
+
+    def disconnect(self, ref: str, network: str, force: bool = False) -> None:
+        c = self.get(ref)
+        net = self.networks.store.get(network)
+        ep = c["NetworkSettings"]["Networks"].get(net["Name"])
+        if ep is None:
+            raise Forbidden(f"container {c['Id']} is not connected to network {net['Name']}")
+        if net["Driver"] == "host":
+            raise Forbidden("container cannot be disconnected from host network or connected "
+                            "to host network")
+        self.networks.disconnect_live(c, net["Name"])
+        del c["NetworkSettings"]["Networks"][net["Name"]]
+        self._save(c)
+
     def update(self, ref: str, changes: dict) -> None:
         """docker update: new resource limits, applied live if the container runs."""
         c = self.get(ref)
@@ -832,6 +885,9 @@ class ContainerManager:
         c = self.get(ref)
         for private in ("MountPoints", "HasBeenManuallyStopped"):
             c.pop(private, None)
+        for ep in c["NetworkSettings"]["Networks"].values():
+            for key in [k for k in ep if k.startswith("_")]:
+                del ep[key]
         return c
 
     def summary(self, c: dict) -> dict:
@@ -845,7 +901,7 @@ class ContainerManager:
             "ImageID": c["Image"],
             "Command": cmd,
             "Created": int(clock.unix(c["Created"])),
-            "Ports": [],
+            "Ports": _port_list(c["NetworkSettings"].get("Ports") or {}),
             "Labels": cfg.get("Labels") or {},
             "State": c["State"]["Status"],
             "Status": model.status_text(c["State"]),
@@ -1094,31 +1150,31 @@ def _check_sysctls(hc: dict) -> None:
             raise InvalidArgument(f"sysctl '{key}' is not allowed")
 
 
-def _resolv_conf(host: bool) -> str:
-    """The host's resolv.conf; on a private network without loopback resolvers (docker)."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    if host:
-        return "\n".join(lines) + "\n"
+def _check_extra_hosts(hosts: list[str]) -> None:
+    import ipaddress
+
+    for h in hosts:
+        host, sep, ip = h.partition(":") if "=" not in h else h.partition("=")
+        if not sep or not host:
+            raise InvalidArgument(f"bad format for add-host: \"{h}\"")
+        if ip != "host-gateway":
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise InvalidArgument(f"invalid IP address in add-host: \"{ip}\"") from None
+
+
+def _port_list(ports: dict) -> list[dict]:
+    """NetworkSettings.Ports -> the Ports of the container list (docker ps)."""
     out = []
-    for line in lines:
-        parts = line.split()
-        if parts[:1] == ["nameserver"] and len(parts) > 1 and (
-                parts[1].startswith("127.") or parts[1] == "::1"):
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def _network_settings(mode: str) -> dict:
-    name = "bridge" if mode in ("default", "bridge") else mode
-    return {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "",
-            "Networks": {name: {"IPAMConfig": None, "Links": None, "Aliases": None,
-                                "NetworkID": "", "EndpointID": "", "Gateway": "",
-                                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}}
+    for port, binds in ports.items():
+        num, _, proto = port.partition("/")
+        if not binds:
+            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+        for b in binds or []:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(num),
+                        "PublicPort": int(b["HostPort"]), "Type": proto or "tcp"})
+    return out
 
 
 def _matches(c: dict, filters: dict[str, list[str]], images: ImageStore) -> bool:

@@ -22,6 +22,7 @@ import sys
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import system as system_api
+from dockling.api import networks as networks_api
 from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
 from dockling.containers.manager import ContainerManager, Paths
@@ -33,6 +34,8 @@ from dockling.images.store import ImageStore
 from dockling.runtime import BUILTIN
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.state import process_start_time
+from dockling.network.manager import Config as NetConfig
+from dockling.network.manager import NetworkManager
 from dockling.store.db import DB
 from dockling.volumes.store import VolumeStore
 
@@ -54,7 +57,7 @@ def socket_path(host: str) -> str:
 
 class Daemon:
     def __init__(self, root: str, exec_root: str, cgroup_parent: str = "dockling",
-                 runtime: str = "dockling") -> None:
+                 runtime: str = "dockling", net_config: NetConfig | None = None) -> None:
         self.root = root
         self.exec_root = exec_root
         for d in (root, exec_root, os.path.join(root, "containers"),
@@ -69,7 +72,9 @@ class Daemon:
         self.events = Events()
         self.runtime = runtime
         self.volumes = VolumeStore(self.db, root)
-        self.containers = ContainerManager(self.db, self.images, self.volumes,
+        self.networks = NetworkManager(self.db, exec_root, net_config or NetConfig(),
+                                       self.events)
+        self.containers = ContainerManager(self.db, self.images, self.volumes, self.networks,
                                            Paths(root, exec_root, runtime), cgroup_parent,
                                            self.events)
 
@@ -79,12 +84,14 @@ class Daemon:
         containers_api.routes(r, self.containers)
         images_api.routes(r, self.images, self.containers, self.events)
         volumes_api.routes(r, self.volumes, self.containers, self.events)
+        networks_api.routes(r, self.networks, self.containers)
         return r
 
     def reconcile(self) -> None:
         """Re-attach to live shims; settle the containers whose shim is gone."""
         self.content.clean_tmp()
         self.layers.clean()
+        self.networks.start()
         m = self.containers
         for c in m.all():
             if c["State"]["Status"] not in ("running", "paused"):
@@ -95,8 +102,12 @@ class Daemon:
             if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
                     os.path.join(run, "shim.sock")):
                 m._watch(cid)
+                self.networks.restore(c, m.all)
+                asyncio.ensure_future(self.networks.start_dns(c, m.all))
                 continue
             m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))
+        self.networks.remove_stale_sandboxes({c["Id"] for c in m.all()
+                                              if c["State"]["Status"] in ("running", "paused")})
         m.start_at_boot()
 
 
@@ -180,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = a.runtime or cfg.get("default-runtime", "dockling")
     logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug is per message
     if runtime not in BUILTIN and shutil.which(runtime) is None:
         print(f"dockling daemon: runtime {runtime!r} not found in PATH", file=sys.stderr)
         return 1
@@ -201,8 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     pf.truncate()
     pf.write(str(os.getpid()))
     pf.flush()
+    net = NetConfig(bridge_name=cfg.get("bridge") or "dockling0", bip=cfg.get("bip"),
+                    pools=cfg.get("default-address-pools"), mtu=int(cfg.get("mtu") or 1500),
+                    iptables=cfg.get("iptables", True) is not False,
+                    chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING")
     d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"),
-               runtime)
+               runtime, net)
     d.containers.init_path = a.init_path or cfg.get("init-path")
     try:
         asyncio.run(serve(d, sock))

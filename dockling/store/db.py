@@ -1,4 +1,4 @@
-"""SQLite state: images, tags, containers, volumes. One file, WAL, one writer (the daemon).
+"""SQLite state: images, tags, containers, networks, IP allocations, volumes. One file, WAL, one writer (the daemon).
 
 Rows hold the API-shaped JSON documents; a change that must survive a
 crash is one transaction (``with db.tx():``).
@@ -27,6 +27,21 @@ CREATE TABLE IF NOT EXISTS containers (
     name TEXT NOT NULL UNIQUE,    -- without the leading /
     image_id TEXT NOT NULL,
     doc BLOB NOT NULL             -- the container record (JSON)
+);
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc BLOB NOT NULL             -- the Network JSON of the API (without Containers)
+);
+CREATE TABLE IF NOT EXISTS ip_allocations (
+    network_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    owner TEXT NOT NULL,          -- endpoint: container id
+    PRIMARY KEY (network_id, address)
+);
+CREATE TABLE IF NOT EXISTS ipam_cursor (
+    network_id TEXT PRIMARY KEY,
+    last TEXT NOT NULL            -- the address handed out last (allocation goes on after it)
 );
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,

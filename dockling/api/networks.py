@@ -1,0 +1,93 @@
+"""Routes for /networks: Docker JSON in, network manager call, Docker JSON out."""
+
+from __future__ import annotations
+
+from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.containers.manager import ContainerManager
+from dockling.network.manager import NetworkManager
+from dockling.network.store import PREDEFINED
+
+
+def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> None:
+    def users(net: dict) -> list[str]:
+        return [c["Id"] for c in containers.all()
+                if (c["NetworkSettings"]["Networks"].get(net["Name"]) or {}).get("EndpointID")]
+
+    async def list_(req: Request) -> Response:
+        filters = req.filters()
+        cs = containers.all()
+        out = [nets.inspect(n["Id"], cs) for n in nets.store.all()
+               if _matches(n, filters, users)]
+        return json_response(out)
+
+    async def inspect(req: Request) -> Response:
+        return json_response(nets.inspect(req.params["id"], containers.all()))
+
+    async def create(req: Request) -> Response:
+        net = nets.create(req.json())
+        return json_response({"Id": net["Id"], "Warning": ""}, 201)
+
+    async def delete(req: Request) -> Response:
+        net = nets.store.get(req.params["id"])
+        nets.remove(net["Id"], users(net))
+        return empty(204)
+
+    async def connect(req: Request) -> Response:
+        body = req.json()
+        await containers.connect(body.get("Container") or "", req.params["id"],
+                                 body.get("EndpointConfig") or {})
+        return empty(200)
+
+    async def disconnect(req: Request) -> Response:
+        body = req.json()
+        containers.disconnect(body.get("Container") or "", req.params["id"],
+                              bool(body.get("Force")))
+        return empty(200)
+
+    async def prune(req: Request) -> Response:
+        deleted = []
+        for net in nets.store.all():
+            if net["Name"] in PREDEFINED or users(net):
+                continue
+            if not _matches(net, {k: v for k, v in req.filters().items()
+                                  if k in ("label", "label!")}, users):
+                continue
+            nets.remove(net["Id"], [])
+            deleted.append(net["Name"])
+        return json_response({"NetworksDeleted": deleted or None})
+
+    r.add("GET", "/networks", list_)
+    r.add("POST", "/networks/create", create)
+    r.add("POST", "/networks/prune", prune)
+    r.add("GET", "/networks/{id}", inspect)
+    r.add("DELETE", "/networks/{id}", delete)
+    r.add("POST", "/networks/{id}/connect", connect)
+    r.add("POST", "/networks/{id}/disconnect", disconnect)
+
+
+def _matches(net: dict, filters: dict[str, list[str]], users) -> bool:
+    for key, vals in filters.items():
+        if not vals:
+            continue
+        if key == "name" and not any(v in net["Name"] for v in vals):
+            return False
+        if key == "id" and not any(net["Id"].startswith(v) for v in vals):
+            return False
+        if key == "driver" and net["Driver"] not in vals:
+            return False
+        if key == "type":
+            kind = "builtin" if net["Name"] in PREDEFINED else "custom"
+            if kind not in vals:
+                return False
+        if key == "dangling":
+            want = vals[-1].lower() in ("1", "true")
+            if (not users(net) and net["Name"] not in PREDEFINED) != want:
+                return False
+        if key in ("label", "label!"):
+            labels = net.get("Labels") or {}
+            for v in vals:
+                k, eq, val = v.partition("=")
+                hit = k in labels and (not eq or labels[k] == val)
+                if hit != (key == "label"):
+                    return False
+    return True

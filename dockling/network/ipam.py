@@ -1,0 +1,162 @@
+"""IP address management: subnets for new networks, addresses for endpoints.
+
+Allocations are rows of SQLite (``ip_allocations``) with the address as
+part of the key, so two endpoints can never get the same address, and a
+daemon that restarts knows what is taken. Addresses go out in order after
+the last one handed out (docker's allocator does the same), so an address
+just freed is not given again at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from dockling.errors import Conflict, InvalidArgument
+from dockling.store.db import DB
+
+# docker's default pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s
+DEFAULT_POOLS = [*({"base": f"172.{i}.0.0/16", "size": 16} for i in range(17, 32)),
+                 {"base": "192.168.0.0/16", "size": 20}]
+
+
+def host_routes() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks the host already routes to (not the default route)."""
+    out = []
+    try:
+        with open("/proc/net/route") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                dest, mask = int(fields[1], 16), int(fields[7], 16)
+                if dest == 0 and mask == 0:
+                    continue
+                addr = ipaddress.IPv4Address(dest.to_bytes(4, "little"))
+                prefix = bin(mask).count("1")
+                out.append(ipaddress.IPv4Network(f"{addr}/{prefix}", strict=False))
+    except OSError:
+        pass
+    return out
+
+
+def pick_subnet(pools: list[dict], taken: list[ipaddress._BaseNetwork]) -> ipaddress.IPv4Network:
+    """The first subnet of the pools that overlaps no taken one (networks, host routes)."""
+    for pool in pools:
+        base = ipaddress.ip_network(pool["base"])
+        for sub in base.subnets(new_prefix=int(pool["size"])):
+            if not any(sub.overlaps(t) for t in taken if t.version == sub.version):
+                return sub
+    raise InvalidArgument("could not find an available, non-overlapping IPv4 address pool "
+                          "among the defaults to assign to the network")
+
+
+def parse_config(cfg: dict, version: int = 4) -> dict:
+    """Check one IPAM.Config entry (Subnet, Gateway, IPRange, AuxiliaryAddresses)."""
+    try:
+        subnet = ipaddress.ip_network(cfg["Subnet"], strict=False)
+    except (KeyError, ValueError) as err:
+        raise InvalidArgument(f"invalid subnet {cfg.get('Subnet')!r}: {err}") from err
+    if str(subnet) != cfg["Subnet"] and ipaddress.ip_interface(cfg["Subnet"]).ip != \
+            subnet.network_address:
+        raise InvalidArgument(f"invalid subnet {cfg['Subnet']} : it should be "
+                              f"{subnet}")
+    out = {"Subnet": str(subnet)}
+    gw = cfg.get("Gateway")
+    if gw:
+        try:
+            g = ipaddress.ip_address(gw)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid gateway address {gw}") from err
+        if g not in subnet:
+            raise InvalidArgument(f"no matching subnet for gateway {gw}")
+        out["Gateway"] = gw
+    else:
+        out["Gateway"] = str(next(subnet.hosts()))
+    if cfg.get("IPRange"):
+        try:
+            rng = ipaddress.ip_network(cfg["IPRange"], strict=False)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid ip range {cfg['IPRange']}") from err
+        if not rng.subnet_of(subnet):
+            raise InvalidArgument(f"no matching subnet for range {cfg['IPRange']}")
+        out["IPRange"] = str(rng)
+    aux = cfg.get("AuxiliaryAddresses") or {}
+    for key, addr in aux.items():
+        try:
+            if ipaddress.ip_address(addr) not in subnet:
+                raise ValueError
+        except ValueError:
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}") from None
+    if aux:
+        out["AuxiliaryAddresses"] = dict(aux)
+    return out
+
+
+class IPAM:
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    def allocate(self, network_id: str, cfg: dict, owner: str, want: str | None = None) -> str:
+        """An address of the network's subnet for ``owner`` (``want`` if given and free)."""
+        subnet = ipaddress.ip_network(cfg["Subnet"])
+        reserved = {cfg["Gateway"], *(cfg.get("AuxiliaryAddresses") or {}).values()}
+        with self.db.tx() as conn:
+            taken = {r["address"] for r in conn.execute(
+                "SELECT address FROM ip_allocations WHERE network_id = ?", (network_id,))}
+            if want:
+                try:
+                    addr = ipaddress.ip_address(want)
+                except ValueError as err:
+                    raise InvalidArgument(f"invalid IP address {want}") from err
+                if addr not in subnet:
+                    raise InvalidArgument(f"invalid IP address {want}: it does not belong to "
+                                          "any of this network's subnets")
+                if want in taken or want in reserved:
+                    raise Conflict("Address already in use")
+                choice = want
+            else:
+                choice = self._next(network_id, cfg, taken | reserved, conn)
+            conn.execute("INSERT INTO ip_allocations(network_id, address, owner) "
+                         "VALUES (?, ?, ?)", (network_id, choice, owner))
+            conn.execute("INSERT OR REPLACE INTO ipam_cursor(network_id, last) VALUES (?, ?)",
+                         (network_id, choice))
+        return choice
+
+    def _next(self, network_id: str, cfg: dict, unavailable: set[str], conn) -> str:
+        pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
+        subnet = ipaddress.ip_network(cfg["Subnet"])
+        row = conn.execute("SELECT last FROM ipam_cursor WHERE network_id = ?",
+                           (network_id,)).fetchone()
+        hosts = [h for h in pool.hosts() if h != subnet.broadcast_address] if \
+            pool.num_addresses <= 65536 else None
+        if hosts is None:
+            raise InvalidArgument("subnets larger than /16 are not supported")
+        start = 0
+        if row is not None:
+            last = ipaddress.ip_address(row["last"])
+            start = next((i + 1 for i, h in enumerate(hosts) if h == last), 0)
+        for i in range(len(hosts)):
+            h = str(hosts[(start + i) % len(hosts)])
+            if h not in unavailable:
+                return h
+        raise Conflict(f"no available IPv4 addresses on this network's address pools: "
+                       f"{cfg['Subnet']}")
+
+    def release(self, network_id: str, owner: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM ip_allocations WHERE network_id = ? AND owner = ?",
+                         (network_id, owner))
+
+    def release_network(self, network_id: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM ip_allocations WHERE network_id = ?", (network_id,))
+            conn.execute("DELETE FROM ipam_cursor WHERE network_id = ?", (network_id,))
+
+    def owners(self, network_id: str) -> dict[str, str]:
+        return {r["owner"]: r["address"] for r in self.db.query(
+            "SELECT owner, address FROM ip_allocations WHERE network_id = ?", network_id)}
+
+
+def mac_for(ip: str) -> str:
+    """docker's MAC for an IPv4 endpoint: 02:42 and the address's four bytes."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
+

@@ -1,0 +1,502 @@
+"""Networks and a container's place in them.
+
+At daemon start: the default networks, our iptables chains, a bridge per
+bridge network. At container start (``attach``): a named network
+namespace, an endpoint (veth, address, MAC, routes) per network, published
+ports, the embedded DNS server for user-defined networks, and the hosts and
+resolv.conf files. At exit (``detach``) all of it goes, and the addresses
+return to IPAM. The daemon restarted after a crash rebuilds the rules and
+listeners of running containers and removes what stopped ones left.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+
+from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from dockling.network import bridge, etc, ipam, netns, store
+from dockling.network.dns import Resolver, host_resolvers
+from dockling.network.iptables import IPTables
+from dockling.network.ports import Reservations
+
+log = logging.getLogger("dockling.network")
+
+_DEFAULT_MODES = ("default", "bridge")
+
+
+class Config:
+    """The daemon's network settings (daemon.json keys in brackets)."""
+
+    def __init__(self, bridge_name: str = "dockling0", bip: str | None = None,
+                 pools: list[dict] | None = None, mtu: int = 1500, iptables: bool = True,
+                 chain_prefix: str = "DOCKLING") -> None:
+        self.bridge_name = bridge_name      # ["bridge"]: the default bridge's device
+        self.bip = bip                      # ["bip"]: its gateway/prefix
+        self.pools = pools or ipam.DEFAULT_POOLS  # ["default-address-pools"]
+        self.mtu = mtu                      # ["mtu"]
+        self.iptables = iptables            # ["iptables"]
+        self.chain_prefix = chain_prefix    # ["iptables-chain-prefix"] (ours)
+
+
+def network_name(mode: str) -> str:
+    return "bridge" if mode in _DEFAULT_MODES else mode
+
+
+def empty_endpoint(net_id: str = "", cfg: dict | None = None) -> dict:
+    cfg = cfg or {}
+    return {"IPAMConfig": cfg.get("IPAMConfig"), "Links": cfg.get("Links"),
+            "Aliases": cfg.get("Aliases"), "MacAddress": cfg.get("MacAddress", ""),
+            "DriverOpts": cfg.get("DriverOpts"), "NetworkID": net_id, "EndpointID": "",
+            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+
+
+def empty_settings() -> dict:
+    return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": {}}
+
+
+class NetworkManager:
+    def __init__(self, db, exec_root: str, cfg: Config, events) -> None:
+        self.cfg = cfg
+        self.events = events
+        self.store = store.NetworkStore(db, cfg.pools, cfg.bridge_name, cfg.bip, cfg.mtu)
+        self.ipam = ipam.IPAM(db)
+        self.iptables = IPTables(cfg.chain_prefix, cfg.iptables)
+        self.ports = Reservations()
+        self.resolvers: dict[str, Resolver] = {}
+        self.netns_dir = os.path.join(exec_root, "netns")
+
+    # -- daemon ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.store.ensure_defaults()
+        self.iptables.setup()
+        for net in self.store.all():
+            if net["Driver"] == "bridge":
+                self._bring_up(net)
+
+    def _bring_up(self, net: dict) -> None:
+        cfg = store.ipv4_config(net)
+        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        bridge.ensure_bridge(store.bridge_of(net), cfg["Gateway"], prefix,
+                             store.mtu_of(net, self.cfg.mtu))
+        self.iptables.add_network(store.bridge_of(net), cfg["Subnet"], **self._flags(net))
+
+    def _flags(self, net: dict) -> dict:
+        return {"icc": store.flag(net, store.OPT_ICC), "masquerade": store.flag(
+            net, store.OPT_MASQ), "internal": bool(net.get("Internal"))}
+
+    def shutdown(self) -> None:
+        for r in self.resolvers.values():
+            r.close()
+        self.resolvers.clear()
+
+    def sandbox_path(self, cid: str) -> str:
+        return os.path.join(self.netns_dir, cid)
+
+    # -- networks (the API) ---------------------------------------------------------------
+    def create(self, body: dict) -> dict:
+        net = self.store.create(body)
+        try:
+            self._bring_up(net)
+        except Exception:
+            self.store.remove(net)
+            raise
+        self.events.emit("network", "create", net["Id"], {"name": net["Name"],
+                                                         "type": net["Driver"]})
+        return net
+
+    def remove(self, ref: str, users: list[str]) -> None:
+        net = self.store.get(ref)
+        if net["Name"] in store.PREDEFINED:
+            raise Forbidden(f"{net['Name']} is a pre-defined network and cannot be removed")
+        if users:
+            raise Forbidden(f"error while removing network: network {net['Name']} id "
+                            f"{net['Id']} has active endpoints")
+        if net["Driver"] == "bridge":
+            cfg = store.ipv4_config(net)
+            self.iptables.remove_network(store.bridge_of(net), cfg["Subnet"],
+                                         **self._flags(net))
+            bridge.delete_link(store.bridge_of(net))
+        self.ipam.release_network(net["Id"])
+        self.store.remove(net)
+        self.events.emit("network", "destroy", net["Id"], {"name": net["Name"],
+                                                          "type": net["Driver"]})
+
+    def inspect(self, ref: str, containers: list[dict]) -> dict:
+        net = self.store.get(ref)
+        eps = {}
+        for c in containers:
+            ep = (c["NetworkSettings"].get("Networks") or {}).get(net["Name"])
+            if ep and ep.get("EndpointID"):
+                eps[c["Id"]] = {"Name": c["Name"][1:], "EndpointID": ep["EndpointID"],
+                                "MacAddress": ep["MacAddress"],
+                                "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}"
+                                if ep["IPAddress"] else "", "IPv6Address": ""}
+        return {**net, "Containers": eps}
+
+    # -- a container's networks ---------------------------------------------------------------
+    def initial_settings(self, hc: dict, networking: dict | None) -> dict:
+        """NetworkSettings of a new container (validates the networks it names)."""
+        mode = hc.get("NetworkMode") or "default"
+        settings = empty_settings()
+        if mode.startswith("container:"):
+            return settings
+        name = network_name(mode)
+        net = self.store.get(name)
+        if net["Driver"] in ("host", "null") and mode != net["Name"]:
+            mode = net["Name"]
+        eps = dict((networking or {}).get("EndpointsConfig") or {})
+        settings["Networks"][net["Name"]] = empty_endpoint(net["Id"], eps.pop(
+            name, None) or eps.pop(mode, None) or eps.pop(net["Id"], None))
+        for other, cfg in eps.items():  # more networks at create (API 1.44+)
+            o = self.store.get(other)
+            settings["Networks"][o["Name"]] = empty_endpoint(o["Id"], cfg)
+        for nname, ep in settings["Networks"].items():
+            self._check_endpoint(self.store.get(nname), ep, mode)
+        return settings
+
+    def _check_endpoint(self, net: dict, ep: dict, mode: str) -> None:
+        want = (ep.get("IPAMConfig") or {}).get("IPv4Address")
+        if (want or ep.get("Aliases")) and net["Name"] == "bridge":
+            raise InvalidArgument("user specified IP address is supported on user defined "
+                                  "networks only" if want else
+                                  "network-scoped alias is supported only for containers in "
+                                  "user defined networks")
+        if want:
+            cfg = store.ipv4_config(net)
+            if ipaddress.ip_address(want) not in ipaddress.ip_network(cfg["Subnet"]):
+                raise InvalidArgument(f"Invalid address {want}: It does not belong to any of "
+                                      "this network's subnets")
+
+    async def attach(self, c: dict, all_containers) -> str | None:
+        """Set up the container's network before it starts; the netns path to join
+        (None for host and container:X modes)."""
+        hc = c["HostConfig"]
+        mode = hc.get("NetworkMode") or "default"
+        if mode == "host" or mode.startswith("container:"):
+            return None
+        path = self.sandbox_path(c["Id"])
+        if netns.exists(path):
+            self.detach(c)
+        netns.create(path)
+        st = c["NetworkSettings"]
+        st.update(SandboxID=c["Id"], SandboxKey=path)
+        try:
+            bridge.loopback_up(path)
+            gateway_given = False
+            for i, (name, ep) in enumerate(sorted(
+                    st["Networks"].items(), key=lambda kv: kv[0] != network_name(mode))):
+                net = self.store.get(name)
+                if net["Driver"] != "bridge":
+                    continue
+                self._connect_endpoint(c, net, ep, f"eth{i}", default_route=not gateway_given)
+                gateway_given = gateway_given or not net.get("Internal")
+            self._publish(c)
+            await self._start_dns(c, all_containers)
+        except BaseException:
+            self.detach(c)
+            raise
+        return path
+
+    def _connect_endpoint(self, c: dict, net: dict, ep: dict, ifname: str,
+                          default_route: bool) -> None:
+        cfg = store.ipv4_config(net)
+        subnet = ipaddress.ip_network(cfg["Subnet"])
+        want = (ep.get("IPAMConfig") or {}).get("IPv4Address")
+        ip = self.ipam.allocate(net["Id"], cfg, c["Id"], want)
+        ep.setdefault("_mac", ep.get("MacAddress") or "")  # the user's, kept across restarts
+        mac = ep["_mac"] or c["Config"].get("MacAddress") or ipam.mac_for(ip)
+        host_if = bridge.host_veth_name()
+        try:
+            bridge.add_endpoint(self.sandbox_path(c["Id"]), store.bridge_of(net), host_if,
+                                ifname, ip, subnet.prefixlen, mac,
+                                None if net.get("Internal") or not default_route
+                                else cfg["Gateway"], store.mtu_of(net, self.cfg.mtu))
+        except BaseException:
+            self.ipam.release(net["Id"], c["Id"])
+            raise
+        from dockling.containers.model import new_id
+
+        ep.update(NetworkID=net["Id"], EndpointID=new_id(), Gateway=cfg["Gateway"],
+                  IPAddress=ip, IPPrefixLen=subnet.prefixlen, MacAddress=mac,
+                  _host_if=host_if, _ifname=ifname)
+        if net["Name"] != "bridge":
+            ep["DNSNames"] = [c["Name"][1:], c["Id"][:12], *(ep.get("Aliases") or [])]
+        if net["Name"] == "bridge":
+            st = c["NetworkSettings"]
+            st.update(Gateway=cfg["Gateway"], IPAddress=ip, IPPrefixLen=subnet.prefixlen,
+                      MacAddress=mac, EndpointID=ep["EndpointID"])
+        self.events.emit("network", "connect", net["Id"], {"container": c["Id"],
+                                                          "name": net["Name"],
+                                                          "type": net["Driver"]})
+
+    def new_endpoint(self, net: dict, cfg: dict) -> dict:
+        ep = empty_endpoint(net["Id"], cfg)
+        self._check_endpoint(net, ep, "")
+        return ep
+
+    async def connect_live(self, c: dict, net: dict, ep: dict, all_containers) -> None:
+        """network connect on a running container: one more interface, now."""
+        used = {e.get("_ifname") for e in c["NetworkSettings"]["Networks"].values()}
+        ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
+        has_route = any(e.get("IPAddress") and e is not ep and not self.store.get(n).get(
+            "Internal") for n, e in c["NetworkSettings"]["Networks"].items())
+        self._connect_endpoint(c, net, ep, ifname, default_route=not has_route)
+        if net["Name"] != "bridge" and c["Id"] not in self.resolvers:
+            await self.start_dns(c, all_containers)
+
+    def disconnect_live(self, c: dict, name: str) -> None:
+        ep = c["NetworkSettings"]["Networks"].get(name) or {}
+        if ep.get("_ifname") and netns.exists(self.sandbox_path(c["Id"])):
+            bridge.remove_endpoint_inside(self.sandbox_path(c["Id"]), ep["_ifname"])
+        if ep.get("_host_if"):
+            bridge.delete_link(ep["_host_if"])
+        if ep.get("NetworkID"):
+            self.ipam.release(ep["NetworkID"], c["Id"])
+        if ep.get("EndpointID"):
+            self.events.emit("network", "disconnect", ep["NetworkID"], {
+                "container": c["Id"], "name": name, "type": "bridge"})
+
+    def detach(self, c: dict) -> None:
+        """Undo attach: DNS, ports, endpoints, addresses, the namespace."""
+        cid = c["Id"]
+        r = self.resolvers.pop(cid, None)
+        if r is not None:
+            r.close()
+        self._unpublish(c)
+        st = c["NetworkSettings"]
+        for name, ep in st.get("Networks", {}).items():
+            host_if = ep.pop("_host_if", None)
+            if host_if:
+                try:
+                    bridge.delete_link(host_if)
+                except Exception as err:  # noqa: BLE001 - teardown goes on
+                    log.warning("cannot delete %s: %s", host_if, err)
+            ep.pop("_ifname", None)
+            if ep.get("NetworkID"):
+                self.ipam.release(ep["NetworkID"], cid)
+            if ep.get("EndpointID"):
+                self.events.emit("network", "disconnect", ep["NetworkID"], {
+                    "container": cid, "name": name, "type": "bridge"})
+            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
+                      DNSNames=None, MacAddress=ep.get("_mac", ""))
+        st.update(SandboxID="", SandboxKey="", Gateway="", IPAddress="", IPPrefixLen=0,
+                  MacAddress="", EndpointID="", Ports={})
+        netns.remove(self.sandbox_path(cid))
+
+    # -- published ports ------------------------------------------------------------------------
+    def _publish(self, c: dict) -> None:
+        hc = c["HostConfig"]
+        exposed = dict(c["Config"].get("ExposedPorts") or {})
+        bindings = {k: list(v or []) for k, v in (hc.get("PortBindings") or {}).items()}
+        if hc.get("PublishAllPorts"):
+            for port in exposed:
+                bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
+        ports: dict = {p: None for p in exposed}
+        ep_name, ep = self._port_endpoint(c)
+        for port, binds in bindings.items():
+            ports[port] = []
+            if ep is None:
+                continue
+            num, _, proto = port.partition("/")
+            proto = proto or "tcp"
+            for b in binds or [{"HostIp": "", "HostPort": ""}]:
+                host_ip = b.get("HostIp") or ""
+                hp = self.ports.take(c["Id"], proto, host_ip, str(b.get("HostPort") or ""))
+                net = self.store.get(ep_name)
+                self.iptables.add_port(store.bridge_of(net), proto, host_ip, hp,
+                                       ep["IPAddress"], int(num))
+                ports[port].append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(hp)})
+        c["NetworkSettings"]["Ports"] = ports
+
+    def _port_endpoint(self, c: dict) -> tuple[str, dict | None]:
+        for name, ep in c["NetworkSettings"].get("Networks", {}).items():
+            if ep.get("IPAddress"):
+                return name, ep
+        return "", None
+
+    def _unpublish(self, c: dict) -> None:
+        ep_name, ep = self._port_endpoint(c)
+        if ep is not None:
+            try:
+                net = self.store.get(ep_name)
+            except NotFound:
+                net = None
+            for port, binds in (c["NetworkSettings"].get("Ports") or {}).items():
+                num, _, proto = port.partition("/")
+                for b in binds or []:
+                    if net is not None:
+                        self.iptables.remove_port(store.bridge_of(net), proto or "tcp",
+                                                  "" if b["HostIp"] == "0.0.0.0" else
+                                                  b["HostIp"], int(b["HostPort"]),
+                                                  ep["IPAddress"], int(num))
+        self.ports.release(c["Id"])
+
+    def restore(self, c: dict, all_containers) -> None:
+        """A running container found at daemon start: its rules, ports and DNS again."""
+        _, ep = self._port_endpoint(c)
+        if ep is None:
+            return
+        saved = c["NetworkSettings"].get("Ports") or {}
+        for port, binds in saved.items():
+            num, _, proto = port.partition("/")
+            for b in binds or []:
+                host_ip = "" if b["HostIp"] == "0.0.0.0" else b["HostIp"]
+                try:
+                    self.ports.take(c["Id"], proto, host_ip, b["HostPort"])
+                except Conflict as err:
+                    log.warning("cannot hold port %s again: %s", b["HostPort"], err)
+                net = self.store.get(self._port_endpoint(c)[0])
+                self.iptables.add_port(store.bridge_of(net), proto, host_ip,
+                                       int(b["HostPort"]), ep["IPAddress"], int(num))
+
+    def remove_stale_sandboxes(self, live: set[str]) -> None:
+        """Namespaces a crash left behind for containers that no longer run."""
+        try:
+            names = os.listdir(self.netns_dir)
+        except FileNotFoundError:
+            return
+        for cid in names:
+            if cid not in live:
+                netns.remove(os.path.join(self.netns_dir, cid))
+
+    # -- names ----------------------------------------------------------------------------------
+    async def start_dns(self, c: dict, all_containers) -> None:
+        try:
+            await self._start_dns(c, all_containers)
+        except OSError as err:
+            log.warning("no embedded DNS for %s: %s", c["Id"][:12], err)
+
+    async def _start_dns(self, c: dict, all_containers) -> None:
+        user_nets = [n for n in c["NetworkSettings"]["Networks"] if n != "bridge"
+                     and self.store.get(n)["Driver"] == "bridge"]
+        if not user_nets:
+            return
+        cid = c["Id"]
+        upstreams = list(c["HostConfig"].get("Dns") or []) or host_resolvers()
+
+        def lookup(name: str) -> list[str] | None:
+            return self.lookup(cid, name, all_containers())
+
+        r = Resolver(self.sandbox_path(cid), lookup, upstreams)
+        await r.start()
+        self.resolvers[cid] = r
+
+    def lookup(self, cid: str, name: str, containers: list[dict]) -> list[str] | None:
+        """Addresses of ``name`` on the networks container ``cid`` is on, else None."""
+        me = next((c for c in containers if c["Id"] == cid), None)
+        if me is None:
+            return None
+        mine = {n for n, ep in me["NetworkSettings"]["Networks"].items() if ep.get("IPAddress")}
+        found = []
+        links = {}
+        for link in me["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            links[alias.rsplit("/", 1)[-1]] = target.lstrip("/")
+        for c in containers:
+            for net, ep in c["NetworkSettings"]["Networks"].items():
+                if net not in mine or not ep.get("IPAddress") or net == "bridge":
+                    continue
+                names = {x.lower() for x in (ep.get("DNSNames") or [])}
+                if name in names or links.get(name) == c["Name"][1:]:
+                    found.append(ep["IPAddress"])
+        return found or None
+
+    def write_etc(self, c: dict, containers: list[dict]) -> None:
+        """hosts, hostname and resolv.conf of a container about to start."""
+        cfg, hc = c["Config"], c["HostConfig"]
+        mode = hc.get("NetworkMode") or "default"
+        with open(c["HostnamePath"], "w") as f:
+            f.write(cfg["Hostname"] + "\n")
+        extra = []
+        for h in hc.get("ExtraHosts") or []:
+            host, _, ip = h.partition(":") if "=" not in h else h.partition("=")
+            if ip == "host-gateway":
+                ip = self._host_gateway()
+            extra.append((ip, host))
+        extra += self._link_hosts(c, containers)
+        if mode == "host":
+            with open("/etc/hosts") as f:
+                text = f.read()
+            text += "".join(f"{ip}\t{names}\n" for ip, names in extra)
+        else:
+            own = []
+            fqdn = cfg["Hostname"] + (f".{cfg['Domainname']}" if cfg.get("Domainname") else "")
+            for name, ep in c["NetworkSettings"]["Networks"].items():
+                if ep.get("IPAddress"):
+                    names = [fqdn] if fqdn == cfg["Hostname"] else [fqdn, cfg["Hostname"]]
+                    own.append((ep["IPAddress"], " ".join(names)))
+            text = etc.hosts(own, extra)
+        with open(c["HostsPath"], "w") as f:
+            f.write(text)
+        try:
+            with open("/etc/resolv.conf") as f:
+                host_text = f.read()
+        except OSError:
+            host_text = ""
+        embedded = any(n != "bridge" and self.store.get(n)["Driver"] == "bridge"
+                       for n in c["NetworkSettings"]["Networks"]) and mode != "host"
+        with open(c["ResolvConfPath"], "w") as f:
+            f.write(etc.resolv_conf(host_text, embedded=embedded,
+                                    dns=[] if embedded else list(hc.get("Dns") or []),
+                                    search=list(hc.get("DnsSearch") or []),
+                                    options=list(hc.get("DnsOptions") or []),
+                                    host_network=mode == "host"))
+
+    def _host_gateway(self) -> str:
+        return store.ipv4_config(self.store.get("bridge"))["Gateway"]
+
+    def _link_hosts(self, c: dict, containers: list[dict]) -> list[tuple[str, str]]:
+        out = []
+        by_name = {o["Name"]: o for o in containers}
+        for link in c["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            child = by_name.get("/" + target.lstrip("/"))
+            if child is None:
+                continue
+            ip = (child["NetworkSettings"]["Networks"].get("bridge") or {}).get("IPAddress")
+            if not ip:
+                continue
+            alias = alias.rsplit("/", 1)[-1] or target.lstrip("/")
+            names = f"{alias} {child['Config']['Hostname']}"
+            if alias != child["Name"][1:]:
+                names += " " + child["Name"][1:]
+            out.append((ip, names))
+        return out
+
+    def link_env(self, c: dict, containers: list[dict]) -> list[str]:
+        """docker's link variables (ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_X)."""
+        env = []
+        by_name = {o["Name"]: o for o in containers}
+        for link in c["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            child = by_name.get("/" + target.lstrip("/"))
+            if child is None:
+                continue
+            alias = alias.rsplit("/", 1)[-1] or target.lstrip("/")
+            prefix = re.sub(r"[^A-Za-z0-9]", "_", alias).upper()
+            ip = (child["NetworkSettings"]["Networks"].get("bridge") or {}).get(
+                "IPAddress", "")
+            ports = sorted(child["Config"].get("ExposedPorts") or {},
+                           key=lambda p: (int(p.split("/")[0]), p))
+            for i, port in enumerate(ports):
+                num, _, proto = port.partition("/")
+                proto = proto or "tcp"
+                if i == 0:
+                    env.append(f"{prefix}_PORT={proto}://{ip}:{num}")
+                key = f"{prefix}_PORT_{num}_{proto.upper()}"
+                env += [f"{key}={proto}://{ip}:{num}", f"{key}_ADDR={ip}",
+                        f"{key}_PORT={num}", f"{key}_PROTO={proto}"]
+            env.append(f"{prefix}_NAME={c['Name']}/{alias}")
+            for kv in child["Config"].get("Env") or []:
+                k, _, v = kv.partition("=")
+                if k not in ("HOME", "PATH", "HOSTNAME"):
+                    env.append(f"{prefix}_ENV_{k}={v}")
+        return env

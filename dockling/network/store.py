@@ -1,0 +1,180 @@
+"""Network records: docker's Network JSON in SQLite, and the rules of drivers.
+
+``bridge``, ``host`` and ``none`` exist from the daemon's first start; there
+is one null and one host network, as in docker. A bridge network owns a
+Linux bridge named by com.docker.network.bridge.name (br-<id12> unless
+given) and one IPAM config (subnet, gateway, optional range and aux
+addresses).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from dockling import clock
+from dockling.containers.model import new_id
+from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from dockling.network import ipam
+from dockling.store.db import DB
+
+DRIVERS = ("bridge", "host", "null")
+PREDEFINED = ("bridge", "host", "none")
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_ICC = "com.docker.network.bridge.enable_icc"
+OPT_MASQ = "com.docker.network.bridge.enable_ip_masquerade"
+OPT_MTU = "com.docker.network.driver.mtu"
+OPT_DEFAULT = "com.docker.network.bridge.default_bridge"
+OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
+_BRIDGE_OPTS = (OPT_BRIDGE_NAME, OPT_ICC, OPT_MASQ, OPT_MTU, OPT_DEFAULT, OPT_HOST_BINDING,
+                "com.docker.network.bridge.inhibit_ipv4",
+                "com.docker.network.container_iface_prefix")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def _record(name: str, driver: str, *, ipam_cfg: list[dict] | None = None,
+            options: dict | None = None, labels: dict | None = None, internal: bool = False,
+            attachable: bool = False, ipv6: bool = False) -> dict:
+    return {"Name": name, "Id": new_id(), "Created": clock.now(), "Scope": "local",
+            "Driver": driver, "EnableIPv6": ipv6,
+            "IPAM": {"Driver": "default", "Options": {} if ipam_cfg else None,
+                     "Config": ipam_cfg or []},
+            "Internal": internal, "Attachable": attachable, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": options or {},
+            "Labels": labels or {}}
+
+
+def is_bridge_up(net: dict) -> bool:
+    return net["Driver"] == "bridge"
+
+
+def flag(net: dict, key: str, default: bool = True) -> bool:
+    v = (net.get("Options") or {}).get(key)
+    return default if v is None else str(v).lower() in ("1", "true", "yes")
+
+
+class NetworkStore:
+    def __init__(self, db: DB, pools: list[dict], bridge_name: str, bip: str | None,
+                 mtu: int) -> None:
+        self.db = db
+        self.pools = pools
+        self.bridge_name = bridge_name
+        self.bip = bip
+        self.mtu = mtu
+
+    # -- records -------------------------------------------------------------------
+    def _save(self, net: dict) -> None:
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO networks(id, name, doc) VALUES (?,?,?)",
+                         (net["Id"], net["Name"], json.dumps(net)))
+
+    def all(self) -> list[dict]:
+        return [json.loads(r["doc"]) for r in self.db.query("SELECT doc FROM networks "
+                                                            "ORDER BY name")]
+
+    def get(self, ref: str) -> dict:
+        """By full ID, name, or unique ID prefix (docker's order)."""
+        row = self.db.one("SELECT doc FROM networks WHERE id = ?", ref) or self.db.one(
+            "SELECT doc FROM networks WHERE name = ?", ref)
+        if row is None and ref:
+            rows = self.db.query("SELECT doc FROM networks WHERE id LIKE ?", ref + "%")
+            if len(rows) > 1:
+                raise InvalidArgument(f"network {ref} is ambiguous ({len(rows)} matches "
+                                      "found on name)")
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"network {ref} not found")
+        return json.loads(row["doc"])
+
+    def ensure_defaults(self) -> dict:
+        """bridge, host and none; the default bridge follows the daemon's bip."""
+        by_name = {n["Name"]: n for n in self.all()}
+        if "host" not in by_name:
+            self._save(_record("host", "host"))
+        if "none" not in by_name:
+            self._save(_record("none", "null"))
+        br = by_name.get("bridge")
+        if self.bip:
+            iface = ipaddress.ip_interface(self.bip)
+            cfg = {"Subnet": str(iface.network), "Gateway": str(iface.ip)}
+        elif br is not None:
+            cfg = br["IPAM"]["Config"][0]
+        else:
+            taken = [ipaddress.ip_network(c["Subnet"]) for n in by_name.values()
+                     for c in n["IPAM"]["Config"]] + ipam.host_routes()
+            sub = ipam.pick_subnet(self.pools, taken)
+            cfg = {"Subnet": str(sub), "Gateway": str(next(sub.hosts()))}
+        options = {OPT_DEFAULT: "true", OPT_ICC: "true", OPT_MASQ: "true",
+                   OPT_HOST_BINDING: "0.0.0.0", OPT_BRIDGE_NAME: self.bridge_name,
+                   OPT_MTU: str(self.mtu)}
+        if br is None:
+            br = _record("bridge", "bridge", ipam_cfg=[cfg], options=options)
+        br["IPAM"]["Config"] = [cfg]
+        br["Options"] = options
+        self._save(br)
+        return br
+
+    # -- create / remove --------------------------------------------------------------
+    def create(self, body: dict) -> dict:
+        name = body.get("Name") or ""
+        if not name or not _NAME_RE.match(name):
+            raise InvalidArgument(f"invalid network name \"{name}\"" if name else
+                                  "network name cannot be empty")
+        driver = body.get("Driver") or "bridge"
+        if driver not in DRIVERS:
+            raise NotFound(f"plugin \"{driver}\" not found")
+        if driver in ("null", "host"):
+            raise Forbidden(f'only one instance of "{driver}" network is allowed')
+        if self.db.one("SELECT 1 FROM networks WHERE name = ?", name):
+            raise Conflict(f"network with name {name} already exists")
+        opts = dict(body.get("Options") or {})
+        for key in opts:
+            if key.startswith("com.docker.network.bridge.") and key not in _BRIDGE_OPTS:
+                raise InvalidArgument(f"unknown bridge option: {key}")
+        if OPT_MTU in opts:
+            try:
+                int(opts[OPT_MTU])
+            except ValueError:
+                raise InvalidArgument(f"invalid MTU: {opts[OPT_MTU]}") from None
+        cfgs = [ipam.parse_config(c) for c in ((body.get("IPAM") or {}).get("Config") or [])]
+        v4 = [c for c in cfgs if ipaddress.ip_network(c["Subnet"]).version == 4]
+        v6 = [c for c in cfgs if ipaddress.ip_network(c["Subnet"]).version == 6]
+        if v6 and not body.get("EnableIPv6"):
+            raise InvalidArgument("IPv6 subnet given without --ipv6")
+        existing = [ipaddress.ip_network(c["Subnet"]) for n in self.all()
+                    for c in n["IPAM"]["Config"]]
+        for c in cfgs:
+            sub = ipaddress.ip_network(c["Subnet"])
+            if any(sub.overlaps(e) for e in existing if e.version == sub.version):
+                raise Forbidden("Pool overlaps with other one on this address space")
+        if not v4:
+            sub = ipam.pick_subnet(self.pools, existing + ipam.host_routes())
+            v4 = [{"Subnet": str(sub), "Gateway": str(next(sub.hosts()))}]
+        net = _record(name, driver, ipam_cfg=v4 + v6, options=opts,
+                      labels=body.get("Labels"), internal=bool(body.get("Internal")),
+                      attachable=bool(body.get("Attachable")),
+                      ipv6=bool(body.get("EnableIPv6")))
+        net["Options"].setdefault(OPT_BRIDGE_NAME, "br-" + net["Id"][:12])
+        if any(n["Options"].get(OPT_BRIDGE_NAME) == net["Options"][OPT_BRIDGE_NAME]
+               for n in self.all()):
+            raise Conflict(f"bridge name {net['Options'][OPT_BRIDGE_NAME]} is in use")
+        self._save(net)
+        return net
+
+    def remove(self, net: dict) -> None:
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM networks WHERE id = ?", (net["Id"],))
+
+
+def ipv4_config(net: dict) -> dict:
+    return next(c for c in net["IPAM"]["Config"]
+                if ipaddress.ip_network(c["Subnet"]).version == 4)
+
+
+def bridge_of(net: dict) -> str:
+    return net["Options"][OPT_BRIDGE_NAME]
+
+
+def mtu_of(net: dict, default: int) -> int:
+    return int(net["Options"].get(OPT_MTU) or default)
