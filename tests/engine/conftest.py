@@ -19,6 +19,7 @@ import uuid
 
 import pytest
 
+from dockling.testing import net as testnet
 from dockling.testing.busybox import make_rootfs
 from tests.conftest import ROOT, reap_zombies, remove_cgroup_parent
 
@@ -33,13 +34,14 @@ class Daemon:
         self.exec_root = os.path.join(base, "run")
         self.sock = os.path.join(base, "d.sock")
         self.cgroup_parent = f"dockling-test-{uuid.uuid4().hex[:8]}"
+        self.net = testnet.daemon_config()  # own bridge, subnets and iptables chains
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         cfg = os.path.join(self.base, "daemon.json")
         if not os.path.exists(cfg):
             with open(cfg, "w") as f:
-                f.write("{}")
+                json.dump(self.net, f)
         log = open(os.path.join(self.base, "daemon.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "dockling"), "daemon", "--log-level", "debug", "--runtime",
@@ -116,6 +118,7 @@ class Daemon:
         errors: list[BaseException] = []
         for step in (self._remove_containers, self.stop, lambda: _kill_matching(self.base),
                      self._unmount_all, reap_zombies,
+                     lambda: testnet.cleanup(self.root, self.net),
                      lambda: remove_cgroup_parent("/" + self.cgroup_parent),
                      self._keep_logs, lambda: shutil.rmtree(self.base, ignore_errors=True)):
             try:
