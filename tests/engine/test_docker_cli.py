@@ -83,3 +83,33 @@ def test_docker_volumes_cp_stats_restart_health(daemon, tmp_path):
         docker(daemon, "rm", "-f", n)
     res = docker(daemon, "volume", "rm", vol)
     assert res.returncode == 0, res.stderr
+
+
+def test_docker_networks_and_ports(daemon):
+    from tests.engine.conftest import name
+
+    net, web = f"dn-{name()}", name()
+
+    def ok(*args):
+        res = docker(daemon, *args)
+        assert res.returncode == 0, (args, res.stderr)
+        return res.stdout.decode()
+
+    assert {"bridge", "host", "none"} <= set(ok("network", "ls", "--format",
+                                                 "{{.Name}}").split())
+    ok("network", "create", net)
+    try:
+        ok("run", "-d", "--name", web, "--network", net, "--network-alias", "www", "-p", "80",
+           "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+        out = ok("run", "--rm", "--network", net, "busybox", "wget", "-qO-", "http://www/passwd")
+        assert out.startswith("root:x:0:0")
+        assert ok("port", web, "80").startswith("0.0.0.0:")
+        ips = ok("network", "inspect", "-f", "{{range .Containers}}{{.IPv4Address}}{{end}}",
+                 net)
+        assert "/" in ips
+        res = docker(daemon, "network", "create", "--driver", "null", f"x-{name()}")
+        assert res.stderr.decode().strip() == \
+            'Error response from daemon: only one instance of "null" network is allowed'
+    finally:
+        docker(daemon, "rm", "-f", web)
+        docker(daemon, "network", "rm", net)

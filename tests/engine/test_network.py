@@ -305,3 +305,36 @@ def _host_address() -> str:
     out = subprocess.run(["ip", "-o", "-4", "route", "get", "1.1.1.1"], capture_output=True,
                          text=True, check=True).stdout.split()
     return out[out.index("src") + 1]
+
+
+def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybox_tar):
+    from tests.engine.conftest import running_daemon
+
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        net = f"kn-{name()}"
+        d.cli("network", "create", net, check=True)
+        web, client = name(), name()
+        port = _free_port()
+        _run_bg(d, web, "--network", net, "-p", f"{port}:80", "busybox", "sh", "-c",
+                "echo up > /tmp/index.html; httpd -f -p 80 -h /tmp")
+        _run_bg(d, client, "--network", net, "busybox", "sleep", "300")
+        time.sleep(0.3)
+        assert _get(f"http://127.0.0.1:{port}/") == b"up\n"
+        d.kill9()
+        assert _get(f"http://127.0.0.1:{port}/") == b"up\n"  # the kernel carries on
+        d.start()
+        # rules, the held port and the DNS listener are back
+        assert _get(f"http://127.0.0.1:{port}/") == b"up\n"
+        assert d.cli("exec", client, "ping", "-c1", "-W2", web).returncode == 0
+        res = d.cli("run", "--rm", "-p", f"{port}:80", "busybox", "true")
+        assert b"port is already allocated" in res.stderr
+        veths = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
+            ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()}
+        d.cli("rm", "-f", web, client, check=True)
+        after = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
+            ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()}
+        assert len([v for v in veths - after if v.startswith("veth")]) == 2
+        nat = subprocess.run(["iptables", "-t", "nat", "-S", d.net["iptables-chain-prefix"]],
+                             capture_output=True, text=True, check=False).stdout
+        assert f"--dport {port}" not in nat
+        assert not os.listdir(os.path.join(d.exec_root, "netns"))
