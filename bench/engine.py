@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 
-from dockling.testing.busybox import make_rootfs
+from dockling.testing.private import docker_answers, private_daemon
 
 BIN = os.path.dirname(sys.executable)
 
@@ -122,51 +119,18 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=200)
     ap.add_argument("--parallel", type=int, default=4)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="dockling-bench-")
-    sock = os.path.join(work, "d.sock")
-    env = {**os.environ, "DOCKLING_HOST": f"unix://{sock}", "DOCKLING_NO_AUTOSTART": "1"}
-    daemon = subprocess.Popen([os.path.join(BIN, "dockling"), "daemon", "--root",
-                               os.path.join(work, "root"), "--exec-root",
-                               os.path.join(work, "run"), "-H", f"unix://{sock}",
-                               "--cgroup-parent", f"dockling-bench-{os.getpid()}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {}
-    try:
-        for _ in range(500):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.01)
-        rootfs = make_rootfs(os.path.join(work, "rootfs"))
-        tar = os.path.join(work, "busybox.tar")
-        with tarfile.open(tar, "w") as tf:
-            tf.add(rootfs, arcname=".")
-        cli = [os.path.join(BIN, "dockling")]
-        subprocess.run([*cli, "import", "--change", 'CMD ["sh"]', tar, "busybox"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+    with private_daemon("dockling-bench") as (cli, env, tar, daemon_pid, work):
         results["dockling"] = run_cases(cli, env, a.n, a.idle,
-                                        lambda: engine_pids(work, daemon.pid), a.cycles,
+                                        lambda: engine_pids(work, daemon_pid), a.cycles,
                                         a.parallel)
-        docker = shutil.which("docker")
-        if docker and subprocess.run([docker, "info"], capture_output=True,
-                                     check=False).returncode == 0:
+        docker = docker_answers()
+        if docker:
             subprocess.run([docker, "import", "--change", 'CMD ["sh"]', tar, "busybox"],
                            check=True, stdout=subprocess.DEVNULL)
             results["docker"] = run_cases([docker], dict(os.environ), a.n, a.idle,
                                           lambda: engine_pids("containerd", None), a.cycles,
                                           a.parallel)
-    finally:
-        daemon.terminate()
-        daemon.wait()
-        subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
-                        "xargs -r umount -l"], check=False)
-        shutil.rmtree(work, ignore_errors=True)
-        for ctl in os.listdir("/sys/fs/cgroup"):
-            p = f"/sys/fs/cgroup/{ctl}/dockling-bench-{os.getpid()}"
-            if os.path.isdir(p):
-                for d in sorted((os.path.join(dp, x) for dp, ds, _ in os.walk(p) for x in ds),
-                                reverse=True):
-                    os.rmdir(d)
-                os.rmdir(p)
     for case in results["dockling"]:
         line = f"{case:28s}"
         vals = {}

@@ -15,8 +15,9 @@ import uuid
 
 import pytest
 
+from dockling.testing.private import remove_cgroup_parent  # noqa: F401 - for the test suites
+
 from dockling.runtime import defaults, syscalls
-from dockling.runtime.cgroups import remove_tree, v1
 from dockling.testing.busybox import make_rootfs
 
 ROOT = os.geteuid() == 0
@@ -166,13 +167,6 @@ def reap_zombies(keep: int = 0) -> None:
                 os.waitpid(int(name), os.WNOHANG)
             except ChildProcessError:
                 pass
-
-
-def remove_cgroup_parent(rel: str) -> None:
-    for mp in set(v1.find_mounts().values()):
-        remove_tree(mp + rel)
-    if os.path.isdir("/sys/fs/cgroup/unified" + rel):
-        remove_tree("/sys/fs/cgroup/unified" + rel)
 
 
 @pytest.fixture

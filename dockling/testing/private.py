@@ -1,0 +1,77 @@
+"""A private daemon for benchmarks: own root, socket, cgroup parent, bridge,
+subnets and iptables chains, busybox imported; everything removed after."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+from dockling.runtime.cgroups import remove_tree
+from dockling.runtime.cgroups.v1 import find_mounts
+from dockling.testing import net as testnet
+from dockling.testing.busybox import make_rootfs
+
+BIN = os.path.dirname(sys.executable)
+
+
+def remove_cgroup_parent(rel: str) -> None:
+    """rmdir a cgroup parent (and what is under it) in every hierarchy."""
+    for mp in set(find_mounts().values()):
+        remove_tree(mp + rel)
+    if os.path.isdir("/sys/fs/cgroup/unified" + rel):
+        remove_tree("/sys/fs/cgroup/unified" + rel)
+
+
+@contextlib.contextmanager
+def private_daemon(prefix: str = "dockling-bench"):
+    """(cli argv, env, busybox tar path) of a fresh daemon."""
+    work = tempfile.mkdtemp(prefix=f"{prefix}-")
+    sock = os.path.join(work, "d.sock")
+    cfg = testnet.daemon_config()
+    with open(os.path.join(work, "daemon.json"), "w") as f:
+        json.dump(cfg, f)
+    parent = f"{prefix}-{os.getpid()}"
+    env = {**os.environ, "DOCKLING_HOST": f"unix://{sock}", "DOCKLING_NO_AUTOSTART": "1"}
+    daemon = subprocess.Popen([os.path.join(BIN, "dockling"), "daemon", "--root",
+                               os.path.join(work, "root"), "--exec-root",
+                               os.path.join(work, "run"), "-H", f"unix://{sock}",
+                               "--cgroup-parent", parent, "--config-file",
+                               os.path.join(work, "daemon.json")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1000):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        rootfs = make_rootfs(os.path.join(work, "rootfs"))
+        tar = os.path.join(work, "busybox.tar")
+        with tarfile.open(tar, "w") as tf:
+            tf.add(rootfs, arcname=".")
+        cli = [os.path.join(BIN, "dockling")]
+        subprocess.run([*cli, "import", "--change", 'CMD ["sh"]', tar, "busybox"], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        yield cli, env, tar, daemon.pid, work
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
+                        "xargs -r umount -l"], check=False)
+        testnet.cleanup(os.path.join(work, "root"), cfg)
+        shutil.rmtree(work, ignore_errors=True)
+        remove_cgroup_parent("/" + parent)
+
+
+def docker_answers() -> str | None:
+    """The docker binary if a docker daemon answers here."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "info"], capture_output=True,
+                                 check=False).returncode == 0:
+        return docker
+    return None
