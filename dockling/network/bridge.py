@@ -86,37 +86,33 @@ def host_veth_name() -> str:
 
 def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, address: str,
                  prefix: int, mac: str, gateway: str | None, mtu: int) -> None:
-    """A veth pair: host_if on the bridge; its peer in the namespace as ifname."""
-    peer = "tmp" + host_if[4:]
+    """A veth pair: host_if on the bridge; its peer made inside the namespace as ifname.
 
+    Making the peer in its namespace, rather than moving it there, saves the
+    ~20 ms the kernel spends on a move (synchronize_net).
+    """
     def outside() -> None:
         with IPRoute() as ipr:
             br = _index(ipr, bridge)
             if br is None:
                 raise InternalError(f"bridge {bridge} is missing")
-            try:
-                ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": peer})
-            except NetlinkError as err:
-                if err.code == errno.EEXIST:
-                    raise Conflict(f"interface {host_if} exists") from err
-                raise
-            h = _index(ipr, host_if)
-            p = _index(ipr, peer)
-            ipr.link("set", index=h, master=br, mtu=mtu, state="up")
             fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                ipr.link("set", index=p, net_ns_fd=fd, mtu=mtu)
+                ipr.link("add", ifname=host_if, kind="veth", peer={
+                    "ifname": ifname, "net_ns_fd": fd, "address": mac, "mtu": mtu})
+            except NetlinkError as err:
+                if err.code == errno.EEXIST:
+                    raise Conflict(f"interface {host_if} or {ifname} exists") from err
+                raise
             finally:
                 os.close(fd)
+            ipr.link("set", index=_index(ipr, host_if), master=br, mtu=mtu, state="up")
 
     def inside() -> None:
         with IPRoute() as ipr:
-            p = _index(ipr, peer)
-            ipr.link("set", index=p, ifname=ifname, address=mac)
+            p = _index(ipr, ifname)
             ipr.addr("add", index=p, address=address, prefixlen=prefix)
             ipr.link("set", index=p, state="up")
-            lo = _index(ipr, "lo")
-            ipr.link("set", index=lo, state="up")
             if gateway:
                 ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=p)
 

@@ -122,22 +122,27 @@ class IPAM:
         return choice
 
     def _next(self, network_id: str, cfg: dict, unavailable: set[str], conn) -> str:
+        """The first free address after the last one handed out, wrapping around;
+        integers, not address objects: a /16 has 65534 of them."""
         pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
         subnet = ipaddress.ip_network(cfg["Subnet"])
+        first = max(int(pool.network_address), int(subnet.network_address) + 1)
+        last = min(int(pool.broadcast_address), int(subnet.broadcast_address) - 1)
+        if pool.prefixlen >= subnet.max_prefixlen - 1:  # /31, /32: every address
+            first, last = int(pool.network_address), int(pool.broadcast_address)
+        taken = {int(ipaddress.ip_address(a)) for a in unavailable}
         row = conn.execute("SELECT last FROM ipam_cursor WHERE network_id = ?",
                            (network_id,)).fetchone()
-        hosts = [h for h in pool.hosts() if h != subnet.broadcast_address] if \
-            pool.num_addresses <= 65536 else None
-        if hosts is None:
-            raise InvalidArgument("subnets larger than /16 are not supported")
-        start = 0
+        start = first
         if row is not None:
-            last = ipaddress.ip_address(row["last"])
-            start = next((i + 1 for i, h in enumerate(hosts) if h == last), 0)
-        for i in range(len(hosts)):
-            h = str(hosts[(start + i) % len(hosts)])
-            if h not in unavailable:
-                return h
+            prev = int(ipaddress.ip_address(row["last"]))
+            if first <= prev < last:
+                start = prev + 1
+        span = last - first + 1
+        for k in range(span):
+            n = first + (start - first + k) % span
+            if n not in taken:
+                return str(ipaddress.ip_address(n))
         raise Conflict(f"no available IPv4 addresses on this network's address pools: "
                        f"{cfg['Subnet']}")
 

@@ -331,9 +331,15 @@ def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybo
         veths = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
             ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()}
         d.cli("rm", "-f", web, client, check=True)
-        after = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
-            ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()}
-        assert len([v for v in veths - after if v.startswith("veth")]) == 2
+        deadline = time.monotonic() + 10  # the kernel removes the pairs in the background
+        while True:
+            after = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
+                ["ip", "-o", "link"], capture_output=True, text=True,
+                check=True).stdout.splitlines()}
+            if len([v for v in veths - after if v.startswith("veth")]) == 2:
+                break
+            assert time.monotonic() < deadline, "veth pairs left behind"
+            time.sleep(0.05)
         nat = subprocess.run(["iptables", "-t", "nat", "-S", d.net["iptables-chain-prefix"]],
                              capture_output=True, text=True, check=False).stdout
         assert f"--dport {port}" not in nat
