@@ -36,8 +36,12 @@ def _sysctl(path: str, value: str) -> None:
         pass
 
 
-def ensure_bridge(name: str, gateway: str, prefix: int, mtu: int) -> None:
-    """The bridge with the gateway address, up (created if missing)."""
+IFA_F_NODAD = 0x02  # an IPv6 address usable at once, without duplicate detection
+
+
+def ensure_bridge(name: str, gateway: str, prefix: int, mtu: int,
+                  v6: tuple[str, int] | None = None) -> None:
+    """The bridge with the gateway address(es), up (created if missing)."""
     def work() -> None:
         with IPRoute() as ipr:
             idx = _index(ipr, name)
@@ -52,6 +56,13 @@ def ensure_bridge(name: str, gateway: str, prefix: int, mtu: int) -> None:
             if gateway not in have:
                 try:
                     ipr.addr("add", index=idx, address=gateway, prefixlen=prefix)
+                except NetlinkError as err:
+                    if err.code != errno.EEXIST:
+                        raise
+            if v6:
+                try:
+                    ipr.addr("add", index=idx, address=v6[0], prefixlen=v6[1],
+                             flags=IFA_F_NODAD)
                 except NetlinkError as err:
                     if err.code != errno.EEXIST:
                         raise
@@ -85,7 +96,8 @@ def host_veth_name() -> str:
 
 
 def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, address: str,
-                 prefix: int, mac: str, gateway: str | None, mtu: int) -> None:
+                 prefix: int, mac: str, gateway: str | None, mtu: int,
+                 v6: tuple[str, int, str | None] | None = None) -> None:
     """A veth pair: host_if on the bridge; its peer made inside the namespace as ifname.
 
     Making the peer in its namespace, rather than moving it there, saves the
@@ -115,6 +127,10 @@ def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, addres
             ipr.link("set", index=p, state="up")
             if gateway:
                 ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=p)
+            if v6:
+                ipr.addr("add", index=p, address=v6[0], prefixlen=v6[1], flags=IFA_F_NODAD)
+                if v6[2]:
+                    ipr.route("replace", dst="::/0", gateway=v6[2], oif=p, family=10)
 
     try:
         run_on_thread(outside)

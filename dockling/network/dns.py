@@ -122,9 +122,12 @@ class Resolver:
         if found is not None:
             resp = dns.message.make_response(q)
             resp.flags |= dns.flags.RA
-            if question.rdtype == dns.rdatatype.A and found:
+            kind = {dns.rdatatype.A: ("A", "."), dns.rdatatype.AAAA: ("AAAA", ":")}.get(
+                question.rdtype)
+            addrs = [a for a in found if kind and kind[1] in a]
+            if addrs:
                 resp.answer.append(dns.rrset.from_text_list(
-                    question.name, TTL, "IN", "A", found))
+                    question.name, TTL, "IN", kind[0], addrs))
             return resp.to_wire()
         return await self._forward(data, q, tcp)
 

@@ -118,7 +118,7 @@ class IPAM:
             conn.execute("INSERT INTO ip_allocations(network_id, address, owner) "
                          "VALUES (?, ?, ?)", (network_id, choice, owner))
             conn.execute("INSERT OR REPLACE INTO ipam_cursor(network_id, last) VALUES (?, ?)",
-                         (network_id, choice))
+                         (_cursor_key(network_id, subnet), choice))
         return choice
 
     def _next(self, network_id: str, cfg: dict, unavailable: set[str], conn) -> str:
@@ -132,7 +132,7 @@ class IPAM:
             first, last = int(pool.network_address), int(pool.broadcast_address)
         taken = {int(ipaddress.ip_address(a)) for a in unavailable}
         row = conn.execute("SELECT last FROM ipam_cursor WHERE network_id = ?",
-                           (network_id,)).fetchone()
+                           (_cursor_key(network_id, subnet),)).fetchone()
         start = first
         if row is not None:
             prev = int(ipaddress.ip_address(row["last"]))
@@ -143,8 +143,8 @@ class IPAM:
             n = first + (start - first + k) % span
             if n not in taken:
                 return str(ipaddress.ip_address(n))
-        raise Conflict(f"no available IPv4 addresses on this network's address pools: "
-                       f"{cfg['Subnet']}")
+        raise Conflict(f"no available IPv{subnet.version} addresses on this network's "
+                       f"address pools: {cfg['Subnet']}")
 
     def release(self, network_id: str, owner: str) -> None:
         with self.db.tx() as conn:
@@ -154,11 +154,16 @@ class IPAM:
     def release_network(self, network_id: str) -> None:
         with self.db.tx() as conn:
             conn.execute("DELETE FROM ip_allocations WHERE network_id = ?", (network_id,))
-            conn.execute("DELETE FROM ipam_cursor WHERE network_id = ?", (network_id,))
+            conn.execute("DELETE FROM ipam_cursor WHERE network_id IN (?, ?)",
+                         (network_id, network_id + ":v6"))
 
     def owners(self, network_id: str) -> dict[str, str]:
         return {r["owner"]: r["address"] for r in self.db.query(
             "SELECT owner, address FROM ip_allocations WHERE network_id = ?", network_id)}
+
+
+def _cursor_key(network_id: str, subnet) -> str:
+    return network_id if subnet.version == 4 else network_id + ":v6"
 
 
 def mac_for(ip: str) -> str:

@@ -84,8 +84,11 @@ class NetworkManager:
     def _bring_up(self, net: dict) -> None:
         cfg = store.ipv4_config(net)
         prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        cfg6 = store.ipv6_config(net)
         bridge.ensure_bridge(store.bridge_of(net), cfg["Gateway"], prefix,
-                             store.mtu_of(net, self.cfg.mtu))
+                             store.mtu_of(net, self.cfg.mtu), v6=(
+                                 cfg6["Gateway"], ipaddress.ip_network(cfg6["Subnet"]).prefixlen)
+                             if cfg6 else None)
         self.iptables.add_network(store.bridge_of(net), cfg["Subnet"], **self._flags(net))
 
     def _flags(self, net: dict) -> dict:
@@ -138,7 +141,9 @@ class NetworkManager:
                 eps[c["Id"]] = {"Name": c["Name"][1:], "EndpointID": ep["EndpointID"],
                                 "MacAddress": ep["MacAddress"],
                                 "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}"
-                                if ep["IPAddress"] else "", "IPv6Address": ""}
+                                if ep["IPAddress"] else "", "IPv6Address":
+                                f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
+                                if ep.get("GlobalIPv6Address") else ""}
         return {**net, "Containers": eps}
 
     # -- a container's networks ---------------------------------------------------------------
@@ -214,11 +219,19 @@ class NetworkManager:
         ep.setdefault("_mac", ep.get("MacAddress") or "")  # the user's, kept across restarts
         mac = ep["_mac"] or c["Config"].get("MacAddress") or ipam.mac_for(ip)
         host_if = bridge.host_veth_name()
+        cfg6 = store.ipv6_config(net)
+        ip6, v6 = "", None
+        routed = not net.get("Internal") and default_route
         try:
+            if cfg6:
+                ip6 = self.ipam.allocate(net["Id"], cfg6, c["Id"], (ep.get(
+                    "IPAMConfig") or {}).get("IPv6Address"))
+                v6 = (ip6, ipaddress.ip_network(cfg6["Subnet"]).prefixlen,
+                      cfg6["Gateway"] if routed else None)
             bridge.add_endpoint(self.sandbox_path(c["Id"]), store.bridge_of(net), host_if,
                                 ifname, ip, subnet.prefixlen, mac,
-                                None if net.get("Internal") or not default_route
-                                else cfg["Gateway"], store.mtu_of(net, self.cfg.mtu))
+                                cfg["Gateway"] if routed else None,
+                                store.mtu_of(net, self.cfg.mtu), v6=v6)
         except BaseException:
             self.ipam.release(net["Id"], c["Id"])
             raise
@@ -227,12 +240,18 @@ class NetworkManager:
         ep.update(NetworkID=net["Id"], EndpointID=new_id(), Gateway=cfg["Gateway"],
                   IPAddress=ip, IPPrefixLen=subnet.prefixlen, MacAddress=mac,
                   _host_if=host_if, _ifname=ifname)
+        if v6:
+            ep.update(GlobalIPv6Address=ip6, GlobalIPv6PrefixLen=v6[1],
+                      IPv6Gateway=cfg6["Gateway"])
         if net["Name"] != "bridge":
             ep["DNSNames"] = [c["Name"][1:], c["Id"][:12], *(ep.get("Aliases") or [])]
         if net["Name"] == "bridge":
             st = c["NetworkSettings"]
             st.update(Gateway=cfg["Gateway"], IPAddress=ip, IPPrefixLen=subnet.prefixlen,
-                      MacAddress=mac, EndpointID=ep["EndpointID"])
+                      MacAddress=mac, EndpointID=ep["EndpointID"],
+                      GlobalIPv6Address=ep["GlobalIPv6Address"],
+                      GlobalIPv6PrefixLen=ep["GlobalIPv6PrefixLen"],
+                      IPv6Gateway=ep["IPv6Gateway"])
         self.events.emit("network", "connect", net["Id"], {"container": c["Id"],
                                                           "name": net["Name"],
                                                           "type": net["Driver"]})
@@ -288,9 +307,11 @@ class NetworkManager:
                 self.events.emit("network", "disconnect", ep["NetworkID"], {
                     "container": cid, "name": name, "type": "bridge"})
             ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
+                      GlobalIPv6Address="", GlobalIPv6PrefixLen=0, IPv6Gateway="",
                       DNSNames=None, MacAddress=ep.get("_mac", ""))
         st.update(SandboxID="", SandboxKey="", Gateway="", IPAddress="", IPPrefixLen=0,
-                  MacAddress="", EndpointID="", Ports={})
+                  MacAddress="", EndpointID="", Ports={}, GlobalIPv6Address="",
+                  GlobalIPv6PrefixLen=0, IPv6Gateway="")
         # The kernel destroys the namespace, and with it each veth pair, once
         # nothing holds it: in the background, where a delete by hand would
         # cost ~20 ms per interface right here.
@@ -412,6 +433,8 @@ class NetworkManager:
                 names = {x.lower() for x in (ep.get("DNSNames") or [])}
                 if name in names or links.get(name) == c["Name"][1:]:
                     found.append(ep["IPAddress"])
+                    if ep.get("GlobalIPv6Address"):
+                        found.append(ep["GlobalIPv6Address"])
         return found or None
 
     def write_etc(self, c: dict, containers: list[dict]) -> None:

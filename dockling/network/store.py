@@ -142,6 +142,9 @@ class NetworkStore:
         v6 = [c for c in cfgs if ipaddress.ip_network(c["Subnet"]).version == 6]
         if v6 and not body.get("EnableIPv6"):
             raise InvalidArgument("IPv6 subnet given without --ipv6")
+        if body.get("EnableIPv6") and not v6:
+            raise InvalidArgument("--ipv6 needs an IPv6 --subnet: dockling has no default "
+                                  "IPv6 pool")
         existing = [ipaddress.ip_network(c["Subnet"]) for n in self.all()
                     for c in n["IPAM"]["Config"]]
         for c in cfgs:
@@ -165,6 +168,13 @@ class NetworkStore:
     def remove(self, net: dict) -> None:
         with self.db.tx() as conn:
             conn.execute("DELETE FROM networks WHERE id = ?", (net["Id"],))
+
+
+def ipv6_config(net: dict) -> dict | None:
+    if not net.get("EnableIPv6"):
+        return None
+    return next((c for c in net["IPAM"]["Config"]
+                 if ipaddress.ip_network(c["Subnet"]).version == 6), None)
 
 
 def ipv4_config(net: dict) -> dict:

@@ -344,3 +344,31 @@ def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybo
                              capture_output=True, text=True, check=False).stdout
         assert f"--dport {port}" not in nat
         assert not os.listdir(os.path.join(d.exec_root, "netns"))
+
+
+def test_ipv6_network(daemon):
+    net = f"v6-{name()}"
+    x = uuid.uuid4().hex[:4]
+    daemon.cli("network", "create", "--ipv6", "--subnet", f"fd00:{x}::/64", net, check=True)
+    a, b = name(), name()
+    try:
+        _run_bg(daemon, a, "--network", net, "busybox", "sleep", "300")
+        _run_bg(daemon, b, "--network", net, "--ip6", f"fd00:{x}::99", "busybox", "sleep",
+                "300")
+        ep = _inspect(daemon, a)["NetworkSettings"]["Networks"][net]
+        assert ep["GlobalIPv6Address"].startswith(f"fd00:{x}::")
+        assert ep["GlobalIPv6PrefixLen"] == 64 and ep["IPv6Gateway"] == f"fd00:{x}::1"
+        assert _inspect(daemon, b)["NetworkSettings"]["Networks"][net][
+            "GlobalIPv6Address"] == f"fd00:{x}::99"
+        out = daemon.cli("exec", a, "ip", "-6", "addr", check=True).stdout.decode()
+        assert f"fd00:{x}::" in out
+        assert daemon.cli("exec", a, "ping", "-6", "-c1", "-W2", f"fd00:{x}::99").returncode == 0
+        out = daemon.cli("exec", a, "nslookup", "-type=aaaa", b, "127.0.0.11").stdout.decode()
+        assert f"fd00:{x}::99" in out
+        info = json.loads(daemon.cli("network", "inspect", net).stdout)[0]
+        assert f"fd00:{x}::99/64" in [v["IPv6Address"] for v in info["Containers"].values()]
+    finally:
+        daemon.cli("rm", "-f", a, b)
+    daemon.cli("network", "rm", net, check=True)
+    res = daemon.cli("network", "create", "--ipv6", f"x-{name()}")
+    assert res.returncode == 1 and b"needs an IPv6 --subnet" in res.stderr
