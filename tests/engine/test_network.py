@@ -328,17 +328,18 @@ def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybo
         assert d.cli("exec", client, "ping", "-c1", "-W2", web).returncode == 0
         res = d.cli("run", "--rm", "-p", f"{port}:80", "busybox", "true")
         assert b"port is already allocated" in res.stderr
-        veths = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
-            ["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.splitlines()}
+        br = json.loads(d.cli("network", "inspect", net).stdout)[0]["Options"][
+            "com.docker.network.bridge.name"]
+
+        def ports_of_bridge() -> list[str]:
+            return subprocess.run(["ip", "-o", "link", "show", "master", br],
+                                  capture_output=True, text=True, check=True).stdout.splitlines()
+
+        assert len(ports_of_bridge()) == 2
         d.cli("rm", "-f", web, client, check=True)
         deadline = time.monotonic() + 10  # the kernel removes the pairs in the background
-        while True:
-            after = {line.split(":")[1].strip().split("@")[0] for line in subprocess.run(
-                ["ip", "-o", "link"], capture_output=True, text=True,
-                check=True).stdout.splitlines()}
-            if len([v for v in veths - after if v.startswith("veth")]) == 2:
-                break
-            assert time.monotonic() < deadline, "veth pairs left behind"
+        while ports_of_bridge():
+            assert time.monotonic() < deadline, f"veth pairs left behind: {ports_of_bridge()}"
             time.sleep(0.05)
         nat = subprocess.run(["iptables", "-t", "nat", "-S", d.net["iptables-chain-prefix"]],
                              capture_output=True, text=True, check=False).stdout
