@@ -11,9 +11,38 @@ from dockling.containers.manager import ContainerManager
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import archive, reference
 from dockling.images.store import ImageStore
+from dockling.api.registry import progress_response
+from dockling.registry import auth
+from dockling.registry.pull import Puller
 
 
-def routes(r: Router, images: ImageStore, containers: ContainerManager, events) -> None:
+def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
+           puller: Puller) -> None:
+    async def _pull(req: Request) -> Response:
+        """POST /images/create?fromImage=: progress JSON while pulling (docker's stream).
+
+        Errors before the first message (no such repository, no manifest, no
+        access) are a plain error response, as docker's are."""
+        name = req.q("fromImage") or ""
+        tag = req.q("tag") or ""
+        creds = auth.from_header(req.headers.get("x-registry-auth"))
+        if "@" in name or ":" in name.rsplit("/", 1)[-1]:
+            refs = [reference.parse(name)]
+        elif tag:
+            refs = [reference.parse(f"{name}@{tag}" if tag.startswith("sha256:")
+                                    else f"{name}:{tag}")]
+        elif req.q("tag") == "":  # present and empty: every tag (pull -a)
+            base = reference.parse(name, default_tag=False)
+            refs = [reference.parse(f"{base.name}:{t}") for t in await puller.tags(base, creds)]
+            if not refs:
+                raise NotFound(f"no tags found for {base.familiar_name}")
+        else:
+            refs = [reference.parse(f"{name}:latest")]
+        platform = req.q("platform") or None
+        return await progress_response(
+            [puller.pull(r, creds, platform) for r in refs],
+            lambda i: events.emit("image", "pull", str(refs[i]), {"name": str(refs[i])}))
+
     async def list_(req: Request) -> Response:
         filters = req.filters()
         out = []
@@ -70,12 +99,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events) 
         """POST /images/create?fromSrc=-: import the body as a root filesystem."""
         src = req.q("fromSrc")
         if src is None:
-            ref = req.q("fromImage") or ""
-            name = reference.parse(ref if ":" in ref.split("/")[-1] or "@" in ref else
-                                   f"{ref}:{req.q('tag') or 'latest'}")
-            raise NotFound(f"pull access denied for {name.familiar_name}, repository does "
-                           "not exist or may require 'docker login': registry access is not "
-                           "implemented yet")
+            return await _pull(req)
         if src != "-":
             raise InvalidArgument("importing from a URL is not supported (use a file or -)")
         changes = req.query.get("changes", [])

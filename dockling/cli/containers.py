@@ -461,15 +461,20 @@ def _ulimit(v: str) -> dict:
 def _create(cli: Client, a) -> str:
     body = _body(a)
     params = {"name": a.name} if a.name else {}
+    if a.pull == "always":
+        from dockling.cli.registry import pull
+
+        pull(cli, a.image, sys.stderr)
     try:
         out = cli.post("/containers/create", body, **params)
     except APIError as err:
         if err.status != 404 or "No such image" not in err.message or a.pull == "never":
             raise
+        from dockling.cli.registry import pull
         from dockling.images.reference import parse
 
         print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
-        cli.post("/images/create", fromImage=a.image)
+        pull(cli, a.image, sys.stderr)
         out = cli.post("/containers/create", body, **params)
     for w in out.get("Warnings") or []:
         print(f"WARNING: {w}", file=sys.stderr)

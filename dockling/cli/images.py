@@ -1,4 +1,4 @@
-"""Image commands: images, rmi, tag, import, history, pull, image prune/inspect/ls."""
+"""Image commands: images, rmi, tag, import, history, save, load, image prune/inspect/ls."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from dockling.cli.common import filters as common_filters
 from dockling.cli.common import inspect
 from dockling.cli.format import ago, human_size, print_formatted, table
 from dockling.cli.main import UsageError
@@ -49,12 +50,6 @@ def register(sub) -> None:
         sp.add_argument("-q", "--quiet", action="store_true")
         sp.add_argument("image")
         sp.set_defaults(func=cmd_history)
-        sp = parent.add_parser("pull")
-        sp.add_argument("-a", "--all-tags", action="store_true")
-        sp.add_argument("-q", "--quiet", action="store_true")
-        sp.add_argument("--platform")
-        sp.add_argument("name")
-        sp.set_defaults(func=cmd_pull)
     for parent in (sub, isub):
         sp = parent.add_parser("save")
         sp.add_argument("-o", "--output")
@@ -64,6 +59,9 @@ def register(sub) -> None:
         sp.add_argument("-i", "--input")
         sp.add_argument("-q", "--quiet", action="store_true")
         sp.set_defaults(func=cmd_load)
+    from dockling.cli import registry
+
+    registry.register(sub, isub)
     sp = isub.add_parser("inspect")
     sp.add_argument("-f", "--format")
     sp.add_argument("names", nargs="+")
@@ -90,23 +88,19 @@ def _short(image_id: str, no_trunc: bool) -> str:
 
 
 def cmd_images(cli: Client, a) -> int:
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {f}")
-        filters.setdefault(k, []).append(v)
+    filters = common_filters(a.filter)
     if a.repository:
         filters.setdefault("reference", []).append(a.repository)
     imgs = cli.get("/images/json", all=a.all, filters=filters or None)
     rows = []
     for img in imgs:
         tags = img["RepoTags"] or ["<none>:<none>"]
+        # docker: the digest a registry gave for this row's repository
+        digests = {d.rpartition("@")[0]: d.rpartition("@")[2] for d in img["RepoDigests"] or []}
         for t in tags:
             repo, _, tag = t.rpartition(":")
             rows.append({"ID": _short(img["Id"], a.no_trunc), "Repository": repo,
-                         "Tag": tag, "Digest": (img["RepoDigests"] or ["<none>"])[0]
-                         .rpartition("@")[2] if img["RepoDigests"] else "<none>",
+                         "Tag": tag, "Digest": digests.get(repo, "<none>"),
                          "CreatedSince": ago(img["Created"]),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
                                                     time.gmtime(img["Created"])),
@@ -190,11 +184,6 @@ def cmd_history(cli: Client, a) -> int:
         return 0
     print(table(rows, [("IMAGE", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
                        ("SIZE", "Size"), ("COMMENT", "Comment")]))
-    return 0
-
-
-def cmd_pull(cli: Client, a) -> int:
-    cli.post("/images/create", fromImage=a.name)
     return 0
 
 

@@ -23,6 +23,7 @@ from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import system as system_api
 from dockling.api import networks as networks_api
+from dockling.api import registry as registry_api
 from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
 from dockling.containers.manager import ContainerManager, Paths
@@ -36,6 +37,9 @@ from dockling.runtime.cgroups import is_unified
 from dockling.runtime.state import process_start_time
 from dockling.network.manager import Config as NetConfig
 from dockling.network.manager import NetworkManager
+from dockling.registry.endpoints import RegistryConfig
+from dockling.registry.pull import Puller
+from dockling.registry.push import Pusher
 from dockling.store.db import DB
 from dockling.volumes.store import VolumeStore
 
@@ -43,6 +47,7 @@ DEFAULT_ROOT = "/var/lib/dockling"
 DEFAULT_EXEC_ROOT = "/run/dockling"
 DEFAULT_SOCKET = "/run/dockling/dockling.sock"
 DEFAULT_CONFIG = "/etc/dockling/daemon.json"
+DEFAULT_CERTS = "/etc/dockling/certs.d"  # HOST:PORT/ca.crt, client.cert, client.key
 
 log = logging.getLogger("dockling.daemon")
 
@@ -57,7 +62,8 @@ def socket_path(host: str) -> str:
 
 class Daemon:
     def __init__(self, root: str, exec_root: str, cgroup_parent: str = "dockling",
-                 runtime: str = "dockling", net_config: NetConfig | None = None) -> None:
+                 runtime: str = "dockling", net_config: NetConfig | None = None,
+                 registry: RegistryConfig | None = None, max_downloads: int = 3) -> None:
         self.root = root
         self.exec_root = exec_root
         for d in (root, exec_root, os.path.join(root, "containers"),
@@ -69,6 +75,8 @@ class Daemon:
         self.content = ContentStore(root)
         self.layers = LayerStore(root)
         self.images = ImageStore(self.db, self.content, self.layers)
+        self.registry = registry or RegistryConfig()
+        self.puller = Puller(self.images, self.registry, max_downloads)
         self.events = Events()
         self.runtime = runtime
         self.volumes = VolumeStore(self.db, root)
@@ -82,7 +90,9 @@ class Daemon:
         r = Router()
         system_api.routes(r, self)
         containers_api.routes(r, self.containers)
-        images_api.routes(r, self.images, self.containers, self.events)
+        images_api.routes(r, self.images, self.containers, self.events, self.puller)
+        registry_api.routes(r, Pusher(self.images, self.registry), self.registry,
+                            self.events)
         volumes_api.routes(r, self.volumes, self.containers, self.events)
         networks_api.routes(r, self.networks, self.containers)
         return r
@@ -217,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                     pools=cfg.get("default-address-pools"), mtu=int(cfg.get("mtu") or 1500),
                     iptables=cfg.get("iptables", True) is not False,
                     chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING")
+    reg = RegistryConfig(mirrors=cfg.get("registry-mirrors"),
+                         insecure=cfg.get("insecure-registries"),
+                         certs_dir=os.environ.get("DOCKLING_CERTS_DIR", DEFAULT_CERTS))
     d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"),
-               runtime, net)
+               runtime, net, reg, int(cfg.get("max-concurrent-downloads") or 3))
     d.containers.init_path = a.init_path or cfg.get("init-path")
     try:
         asyncio.run(serve(d, sock))

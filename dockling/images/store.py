@@ -19,6 +19,11 @@ from dockling.images.layers import LayerStore
 from dockling.store.db import DB
 
 
+def _familiar_digest(name_at_digest: str) -> str:
+    name, _, digest = name_at_digest.partition("@")
+    return f"{reference.parse(name, default_tag=False).familiar_name}@{digest}"
+
+
 def short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
@@ -73,6 +78,36 @@ class ImageStore:
                 (image_id, config.get("created") or clock.now(), size, parent))
         return image_id
 
+    def add_repo_digest(self, image_id: str, name_at_digest: str) -> None:
+        """Remember that a registry knows this image as NAME@DIGEST (RepoDigests)."""
+        with self.db.tx() as conn:
+            row = conn.execute("SELECT repo_digests FROM images WHERE id = ?",
+                               (image_id,)).fetchone()
+            have = json.loads(row["repo_digests"]) if row else []
+            repo = name_at_digest.split("@")[0]
+            have = [d for d in have if d.split("@")[0] != repo] + [name_at_digest]
+            conn.execute("UPDATE images SET repo_digests = ? WHERE id = ?",
+                         (json.dumps(have), image_id))
+
+    def add_blob(self, digest: str, diff_id: str, media_type: str, size: int,
+                 repo: str = "") -> None:
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO layer_blobs(digest, diff_id, media_type, "
+                         "size, repo) VALUES (?,?,?,?,?)",
+                         (digest, diff_id, media_type, size, repo))
+
+    def blobs_for(self, diff_id: str) -> list[dict]:
+        """Known compressed blobs of a layer: [{digest, media_type, size, repo}]."""
+        return [dict(r) for r in self.db.query(
+            "SELECT digest, media_type, size, repo FROM layer_blobs WHERE diff_id = ?",
+            diff_id)]
+
+    def tags_of_repo(self, name: str) -> list[str]:
+        """The stored tags (full references) of one repository, e.g. for push -a."""
+        return [r["ref"] for r in self.db.query("SELECT ref FROM tags WHERE ref LIKE ? "
+                                                "ORDER BY ref", name + ":%")
+                if r["ref"].rpartition(":")[0] == name]
+
     def tag(self, image_id: str, ref: str) -> reference.Reference:
         r = reference.parse(ref)
         if r.digest:
@@ -93,6 +128,10 @@ class ImageStore:
             row = self.db.one("SELECT image_id FROM tags WHERE ref = ?", str(r))
             if row:
                 return row["image_id"]
+        if r is not None and r.digest:
+            for row in self.db.query("SELECT id, repo_digests FROM images"):
+                if f"{r.name}@{r.digest}" in json.loads(row["repo_digests"]):
+                    return row["id"]
         if reference.looks_like_id_prefix(name):
             h = name.removeprefix("sha256:")
             rows = self.db.query("SELECT id FROM images WHERE id LIKE ?", f"sha256:{h}%")
@@ -179,10 +218,16 @@ class ImageStore:
         still = set()
         for other in self.all():
             still.update(self.layers.chain(other.diff_ids))
-        for c in reversed(self.layers.chain(img.diff_ids)):
+        still_diffs = {d for other in self.all() for d in other.diff_ids}
+        for c, diff_id in reversed(list(zip(self.layers.chain(img.diff_ids), img.diff_ids))):
             if c not in still:
                 self.layers.remove(c)
                 out.append({"Deleted": c})
+            if diff_id not in still_diffs:  # the pulled blobs of the layer go too
+                for b in self.blobs_for(diff_id):
+                    self.content.delete(b["digest"])
+                with self.db.tx() as conn:
+                    conn.execute("DELETE FROM layer_blobs WHERE diff_id = ?", (diff_id,))
         self.content.delete(img.id)
         return out
 
@@ -205,7 +250,7 @@ class ImageStore:
         return {
             "Id": img.id,
             "RepoTags": img.tags,
-            "RepoDigests": img.repo_digests,
+            "RepoDigests": [_familiar_digest(d) for d in img.repo_digests],
             "Parent": img.parent,
             "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
             "Created": img.created,
@@ -237,7 +282,7 @@ class ImageStore:
             "Id": img.id,
             "ParentId": img.parent,
             "RepoTags": img.tags or [],
-            "RepoDigests": img.repo_digests,
+            "RepoDigests": [_familiar_digest(d) for d in img.repo_digests],
             "Created": int(clock.unix(img.created)),
             "Size": img.size,
             "SharedSize": -1,

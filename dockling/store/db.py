@@ -22,6 +22,15 @@ CREATE TABLE IF NOT EXISTS tags (
     image_id TEXT NOT NULL REFERENCES images(id)
 );
 CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
+CREATE TABLE IF NOT EXISTS layer_blobs (
+    digest TEXT NOT NULL,         -- the blob as a registry holds it (compressed)
+    diff_id TEXT NOT NULL,        -- the layer it unpacks to
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    repo TEXT NOT NULL DEFAULT '',  -- a repository known to have it (cross-repo mount)
+    PRIMARY KEY (digest, repo)
+);
+CREATE INDEX IF NOT EXISTS layer_blobs_diff ON layer_blobs(diff_id);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,    -- without the leading /

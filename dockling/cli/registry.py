@@ -1,0 +1,243 @@
+"""Registry commands: pull, push, login, logout; credentials as docker keeps them.
+
+Credentials live in ~/.docker/config.json (``auths``: base64 "user:password"
+per registry, Docker Hub under https://index.docker.io/v1/), or in a
+credential helper (``credsStore``, ``credHelpers``: docker-credential-NAME
+get|store|erase). Pull and push send them as X-Registry-Auth.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import subprocess
+import sys
+
+from dockling.cli.main import ExitCode, UsageError
+from dockling.client.http import Client
+from dockling.images import reference
+from dockling.registry.endpoints import HUB_AUTH_KEY, auth_key
+from dockling.registry.progress import Printer
+
+
+def register(sub, image_sub) -> None:
+    for parent in (sub, image_sub):
+        sp = parent.add_parser("pull")
+        sp.add_argument("-a", "--all-tags", action="store_true")
+        sp.add_argument("-q", "--quiet", action="store_true")
+        sp.add_argument("--platform")
+        sp.add_argument("name")
+        sp.set_defaults(func=cmd_pull)
+        sp = parent.add_parser("push")
+        sp.add_argument("-a", "--all-tags", action="store_true")
+        sp.add_argument("-q", "--quiet", action="store_true")
+        sp.add_argument("name")
+        sp.set_defaults(func=cmd_push)
+    sp = sub.add_parser("login")
+    sp.add_argument("-u", "--username")
+    sp.add_argument("-p", "--password")
+    sp.add_argument("--password-stdin", action="store_true")
+    sp.add_argument("server", nargs="?")
+    sp.set_defaults(func=cmd_login)
+    sp = sub.add_parser("logout")
+    sp.add_argument("server", nargs="?")
+    sp.set_defaults(func=cmd_logout)
+
+
+# -- config.json ----------------------------------------------------------------------------
+
+def config_path() -> str:
+    d = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(d, "config.json")
+
+
+def load_config() -> dict:
+    try:
+        with open(config_path()) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+    except ValueError as err:
+        raise UsageError(f"loading config file {config_path()}: {err}") from err
+
+
+def save_config(cfg: dict) -> None:
+    path = config_path()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump(cfg, f, indent="\t")
+    os.rename(tmp, path)
+
+
+def _helper(cfg: dict, key: str) -> str | None:
+    helpers = cfg.get("credHelpers") or {}
+    return helpers.get(key) or cfg.get("credsStore")
+
+
+def _run_helper(name: str, action: str, data: str) -> str:
+    try:
+        res = subprocess.run([f"docker-credential-{name}", action], input=data,
+                             capture_output=True, text=True, check=False, timeout=30)
+    except FileNotFoundError:
+        raise UsageError(f"error getting credentials - err: exec: \"docker-credential-{name}\":"
+                         " executable file not found in $PATH, out: ``") from None
+    if res.returncode:
+        out = res.stdout.strip() or res.stderr.strip()
+        if "credentials not found" in out.lower():
+            return ""
+        raise UsageError(f"error getting credentials - err: exit status {res.returncode}, "
+                         f"out: `{out}`")
+    return res.stdout
+
+
+def credentials(key: str) -> dict:
+    """{username, password, serveraddress} or {identitytoken...} for a registry key."""
+    cfg = load_config()
+    helper = _helper(cfg, key)
+    if helper:
+        out = _run_helper(helper, "get", key)
+        if not out:
+            return {}
+        doc = json.loads(out)
+        if doc.get("Username") == "<token>":
+            return {"identitytoken": doc.get("Secret", ""), "serveraddress": key}
+        return {"username": doc.get("Username", ""), "password": doc.get("Secret", ""),
+                "serveraddress": key}
+    entry = (cfg.get("auths") or {}).get(key) or {}
+    if entry.get("auth"):
+        user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
+        return {"username": user, "password": pw, "serveraddress": key}
+    if entry.get("identitytoken"):
+        return {"identitytoken": entry["identitytoken"], "serveraddress": key}
+    return {}
+
+
+def auth_header(ref: reference.Reference) -> dict[str, str]:
+    creds = credentials(auth_key(ref.domain))
+    if not creds:
+        return {}
+    raw = base64.urlsafe_b64encode(json.dumps(creds).encode()).decode()
+    return {"X-Registry-Auth": raw}
+
+
+# -- commands -------------------------------------------------------------------------------
+
+def stream_progress(resp, out, quiet: bool = False) -> None:
+    """Show a JSON progress stream; an error message in it exits 1 (docker's way)."""
+    from dockling.cli.system import json_lines
+
+    printer = Printer(out, quiet=quiet)
+    try:
+        for m in json_lines(resp):
+            err = printer.show(m)
+            if err:
+                print(err, file=sys.stderr)
+                raise ExitCode(1)
+    finally:
+        resp.close()
+
+
+def pull(cli: Client, name: str, out, quiet: bool = False, all_tags: bool = False,
+         platform: str | None = None) -> str:
+    ref = reference.parse(name, default_tag=not all_tags)
+    if all_tags and (ref.tag or ref.digest):
+        raise UsageError("tag can't be used with --all-tags/-a")
+    params = {"fromImage": ref.name}
+    if ref.digest:
+        params["fromImage"] = f"{ref.name}@{ref.digest}"
+    else:
+        params["tag"] = "" if all_tags else ref.tag
+    if platform:
+        params["platform"] = platform
+    resp = cli.open("POST", "/images/create", params, headers=auth_header(ref))
+    stream_progress(resp, out, quiet)
+    return ref.name if all_tags else str(ref)
+
+
+def cmd_pull(cli: Client, a) -> int:
+    ref = reference.parse(a.name, default_tag=False)
+    if not ref.tag and not ref.digest and not a.all_tags and not a.quiet:
+        print("Using default tag: latest")
+    done = pull(cli, a.name, sys.stdout, a.quiet, a.all_tags, a.platform)
+    print(done)
+    return 0
+
+
+def cmd_push(cli: Client, a) -> int:
+    ref = reference.parse(a.name, default_tag=not a.all_tags)
+    if not ref.tag and not a.all_tags:
+        ref = reference.parse(a.name)
+    if not a.all_tags and not a.quiet and ":" not in a.name.rsplit("/", 1)[-1]:
+        print("Using default tag: latest")
+    params = {} if a.all_tags else {"tag": ref.tag}
+    resp = cli.open("POST", f"/images/{ref.name}/push", params, headers={
+        "X-Registry-Auth": auth_header(ref).get("X-Registry-Auth", "e30=")})
+    stream_progress(resp, sys.stdout, a.quiet)
+    if a.quiet:
+        print(str(ref) if not a.all_tags else ref.name)
+    return 0
+
+
+def cmd_login(cli: Client, a) -> int:
+    server = a.server or HUB_AUTH_KEY
+    key = server if server != "docker.io" else HUB_AUTH_KEY
+    key = key.removeprefix("https://").removeprefix("http://").rstrip("/") \
+        if key != HUB_AUTH_KEY else key
+    if a.password and a.password_stdin:
+        raise UsageError("--password and --password-stdin are mutually exclusive")
+    user = a.username
+    password = a.password
+    if a.password_stdin:
+        if not user:
+            raise UsageError("Must provide --username with --password-stdin")
+        password = sys.stdin.read().rstrip("\n")
+    if not user:
+        user = input("Username: ").strip()
+    if not password:
+        password = getpass.getpass("Password: ")
+    if a.password:
+        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+              file=sys.stderr)
+    out = cli.post("/auth", {"username": user, "password": password, "serveraddress": key})
+    cfg = load_config()
+    helper = _helper(cfg, key)
+    if out.get("IdentityToken"):
+        entry = {"identitytoken": out["IdentityToken"]}
+        secret = ("<token>", out["IdentityToken"])
+    else:
+        entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+        secret = (user, password)
+    if helper:
+        _run_helper(helper, "store", json.dumps({"ServerURL": key, "Username": secret[0],
+                                                 "Secret": secret[1]}))
+    else:
+        cfg.setdefault("auths", {})[key] = entry
+        save_config(cfg)
+        print(f"WARNING! Your password will be stored unencrypted in {config_path()}.\n"
+              "Configure a credential helper to remove this warning. See\n"
+              "https://docs.docker.com/engine/reference/commandline/login/#credential-stores\n",
+              file=sys.stderr)
+    print(out.get("Status") or "Login Succeeded")
+    return 0
+
+
+def cmd_logout(cli: Client, a) -> int:
+    server = a.server or HUB_AUTH_KEY
+    key = server if server in (HUB_AUTH_KEY,) else server.removeprefix(
+        "https://").removeprefix("http://").rstrip("/")
+    if key == "docker.io":
+        key = HUB_AUTH_KEY
+    cfg = load_config()
+    helper = _helper(cfg, key)
+    if helper:
+        _run_helper(helper, "erase", key)
+    elif key not in (cfg.get("auths") or {}):
+        print(f"Not logged in to {server}")
+        return 0
+    print(f"Removing login credentials for {server}")
+    (cfg.get("auths") or {}).pop(key, None)
+    save_config(cfg)
+    return 0

@@ -1,0 +1,277 @@
+"""docker pull: manifest (index -> platform), config, layers in parallel, unpacked
+in order, with docker's progress messages.
+
+Blobs stream into the content store's temp area and are renamed into place
+only once their digest checks out, so a killed pull leaves nothing that
+reads as valid (the daemon empties tmp/ at start). A download that breaks
+goes on from where it stopped with a Range request. A layer whose chain is
+already stored is "Already exists" and not fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import logging
+
+import httpx
+
+from dockling.errors import DocklingError, InternalError, InvalidArgument
+from dockling.images import reference
+from dockling.images.layers import chain_id
+from dockling.images.store import ImageStore
+from dockling.registry import manifests as mf
+from dockling.registry.auth import Credentials
+from dockling.registry.client import RepoClient
+from dockling.registry.endpoints import RegistryConfig
+from dockling.registry.progress import message
+
+log = logging.getLogger("dockling.pull")
+
+DOWNLOAD_RETRIES = 5
+PROGRESS_STEP = 512 * 1024
+
+
+def short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def _check_digest(data: bytes, digest: str, what: str) -> None:
+    algo, _, want = digest.partition(":")
+    if algo != "sha256" or hashlib.sha256(data).hexdigest() != want:
+        raise InvalidArgument(f"{what} verification failed: digest mismatch for {digest}")
+
+
+class Puller:
+    def __init__(self, images: ImageStore, config: RegistryConfig, concurrency: int = 3,
+                 events=None) -> None:
+        self.images = images
+        self.config = config
+        self.concurrency = concurrency
+        self.events = events
+
+    async def tags(self, ref: reference.Reference, creds: Credentials | None = None) -> list[str]:
+        client = RepoClient(self.config, ref.domain, ref.path, creds)
+        try:
+            resp = await client.request("GET", f"/v2/{ref.path}/tags/list")
+            if resp.status_code != 200:
+                raise client.error(resp, "tags")
+            return sorted((resp.json().get("tags") or []))
+        finally:
+            await client.close()
+
+    async def pull(self, ref: reference.Reference, creds: Credentials | None = None,
+                   platform: str | None = None):
+        """Progress messages; the image is stored and tagged when the stream ends."""
+        q: asyncio.Queue = asyncio.Queue()
+        task = asyncio.ensure_future(self._pull(ref, creds or Credentials(), platform, q))
+        while True:
+            getter = asyncio.ensure_future(q.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+                continue
+            getter.cancel()
+            while not q.empty():
+                yield q.get_nowait()
+            task.result()  # raises the pull's error
+            return
+
+    async def _pull(self, ref, creds, platform, q) -> None:
+        repo = ref.path
+        client = RepoClient(self.config, ref.domain, repo, creds)
+        try:
+            manifest_digest, manifest = await self._manifest(client, ref, platform)
+            # after the manifest, as docker: a missing image is an error response, not
+            # a stream that starts and then fails
+            q.put_nowait(message(f"Pulling from {repo}", ref.tag or ref.digest))
+            cfg_desc = manifest["config"]
+            cfg_raw = await self._small_blob(client, cfg_desc["digest"])
+            config = json.loads(cfg_raw)
+            diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+            layers = manifest.get("layers") or []
+            if len(diff_ids) != len(layers):
+                raise InvalidArgument(f"invalid image: {len(layers)} layers in the manifest, "
+                                      f"{len(diff_ids)} in the config")
+            image_id = "sha256:" + hashlib.sha256(cfg_raw).hexdigest()
+            known = self._have_image(image_id)
+            chains, parent = [], None
+            for d in diff_ids:
+                parent = chain_id(parent, d)
+                chains.append(parent)
+            todo = [i for i, c in enumerate(chains) if not self.images.layers.exists(c)]
+            for i, desc in enumerate(layers):
+                if i not in todo:
+                    q.put_nowait(message("Already exists", short(desc["digest"])))
+                else:
+                    q.put_nowait(message("Pulling fs layer", short(desc["digest"])))
+            await self._layers(client, layers, diff_ids, chains, todo, q, repo, ref.domain)
+            self.images.add_raw(cfg_raw)
+            name = f"{ref.name}"
+            if ref.tag:
+                self.images.tag(image_id, str(ref))
+            self.images.add_repo_digest(image_id, f"{name}@{manifest_digest}")
+            q.put_nowait(message(f"Digest: {manifest_digest}"))
+            what = ref.familiar
+            q.put_nowait(message(f"Status: Image is up to date for {what}" if known else
+                                 f"Status: Downloaded newer image for {what}"))
+        finally:
+            await client.close()
+
+    def _have_image(self, image_id: str) -> bool:
+        try:
+            self.images.load(image_id)
+            return True
+        except DocklingError:
+            return False
+
+    async def _manifest(self, client: RepoClient, ref, platform) -> tuple[str, dict]:
+        want_ref = ref.digest or ref.tag or "latest"
+        ctype, body, header_digest = await client.get_manifest(want_ref, mf.ACCEPT)
+        digest = ref.digest or header_digest or "sha256:" + hashlib.sha256(body).hexdigest()
+        _check_digest(body, digest, "manifest")
+        kind = mf.media_type(ctype, body)
+        if kind in (mf.DOCKER_V1, mf.DOCKER_V1_SIGNED):
+            raise InvalidArgument(mf.schema1_message(ref.name))
+        doc = json.loads(body)
+        if kind in mf.INDEXES:
+            entry = mf.pick(doc, mf.parse_platform(platform))
+            ctype, body, _ = await client.get_manifest(entry["digest"], mf.ACCEPT)
+            _check_digest(body, entry["digest"], "manifest")
+            kind = mf.media_type(ctype, body)
+            if kind not in mf.MANIFESTS:
+                raise InvalidArgument(f"unsupported manifest media type in the index: {kind}")
+            doc = json.loads(body)
+        if not isinstance(doc.get("config"), dict) or "digest" not in doc["config"]:
+            raise InvalidArgument("invalid manifest: no config descriptor")
+        return digest, doc
+
+    async def _small_blob(self, client: RepoClient, digest: str) -> bytes:
+        resp = await client.open_blob(digest)
+        try:
+            data = bytearray()
+            async for chunk in resp.aiter_bytes():
+                data += chunk
+                if len(data) > 8 * 1024 * 1024:
+                    raise InvalidArgument(f"image config {digest} is too big")
+        finally:
+            await resp.aclose()
+        _check_digest(bytes(data), digest, "image config")
+        return bytes(data)
+
+    async def _layers(self, client, layers, diff_ids, chains, todo, q, repo, domain) -> None:
+        sem = asyncio.Semaphore(self.concurrency)
+        downloads = {i: asyncio.ensure_future(self._download(client, layers[i], sem, q))
+                     for i in todo}
+        try:
+            for i in todo:
+                digest = await downloads[i]
+                desc = layers[i]
+                parent = chains[i - 1] if i else None
+                await self._extract(digest, desc, parent, diff_ids[i], q)
+                self.images.add_blob(digest, diff_ids[i], desc.get("mediaType", ""),
+                                     int(desc.get("size") or 0),
+                                     f"{domain}/{repo}")
+                q.put_nowait(message("Pull complete", short(digest)))
+        except BaseException:
+            for t in downloads.values():
+                t.cancel()
+            await asyncio.gather(*downloads.values(), return_exceptions=True)
+            raise
+
+    async def _download(self, client: RepoClient, desc: dict, sem, q) -> str:
+        digest = desc["digest"]
+        ident = short(digest)
+        store = self.images.content
+        if store.exists(digest):
+            q.put_nowait(message("Download complete", ident))
+            return digest
+        if sem.locked():
+            q.put_nowait(message("Waiting", ident))
+        async with sem:
+            total = int(desc.get("size") or 0)
+            w = store.writer(digest)
+            try:
+                offset, last, attempt = 0, 0, 0
+                while True:
+                    try:
+                        resp = await client.open_blob(digest, offset)
+                    except (httpx.HTTPError, InternalError) as err:
+                        attempt += 1
+                        if attempt >= DOWNLOAD_RETRIES:
+                            raise InternalError(f"failed to download {digest}: {err}") from err
+                        await asyncio.sleep(0.2 * 2 ** attempt)
+                        continue
+                    if offset and resp.status_code == 200:  # no ranges here: from the start
+                        w.abort()
+                        w = store.writer(digest)
+                        offset = 0
+                    try:
+                        async for chunk in resp.aiter_bytes(1 << 16):
+                            w.write(chunk)
+                            offset += len(chunk)
+                            if total and offset > total:
+                                raise InvalidArgument(f"blob {digest} is larger than its "
+                                                      f"descriptor says ({total} bytes)")
+                            if offset - last >= PROGRESS_STEP:
+                                last = offset
+                                q.put_nowait(message("Downloading", ident, offset, total))
+                        break
+                    except (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError) as err:
+                        attempt += 1
+                        log.info("download of %s broke at %d bytes: %s", ident, offset, err)
+                        if attempt >= DOWNLOAD_RETRIES:
+                            raise InternalError(f"failed to download {digest}: {err}") from err
+                        await asyncio.sleep(0.2 * 2 ** attempt)
+                    finally:
+                        await resp.aclose()
+                q.put_nowait(message("Verifying Checksum", ident))
+                if w.digest != digest:
+                    w.abort()
+                    raise InvalidArgument(f"filesystem layer verification failed for digest "
+                                          f"{digest}")
+                w.commit()
+            except BaseException:
+                w.abort()
+                raise
+        q.put_nowait(message("Download complete", ident))
+        return digest
+
+    async def _extract(self, digest: str, desc: dict, parent: str | None, diff_id: str,
+                       q) -> None:
+        ident = short(digest)
+        total = int(desc.get("size") or 0)
+        loop = asyncio.get_running_loop()
+        path = self.images.content.path(digest)
+
+        def work():
+            with open(path, "rb") as raw:
+                reader = _Counting(raw, lambda n: loop.call_soon_threadsafe(
+                    q.put_nowait, message("Extracting", ident, n, total)))
+                return self.images.layers.register(reader, parent)
+
+        layer = await asyncio.to_thread(work)
+        if layer.diff_id != diff_id:
+            raise InvalidArgument(f"failed to register layer: layer {ident} unpacks to "
+                                  f"{layer.diff_id}, the image config says {diff_id}")
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, raw, report) -> None:
+        self.raw = raw
+        self.report = report
+        self.n = 0
+        self.last = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self.raw.readinto(b)
+        self.n += n or 0
+        if self.n - self.last >= PROGRESS_STEP:
+            self.last = self.n
+            self.report(self.n)
+        return n
