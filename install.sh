@@ -12,8 +12,10 @@ fi
 # busybox-static: the test image and the default busybox rootfs;
 # runc: behaviour is compared against it; libseccomp2: seccomp filters;
 # procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking;
-# tini: the static init that `run --init` puts in front of the command.
-PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini"
+# tini: the static init that `run --init` puts in front of the command;
+# docker-registry, skopeo, openssl: the tests' registries, seeding and test CA.
+PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini
+      docker-registry skopeo openssl"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -111,7 +111,7 @@ class RepoClient:
             if resp.status_code != 401:
                 return resp
             challenge = resp.headers.get("www-authenticate", "")
-            await resp.aclose()
+            await resp.aread()  # small, and read: callers may still look at the body
             if not challenge or not await auth.answer(challenge, scope):
                 return resp
         return resp

@@ -96,7 +96,7 @@ class Puller:
                 raise InvalidArgument(f"invalid image: {len(layers)} layers in the manifest, "
                                       f"{len(diff_ids)} in the config")
             image_id = "sha256:" + hashlib.sha256(cfg_raw).hexdigest()
-            known = self._have_image(image_id)
+            known = self._tagged(ref, image_id)
             chains, parent = [], None
             for d in diff_ids:
                 parent = chain_id(parent, d)
@@ -120,10 +120,10 @@ class Puller:
         finally:
             await client.close()
 
-    def _have_image(self, image_id: str) -> bool:
+    def _tagged(self, ref, image_id: str) -> bool:
+        """Does the reference already name this image? ("Image is up to date")"""
         try:
-            self.images.load(image_id)
-            return True
+            return self.images.resolve(str(ref)) == image_id
         except DocklingError:
             return False
 
