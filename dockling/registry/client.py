@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import httpx
 
@@ -21,7 +22,8 @@ log = logging.getLogger("dockling.registry")
 
 MAX_MANIFEST = 4 * 1024 * 1024  # docker refuses larger manifests
 RETRIES = 4
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# a stalled transfer fails after this long without a byte (then it is retried)
+TIMEOUT = httpx.Timeout(float(os.environ.get("DOCKLING_REGISTRY_TIMEOUT") or 30), connect=10.0)
 
 
 class RegistryError(DocklingError):

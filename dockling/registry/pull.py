@@ -209,7 +209,7 @@ class Puller:
                         w = store.writer(digest)
                         offset = 0
                     try:
-                        async for chunk in resp.aiter_bytes(1 << 16):
+                        async for chunk in resp.aiter_bytes():  # as it arrives: resumable
                             w.write(chunk)
                             offset += len(chunk)
                             if total and offset > total:

@@ -73,6 +73,7 @@ def rdaemon(tmp_path_factory, busybox_tar):
     certs = base / "certs.d"
     certs.mkdir()
     os.environ["DOCKLING_CERTS_DIR"] = str(certs)
+    os.environ["DOCKLING_REGISTRY_TIMEOUT"] = "2"  # stalls fail fast in the tests
     try:
         with running_daemon(tmp_path_factory, busybox_tar) as d:
             d.certs_dir = str(certs)
@@ -80,6 +81,7 @@ def rdaemon(tmp_path_factory, busybox_tar):
             yield d
     finally:
         os.environ.pop("DOCKLING_CERTS_DIR", None)
+        os.environ.pop("DOCKLING_REGISTRY_TIMEOUT", None)
 
 
 def cli(d, *args, input=None, check=False):

@@ -1,0 +1,308 @@
+"""A registry that lies, breaks and stalls: a small server of the test's own.
+
+Nothing of a bad blob is kept; a broken download goes on with Range; a
+stalled one times out and is retried; bad manifests and escaping layers are
+refused in docker's words; a daemon killed mid-pull leaves no blob that
+reads as valid.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import tarfile
+import threading
+import time
+
+import pytest
+
+from tests.registry.conftest import free_port
+
+MT_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+MT_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def sha(b: bytes) -> str:
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def layer(files: dict[str, bytes]) -> tuple[bytes, str]:
+    """A gzipped layer and its diff id."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        for n, data in files.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    tar = raw.getvalue()
+    return gzip.compress(tar, mtime=0), sha(tar)
+
+
+def image(files: dict[str, bytes], arch: str = "amd64") -> dict:
+    blob, diff_id = layer(files)
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                         "created": "2026-01-01T00:00:00Z"}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MT_V2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": len(config), "digest": sha(config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(blob), "digest": sha(blob)}]}).encode()
+    return {"blob": blob, "config": config, "manifest": manifest}
+
+
+class Hostile:
+    """Serves /v2/REPO/manifests/REF and /v2/REPO/blobs/DIGEST from dicts; a
+    ``behave`` hook per path may break the answer."""
+
+    def __init__(self) -> None:
+        self.manifests: dict[str, tuple[str, bytes]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.behave: dict[str, object] = {}
+        self.seen: list[tuple[str, str]] = []
+        self.port = free_port()
+        srv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802
+                srv.seen.append((self.path, self.headers.get("Range", "")))
+                hook = srv.behave.get(self.path)
+                if hook is not None and hook(self) is not None:
+                    return
+                if self.path == "/v2/":
+                    return self.reply(200, b"{}", "application/json")
+                parts = self.path.split("/")
+                if "manifests" in parts:
+                    found = srv.manifests.get(parts[-1])
+                    if found is None:
+                        return self.reply(404, json.dumps({"errors": [{
+                            "code": "MANIFEST_UNKNOWN",
+                            "message": "manifest unknown"}]}).encode(), "application/json")
+                    return self.reply(200, found[1], found[0])
+                if "blobs" in parts:
+                    data = srv.blobs.get(parts[-1])
+                    if data is None:
+                        return self.reply(404, b"{}", "application/json")
+                    rng = self.headers.get("Range", "")
+                    if rng.startswith("bytes="):
+                        start = int(rng[6:].split("-")[0])
+                        self.send_response(206)
+                        self.send_header("Content-Length", str(len(data) - start))
+                        self.send_header("Content-Range",
+                                         f"bytes {start}-{len(data) - 1}/{len(data)}")
+                        self.end_headers()
+                        self.wfile.write(data[start:])
+                        return
+                    return self.reply(200, data, "application/octet-stream")
+                self.reply(404, b"{}", "application/json")
+
+            do_HEAD = do_GET  # noqa: N815
+
+            def reply(self, code, body, ctype):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.host = f"127.0.0.1:{self.port}"
+
+    def add(self, repo: str, tag: str, img: dict) -> None:
+        self.manifests[tag] = (MT_V2, img["manifest"])
+        self.manifests[sha(img["manifest"])] = (MT_V2, img["manifest"])
+        self.blobs[sha(img["config"])] = img["config"]
+        self.blobs[sha(img["blob"])] = img["blob"]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hostile():
+    h = Hostile()
+    yield h
+    h.stop()
+
+
+def _blob_files(d) -> set[str]:
+    path = os.path.join(d.root, "blobs", "sha256")
+    return set(os.listdir(path)) if os.path.isdir(path) else set()
+
+
+def test_digest_mismatch_keeps_nothing(rdaemon, hostile):
+    d = rdaemon
+    img = image({"etc/x": b"one"})
+    hostile.add("bad/img", "1", img)
+    lie = bytearray(img["blob"])
+    lie[len(lie) // 2] ^= 0xFF  # same size, other bytes: the digest does not match
+    hostile.blobs[sha(img["blob"])] = bytes(lie)
+    before = _blob_files(d)
+    res = d.cli("pull", f"{hostile.host}/bad/img:1")
+    assert res.returncode == 1
+    assert b"filesystem layer verification failed for digest" in res.stderr, res.stderr
+    assert _blob_files(d) - before <= {sha(img["config"])[7:]} - {sha(img["blob"])[7:]}
+    assert sha(img["blob"])[7:] not in _blob_files(d)
+    assert not os.listdir(os.path.join(d.root, "tmp"))
+    assert d.cli("image", "inspect", f"{hostile.host}/bad/img:1").returncode == 1
+
+
+def test_broken_and_stalled_downloads_resume(rdaemon, hostile, tmp_path):
+    d = rdaemon
+    img = image({"big": os.urandom(3 * 1024 * 1024)})
+    hostile.add("flaky/img", "1", img)
+    path = f"/v2/flaky/img/blobs/{sha(img['blob'])}"
+    calls = []
+
+    def breaks_then_stalls(h):
+        calls.append(h.headers.get("Range", ""))
+        data = img["blob"]
+        if len(calls) == 1:  # half of it, then the connection drops
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            h.connection.shutdown(2)
+            return True
+        if len(calls) == 2:  # a few bytes, then nothing: the read timeout must fire
+            start = int(calls[-1][6:].split("-")[0])
+            h.send_response(206)
+            h.send_header("Content-Length", str(len(data) - start))
+            h.end_headers()
+            h.wfile.write(data[start:start + 1000])
+            h.wfile.flush()
+            time.sleep(6)
+            return True
+        return None
+
+    hostile.behave[path] = breaks_then_stalls
+    t0 = time.monotonic()
+    d.cli("pull", f"{hostile.host}/flaky/img:1", check=True, timeout=90)
+    assert time.monotonic() - t0 < 60
+    assert calls[0] == "" and calls[1].startswith("bytes=") and calls[2].startswith("bytes=")
+    assert int(calls[2][6:].split("-")[0]) > int(calls[1][6:].split("-")[0])
+    c = d.cli("create", f"{hostile.host}/flaky/img:1", check=True).stdout.decode().strip()
+    out = tmp_path / "big"
+    d.cli("cp", f"{c}:/big", str(out), check=True)
+    assert out.stat().st_size == 3 * 1024 * 1024  # the layer is whole
+    d.cli("rm", c, check=True)
+    d.cli("rmi", f"{hostile.host}/flaky/img:1", check=True)
+
+
+def test_bad_manifests(rdaemon, hostile):
+    d = rdaemon
+    hostile.manifests["huge"] = (MT_V2, b"{" + b" " * (5 * 1024 * 1024) + b"}")
+    hostile.manifests["notjson"] = (MT_V2, b"this is not a manifest")
+    hostile.manifests["v1"] = ("application/vnd.docker.distribution.manifest.v1+prettyjws",
+                               json.dumps({"schemaVersion": 1, "name": "x"}).encode())
+    arm = image({"a": b"arm"}, "arm64")
+    hostile.add("m/img", "armonly-target", arm)
+    index = json.dumps({"schemaVersion": 2, "mediaType": MT_LIST, "manifests": [
+        {"mediaType": MT_V2, "size": len(arm["manifest"]), "digest": sha(arm["manifest"]),
+         "platform": {"architecture": "arm64", "os": "linux"}}]}).encode()
+    hostile.manifests["armonly"] = (MT_LIST, index)
+    cases = {"huge": b"manifest too big", "notjson": b"invalid manifest: not JSON",
+             "v1": b"[DEPRECATION NOTICE] Docker Image Format v1",
+             "armonly": b"no matching manifest for linux/amd64 in the manifest list entries"}
+    for tag, msg in cases.items():
+        res = d.cli("pull", f"{hostile.host}/m/img:{tag}")
+        assert res.returncode == 1 and msg in res.stderr, (tag, res.stderr)
+
+
+def test_multi_arch_index_picks_the_platform(rdaemon, hostile):
+    d = rdaemon
+    amd, arm = image({"which": b"amd64"}), image({"which": b"arm64"}, "arm64")
+    hostile.add("multi/img", "amd", amd)
+    hostile.add("multi/img", "arm", arm)
+    index = json.dumps({"schemaVersion": 2, "mediaType": MT_LIST, "manifests": [
+        {"mediaType": MT_V2, "size": len(m["manifest"]), "digest": sha(m["manifest"]),
+         "platform": {"architecture": a, "os": "linux"}}
+        for m, a in ((arm, "arm64"), (amd, "amd64"))]}).encode()
+    hostile.manifests["1"] = (MT_LIST, index)
+    ref = f"{hostile.host}/multi/img:1"
+    d.cli("pull", ref, check=True)
+    info = json.loads(d.cli("image", "inspect", ref).stdout)[0]
+    assert info["Architecture"] == "amd64"
+    assert info["RepoDigests"] == [f"{hostile.host}/multi/img@{sha(index)}"]
+    d.cli("pull", "--platform", "linux/arm64", ref, check=True)
+    assert json.loads(d.cli("image", "inspect", ref).stdout)[0]["Architecture"] == "arm64"
+    d.cli("rmi", ref, check=True)
+
+
+def test_escaping_layer_is_refused(rdaemon, hostile, tmp_path):
+    d = rdaemon
+    marker = f"dockling-escape-{os.getpid()}"
+    img = image({f"../../../../../../tmp/{marker}": b"x"})
+    hostile.add("evil/img", "1", img)
+    res = d.cli("pull", f"{hostile.host}/evil/img:1")
+    assert res.returncode == 1 and b"points outside the layer" in res.stderr
+    assert not os.path.exists(f"/tmp/{marker}")
+
+
+def test_unauthorized_without_credentials(rdaemon, hostile):
+    def deny(h):
+        h.send_response(401)
+        h.send_header("WWW-Authenticate", 'Basic realm="x"')
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+        return True
+
+    hostile.behave["/v2/locked/img/manifests/1"] = deny
+    res = rdaemon.cli("pull", f"{hostile.host}/locked/img:1")
+    assert res.returncode == 1
+    assert (f"pull access denied for {hostile.host}/locked/img, repository does not exist or "
+            "may require 'docker login'").encode() in res.stderr
+
+
+def test_killed_daemon_mid_pull_leaves_no_valid_blob(tmp_path_factory, busybox_tar, hostile):
+    from tests.engine.conftest import running_daemon
+
+    img = image({"big": os.urandom(2 * 1024 * 1024)})
+    hostile.add("slow/img", "1", img)
+    started = threading.Event()
+
+    def slow(h):
+        data = img["blob"]
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[:100000])
+        h.wfile.flush()
+        started.set()
+        time.sleep(8)
+        return True
+
+    hostile.behave[f"/v2/slow/img/blobs/{sha(img['blob'])}"] = slow
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        import subprocess
+
+        env = {**os.environ, "DOCKLING_HOST": f"unix://{d.sock}", "DOCKLING_NO_AUTOSTART": "1"}
+        puller = subprocess.Popen([os.path.join(os.path.dirname(__import__("sys").executable),
+                                                "dockling"), "pull", f"{hostile.host}/slow/img:1"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert started.wait(20)
+        time.sleep(0.3)
+        assert os.listdir(os.path.join(d.root, "tmp"))  # a partial download in progress
+        d.kill9()
+        puller.wait(10)
+        assert sha(img["blob"])[7:] not in _blob_files(d)
+        del hostile.behave[f"/v2/slow/img/blobs/{sha(img['blob'])}"]
+        d.start()
+        assert not os.listdir(os.path.join(d.root, "tmp"))  # emptied at start
+        d.cli("pull", f"{hostile.host}/slow/img:1", check=True)
+        assert sha(img["blob"])[7:] in _blob_files(d)
