@@ -173,3 +173,25 @@ def test_tls_registry_with_certs_d(rdaemon, tls_registry, tmp_path):
     with pytest.raises(ssl.SSLCertVerificationError), \
             socket.create_connection(("127.0.0.1", tls_registry.port)) as s:
         bare.wrap_socket(s, server_hostname="127.0.0.1")
+
+
+@pytest.mark.skipif(__import__("shutil").which("docker") is None, reason="no docker client")
+def test_docker_cli_pull_push_login(rdaemon, htpasswd_registry, tmp_path):
+    d, host = rdaemon, htpasswd_registry.host
+    env = {**os.environ, "DOCKER_HOST": f"unix://{d.sock}", "DOCKER_CONFIG": str(tmp_path)}
+
+    def docker(*args, input=None):
+        return subprocess.run(["docker", *args], capture_output=True, env=env, input=input,
+                              timeout=60, check=False)
+
+    ref = f"{host}/dk/bb:1"
+    assert docker("tag", "busybox", ref).returncode == 0
+    res = docker("login", "-u", "alice", "--password-stdin", host, input=b"s3cret")
+    assert res.returncode == 0 and b"Login Succeeded" in res.stdout, res.stderr
+    res = docker("push", ref)
+    assert res.returncode == 0, res.stderr
+    assert b"digest: sha256:" in res.stdout
+    assert docker("rmi", ref).returncode == 0
+    res = docker("pull", ref)
+    assert res.returncode == 0 and b"Downloaded newer image" in res.stdout, res.stderr
+    assert docker("rmi", ref).returncode == 0
