@@ -8,7 +8,7 @@ import logging
 from dockling.api.server import Request, Response, Router, json_response
 from dockling.errors import DocklingError, Forbidden
 from dockling.images import reference
-from dockling.registry import auth, progress
+from dockling.registry import auth, progress, search
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import HUB_AUTH_KEY, RegistryConfig
 from dockling.registry.push import Pusher
@@ -76,5 +76,23 @@ def routes(r: Router, pusher: Pusher, config: RegistryConfig, events) -> None:
                             "unauthorized: incorrect username or password")
         return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 
+    async def search_(req: Request) -> Response:
+        results = await search.search(config, req.q("term") or "", req.qint("limit", 25))
+        filters = req.filters()
+        stars = int((filters.get("stars") or ["0"])[-1] or 0)
+        out = []
+        for r in results:
+            if r["star_count"] < stars:
+                continue
+            if "is-official" in filters and str(r["is_official"]).lower() != \
+                    filters["is-official"][-1].lower():
+                continue
+            if "is-automated" in filters and str(r["is_automated"]).lower() != \
+                    filters["is-automated"][-1].lower():
+                continue
+            out.append(r)
+        return json_response(out)
+
+    r.add("GET", "/images/search", search_)
     r.add("POST", "/images/{name*}/push", push)
     r.add("POST", "/auth", login)

@@ -35,6 +35,13 @@ def register(sub, image_sub) -> None:
         sp.add_argument("-q", "--quiet", action="store_true")
         sp.add_argument("name")
         sp.set_defaults(func=cmd_push)
+    sp = sub.add_parser("search")
+    sp.add_argument("--limit", type=int, default=25)
+    sp.add_argument("-f", "--filter", action="append", default=[])
+    sp.add_argument("--no-trunc", action="store_true")
+    sp.add_argument("--format")
+    sp.add_argument("term")
+    sp.set_defaults(func=cmd_search)
     sp = sub.add_parser("login")
     sp.add_argument("-u", "--username")
     sp.add_argument("-p", "--password")
@@ -178,6 +185,30 @@ def cmd_push(cli: Client, a) -> int:
     stream_progress(resp, sys.stdout, a.quiet)
     if a.quiet:
         print(str(ref) if not a.all_tags else ref.name)
+    return 0
+
+
+def cmd_search(cli: Client, a) -> int:
+    from dockling.cli.common import filters
+    from dockling.cli.format import print_formatted, table
+
+    results = cli.get("/images/search", term=a.term, limit=a.limit,
+                      filters=json.dumps(filters(a.filter)))
+    rows = []
+    for r in results:
+        desc = r["description"].replace("\n", " ")
+        if not a.no_trunc and len(desc) > 45:
+            desc = desc[:44] + "…"
+        rows.append({"Name": r["name"], "Description": desc, "StarCount": str(r["star_count"]),
+                     "IsOfficial": "[OK]" if r["is_official"] else "",
+                     "IsAutomated": "[OK]" if r["is_automated"] else ""})
+    if a.format:
+        print_formatted(a.format, rows, {"Name": "NAME", "Description": "DESCRIPTION",
+                                         "StarCount": "STARS", "IsOfficial": "OFFICIAL",
+                                         "IsAutomated": "AUTOMATED"})
+        return 0
+    print(table(rows, [("NAME", "Name"), ("DESCRIPTION", "Description"),
+                       ("STARS", "StarCount"), ("OFFICIAL", "IsOfficial")]))
     return 0
 
 

@@ -306,3 +306,57 @@ def test_killed_daemon_mid_pull_leaves_no_valid_blob(tmp_path_factory, busybox_t
         assert not os.listdir(os.path.join(d.root, "tmp"))  # emptied at start
         d.cli("pull", f"{hostile.host}/slow/img:1", check=True)
         assert sha(img["blob"])[7:] in _blob_files(d)
+
+
+def test_search_against_a_stub_index(rdaemon, hostile):
+    results = {"results": [
+        {"name": "busybox", "description": "Busybox base image. " * 5, "star_count": 3000,
+         "is_official": True, "is_automated": False},
+        {"name": "someone/busybox", "description": "a copy", "star_count": 2,
+         "is_official": False, "is_automated": False}]}
+
+    def search(h):
+        body = json.dumps(results).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        return True
+
+    hostile.behave["/v1/search?q=busy&n=25"] = search
+    out = rdaemon.cli("search", f"{hostile.host}/busy", check=True).stdout.decode().splitlines()
+    assert out[0].split() == ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]
+    assert out[1].split()[0] == "busybox" and out[1].split()[-2:] == ["3000", "[OK]"]
+    assert "…" in out[1]
+    out = rdaemon.cli("search", "--filter", "stars=10", f"{hostile.host}/busy",
+                      check=True).stdout.decode().splitlines()
+    assert len(out) == 2 and "someone/busybox" not in out[1]
+
+
+def test_mirror_serves_docker_hub_names(tmp_path_factory, busybox_tar, registry, tmp_path):
+    """registry-mirrors: docker.io/library/busybox comes from the mirror (no Hub here)."""
+    from tests.engine.conftest import running_daemon
+    from tests.registry.test_registry import _seed_with_skopeo
+
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        _seed_with_skopeo(d, registry.host, "library/mirrored:1", tmp_path)
+        d.stop()
+        cfg = os.path.join(d.base, "daemon.json")
+        with open(cfg) as f:
+            doc = json.load(f)
+        doc["registry-mirrors"] = [f"http://{registry.host}"]
+        with open(cfg, "w") as f:
+            json.dump(doc, f)
+        d.start()
+        out = d.cli("pull", "mirrored:1", check=True).stdout.decode()
+        assert "Digest: sha256:" in out and out.strip().endswith("docker.io/library/mirrored:1")
+        assert d.cli("run", "--rm", "mirrored:1", "true").returncode == 0
+        # -a: every tag of the repository
+        d.cli("tag", "busybox", f"{registry.host}/multi/tags:a", check=True)
+        d.cli("tag", "busybox", f"{registry.host}/multi/tags:b", check=True)
+        d.cli("push", "-a", f"{registry.host}/multi/tags", check=True)
+        d.cli("rmi", f"{registry.host}/multi/tags:a", f"{registry.host}/multi/tags:b",
+              check=True)
+        out = d.cli("pull", "-a", f"{registry.host}/multi/tags", check=True).stdout.decode()
+        assert "a: Pulling from multi/tags" in out and "b: Pulling from multi/tags" in out

@@ -195,3 +195,42 @@ def test_docker_cli_pull_push_login(rdaemon, htpasswd_registry, tmp_path):
     res = docker("pull", ref)
     assert res.returncode == 0 and b"Downloaded newer image" in res.stdout, res.stderr
     assert docker("rmi", ref).returncode == 0
+
+
+def test_credential_helper(rdaemon, htpasswd_registry, tmp_path, monkeypatch):
+    """credsStore: login stores through docker-credential-NAME, pull reads through it."""
+    d, host = rdaemon, htpasswd_registry.host
+    store = tmp_path / "store.json"
+    helper = tmp_path / "bin" / "docker-credential-dltest"
+    helper.parent.mkdir()
+    helper.write_text(f"""#!{__import__('sys').executable}
+import json, os, sys
+path = {str(store)!r}
+db = json.load(open(path)) if os.path.exists(path) else {{}}
+action, data = sys.argv[1], sys.stdin.read().strip()
+if action == "store":
+    doc = json.loads(data); db[doc["ServerURL"]] = doc
+    json.dump(db, open(path, "w"))
+elif action == "get":
+    if data not in db:
+        print("credentials not found in native keychain"); sys.exit(1)
+    print(json.dumps(db[data]))
+elif action == "erase":
+    db.pop(data, None); json.dump(db, open(path, "w"))
+""")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    (cfg_dir / "config.json").write_text(json.dumps({"credsStore": "dltest"}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(cfg_dir))
+    res = d.cli("login", "-u", "alice", "--password-stdin", host, input=b"s3cret")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(store.read_text())[host]["Secret"] == "s3cret"
+    assert "auths" not in json.loads((cfg_dir / "config.json").read_text())
+    ref = f"{host}/helper/bb:1"
+    d.cli("tag", "busybox", ref, check=True)
+    d.cli("push", ref, check=True)
+    d.cli("logout", host, check=True)
+    assert host not in json.loads(store.read_text())
+    d.cli("rmi", ref, check=True)
