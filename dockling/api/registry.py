@@ -34,6 +34,9 @@ async def progress_response(streams: list, done=None) -> Response:
         except Exception as err:  # noqa: BLE001 - the stream has begun: report in it
             log.exception("registry transfer failed")
             yield progress.encode(progress.error(f"{type(err).__name__}: {err}"))
+        finally:  # a client that went away stops the transfer
+            for stream in streams:
+                await stream.aclose()
 
     return Response(200, content_type="application/json", stream=body())
 

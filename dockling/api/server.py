@@ -256,15 +256,8 @@ class Server:
                 status_code=resp.status, headers=self._headers(resp, [
                     ("Transfer-Encoding", "chunked")]))))
             await writer.drain()
-            try:
-                async for chunk in resp.stream:
-                    if chunk:
-                        writer.write(conn.send(h11.Data(data=chunk)))
-                        await writer.drain()
-            finally:
-                aclose = getattr(resp.stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            if not await self._pump_stream(conn, resp.stream, reader, writer):
+                return True  # the client went away: so does the connection
             writer.write(conn.send(h11.EndOfMessage()))
             await writer.drain()
             return False
@@ -277,6 +270,41 @@ class Server:
         writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
         return False
+
+    async def _pump_stream(self, conn, stream, reader, writer) -> bool:
+        """Send a streamed body; False if the client hung up first.
+
+        The client's side is watched while we wait for the next chunk: a pull,
+        `logs -f` or `events` whose client is gone (Ctrl-C) is cancelled at
+        once, not at its next write.
+        """
+        it = stream.__aiter__()
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            while True:
+                nxt = asyncio.ensure_future(it.__anext__())
+                await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone.done() and not nxt.done():
+                    if gone.exception() is None and gone.result():
+                        # bytes, not EOF (a client talking early): stop watching
+                        gone = asyncio.get_running_loop().create_future()
+                        await nxt
+                    else:
+                        nxt.cancel()
+                        await asyncio.gather(nxt, return_exceptions=True)
+                        return False
+                try:
+                    chunk = nxt.result()
+                except StopAsyncIteration:
+                    return True
+                if chunk:
+                    writer.write(conn.send(h11.Data(data=chunk)))
+                    await writer.drain()
+        finally:
+            gone.cancel()
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _hijack(self, conn, req: Request, resp: Response, reader, writer) -> bool:
         """101 UPGRADED (or 200 for a client that did not ask), then raw bytes."""

@@ -4,6 +4,7 @@ without the moving bars otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
@@ -36,6 +37,29 @@ def message(status: str, ident: str | None = None, current: int | None = None,
 
 def error(text: str) -> dict:
     return {"errorDetail": {"message": text}, "error": text}
+
+
+async def stream(work):
+    """Run ``work(queue)`` and yield the messages it puts on the queue as they come;
+    its error is raised after the last one. Closing the generator early (the
+    client went away: Ctrl-C) cancels the work, which removes its temp files."""
+    q: asyncio.Queue = asyncio.Queue()
+    task = asyncio.ensure_future(work(q))
+    try:
+        while True:
+            getter = asyncio.ensure_future(q.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+                continue
+            getter.cancel()
+            while not q.empty():
+                yield q.get_nowait()
+            task.result()
+            return
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def encode(m: dict) -> bytes:

@@ -26,6 +26,7 @@ from dockling.registry import manifests as mf
 from dockling.registry.auth import Credentials
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import RegistryConfig
+from dockling.registry import progress
 from dockling.registry.progress import message
 
 log = logging.getLogger("dockling.pull")
@@ -62,22 +63,10 @@ class Puller:
         finally:
             await client.close()
 
-    async def pull(self, ref: reference.Reference, creds: Credentials | None = None,
-                   platform: str | None = None):
+    def pull(self, ref: reference.Reference, creds: Credentials | None = None,
+             platform: str | None = None):
         """Progress messages; the image is stored and tagged when the stream ends."""
-        q: asyncio.Queue = asyncio.Queue()
-        task = asyncio.ensure_future(self._pull(ref, creds or Credentials(), platform, q))
-        while True:
-            getter = asyncio.ensure_future(q.get())
-            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                yield getter.result()
-                continue
-            getter.cancel()
-            while not q.empty():
-                yield q.get_nowait()
-            task.result()  # raises the pull's error
-            return
+        return progress.stream(lambda q: self._pull(ref, creds or Credentials(), platform, q))
 
     async def _pull(self, ref, creds, platform, q) -> None:
         repo = ref.path

@@ -23,6 +23,7 @@ from dockling.registry import manifests as mf
 from dockling.registry.auth import Credentials
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import RegistryConfig
+from dockling.registry import progress
 from dockling.registry.progress import message
 
 log = logging.getLogger("dockling.push")
@@ -41,20 +42,8 @@ class Pusher:
         self.config = config
         self.concurrency = concurrency
 
-    async def push(self, ref: reference.Reference, creds: Credentials | None = None):
-        q: asyncio.Queue = asyncio.Queue()
-        task = asyncio.ensure_future(self._push(ref, creds or Credentials(), q))
-        while True:
-            getter = asyncio.ensure_future(q.get())
-            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                yield getter.result()
-                continue
-            getter.cancel()
-            while not q.empty():
-                yield q.get_nowait()
-            task.result()
-            return
+    def push(self, ref: reference.Reference, creds: Credentials | None = None):
+        return progress.stream(lambda q: self._push(ref, creds or Credentials(), q))
 
     def check(self, ref: reference.Reference) -> None:
         try:

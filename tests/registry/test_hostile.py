@@ -360,3 +360,69 @@ def test_mirror_serves_docker_hub_names(tmp_path_factory, busybox_tar, registry,
               check=True)
         out = d.cli("pull", "-a", f"{registry.host}/multi/tags", check=True).stdout.decode()
         assert "a: Pulling from multi/tags" in out and "b: Pulling from multi/tags" in out
+
+
+def test_zstd_layer(rdaemon, hostile):
+    import zstandard
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        ti = tarfile.TarInfo("z/file")
+        ti.size = 4
+        tf.addfile(ti, io.BytesIO(b"zstd"))
+    tar = raw.getvalue()
+    blob = zstandard.ZstdCompressor().compress(tar)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [sha(tar)]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "size": len(config), "digest": sha(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+                    "size": len(blob), "digest": sha(blob)}]}).encode()
+    hostile.manifests["z"] = ("application/vnd.oci.image.manifest.v1+json", manifest)
+    hostile.blobs[sha(config)] = config
+    hostile.blobs[sha(blob)] = blob
+    rdaemon.cli("pull", f"{hostile.host}/zs/img:z", check=True)
+    info = json.loads(rdaemon.cli("image", "inspect", f"{hostile.host}/zs/img:z").stdout)[0]
+    assert info["RootFS"]["Layers"] == [sha(tar)]
+    rdaemon.cli("rmi", f"{hostile.host}/zs/img:z", check=True)
+
+
+def test_interrupted_client_cancels_the_pull(rdaemon, hostile):
+    """Ctrl-C: the client goes away, the daemon stops downloading and keeps nothing."""
+    import signal
+    import subprocess
+    import sys
+
+    img = image({"big": os.urandom(1024 * 1024)})
+    hostile.add("ctrlc/img", "1", img)
+    started = threading.Event()
+
+    def slow(h):
+        data = img["blob"]
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[:50000])
+        h.wfile.flush()
+        started.set()
+        time.sleep(5)
+        return True
+
+    hostile.behave[f"/v2/ctrlc/img/blobs/{sha(img['blob'])}"] = slow
+    d = rdaemon
+    env = {**os.environ, "DOCKLING_HOST": f"unix://{d.sock}", "DOCKLING_NO_AUTOSTART": "1"}
+    p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "dockling"), "pull",
+                          f"{hostile.host}/ctrlc/img:1"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    assert started.wait(20)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    p.wait(10)
+    deadline = time.monotonic() + 10
+    while os.listdir(os.path.join(d.root, "tmp")):
+        assert time.monotonic() < deadline, "the cancelled download left its temp file"
+        time.sleep(0.1)
+    assert sha(img["blob"])[7:] not in _blob_files(d)
+    assert d.cli("image", "inspect", f"{hostile.host}/ctrlc/img:1").returncode == 1
