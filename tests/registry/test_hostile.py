@@ -426,3 +426,48 @@ def test_interrupted_client_cancels_the_pull(rdaemon, hostile):
         time.sleep(0.1)
     assert sha(img["blob"])[7:] not in _blob_files(d)
     assert d.cli("image", "inspect", f"{hostile.host}/ctrlc/img:1").returncode == 1
+
+
+def test_foreign_layer_from_its_url(rdaemon, hostile):
+    img = image({"f": b"foreign"})
+    blob = img["blob"]
+    doc = json.loads(img["manifest"])
+    doc["layers"][0]["mediaType"] = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+    doc["layers"][0]["urls"] = [f"http://{hostile.host}/elsewhere/layer.tgz"]
+    manifest = json.dumps(doc).encode()
+    hostile.manifests["1"] = (MT_V2, manifest)
+    hostile.blobs[sha(img["config"])] = img["config"]
+
+    def serve(h):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(blob)))
+        h.end_headers()
+        h.wfile.write(blob)
+        return True
+
+    hostile.behave["/elsewhere/layer.tgz"] = serve
+    rdaemon.cli("pull", f"{hostile.host}/foreign/img:1", check=True)
+    assert ("/elsewhere/layer.tgz", "") in hostile.seen
+    assert not any(p.startswith("/v2/foreign/img/blobs/" + sha(blob)) for p, _ in hostile.seen)
+    rdaemon.cli("rmi", f"{hostile.host}/foreign/img:1", check=True)
+
+
+def test_terminal_progress_rendering():
+    from dockling.registry.progress import Printer, message
+
+    out = io.StringIO()
+    p = Printer(out, tty=True)
+    for m in (message("Pulling from x", "latest"), message("Pulling fs layer", "aaa"),
+              message("Pulling fs layer", "bbb"), message("Downloading", "aaa", 50, 100),
+              message("Pull complete", "bbb")):
+        p.show(m)
+    text = out.getvalue()
+    assert "aaa: Downloading [=========================>" in text and "50B/100B" in text
+    assert "\x1b[2A" in text  # back up two lines to redraw aaa
+    plain = io.StringIO()
+    q = Printer(plain, tty=False)
+    for m in (message("Pulling fs layer", "aaa"), message("Downloading", "aaa", 50, 100),
+              message("Pull complete", "aaa")):
+        q.show(m)
+    assert plain.getvalue() == "aaa: Pulling fs layer\naaa: Pull complete\n"
+    assert q.show({"errorDetail": {"message": "boom"}, "error": "boom"}) == "boom"
