@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 
-from dockling.testing.private import docker_answers, private_daemon
+from dockling.testing.private import docker_answers, print_results, private_daemon
 
 BIN = os.path.dirname(sys.executable)
 
@@ -131,19 +130,11 @@ def main() -> int:
             results["docker"] = run_cases([docker], dict(os.environ), a.n, a.idle,
                                           lambda: engine_pids("containerd", None), a.cycles,
                                           a.parallel)
-    for case in results["dockling"]:
-        line = f"{case:28s}"
-        vals = {}
-        for eng, res in results.items():
-            v = res[case]
-            vals[eng] = statistics.median(v) * 1000 if isinstance(v, list) else v
-            unit = " ms (median)" if isinstance(v, list) else ""
-            line += f"  {eng}: {vals[eng]:8.1f}{unit}"
-        if "docker" in vals and vals["docker"]:
-            line += f"  ratio {vals['dockling'] / vals['docker']:.2f}x"
-        print(line)
-    if "docker" not in results:
-        print("docker: no daemon answers here (only the client is installed): no ratio")
+    for res in results.values():  # seconds -> ms for the per-call cases
+        for case, v in res.items():
+            if isinstance(v, list):
+                res[case] = [x * 1000 for x in v]
+    print_results(results, " ms (median)")
     return 0
 
 

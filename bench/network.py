@@ -14,19 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import time
 
-from dockling.testing.private import docker_answers, private_daemon
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from dockling.testing.net import free_port
+from dockling.testing.private import docker_answers, print_results, private_daemon
 
 
 def sh(cli, env, *args, capture=True) -> str:
@@ -82,17 +74,7 @@ def main() -> int:
         if docker:
             sh([docker], dict(os.environ), "import", "--change", 'CMD ["sh"]', tar, "busybox")
             results["docker"] = run_cases([docker], dict(os.environ), a.mb)
-    for case in results["dockling"]:
-        line = f"{case:34s}"
-        vals = {}
-        for eng, res in results.items():
-            vals[eng] = statistics.median(res[case])
-            line += f"  {eng}: {vals[eng]:8.0f} MB/s"
-        if "docker" in vals:
-            line += f"  ratio {vals['dockling'] / vals['docker']:.2f}x"
-        print(line)
-    if "docker" not in results:
-        print("docker: no daemon answers here (only the client is installed): no ratio")
+    print_results(results, " MB/s", "8.0f")
     return 0
 
 

@@ -230,3 +230,16 @@ def wait_for(pred, timeout: float = 10.0, interval: float = 0.02):
             return v
         time.sleep(interval)
     return pred()
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> str:
+    """busybox's root filesystem as a tar, for `dockling import` (the set-up's image)."""
+    import tarfile
+
+    d = tmp_path_factory.mktemp("bbtar")
+    rootfs = make_rootfs(str(d / "rootfs"))
+    path = str(d / "busybox.tar")
+    with tarfile.open(path, "w") as tf:
+        tf.add(rootfs, arcname=".")
+    return path

@@ -39,6 +39,7 @@ from dockling.containers import (
 from dockling.containers import logs as logfile
 from dockling.containers.logs import parse_since
 from dockling.containers.model import Status
+from dockling.disk import tree_size
 from dockling.errors import Conflict, Forbidden, InternalError, InvalidArgument, NotFound
 from dockling.images import archive, pack
 from dockling.images.layers import unmount
@@ -804,15 +805,7 @@ class ContainerManager:
 
     def size_rw(self, c: dict) -> int:
         """Bytes in the container's writable layer (docker's SizeRw)."""
-        total = 0
-        for dirpath, _dirs, files in os.walk(os.path.join(self.paths.container(c["Id"]),
-                                                          "upper")):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(dirpath, f)).st_size
-                except OSError:
-                    pass
-        return total
+        return tree_size(os.path.join(self.paths.container(c["Id"]), "upper"))
 
     # -- network connect / disconnect ---------------------------------------------------
     async def connect(self, ref: str, network: str, endpoint: dict) -> None:

@@ -481,18 +481,23 @@ class NetworkManager:
     def _host_gateway(self) -> str:
         return store.ipv4_config(self.store.get("bridge"))["Gateway"]
 
-    def _link_hosts(self, c: dict, containers: list[dict]) -> list[tuple[str, str]]:
-        out = []
+    @staticmethod
+    def _linked(c: dict, containers: list[dict]):
+        """(alias, linked container, its default-bridge IP) per --link."""
         by_name = {o["Name"]: o for o in containers}
         for link in c["HostConfig"].get("Links") or []:
             target, _, alias = link.partition(":")
             child = by_name.get("/" + target.lstrip("/"))
-            if child is None:
-                continue
-            ip = (child["NetworkSettings"]["Networks"].get("bridge") or {}).get("IPAddress")
+            if child is not None:
+                ip = (child["NetworkSettings"]["Networks"].get("bridge") or {}).get(
+                    "IPAddress", "")
+                yield alias.rsplit("/", 1)[-1] or target.lstrip("/"), child, ip
+
+    def _link_hosts(self, c: dict, containers: list[dict]) -> list[tuple[str, str]]:
+        out = []
+        for alias, child, ip in self._linked(c, containers):
             if not ip:
                 continue
-            alias = alias.rsplit("/", 1)[-1] or target.lstrip("/")
             names = f"{alias} {child['Config']['Hostname']}"
             if alias != child["Name"][1:]:
                 names += " " + child["Name"][1:]
@@ -502,16 +507,8 @@ class NetworkManager:
     def link_env(self, c: dict, containers: list[dict]) -> list[str]:
         """docker's link variables (ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_X)."""
         env = []
-        by_name = {o["Name"]: o for o in containers}
-        for link in c["HostConfig"].get("Links") or []:
-            target, _, alias = link.partition(":")
-            child = by_name.get("/" + target.lstrip("/"))
-            if child is None:
-                continue
-            alias = alias.rsplit("/", 1)[-1] or target.lstrip("/")
+        for alias, child, ip in self._linked(c, containers):
             prefix = re.sub(r"[^A-Za-z0-9]", "_", alias).upper()
-            ip = (child["NetworkSettings"]["Networks"].get("bridge") or {}).get(
-                "IPAddress", "")
             ports = sorted(child["Config"].get("ExposedPorts") or {},
                            key=lambda p: (int(p.split("/")[0]), p))
             for i, port in enumerate(ports):

@@ -6,11 +6,21 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import sqlite3
 import uuid
 
 from dockling.network import bridge
 from dockling.network.iptables import IPTables
+
+
+def free_port(host: str = "0.0.0.0") -> int:
+    """A TCP port nobody listens on now (for test servers and published ports)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def daemon_config() -> dict:

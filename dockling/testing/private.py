@@ -75,3 +75,21 @@ def docker_answers() -> str | None:
                                  check=False).returncode == 0:
         return docker
     return None
+
+
+def print_results(results: dict[str, dict], unit: str, fmt: str = "8.1f") -> None:
+    """One line per case: each engine's value, and dockling/docker when docker ran."""
+    import statistics
+
+    for case in results["dockling"]:
+        line = f"{case:34s}"
+        vals = {}
+        for eng, res in results.items():
+            v = res[case]
+            vals[eng] = statistics.median(v) if isinstance(v, list) else v
+            line += f"  {eng}: {vals[eng]:{fmt}}{unit if isinstance(v, list) else ''}"
+        if "docker" in vals and vals["docker"]:
+            line += f"  ratio {vals['dockling'] / vals['docker']:.2f}x"
+        print(line)
+    if "docker" not in results:
+        print("docker: no daemon answers here (only the client is installed): no ratio")

@@ -15,6 +15,7 @@ import secrets
 import shutil
 
 from dockling import clock
+from dockling.disk import tree_size
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.runtime import syscalls as sc
 from dockling.store.db import DB
@@ -106,14 +107,7 @@ class VolumeStore:
         shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def size(self, name: str) -> int:
-        total = 0
-        for dirpath, _dirs, files in os.walk(self.data_dir(name)):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(dirpath, f)).st_size
-                except OSError:
-                    pass
-        return total
+        return tree_size(self.data_dir(name))
 
     # -- driver mounts --------------------------------------------------------------
     def mount(self, name: str) -> str:

@@ -13,14 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 
 import pytest
 
 from dockling.testing import net as testnet
-from dockling.testing.busybox import make_rootfs
 from tests.conftest import ROOT, reap_zombies, remove_cgroup_parent
 
 BIN = os.path.dirname(sys.executable)
@@ -163,16 +161,6 @@ def _kill_matching(base: str) -> None:
                 os.kill(int(name), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-
-@pytest.fixture(scope="session")
-def busybox_tar(tmp_path_factory) -> str:
-    d = tmp_path_factory.mktemp("bbtar")
-    rootfs = make_rootfs(str(d / "rootfs"))
-    path = str(d / "busybox.tar")
-    with tarfile.open(path, "w") as tf:
-        tf.add(rootfs, arcname=".")
-    return path
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from dockling.testing.net import free_port
 from tests.engine.conftest import name
 
 
@@ -171,7 +172,7 @@ def test_none_and_host(daemon):
 
 def test_published_ports(daemon):
     n, m = name(), name()
-    port = _free_port()
+    port = free_port()
     _run_bg(daemon, n, "-p", f"{port}:80", "-p", "80", "-p", f"{port}:90/udp", "busybox",
             "sh", "-c", "echo hello > /tmp/index.html; httpd -f -p 80 -h /tmp")
     try:
@@ -295,14 +296,6 @@ def _get(url: str) -> bytes:
         return resp.read()
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def _host_address() -> str:
     out = subprocess.run(["ip", "-o", "-4", "route", "get", "1.1.1.1"], capture_output=True,
                          text=True, check=True).stdout.split()
@@ -316,7 +309,7 @@ def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybo
         net = f"kn-{name()}"
         d.cli("network", "create", net, check=True)
         web, client = name(), name()
-        port = _free_port()
+        port = free_port()
         _run_bg(d, web, "--network", net, "-p", f"{port}:80", "busybox", "sh", "-c",
                 "echo up > /tmp/index.html; httpd -f -p 80 -h /tmp")
         _run_bg(d, client, "--network", net, "busybox", "sleep", "300")

@@ -20,18 +20,11 @@ import urllib.parse
 
 import pytest
 
-from tests.engine.conftest import busybox_tar, running_daemon  # noqa: F401 - a fixture
+from dockling.testing.net import free_port  # noqa: F401 - used by the tests too
+from tests.engine.conftest import running_daemon
 
 REGISTRY = shutil.which("docker-registry")
 pytestmark = pytest.mark.skipif(REGISTRY is None, reason="docker-registry is not installed")
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Registry:

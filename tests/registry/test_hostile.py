@@ -132,6 +132,20 @@ class Hostile:
         self.httpd.server_close()
 
 
+def stalling(data: bytes, upto: int, seconds: float, started: threading.Event):
+    """A blob answer that sends ``upto`` bytes of ``data`` and then nothing for a while."""
+    def handler(h):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[:upto])
+        h.wfile.flush()
+        started.set()
+        time.sleep(seconds)
+        return True
+    return handler
+
+
 @pytest.fixture
 def hostile():
     h = Hostile()
@@ -275,19 +289,8 @@ def test_killed_daemon_mid_pull_leaves_no_valid_blob(tmp_path_factory, busybox_t
     img = image({"big": os.urandom(2 * 1024 * 1024)})
     hostile.add("slow/img", "1", img)
     started = threading.Event()
-
-    def slow(h):
-        data = img["blob"]
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data[:100000])
-        h.wfile.flush()
-        started.set()
-        time.sleep(8)
-        return True
-
-    hostile.behave[f"/v2/slow/img/blobs/{sha(img['blob'])}"] = slow
+    hostile.behave[f"/v2/slow/img/blobs/{sha(img['blob'])}"] = stalling(
+        img["blob"], 100000, 8, started)
     with running_daemon(tmp_path_factory, busybox_tar) as d:
         import subprocess
 
@@ -398,19 +401,8 @@ def test_interrupted_client_cancels_the_pull(rdaemon, hostile):
     img = image({"big": os.urandom(1024 * 1024)})
     hostile.add("ctrlc/img", "1", img)
     started = threading.Event()
-
-    def slow(h):
-        data = img["blob"]
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data[:50000])
-        h.wfile.flush()
-        started.set()
-        time.sleep(5)
-        return True
-
-    hostile.behave[f"/v2/ctrlc/img/blobs/{sha(img['blob'])}"] = slow
+    hostile.behave[f"/v2/ctrlc/img/blobs/{sha(img['blob'])}"] = stalling(
+        img["blob"], 50000, 5, started)
     d = rdaemon
     env = {**os.environ, "DOCKLING_HOST": f"unix://{d.sock}", "DOCKLING_NO_AUTOSTART": "1"}
     p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "dockling"), "pull",
