@@ -81,8 +81,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         cid = req.params["id"]
         if req.qbool("force"):
             c = m.get(cid)
-            if c["State"]["Running"]:
-                await m.stop(cid, 0, "SIGKILL")
+            if c["State"]["Running"] and not c["State"]["Restarting"]:
+                await m.kill_and_wait(cid)  # docker: kill, die, destroy (no stop event)
         m.remove(cid, force=req.qbool("force"), volumes=req.qbool("v"))
         return empty(204)
 

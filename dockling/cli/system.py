@@ -141,6 +141,9 @@ def cmd_system_prune(cli: Client, a) -> int:
     deleted, space = _prune_containers(cli, f)
     if deleted:
         print("Deleted Containers:\n" + "\n".join(deleted) + "\n")
+    out = cli.post("/networks/prune", filters=json.dumps(f))
+    if out.get("NetworksDeleted"):
+        print("Deleted Networks:\n" + "\n".join(out["NetworksDeleted"]) + "\n")
     if a.volumes:
         out = cli.post("/volumes/prune", filters=json.dumps(f))
         if out.get("VolumesDeleted"):

@@ -247,11 +247,6 @@ class ContainerManager:
             "NetworkSettings": net_settings,
         }
         self._save(c)
-        for p in points:
-            if p["Type"] == "volume":
-                self.events.emit("volume", "mount", p["Name"], {
-                    "container": cid, "destination": p["Destination"], "driver": p["Driver"],
-                    "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
         self._emit(c, "create")
         return c
 
@@ -315,8 +310,13 @@ class ContainerManager:
             link_env = self.networks.link_env(c, others)
             points = c.get("MountPoints") or []
             for p in points:
-                if p["Type"] == "volume" and p.get("CopyData"):
+                if p["Type"] != "volume":
+                    continue
+                if p.get("CopyData"):
                     mounts.copy_up(merged, p["Destination"], self.volumes.mount(p["Name"]))
+                self.events.emit("volume", "mount", p["Name"], {  # docker: at start
+                    "container": cid, "destination": p["Destination"], "driver": p["Driver"],
+                    "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
             # link variables go to the process only, not into the record (docker's way)
             for_spec = {**c, "Config": {**c["Config"], "Env": link_env + c["Config"]["Env"]}}
             oci = spec.build(for_spec, img.container_config, rootfs=merged, user=user,
@@ -718,6 +718,17 @@ class ContainerManager:
             await fut
         self._emit(c, "stop")
         return True
+
+    async def kill_and_wait(self, ref: str) -> None:
+        """SIGKILL and wait for the exit (rm -f of a running container)."""
+        c = self.get(ref)
+        fut = asyncio.get_event_loop().create_future()
+        self.exit_futures.setdefault(c["Id"], []).append((fut, False))
+        try:
+            self.kill(c["Id"], signal.SIGKILL)
+        except Conflict:  # it ended on its own meanwhile
+            self._wake_waiters(c["Id"], c["State"]["ExitCode"], restarting=False)
+        await fut
 
     # -- remove --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
