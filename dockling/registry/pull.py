@@ -159,7 +159,12 @@ class Puller:
                 digest = await downloads[i]
                 desc = layers[i]
                 parent = chains[i - 1] if i else None
-                await self._extract(digest, desc, parent, diff_ids[i], q)
+                try:
+                    await self._extract(digest, desc, parent, diff_ids[i], q)
+                finally:
+                    # the layer is kept unpacked only (docker's way); the mapping
+                    # digest <-> diff id lets push find it in registries again
+                    self.images.content.delete(digest)
                 self.images.add_blob(digest, diff_ids[i], desc.get("mediaType", ""),
                                      int(desc.get("size") or 0),
                                      f"{domain}/{repo}")

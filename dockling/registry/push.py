@@ -60,7 +60,7 @@ class Pusher:
             chains = self.images.layers.chain(img.diff_ids)
             for d in reversed(img.diff_ids):
                 q.put_nowait(message("Preparing", short(d)))
-            descs = await asyncio.to_thread(self._blobs, img.diff_ids, chains)
+            descs = self._known(img.diff_ids, chains)
             sem = asyncio.Semaphore(self.concurrency)
             for desc in reversed(descs):
                 if sem.locked():
@@ -90,47 +90,57 @@ class Pusher:
         finally:
             await client.close()
 
-    def _blobs(self, diff_ids: list[str], chains: list[str]) -> list[dict]:
-        """A compressed blob per layer: a known one, else gzip it now (once)."""
+    def _known(self, diff_ids: list[str], chains: list[str]) -> list[dict]:
+        """Per layer: the compressed blob we know of (a pull or an earlier push),
+        held here or not. Without one, None: it is made when needed."""
         out = []
         for diff_id, chain in zip(diff_ids, chains):
-            known = [b for b in self.images.blobs_for(diff_id)
-                     if self.images.content.exists(b["digest"])]
-            if known:
-                b = known[0]
-                out.append({"diff_id": diff_id, "digest": b["digest"], "size": b["size"] or
-                            self.images.content.size(b["digest"]),
-                            "media_type": b["media_type"] or mf.DOCKER_LAYER_GZIP,
-                            "repos": [k["repo"] for k in self.images.blobs_for(diff_id)
-                                      if k["digest"] == b["digest"] and k["repo"]]})
-                continue
-            with self.images.content.writer() as w:
-                # mtime 0 and no name: the same layer always gzips to the same bytes
-                with gzip.GzipFile(fileobj=w, mode="wb", mtime=0, filename="", compresslevel=6) as gz:
-                    self.images.layers.write_tar(chain, gz)
-                size = w.size
-                digest = w.commit()
-            self.images.add_blob(digest, diff_id, mf.DOCKER_LAYER_GZIP, size)
-            out.append({"diff_id": diff_id, "digest": digest, "size": size,
-                        "media_type": mf.DOCKER_LAYER_GZIP, "repos": []})
+            known = self.images.blobs_for(diff_id)
+            local = [b for b in known if self.images.content.exists(b["digest"])]
+            b = (local or known or [None])[0]
+            out.append({"diff_id": diff_id, "chain": chain,
+                        "digest": b["digest"] if b else None, "size": b["size"] if b else 0,
+                        "media_type": (b["media_type"] if b else "") or mf.DOCKER_LAYER_GZIP,
+                        "repos": [k["repo"] for k in known
+                                  if b and k["digest"] == b["digest"] and k["repo"]]})
         return out
 
+    def _compress(self, desc: dict) -> None:
+        """gzip the layer into the content store (mtime 0, no name: same bytes each time)."""
+        with self.images.content.writer() as w:
+            with gzip.GzipFile(fileobj=w, mode="wb", mtime=0, filename="",
+                               compresslevel=6) as gz:
+                self.images.layers.write_tar(desc["chain"], gz)
+            size = w.size
+            digest = w.commit()
+        self.images.add_blob(digest, desc["diff_id"], mf.DOCKER_LAYER_GZIP, size)
+        desc.update(digest=digest, size=size, media_type=mf.DOCKER_LAYER_GZIP, repos=[])
+
     async def _push_blob(self, client: RepoClient, ref, desc: dict, sem, q) -> None:
+        """Already there (by the digest we know), mounted, or uploaded (made now if
+        we hold no copy: pulled blobs are not kept once unpacked)."""
         ident = short(desc["diff_id"])
+        target = f"{ref.domain}/{ref.path}"
         async with sem:
             digest = desc["digest"]
-            if await client.blob_exists(digest, "pull,push") is not None:
+            if digest and await client.blob_exists(digest, "pull,push") is not None:
                 q.put_nowait(message("Layer already exists", ident))
                 return
             here = f"{ref.domain}/"
-            for repo in desc["repos"]:
-                if repo.startswith(here) and repo != f"{ref.domain}/{ref.path}":
+            for repo in desc["repos"] if digest else []:
+                if repo.startswith(here) and repo != target:
                     source = repo[len(here):]
                     if await client.mount_blob(digest, source):
                         q.put_nowait(message(f"Mounted from {source}", ident))
                         self.images.add_blob(digest, desc["diff_id"], desc["media_type"],
-                                             desc["size"], f"{ref.domain}/{ref.path}")
+                                             desc["size"], target)
                         return
+            if not digest or not self.images.content.exists(digest):
+                await asyncio.to_thread(self._compress, desc)
+                digest = desc["digest"]
+                if await client.blob_exists(digest, "pull,push") is not None:
+                    q.put_nowait(message("Layer already exists", ident))
+                    return
             size = desc["size"]
             path = self.images.content.path(digest)
 
@@ -143,8 +153,7 @@ class Pusher:
                         yield chunk
 
             await client.upload_blob(digest, size, chunks(), size > MONOLITHIC_MAX)
-            self.images.add_blob(digest, desc["diff_id"], desc["media_type"], size,
-                                 f"{ref.domain}/{ref.path}")
+            self.images.add_blob(digest, desc["diff_id"], desc["media_type"], size, target)
             q.put_nowait(message("Pushed", ident))
 
 
