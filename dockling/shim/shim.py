@@ -23,7 +23,6 @@ Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import selectors
@@ -84,46 +83,61 @@ class Options:
 
 
 def spawn(opts: Options):
-    """Fork a detached shim; return the socket on which it will say "started".
+    """Have a detached shim started (by the fork server); return the socket on
+    which it will say "started".
 
     The caller reads that message with ``started``: asynchronously in the
     daemon, so that attach requests can reach the shim meanwhile.
     """
     from dockling.runtime import sync
+    from dockling.shim import forkserver
 
     parent, child = sync.pair()
-    # The shim shares the daemon's pages copy-on-write; keep its garbage
-    # collector off the inherited objects so it does not copy them all.
-    gc.freeze()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            parent.close()
-            os.setsid()
-            if os.fork():
-                os._exit(0)
-            shim = _Shim(opts, child)
-            try:
-                shim.run()
-            except BaseException:
-                if child.fileno() >= 0:
-                    raise
-                # After "started" nobody waits on the socket: leave a trace.
-                import traceback
+    try:
+        forkserver.submit(vars(opts), child)
+    finally:
+        child.close()
+    return parent
 
-                with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
-                    traceback.print_exc(file=f)
-        except BaseException as err:  # noqa: BLE001
+
+def run_detached(opts: Options, report) -> None:
+    """In a fresh child: a new session, one more fork (no zombie for the
+    forker to reap), then the shim's life. Errors before "started" go back
+    on ``report``; later ones to shim.log."""
+    from dockling.runtime import sync
+
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        shim = _Shim(opts, report)
+        try:
+            shim.run()
+        except BaseException:
+            if report.fileno() >= 0:
+                raise
+            # After "started" nobody waits on the socket: leave a trace.
             import traceback
 
             with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
                 traceback.print_exc(file=f)
-            sync.send_error(child, err)
-        os._exit(0)
-    gc.unfreeze()
-    child.close()
-    os.waitpid(pid, 0)
-    return parent
+    except BaseException as err:  # noqa: BLE001
+        import traceback
+
+        with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
+            traceback.print_exc(file=f)
+        sync.send_error(report, err)
+
+
+def preload() -> None:
+    """Import what a shim and the runtime run, so every shim shares it."""
+    import importlib
+
+    for mod in ("dockling.runtime.container", "dockling.runtime.oci_cli",
+                "dockling.runtime.seccomp", "dockling.runtime.console",
+                "dockling.runtime.cgroups.v1", "dockling.runtime.cgroups.v2",
+                "dockling.runtime.sync", "traceback", "fcntl", "time"):
+        importlib.import_module(mod)
 
 
 def started(msg: dict | None, cid: str) -> dict:

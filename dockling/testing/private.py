@@ -39,12 +39,13 @@ def private_daemon(prefix: str = "dockling-bench"):
         json.dump(cfg, f)
     parent = f"{prefix}-{os.getpid()}"
     env = {**os.environ, "DOCKLING_HOST": f"unix://{sock}", "DOCKLING_NO_AUTOSTART": "1"}
+    log = open(os.path.join(work, "daemon.log"), "wb")  # noqa: SIM115 - closed below
     daemon = subprocess.Popen([os.path.join(BIN, "dockling"), "daemon", "--root",
                                os.path.join(work, "root"), "--exec-root",
                                os.path.join(work, "run"), "-H", f"unix://{sock}",
                                "--cgroup-parent", parent, "--config-file",
                                os.path.join(work, "daemon.json")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=log)
     try:
         for _ in range(1000):
             if os.path.exists(sock):
@@ -58,7 +59,14 @@ def private_daemon(prefix: str = "dockling-bench"):
         subprocess.run([*cli, "import", "--change", 'CMD ["sh"]', tar, "busybox"], env=env,
                        check=True, stdout=subprocess.DEVNULL)
         yield cli, env, tar, daemon.pid, work
+    except BaseException:
+        log.flush()
+        with open(os.path.join(work, "daemon.log"), errors="replace") as f:
+            tail = f.read()[-4000:]
+        print(f"--- the daemon's log (last lines) ---\n{tail}", file=sys.stderr)
+        raise
     finally:
+        log.close()
         daemon.terminate()
         daemon.wait()
         subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
