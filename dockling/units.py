@@ -1,4 +1,4 @@
-"""docker's size units (go-units): parsing 64m, printing 1.2MB and 1.2MiB."""
+"""docker's units (go-units): parsing 64m, printing 1.2MB, 1.2MiB and "3 minutes"."""
 
 from __future__ import annotations
 
@@ -38,3 +38,31 @@ def bytes_size(n: float) -> str:
         n /= 1024.0
         i += 1
     return f"{n:.4g}{units[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"

@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from dockling.containers.model import human_duration
+from dockling.units import human_duration
 from dockling.units import human_size  # noqa: F401 - re-exported for the commands
 
 

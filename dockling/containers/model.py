@@ -14,6 +14,7 @@ import secrets
 
 from dockling import clock
 from dockling.errors import Conflict, NotModified
+from dockling.units import human_duration
 
 ZERO_TIME = clock.ZERO
 
@@ -58,34 +59,6 @@ class Status(str, enum.Enum):
             raise Conflict(f"Container {cid} is paused, unpause the container before exec")
         if self is not Status.RUNNING:
             raise Conflict(f"Container {cid} is not running")
-
-
-def human_duration(seconds: float) -> str:
-    """docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(state: dict) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import glob
 import ipaddress
 import os
-import ssl
-from dataclasses import dataclass
 
 from dockling.images.reference import DEFAULT_DOMAIN
 
@@ -21,11 +19,11 @@ HUB_API = "registry-1.docker.io"
 HUB_AUTH_KEY = "https://index.docker.io/v1/"  # the key of Docker Hub in config.json
 
 
-@dataclass
 class Endpoint:
-    url: str          # https://host:port or http://host:port
-    verify: object    # an SSLContext, or False
-    mirror: bool = False
+    def __init__(self, url: str, verify: object, mirror: bool = False) -> None:
+        self.url = url          # https://host:port or http://host:port
+        self.verify = verify    # an SSLContext, or False
+        self.mirror = mirror
 
 
 class RegistryConfig:
@@ -54,7 +52,10 @@ class RegistryConfig:
         except ValueError:
             return False
 
-    def tls(self, host: str) -> ssl.SSLContext:
+    def tls(self, host: str):
+        """An SSLContext: the system CAs plus certs.d/HOST/*.crt, client *.cert/*.key."""
+        import ssl  # here: the CLI imports this module, and ssl is slow to load
+
         ctx = ssl.create_default_context()
         d = os.path.join(self.certs_dir, host)
         for ca in sorted(glob.glob(os.path.join(d, "*.crt"))):

@@ -4,7 +4,6 @@ without the moving bars otherwise."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 
@@ -43,6 +42,8 @@ async def stream(work):
     """Run ``work(queue)`` and yield the messages it puts on the queue as they come;
     its error is raised after the last one. Closing the generator early (the
     client went away: Ctrl-C) cancels the work, which removes its temp files."""
+    import asyncio  # here: the CLI imports this module for Printer and must start fast
+
     q: asyncio.Queue = asyncio.Queue()
     task = asyncio.ensure_future(work(q))
     try:
