@@ -27,7 +27,7 @@ import shutil
 
 import msgspec
 
-from dockling.errors import InternalError, NotFound
+from dockling.errors import InternalError, InvalidArgument, NotFound
 from dockling.images.unpack import apply_layer, write_split
 from dockling.runtime import syscalls as sc
 
@@ -75,13 +75,20 @@ class LayerStore:
         except FileNotFoundError as err:
             raise NotFound(f"layer {chain} does not exist") from err
 
-    def register(self, stream, parent: str | None) -> Layer:
-        """Unpack a layer stream on top of ``parent`` (a chain id or None)."""
+    def register(self, stream, parent: str | None, expected: str | None = None) -> Layer:
+        """Unpack a layer stream on top of ``parent`` (a chain id or None).
+
+        ``expected``: the diff id the layer must have; anything else is thrown
+        away before it is stored (a pull unpacks before the blob's digest is known).
+        """
         tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
         os.makedirs(os.path.join(tmp, "diff"))
         try:
             split: list = []
             diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split)
+            if expected and diff_id != expected:
+                raise InvalidArgument(f"layer unpacks to {diff_id}, the image config says "
+                                      f"{expected}")
             with open(os.path.join(tmp, "tar-split"), "wb") as f:
                 f.write(msgspec.msgpack.encode(split))
             chain = chain_id(parent, diff_id)

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import threading
 
 import httpx
 
@@ -152,15 +153,33 @@ class Puller:
 
     async def _layers(self, client, layers, diff_ids, chains, todo, q, repo, domain) -> None:
         sem = asyncio.Semaphore(self.concurrency)
-        downloads = {i: asyncio.ensure_future(self._download(client, layers[i], sem, q))
-                     for i in todo}
+        feeds = {i: _Feed() for i in todo}
+        downloads = {i: asyncio.ensure_future(self._download(client, layers[i], sem, q,
+                                                             feeds[i])) for i in todo}
         try:
             for i in todo:
-                digest = await downloads[i]
                 desc = layers[i]
                 parent = chains[i - 1] if i else None
+                feed = feeds[i]
+                # unpack while it downloads if it is already coming in; else once it is here
+                await asyncio.wait({downloads[i], asyncio.ensure_future(feed.started.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+                streamed = False
+                if not downloads[i].done() and feed.path:
+                    try:
+                        await self._extract(feed.open(), desc, parent, diff_ids[i], q)
+                        streamed = True
+                    except _Restarted:
+                        pass  # the download began again from byte 0: unpack the file after
+                    except Exception:
+                        if feed.failed:
+                            await downloads[i]  # the download's error is the one to tell
+                        raise
+                digest = await downloads[i]
                 try:
-                    await self._extract(digest, desc, parent, diff_ids[i], q)
+                    if not streamed:
+                        await self._extract(open(self.images.content.path(digest), "rb"),
+                                            desc, parent, diff_ids[i], q)
                 finally:
                     # the layer is kept unpacked only (docker's way); the mapping
                     # digest <-> diff id lets push find it in registries again
@@ -170,12 +189,14 @@ class Puller:
                                      f"{domain}/{repo}")
                 q.put_nowait(message("Pull complete", short(digest)))
         except BaseException:
+            for f in feeds.values():
+                f.fail()
             for t in downloads.values():
                 t.cancel()
             await asyncio.gather(*downloads.values(), return_exceptions=True)
             raise
 
-    async def _download(self, client: RepoClient, desc: dict, sem, q) -> str:
+    async def _download(self, client: RepoClient, desc: dict, sem, q, feed) -> str:
         digest = desc["digest"]
         ident = short(digest)
         store = self.images.content
@@ -187,6 +208,7 @@ class Puller:
         async with sem:
             total = int(desc.get("size") or 0)
             w = store.writer(digest)
+            feed.begin(w.tmp)
             try:
                 offset, last, attempt = 0, 0, 0
                 urls = list(desc.get("urls") or [])  # foreign layers: their URLs first
@@ -201,6 +223,7 @@ class Puller:
                         await asyncio.sleep(0.2 * 2 ** attempt)
                         continue
                     if offset and resp.status_code == 200:  # no ranges here: from the start
+                        feed.restart()
                         w.abort()
                         w = store.writer(digest)
                         offset = 0
@@ -211,6 +234,8 @@ class Puller:
                             if total and offset > total:
                                 raise InvalidArgument(f"blob {digest} is larger than its "
                                                       f"descriptor says ({total} bytes)")
+                            w.f.flush()
+                            feed.wrote(offset)
                             if offset - last >= PROGRESS_STEP:
                                 last = offset
                                 q.put_nowait(message("Downloading", ident, offset, total))
@@ -229,29 +254,113 @@ class Puller:
                     raise InvalidArgument(f"filesystem layer verification failed for digest "
                                           f"{digest}")
                 w.commit()
+                feed.finish()
             except BaseException:
+                feed.fail()
                 w.abort()
                 raise
         q.put_nowait(message("Download complete", ident))
         return digest
 
-    async def _extract(self, digest: str, desc: dict, parent: str | None, diff_id: str,
-                       q) -> None:
-        ident = short(digest)
+    async def _extract(self, raw, desc: dict, parent: str | None, diff_id: str, q) -> None:
+        """Unpack a layer stream; the layer is stored only if it is the one the
+        (digest-checked) config names, so a stream cut short or lying never is."""
+        ident = short(desc["digest"])
         total = int(desc.get("size") or 0)
         loop = asyncio.get_running_loop()
-        path = self.images.content.path(digest)
 
         def work():
-            with open(path, "rb") as raw:
+            with raw:
                 reader = _Counting(raw, lambda n: loop.call_soon_threadsafe(
                     q.put_nowait, message("Extracting", ident, n, total)))
-                return self.images.layers.register(reader, parent)
+                return self.images.layers.register(reader, parent, expected=diff_id)
 
-        layer = await asyncio.to_thread(work)
-        if layer.diff_id != diff_id:
-            raise InvalidArgument(f"failed to register layer: layer {ident} unpacks to "
-                                  f"{layer.diff_id}, the image config says {diff_id}")
+        try:
+            await asyncio.to_thread(work)
+        except InvalidArgument as err:
+            if "unpacks to" in str(err):
+                raise InvalidArgument(f"failed to register layer: {err}") from err
+            raise
+
+
+class _Restarted(Exception):
+    """The download of a layer being unpacked as it came in began again."""
+
+
+class _Feed:
+    """A download's progress as seen by the unpacker reading its file as it grows."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cond = threading.Condition()
+        self.path: str | None = None
+        self.size = 0
+        self.generation = 0
+        self.done = False
+        self.failed = False
+
+    def begin(self, path: str) -> None:
+        self.path = path
+        self.started.set()
+
+    def wrote(self, size: int) -> None:
+        with self.cond:
+            self.size = size
+            self.cond.notify_all()
+
+    def restart(self) -> None:
+        with self.cond:
+            self.generation += 1
+            self.size = 0
+            self.cond.notify_all()
+
+    def finish(self) -> None:
+        with self.cond:
+            self.done = True
+            self.cond.notify_all()
+
+    def fail(self) -> None:
+        with self.cond:
+            self.failed = True
+            self.cond.notify_all()
+
+    def open(self):
+        return _Growing(self)
+
+
+class _Growing(io.RawIOBase):
+    """Reads the file a download is still writing, waiting for bytes to arrive."""
+
+    def __init__(self, feed: _Feed) -> None:
+        self.feed = feed
+        self.f = open(feed.path, "rb")  # noqa: SIM115 - closed with this reader
+        self.pos = 0
+        self.generation = feed.generation
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        feed = self.feed
+        with feed.cond:
+            while True:
+                if feed.failed:
+                    raise OSError("the layer download failed")
+                if feed.generation != self.generation:
+                    raise _Restarted()
+                if feed.size > self.pos or feed.done:
+                    break
+                feed.cond.wait(1.0)
+            avail = feed.size - self.pos
+        if avail <= 0:
+            return 0
+        n = self.f.readinto(memoryview(b)[:min(len(b), avail)])
+        self.pos += n or 0
+        return n or 0
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
 
 
 async def _open_url(url: str, offset: int) -> httpx.Response:

@@ -466,3 +466,35 @@ def test_terminal_progress_rendering():
         q.show(m)
     assert plain.getvalue() == "aaa: Pulling fs layer\naaa: Pull complete\n"
     assert q.show({"errorDetail": {"message": "boom"}, "error": "boom"}) == "boom"
+
+
+def test_registry_without_ranges_restarts_the_layer(rdaemon, hostile, tmp_path):
+    """No Range support: a broken download starts over, and so does the unpacking
+    that was reading it as it came in."""
+    img = image({"big": os.urandom(2 * 1024 * 1024)})
+    hostile.add("norange/img", "1", img)
+    calls = []
+
+    def no_ranges(h):
+        calls.append(h.headers.get("Range", ""))
+        data = img["blob"]
+        h.send_response(200)  # whatever was asked: the whole blob
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if len(calls) == 1:
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            h.connection.shutdown(2)
+        else:
+            h.wfile.write(data)
+        return True
+
+    hostile.behave[f"/v2/norange/img/blobs/{sha(img['blob'])}"] = no_ranges
+    ref = f"{hostile.host}/norange/img:1"
+    rdaemon.cli("pull", ref, check=True)
+    assert len(calls) == 2 and calls[1].startswith("bytes=")
+    c = rdaemon.cli("create", ref, check=True).stdout.decode().strip()
+    rdaemon.cli("cp", f"{c}:/big", str(tmp_path / "big"), check=True)
+    assert (tmp_path / "big").stat().st_size == 2 * 1024 * 1024
+    rdaemon.cli("rm", c, check=True)
+    rdaemon.cli("rmi", ref, check=True)
