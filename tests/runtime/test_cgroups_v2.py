@@ -130,3 +130,24 @@ def test_cgroups_path_forms():
     assert normalize_path("/a/b", "x") == "/a/b"
     assert normalize_path("a/b", "x") == "/a/b"
     assert normalize_path("system.slice:docker:abc", "x") == "/system.slice/docker-abc"
+
+
+def test_stats_read_from_the_v2_files(tmp_path):
+    """docker stats on a v2 host: counters from cpu.stat, memory.*, pids.*, io.stat."""
+    d = tmp_path / "ctr"
+    d.mkdir()
+    files = {
+        "cpu.stat": "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n",
+        "memory.current": "10485760\n", "memory.max": "max\n", "memory.peak": "20971520\n",
+        "memory.stat": "anon 8388608\nfile 2097152\ninactive_file 1048576\n",
+        "pids.current": "3\n", "pids.max": "42\n",
+        "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+    }
+    for name, text in files.items():
+        (d / name).write_text(text)
+    st = v2.Manager("/ctr", root=str(tmp_path)).stats()
+    assert st["cpu_total_ns"] == 2_500_000_000 and st["cpu_user_ns"] == 2_000_000_000
+    assert st["mem_usage"] == 10485760 and st["mem_limit"] == 0  # "max": no limit
+    assert st["mem_max_usage"] == 20971520 and st["mem_stat"]["inactive_file"] == 1048576
+    assert (st["pids_current"], st["pids_limit"]) == (3, 42)
+    assert st["io"] == [(8, 0, "read", 4096), (8, 0, "write", 8192)]
