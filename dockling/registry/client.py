@@ -200,6 +200,7 @@ class RepoClient:
                     raise self.error(resp, digest, push=True)
                 offset += len(chunk)
                 loc = self._abs(resp.headers.get("location", loc))
+                log.debug("upload of %s: chunk up to byte %d", digest, offset)
             body = b""
         else:
             body = b"".join([c async for c in chunks])

@@ -234,3 +234,22 @@ elif action == "erase":
     d.cli("logout", host, check=True)
     assert host not in json.loads(store.read_text())
     d.cli("rmi", ref, check=True)
+
+
+def test_big_layer_goes_up_in_chunks(rdaemon, registry):
+    """A layer over 8 MB is uploaded with PATCH chunks, then pulled back whole."""
+    d = rdaemon
+    src = name()
+    d.cli("run", "--name", src, "busybox", "sh", "-c",
+          "head -c 12582912 /dev/urandom > /big; md5sum /big > /big.md5", check=True)
+    ref = f"{registry.host}/chunks/big:1"
+    d.cli("commit", src, ref, check=True)
+    d.cli("rm", src, check=True)
+    out = d.cli("push", ref, check=True).stdout.decode()
+    assert "Pushed" in out
+    assert d.log().count(": chunk up to byte") >= 3  # 4 MiB PATCHes, then the PUT
+    d.cli("rmi", ref, check=True)
+    d.cli("pull", ref, check=True)
+    res = d.cli("run", "--rm", ref, "md5sum", "-c", "/big.md5", check=True)
+    assert b"/big: OK" in res.stdout
+    d.cli("rmi", ref, check=True)
