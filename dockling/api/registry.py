@@ -72,12 +72,13 @@ def routes(r: Router, pusher: Pusher, config: RegistryConfig, events) -> None:
         client = RepoClient(config, domain, "", creds)
         try:
             resp = await client.request("GET", "/v2/", actions="", ok=(200,))
+            if resp.status_code != 200:
+                raise Forbidden(f"Get \"{client.current.url if client.current else ''}/v2/\":"
+                                " unauthorized: incorrect username or password")
+            token = await client.auths[client.current.url].refresh_token()
         finally:
             await client.close()
-        if resp.status_code != 200:
-            raise Forbidden(f"Get \"{client.current.url if client.current else ''}/v2/\": "
-                            "unauthorized: incorrect username or password")
-        return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
+        return json_response({"Status": "Login Succeeded", "IdentityToken": token})
 
     async def search_(req: Request) -> Response:
         results = await search.search(config, req.q("term") or "", req.qint("limit", 25))

@@ -60,6 +60,7 @@ class Authenticator:
         self.creds = creds
         self.tokens: dict[str, str] = {}
         self.basic = False
+        self.bearer: dict[str, str] = {}  # realm and service of the last Bearer challenge
 
     def header(self, scope: str) -> dict[str, str]:
         if self.creds.registry_token:
@@ -80,6 +81,7 @@ class Authenticator:
             return True
         if scheme != "bearer" or "realm" not in params or scope in self.tokens:
             return False
+        self.bearer = params
         query = {"service": params.get("service", "")}
         if scope:
             query["scope"] = scope
@@ -105,6 +107,26 @@ class Authenticator:
             return False
         self.tokens[scope] = token
         return True
+
+
+    async def refresh_token(self) -> str:
+        """After a login against a token server: ask it (OAuth2, password grant) for a
+        refresh token to keep instead of the password, as docker does; "" if it has none."""
+        if not self.bearer or self.creds.anonymous:
+            return ""
+        try:
+            resp = await self.http.post(self.bearer["realm"], data={
+                "grant_type": "password", "username": self.creds.username,
+                "password": self.creds.password, "service": self.bearer.get("service", ""),
+                "client_id": "dockling", "access_type": "offline", "scope": ""})
+        except httpx.HTTPError:
+            return ""
+        if resp.status_code != 200:
+            return ""
+        try:
+            return resp.json().get("refresh_token") or ""
+        except ValueError:
+            return ""
 
 
 def _basic(c: Credentials) -> str:

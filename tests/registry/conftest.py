@@ -189,6 +189,35 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body.encode())
 
+            def do_POST(self):  # noqa: N802 - OAuth2: password and refresh_token grants
+                n = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                grant = (form.get("grant_type") or [""])[0]
+                scope = (form.get("scope") or [""])[0]
+                ok = (grant == "password" and form.get("username") == ["alice"] and
+                      form.get("password") == ["s3cret"]) or (
+                    grant == "refresh_token" and form.get("refresh_token") == ["rt-alice"])
+                server.requests.append({"user": "alice" if ok else "", "scope": scope,
+                                        "grant": grant})
+                if not ok:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                access = []
+                if scope:
+                    typ, name, actions = scope.split(":")
+                    access = [{"type": typ, "name": name, "actions": actions.split(",")}]
+                doc = {"access_token": server.token("alice", form["service"][0], access)}
+                if grant == "password":
+                    doc["refresh_token"] = "rt-alice"
+                body = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *a):
                 pass
 

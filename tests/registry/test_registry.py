@@ -145,11 +145,15 @@ def test_token_auth(rdaemon, token_registry):
     res = cli(d, "push", ref)
     assert res.returncode == 1  # anonymous tokens carry no push access
     cli(d, "login", "-u", "alice", "--password-stdin", host, input=b"s3cret", check=True)
+    # the token server gave a refresh token: it is kept instead of the password
+    with open(os.path.join(d.docker_config, "config.json")) as f:
+        assert json.load(f)["auths"][host] == {"identitytoken": "rt-alice"}
     cli(d, "push", ref, check=True)
     d.cli("rmi", ref, check=True)
     cli(d, "pull", ref, check=True)
-    scopes = {r["scope"] for r in token_registry.tokens.requests if r["user"] == "alice"}
-    assert "repository:tok/bb:pull,push" in scopes and "repository:tok/bb:pull" in scopes
+    refreshed = [r["scope"] for r in token_registry.tokens.requests
+                 if r.get("grant") == "refresh_token" and r["user"] == "alice"]
+    assert "repository:tok/bb:pull,push" in refreshed and "repository:tok/bb:pull" in refreshed
     cli(d, "logout", host, check=True)
     d.cli("rmi", ref, check=True)
 
