@@ -226,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     net = NetConfig(bridge_name=cfg.get("bridge") or "dockling0", bip=cfg.get("bip"),
                     pools=cfg.get("default-address-pools"), mtu=int(cfg.get("mtu") or 1500),
                     iptables=cfg.get("iptables", True) is not False,
-                    chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING")
+                    chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING",
+                    fixed_cidr_v6=cfg.get("fixed-cidr-v6") if cfg.get("ipv6") else None)
+    if cfg.get("ipv6") and not cfg.get("fixed-cidr-v6"):
+        print("dockling daemon: ipv6 needs fixed-cidr-v6 (dockling has no default IPv6 "
+              "pool)", file=sys.stderr)
+        return 1
     reg = RegistryConfig(mirrors=cfg.get("registry-mirrors"),
                          insecure=cfg.get("insecure-registries"),
                          certs_dir=os.environ.get("DOCKLING_CERTS_DIR", DEFAULT_CERTS))

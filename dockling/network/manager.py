@@ -32,13 +32,14 @@ class Config:
 
     def __init__(self, bridge_name: str = "dockling0", bip: str | None = None,
                  pools: list[dict] | None = None, mtu: int = 1500, iptables: bool = True,
-                 chain_prefix: str = "DOCKLING") -> None:
+                 chain_prefix: str = "DOCKLING", fixed_cidr_v6: str | None = None) -> None:
         self.bridge_name = bridge_name      # ["bridge"]: the default bridge's device
         self.bip = bip                      # ["bip"]: its gateway/prefix
         self.pools = pools or ipam.DEFAULT_POOLS  # ["default-address-pools"]
         self.mtu = mtu                      # ["mtu"]
         self.iptables = iptables            # ["iptables"]
         self.chain_prefix = chain_prefix    # ["iptables-chain-prefix"] (ours)
+        self.fixed_cidr_v6 = fixed_cidr_v6  # ["ipv6"] + ["fixed-cidr-v6"]: v6 on the bridge
 
 
 def network_name(mode: str) -> str:
@@ -66,7 +67,8 @@ class NetworkManager:
     def __init__(self, db, exec_root: str, cfg: Config, events) -> None:
         self.cfg = cfg
         self.events = events
-        self.store = store.NetworkStore(db, cfg.pools, cfg.bridge_name, cfg.bip, cfg.mtu)
+        self.store = store.NetworkStore(db, cfg.pools, cfg.bridge_name, cfg.bip, cfg.mtu,
+                                        cfg.fixed_cidr_v6)
         self.ipam = ipam.IPAM(db)
         self.iptables = IPTables(cfg.chain_prefix, cfg.iptables)
         self.ports = Reservations()

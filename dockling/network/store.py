@@ -56,12 +56,13 @@ def flag(net: dict, key: str, default: bool = True) -> bool:
 
 class NetworkStore:
     def __init__(self, db: DB, pools: list[dict], bridge_name: str, bip: str | None,
-                 mtu: int) -> None:
+                 mtu: int, fixed_cidr_v6: str | None = None) -> None:
         self.db = db
         self.pools = pools
         self.bridge_name = bridge_name
         self.bip = bip
         self.mtu = mtu
+        self.fixed_cidr_v6 = fixed_cidr_v6
 
     # -- records -------------------------------------------------------------------
     def _save(self, net: dict) -> None:
@@ -111,6 +112,9 @@ class NetworkStore:
         if br is None:
             br = _record("bridge", "bridge", ipam_cfg=[cfg], options=options)
         br["IPAM"]["Config"] = [cfg]
+        br["EnableIPv6"] = bool(self.fixed_cidr_v6)
+        if self.fixed_cidr_v6:  # daemon.json ipv6 + fixed-cidr-v6, as docker
+            br["IPAM"]["Config"].append(ipam.parse_config({"Subnet": self.fixed_cidr_v6}))
         br["Options"] = options
         self._save(br)
         return br

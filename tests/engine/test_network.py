@@ -368,3 +368,28 @@ def test_ipv6_network(daemon):
     daemon.cli("network", "rm", net, check=True)
     res = daemon.cli("network", "create", "--ipv6", f"x-{name()}")
     assert res.returncode == 1 and b"needs an IPv6 --subnet" in res.stderr
+
+
+def test_ipv6_on_the_default_bridge(tmp_path_factory, busybox_tar):
+    """daemon.json ipv6 + fixed-cidr-v6: containers on the default bridge get v6 too."""
+    from tests.engine.conftest import running_daemon
+
+    with running_daemon(tmp_path_factory, busybox_tar) as d:
+        x = uuid.uuid4().hex[:4]
+        d.stop()
+        cfg = os.path.join(d.base, "daemon.json")
+        with open(cfg) as f:
+            doc = json.load(f)
+        doc.update({"ipv6": True, "fixed-cidr-v6": f"fd00:{x}:1::/64"})
+        with open(cfg, "w") as f:
+            json.dump(doc, f)
+        d.start()
+        n = name()
+        _run_bg(d, n, "busybox", "sleep", "300")
+        ns = _inspect(d, n)["NetworkSettings"]
+        assert ns["GlobalIPv6Address"].startswith(f"fd00:{x}:1::") and \
+            ns["IPv6Gateway"] == f"fd00:{x}:1::1"
+        net = json.loads(d.cli("network", "inspect", "bridge").stdout)[0]
+        assert net["EnableIPv6"] is True
+        assert d.cli("exec", n, "ping", "-6", "-c1", "-W2", f"fd00:{x}:1::1").returncode == 0
+        d.cli("rm", "-f", n, check=True)
