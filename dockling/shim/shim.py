@@ -239,7 +239,7 @@ class _Shim:
         o = self.o
         if o.tty:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            c = self.rt.create(o.cid, o.bundle, console_sock=theirs)
+            init_pid = self._create_in_child(console_sock=theirs)
             self.master = console.recv_master(ours)
             ours.close()
             os.set_blocking(self.master, False)
@@ -253,18 +253,49 @@ class _Shim:
                 in_r, in_w = os.pipe2(os.O_CLOEXEC)
             else:
                 in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
-            c = self.rt.create(o.cid, o.bundle, stdio=(in_r, out_w, err_w))
+            init_pid = self._create_in_child(stdio=(in_r, out_w, err_w))
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
             for fd, stream in ((out_r, STDOUT), (err_r, STDERR)):
                 os.set_blocking(fd, False)
                 self.outputs[fd] = stream
             self.stdin_fd = in_w
-        self.init_pid = c.pid
+        self.init_pid = init_pid
         for fd in self.outputs:
             self.sel.register(fd, selectors.EVENT_READ, ("out", None))
         if o.new_netns:
-            _loopback_up(c.pid)
+            _loopback_up(init_pid)
+
+    def _create_in_child(self, **kw) -> int:
+        """The runtime's create, in a child that exits once the container's init
+        exists: what create allocates (config, seccomp, mounts plan) dies with
+        it instead of staying in this long-lived process. The init is adopted
+        by this shim, the subreaper. Returns the init's pid."""
+        from dockling.runtime import sync
+
+        r, w = sync.pair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                r.close()
+                sync.send(w, "created", pid=self.rt.create(self.o.cid, self.o.bundle,
+                                                           **kw).pid)
+            except BaseException as err:  # noqa: BLE001 - reported to the shim
+                sync.send_error(w, err)
+            os._exit(0)
+        w.close()
+        try:
+            msg = sync.recv(r)
+        finally:
+            r.close()
+            os.waitpid(pid, 0)
+        if msg is None:
+            from dockling.errors import InternalError
+
+            raise InternalError("the runtime's create died before making the container")
+        if msg["type"] == "error":
+            sync.raise_error(msg)
+        return msg["pid"]
 
     def _await_attachers(self, srv: socket.socket) -> None:
         import time
