@@ -20,24 +20,22 @@ def ram_in_bytes(v: str) -> int:
     return int(n * _BINARY[unit])
 
 
+def _scaled(n: float, base: float, units: list[str], digits: int) -> str:
+    i = 0
+    while n >= base and i < len(units) - 1:
+        n /= base
+        i += 1
+    return f"{n:.{digits}g}{units[i]}"
+
+
 def human_size(n: float) -> str:
     """HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.3g}{units[i]}"
+    return _scaled(n, 1000.0, ["B", "kB", "MB", "GB", "TB", "PB"], 3)
 
 
 def bytes_size(n: float) -> str:
     """BytesSize: binary units, 4 significant digits."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
+    return _scaled(n, 1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)
 
 
 def human_duration(seconds: float) -> str:

@@ -59,6 +59,27 @@ def filters(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def refuse_terminal(output: str | None) -> None:
+    """save and export write a tar: never to a terminal (docker's words)."""
+    if not output and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
+                         "redirect")
+
+
+def save_stream(resp, output: str | None) -> None:
+    """A tar answer (save, export) to -o FILE or to stdout."""
+    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        while chunk := resp.read1(1 << 20):
+            out.write(chunk)
+    finally:
+        resp.close()
+        if output:
+            out.close()
+        else:
+            out.flush()
+
+
 def confirm(message: str) -> bool:
     print(f"{message}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 
+from dockling.cli.common import refuse_terminal, save_stream
 from dockling.cli.format import human_size
 from dockling.cli.main import UsageError
 from dockling.client.http import APIError, Client
@@ -192,17 +193,6 @@ def _to_container(cli: Client, src: str, container: str, dst: str, quiet: bool) 
 
 
 def cmd_export(cli: Client, a) -> int:
-    if not a.output and sys.stdout.isatty():
-        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
-                         "redirect")
-    resp = cli.open("GET", f"/containers/{a.container}/export")
-    out = open(a.output, "wb") if a.output else sys.stdout.buffer  # noqa: SIM115
-    try:
-        while chunk := resp.read1(1 << 20):
-            out.write(chunk)
-    finally:
-        if a.output:
-            out.close()
-        else:
-            out.flush()
+    refuse_terminal(a.output)
+    save_stream(cli.open("GET", f"/containers/{a.container}/export"), a.output)
     return 0

@@ -7,6 +7,7 @@ import sys
 import time
 
 from dockling.cli.common import filters as common_filters
+from dockling.cli.common import refuse_terminal, save_stream
 from dockling.cli.common import inspect
 from dockling.cli.format import ago, human_size, print_formatted, table
 from dockling.cli.main import UsageError
@@ -202,17 +203,8 @@ def cmd_prune(cli: Client, a) -> int:
 
 
 def cmd_save(cli: Client, a) -> int:
-    if not a.output and sys.stdout.isatty():
-        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
-                         "redirect")
-    resp = cli.open("GET", "/images/get", {"names": a.images})
-    out = open(a.output, "wb") if a.output else sys.stdout.buffer  # noqa: SIM115
-    try:
-        while chunk := resp.read(1 << 20):
-            out.write(chunk)
-    finally:
-        if a.output:
-            out.close()
+    refuse_terminal(a.output)
+    save_stream(cli.open("GET", "/images/get", {"names": a.images}), a.output)
     return 0
 
 
