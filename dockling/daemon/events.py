@@ -1,16 +1,27 @@
-"""The events bus: every action becomes a docker event, kept for --since."""
+"""The events bus: every action becomes a docker event, kept for --since.
+
+With a database the events are kept there too (the newest ``keep`` of
+them), so `events --since` still sees what happened before a daemon
+restart; without one, in memory only.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 
 class Events:
-    def __init__(self, keep: int = 1024) -> None:
+    def __init__(self, keep: int = 1024, db=None) -> None:
         self.keep = keep
+        self.db = db
         self.history: list[dict] = []
         self.subscribers: list[asyncio.Queue] = []
+        self.stored = 0
+        if db is not None:
+            self.history = [json.loads(r["doc"]) for r in db.query(
+                "SELECT doc FROM events ORDER BY time_nano DESC LIMIT ?", keep)][::-1]
 
     def emit(self, type_: str, action: str, actor_id: str, attrs: dict | None = None) -> None:
         now = time.time_ns()
@@ -22,6 +33,15 @@ class Events:
                                                      if attrs and attrs.get("image") else {}))
         self.history.append(ev)
         del self.history[:-self.keep]
+        if self.db is not None:
+            with self.db.tx() as conn:
+                conn.execute("INSERT INTO events(time_nano, doc) VALUES (?, ?)",
+                             (now, json.dumps(ev)))
+                self.stored += 1
+                if self.stored % 256 == 0:  # trim now and then, not on every event
+                    conn.execute("DELETE FROM events WHERE time_nano < (SELECT time_nano "
+                                 "FROM events ORDER BY time_nano DESC LIMIT 1 OFFSET ?)",
+                                 (self.keep,))
         for q in self.subscribers:
             q.put_nowait(ev)
 

@@ -77,7 +77,7 @@ class Daemon:
         self.images = ImageStore(self.db, self.content, self.layers)
         self.registry = registry or RegistryConfig()
         self.puller = Puller(self.images, self.registry, max_downloads)
-        self.events = Events()
+        self.events = Events(db=self.db)
         self.runtime = runtime
         self.volumes = VolumeStore(self.db, root)
         self.networks = NetworkManager(self.db, exec_root, net_config or NetConfig(),

@@ -1,4 +1,4 @@
-"""SQLite state: images, tags, containers, networks, IP allocations, volumes. One file, WAL, one writer (the daemon).
+"""SQLite state: images, tags, containers, networks, IP allocations, volumes, events. One file, WAL, one writer (the daemon).
 
 Rows hold the API-shaped JSON documents; a change that must survive a
 crash is one transaction (``with db.tx():``).
@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS ipam_cursor (
     network_id TEXT PRIMARY KEY,
     last TEXT NOT NULL            -- the address handed out last (allocation goes on after it)
 );
+CREATE TABLE IF NOT EXISTS events (
+    time_nano INTEGER NOT NULL,
+    doc BLOB NOT NULL             -- the event as the API sends it
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time_nano);
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,
     doc BLOB NOT NULL             -- the Volume JSON of the API

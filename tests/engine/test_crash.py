@@ -87,3 +87,15 @@ def test_kill9_shim_ends_container_cleanly(own_daemon):
     cg = f"/sys/fs/cgroup/pids/{d.cgroup_parent}/{info['Id']}"
     assert not os.path.exists(cg)
     d.cli("rm", n, check=True)
+
+
+def test_events_survive_a_daemon_restart(own_daemon):
+    d = own_daemon
+    n = name()
+    d.cli("run", "--name", n, "busybox", "true", check=True)
+    d.kill9()
+    d.start()
+    out = d.cli("events", "--since", "5m", "--until", "0s", "-f", f"container={n}",
+                check=True).stdout.decode()
+    assert " container create " in out and " container die " in out
+    d.cli("rm", n, check=True)
