@@ -267,10 +267,14 @@ class _Shim:
             _loopback_up(init_pid)
 
     def _create_in_child(self, **kw) -> int:
-        """The runtime's create, in a child that exits once the container's init
-        exists: what create allocates (config, seccomp, mounts plan) dies with
-        it instead of staying in this long-lived process. The init is adopted
-        by this shim, the subreaper. Returns the init's pid."""
+        """The runtime's create (see _in_child); the container init's pid."""
+        return self._in_child(lambda: self.rt.create(self.o.cid, self.o.bundle, **kw).pid)
+
+    def _in_child(self, make) -> int:
+        """``make()`` (the runtime's create or exec: it returns the pid of the process
+        it started) in a child that exits right after: what it allocates (config,
+        seccomp, mounts plan) dies with that child instead of staying in this
+        long-lived shim, which adopts the new process as subreaper."""
         from dockling.runtime import sync
 
         r, w = sync.pair()
@@ -278,8 +282,7 @@ class _Shim:
         if pid == 0:
             try:
                 r.close()
-                sync.send(w, "created", pid=self.rt.create(self.o.cid, self.o.bundle,
-                                                           **kw).pid)
+                sync.send(w, "created", pid=make())
             except BaseException as err:  # noqa: BLE001 - reported to the shim
                 sync.send_error(w, err)
             os._exit(0)
@@ -292,7 +295,7 @@ class _Shim:
         if msg is None:
             from dockling.errors import InternalError
 
-            raise InternalError("the runtime's create died before making the container")
+            raise InternalError("the runtime died before starting the process")
         if msg["type"] == "error":
             sync.raise_error(msg)
         return msg["pid"]
@@ -537,7 +540,8 @@ class _Shim:
                         "code": None}
             if proc.terminal:
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                pid = self.rt.exec(self.o.cid, proc, console_sock=theirs)
+                pid = self._in_child(lambda: self.rt.exec(self.o.cid, proc,
+                                                           console_sock=theirs))
                 master = console.recv_master(ours)
                 ours.close()
                 os.set_blocking(master, False)
@@ -550,7 +554,8 @@ class _Shim:
                     in_r, in_w = os.pipe2(os.O_CLOEXEC)
                 else:
                     in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
-                pid = self.rt.exec(self.o.cid, proc, stdio=(in_r, out_w, err_w))
+                pid = self._in_child(lambda: self.rt.exec(self.o.cid, proc,
+                                                           stdio=(in_r, out_w, err_w)))
                 for fd in (in_r, out_w, err_w):
                     os.close(fd)
                 ex["stdin"] = in_w
