@@ -112,7 +112,7 @@ class Daemon:
             if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
                     os.path.join(run, "shim.sock")):
                 m._watch(cid)
-                self.networks.restore(c, m.all)
+                self.networks.restore(c)
                 asyncio.ensure_future(self.networks.start_dns(c, m.all))
                 continue
             m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))

@@ -140,16 +140,6 @@ def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, addres
         raise
 
 
-def remove_endpoint_inside(netns_path: str, ifname: str) -> None:
-    """Delete a container's interface (its host peer goes with it)."""
-    def inside() -> None:
-        with IPRoute() as ipr:
-            idx = _index(ipr, ifname)
-            if idx is not None:
-                ipr.link("del", index=idx)
-    run_in(netns_path, inside)
-
-
 def loopback_up(netns_path: str) -> None:
     def inside() -> None:
         with IPRoute() as ipr:

@@ -275,10 +275,12 @@ class NetworkManager:
 
     def disconnect_live(self, c: dict, name: str) -> None:
         ep = c["NetworkSettings"]["Networks"].get(name) or {}
-        if ep.get("_ifname") and netns.exists(self.sandbox_path(c["Id"])):
-            bridge.remove_endpoint_inside(self.sandbox_path(c["Id"]), ep["_ifname"])
         if ep.get("_host_if"):
-            bridge.delete_link(ep["_host_if"])
+            bridge.delete_link(ep["_host_if"])  # its peer, the container's ethN, goes too
+        self._release(c, name, ep)
+
+    def _release(self, c: dict, name: str, ep: dict) -> None:
+        """An endpoint's address back to IPAM, and docker's disconnect event."""
         if ep.get("NetworkID"):
             self.ipam.release(ep["NetworkID"], c["Id"])
         if ep.get("EndpointID"):
@@ -303,11 +305,7 @@ class NetworkManager:
                 except Exception as err:  # noqa: BLE001 - teardown goes on
                     log.warning("cannot delete %s: %s", host_if, err)
             ep.pop("_ifname", None)
-            if ep.get("NetworkID"):
-                self.ipam.release(ep["NetworkID"], cid)
-            if ep.get("EndpointID"):
-                self.events.emit("network", "disconnect", ep["NetworkID"], {
-                    "container": cid, "name": name, "type": "bridge"})
+            self._release(c, name, ep)
             ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
                       GlobalIPv6Address="", GlobalIPv6PrefixLen=0, IPv6Gateway="",
                       DNSNames=None, MacAddress=ep.get("_mac", ""))
@@ -328,62 +326,57 @@ class NetworkManager:
             for port in exposed:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         ports: dict = {p: None for p in exposed}
-        ep_name, ep = self._port_endpoint(c)
+        bridge_name, ip = self._port_target(c)
         for port, binds in bindings.items():
             ports[port] = []
-            if ep is None:
+            if ip is None:
                 continue
             num, _, proto = port.partition("/")
             proto = proto or "tcp"
             for b in binds or [{"HostIp": "", "HostPort": ""}]:
                 host_ip = b.get("HostIp") or ""
                 hp = self.ports.take(c["Id"], proto, host_ip, str(b.get("HostPort") or ""))
-                net = self.store.get(ep_name)
-                self.iptables.add_port(store.bridge_of(net), proto, host_ip, hp,
-                                       ep["IPAddress"], int(num))
+                self.iptables.add_port(bridge_name, proto, host_ip, hp, ip, int(num))
                 ports[port].append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(hp)})
         c["NetworkSettings"]["Ports"] = ports
 
-    def _port_endpoint(self, c: dict) -> tuple[str, dict | None]:
+    def _port_target(self, c: dict) -> tuple[str | None, str | None]:
+        """(bridge, container IP) that published ports lead to: the first endpoint
+        with an address; (None, None) without one or if its network is gone."""
         for name, ep in c["NetworkSettings"].get("Networks", {}).items():
             if ep.get("IPAddress"):
-                return name, ep
-        return "", None
+                try:
+                    return store.bridge_of(self.store.get(name)), ep["IPAddress"]
+                except NotFound:
+                    return None, None
+        return None, None
 
-    def _unpublish(self, c: dict) -> None:
-        ep_name, ep = self._port_endpoint(c)
-        if ep is not None:
-            try:
-                net = self.store.get(ep_name)
-            except NotFound:
-                net = None
-            for port, binds in (c["NetworkSettings"].get("Ports") or {}).items():
-                num, _, proto = port.partition("/")
-                for b in binds or []:
-                    if net is not None:
-                        self.iptables.remove_port(store.bridge_of(net), proto or "tcp",
-                                                  "" if b["HostIp"] == "0.0.0.0" else
-                                                  b["HostIp"], int(b["HostPort"]),
-                                                  ep["IPAddress"], int(num))
-        self.ports.release(c["Id"])
-
-    def restore(self, c: dict, all_containers) -> None:
-        """A running container found at daemon start: its rules, ports and DNS again."""
-        _, ep = self._port_endpoint(c)
-        if ep is None:
-            return
-        saved = c["NetworkSettings"].get("Ports") or {}
-        for port, binds in saved.items():
+    def _published(self, c: dict):
+        """The recorded bindings: (proto, host ip, host port, container port)."""
+        for port, binds in (c["NetworkSettings"].get("Ports") or {}).items():
             num, _, proto = port.partition("/")
             for b in binds or []:
-                host_ip = "" if b["HostIp"] == "0.0.0.0" else b["HostIp"]
-                try:
-                    self.ports.take(c["Id"], proto, host_ip, b["HostPort"])
-                except Conflict as err:
-                    log.warning("cannot hold port %s again: %s", b["HostPort"], err)
-                net = self.store.get(self._port_endpoint(c)[0])
-                self.iptables.add_port(store.bridge_of(net), proto, host_ip,
-                                       int(b["HostPort"]), ep["IPAddress"], int(num))
+                yield (proto or "tcp", "" if b["HostIp"] == "0.0.0.0" else b["HostIp"],
+                       int(b["HostPort"]), int(num))
+
+    def _unpublish(self, c: dict) -> None:
+        bridge_name, ip = self._port_target(c)
+        if ip is not None:
+            for proto, host_ip, host_port, port in self._published(c):
+                self.iptables.remove_port(bridge_name, proto, host_ip, host_port, ip, port)
+        self.ports.release(c["Id"])
+
+    def restore(self, c: dict) -> None:
+        """A running container found at daemon start: its rules and held ports again."""
+        bridge_name, ip = self._port_target(c)
+        if ip is None:
+            return
+        for proto, host_ip, host_port, port in self._published(c):
+            try:
+                self.ports.take(c["Id"], proto, host_ip, str(host_port))
+            except Conflict as err:
+                log.warning("cannot hold port %s again: %s", host_port, err)
+            self.iptables.add_port(bridge_name, proto, host_ip, host_port, ip, port)
 
     def remove_stale_sandboxes(self, live: set[str]) -> None:
         """Namespaces a crash left behind for containers that no longer run."""

@@ -45,10 +45,6 @@ def _record(name: str, driver: str, *, ipam_cfg: list[dict] | None = None,
             "Labels": labels or {}}
 
 
-def is_bridge_up(net: dict) -> bool:
-    return net["Driver"] == "bridge"
-
-
 def flag(net: dict, key: str, default: bool = True) -> bool:
     v = (net.get("Options") or {}).get(key)
     return default if v is None else str(v).lower() in ("1", "true", "yes")
