@@ -42,12 +42,16 @@ def host_path(rootfs: str, points: list[dict], path: str) -> tuple[str, str]:
     return os.path.join(resolved_parent, base), root
 
 
-def path_stat(path: str, container_path: str) -> dict:
+def _not_found(container_path: str, c: dict) -> NotFound:
+    return NotFound(f"Could not find the file {container_path} in container {c['Name'][1:]}")
+
+
+def path_stat(path: str, container_path: str, c: dict) -> dict:
     """docker's PathStat (X-Docker-Container-Path-Stat)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise NotFound(f"Could not find the file {container_path} in container") from None
+        raise _not_found(container_path, c) from None
     mode = stat.S_IMODE(st.st_mode)
     # Go's os.FileMode bits
     if stat.S_ISDIR(st.st_mode):
@@ -80,12 +84,12 @@ def write_archive(path: str, name: str, out) -> None:
             tf.addfile(ti)
 
 
-def extract(fileobj, dest: str, container_path: str) -> None:
+def extract(fileobj, dest: str, container_path: str, c: dict) -> None:
     """Unpack a tar into the (resolved) directory ``dest`` of a container."""
     try:
         st = os.stat(dest)
     except FileNotFoundError:
-        raise NotFound(f"Could not find the file {container_path} in container") from None
+        raise _not_found(container_path, c) from None
     if not stat.S_ISDIR(st.st_mode):
         raise InvalidArgument("extraction point is not a directory")
     apply_layer(fileobj, dest, whiteouts=False)
@@ -125,15 +129,7 @@ def stat_path(manager, ref: str, path: str) -> dict:
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs:
         host, _ = host_path(rootfs, c.get("MountPoints") or [], path)
-        return _stat(host, path, c)
-
-
-def _stat(host: str, path: str, c: dict) -> dict:
-    try:
-        return path_stat(host, path)
-    except NotFound:
-        raise NotFound(f"Could not find the file {path} in container {c['Name'][1:]}") \
-            from None
+        return path_stat(host, path, c)
 
 
 def get_archive(manager, ref: str, path: str, out) -> dict:
@@ -141,7 +137,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs:
         host, _ = host_path(rootfs, c.get("MountPoints") or [], path)
-        st = _stat(host, path, c)
+        st = path_stat(host, path, c)
         name = st["name"] if not path.rstrip("/").endswith("/.") else "."
         write_archive(host, name, out)
         return st
@@ -155,7 +151,7 @@ def put_archive(manager, ref: str, path: str, fileobj) -> None:
         # the extraction point itself may be a symlink to a directory: resolve it inside
         host = secure_join(root, os.path.relpath(host, root))
         check_writable(c, root, rootfs)
-        extract(fileobj, host, path)
+        extract(fileobj, host, path, c)
 
 
 def export(manager, ref: str, out) -> None:

@@ -355,13 +355,12 @@ class ContainerManager:
         model.set_status(st, Status.RUNNING)
         st.update(Pid=started["Pid"], StartedAt=clock.now(), ExitCode=0, Error="",
                   FinishedAt=model.ZERO_TIME, OOMKilled=False)
-        check = health.effective(c["Config"].get("Healthcheck"),
-                                 img.container_config.get("Healthcheck"))
+        check = self.healthcheck(c, img)
         if check is not None:
             st["Health"] = health.initial()
         self._save(c)
         self._emit(c, "start")
-        self._watch(cid)
+        self._watch(cid, check)
         return c
 
     def _links(self, links: list[str], name: str) -> list[str]:
@@ -449,14 +448,18 @@ class ContainerManager:
         return out
 
     # -- exit ----------------------------------------------------------------------
-    def _watch(self, cid: str) -> None:
+    def healthcheck(self, c: dict, img=None) -> dict | None:
+        """The container's health check (its own over its image's), or None."""
+        img = img or self.images.load(c["Image"])
+        return health.effective(c["Config"].get("Healthcheck"),
+                                img.container_config.get("Healthcheck"))
+
+    def _watch(self, cid: str, check: dict | None) -> None:
+        """Follow a running container: its exit, and its health check if it has one."""
         old = self.watchers.get(cid)
         if old is not None and not old.done():
             return
         self.watchers[cid] = asyncio.get_event_loop().create_task(self._wait_shim(cid))
-        c = self.get(cid)
-        check = health.effective(c["Config"].get("Healthcheck"), self.images.load(
-            c["Image"]).container_config.get("Healthcheck"))
         if check is not None and cid not in self.health_monitors:
             self.health_monitors[cid] = mon = health.Monitor(self, cid, check)
             mon.start()

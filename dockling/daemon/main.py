@@ -111,7 +111,7 @@ class Daemon:
             shim_pid = _read_int(os.path.join(run, "shim.pid"))
             if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
                     os.path.join(run, "shim.sock")):
-                m._watch(cid)
+                m._watch(cid, m.healthcheck(c))
                 self.networks.restore(c)
                 asyncio.ensure_future(self.networks.start_dns(c, m.all))
                 continue
