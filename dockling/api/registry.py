@@ -10,7 +10,7 @@ from dockling.errors import DocklingError, Forbidden
 from dockling.images import reference
 from dockling.registry import auth, progress, search
 from dockling.registry.client import RepoClient
-from dockling.registry.endpoints import HUB_AUTH_KEY, RegistryConfig
+from dockling.registry.endpoints import HUB_AUTH_KEY, RegistryConfig, server_domain
 from dockling.registry.push import Pusher
 
 log = logging.getLogger("dockling.api")
@@ -65,8 +65,7 @@ def routes(r: Router, pusher: Pusher, config: RegistryConfig, events) -> None:
         """Check credentials against the registry's /v2/ (token flow included)."""
         body = req.json()
         server = body.get("serveraddress") or HUB_AUTH_KEY
-        domain = "docker.io" if server in (HUB_AUTH_KEY, "docker.io", "index.docker.io") \
-            else server.removeprefix("https://").removeprefix("http://").rstrip("/")
+        domain = server_domain(server)
         creds = auth.Credentials(body.get("username") or "", body.get("password") or "",
                                  body.get("identitytoken") or "")
         client = RepoClient(config, domain, "", creds)

@@ -18,7 +18,7 @@ import sys
 from dockling.cli.main import ExitCode, UsageError
 from dockling.client.http import Client
 from dockling.images import reference
-from dockling.registry.endpoints import HUB_AUTH_KEY, auth_key
+from dockling.registry.endpoints import HUB_AUTH_KEY, auth_key, server_domain
 from dockling.registry.progress import Printer
 
 
@@ -213,10 +213,7 @@ def cmd_search(cli: Client, a) -> int:
 
 
 def cmd_login(cli: Client, a) -> int:
-    server = a.server or HUB_AUTH_KEY
-    key = server if server != "docker.io" else HUB_AUTH_KEY
-    key = key.removeprefix("https://").removeprefix("http://").rstrip("/") \
-        if key != HUB_AUTH_KEY else key
+    key = auth_key(server_domain(a.server or HUB_AUTH_KEY))
     if a.password and a.password_stdin:
         raise UsageError("--password and --password-stdin are mutually exclusive")
     user = a.username
@@ -257,10 +254,7 @@ def cmd_login(cli: Client, a) -> int:
 
 def cmd_logout(cli: Client, a) -> int:
     server = a.server or HUB_AUTH_KEY
-    key = server if server in (HUB_AUTH_KEY,) else server.removeprefix(
-        "https://").removeprefix("http://").rstrip("/")
-    if key == "docker.io":
-        key = HUB_AUTH_KEY
+    key = auth_key(server_domain(server))
     cfg = load_config()
     helper = _helper(cfg, key)
     if helper:

@@ -133,9 +133,16 @@ def _basic(c: Credentials) -> str:
     return "Basic " + base64.b64encode(f"{c.username}:{c.password}".encode()).decode()
 
 
-def _error_text(resp: httpx.Response) -> str:
+def registry_errors(resp: httpx.Response) -> list[dict] | None:
+    """The distribution spec's {"errors": [{code, message}]}; None if the body is not that."""
     try:
-        errs = resp.json().get("errors") or []
-        return "; ".join(e.get("message", "") for e in errs)
+        return list(resp.json().get("errors") or [])
     except (ValueError, AttributeError):
+        return None
+
+
+def _error_text(resp: httpx.Response) -> str:
+    errs = registry_errors(resp)
+    if errs is None:
         return resp.text.strip()[:200]
+    return "; ".join(e.get("message", "") for e in errs)

@@ -15,7 +15,7 @@ import os
 import httpx
 
 from dockling.errors import DocklingError, Forbidden, InternalError, NotFound
-from dockling.registry.auth import Authenticator, Credentials
+from dockling.registry.auth import Authenticator, Credentials, registry_errors
 from dockling.registry.endpoints import Endpoint, RegistryConfig
 
 log = logging.getLogger("dockling.registry")
@@ -35,12 +35,9 @@ class Unreachable(RegistryError):
 
 
 def _error_text(resp: httpx.Response) -> str:
-    try:
-        errs = resp.json().get("errors") or []
-        return "; ".join(f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}"
-                         for e in errs) or resp.reason_phrase
-    except (ValueError, AttributeError):
-        return resp.reason_phrase
+    """docker's form of a registry's errors: "manifest unknown: manifest unknown"."""
+    return "; ".join(f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}"
+                     for e in registry_errors(resp) or []) or resp.reason_phrase
 
 
 class RepoClient:

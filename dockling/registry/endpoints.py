@@ -84,6 +84,14 @@ class RegistryConfig:
         return [Endpoint(f"https://{host}", self.tls(host), mirror)]
 
 
+def server_domain(server: str) -> str:
+    """A login server as users write it (https://host:5000/, docker.io, Docker Hub's
+    index URL) -> the registry's domain."""
+    if server in (HUB_AUTH_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"):
+        return DEFAULT_DOMAIN
+    return server.removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
 def auth_key(domain: str) -> str:
     """The key credentials are stored under (config.json auths, X-Registry-Auth)."""
     return HUB_AUTH_KEY if domain == DEFAULT_DOMAIN else domain
