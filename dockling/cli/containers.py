@@ -7,7 +7,7 @@ import sys
 import time
 
 from dockling.cli.common import each, filters, print_documents
-from dockling.cli.format import ago, print_formatted, table
+from dockling.cli.format import ago, print_list, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
 from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
 from dockling.client.http import APIError, Client
@@ -657,16 +657,9 @@ def cmd_ps(cli: Client, a) -> int:
         params["filters"] = filters(a.filter)
     cs = cli.get("/containers/json", **params)
     rows = [_ps_row(c, a.no_trunc) for c in cs]
-    if a.quiet:
-        for r in rows:
-            print(r["ID"])
-        return 0
-    if a.format:
-        print_formatted(a.format, rows, PS_HEADERS)
-        return 0
-    print(table(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
-                       ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
-                       ("NAMES", "Names")]))
+    print_list(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+                      ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
+                      ("NAMES", "Names")], PS_HEADERS, a.format, "ID" if a.quiet else None)
     return 0
 
 

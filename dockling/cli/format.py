@@ -76,3 +76,15 @@ def print_formatted(template: str, rows: list[dict], headers: dict[str, str]) ->
         raise UsageError(str(err)) from err
     if out:
         print(out)
+
+
+def print_list(rows: list[dict], columns: list[tuple[str, str]], headers: dict[str, str],
+               fmt: str | None, quiet_key: str | None = None) -> None:
+    """An ls command's output: -q (one key per line), --format, or the table."""
+    if quiet_key:
+        for r in rows:
+            print(r[quiet_key])
+    elif fmt:
+        print_formatted(fmt, rows, headers)
+    else:
+        print(table(rows, columns))

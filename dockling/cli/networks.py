@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dockling.cli.common import confirm, each, filters, inspect
-from dockling.cli.format import print_formatted, table
+from dockling.cli.format import print_list
 from dockling.cli.main import UsageError
 from dockling.client.http import Client
 
@@ -106,15 +106,8 @@ def cmd_ls(cli: Client, a) -> int:
              "Internal": str(n["Internal"]).lower(), "CreatedAt": n["Created"],
              "Labels": ",".join(f"{k}={v}" for k, v in (n.get("Labels") or {}).items())}
             for n in sorted(nets, key=lambda n: n["Name"])]
-    if a.quiet:
-        for r in rows:
-            print(r["ID"])
-        return 0
-    if a.format:
-        print_formatted(a.format, rows, NETWORK_HEADERS)
-        return 0
-    print(table(rows, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"),
-                       ("SCOPE", "Scope")]))
+    print_list(rows, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"),
+                      ("SCOPE", "Scope")], NETWORK_HEADERS, a.format, "ID" if a.quiet else None)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from dockling.cli.common import confirm, each, filters, inspect
-from dockling.cli.format import human_size, print_formatted, table
+from dockling.cli.format import human_size, print_list
 from dockling.cli.main import UsageError
 from dockling.client.http import Client
 
@@ -67,14 +67,8 @@ def cmd_create(cli: Client, a) -> int:
 
 def cmd_ls(cli: Client, a) -> int:
     vols = cli.get("/volumes", filters=json.dumps(filters(a.filter)))["Volumes"] or []
-    if a.quiet:
-        for v in vols:
-            print(v["Name"])
-        return 0
-    if a.format:
-        print_formatted(a.format, vols, VOLUME_HEADERS)
-        return 0
-    print(table(vols, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")]))
+    print_list(vols, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], VOLUME_HEADERS,
+               a.format, "Name" if a.quiet else None)
     return 0
 
 
