@@ -8,6 +8,7 @@ of them into ``{"message": str(err)}`` with that status, and the CLI prints
     DocklingError
      ├── NotModified       304  (e.g. starting a running container)
      ├── InvalidArgument   400  (bad flag, bad config.json field, bad reference)
+     │    └── CommandFailed      (a build's RUN exited non-zero: carries the code)
      ├── Forbidden         403
      ├── NotFound          404  (no such container / image / network)
      ├── Conflict          409  (name in use, wrong lifecycle state)
@@ -25,6 +26,7 @@ chained with ``raise X(...) from err``. Callers test types, not message text.
 from __future__ import annotations
 
 __all__ = [
+    "CommandFailed",
     "Conflict",
     "DocklingError",
     "Forbidden",
@@ -54,6 +56,15 @@ class NotModified(DocklingError):
 
 class InvalidArgument(DocklingError):
     status = 400
+
+
+class CommandFailed(InvalidArgument):
+    """A build step's command returned non-zero; ``code`` is its exit status
+    (the docker CLI exits with it)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Forbidden(DocklingError):

@@ -46,7 +46,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
     async def list_(req: Request) -> Response:
         filters = req.filters()
         out = []
-        for img in images.all():
+        for img in images.listed(req.qbool("all")):
             if not _match(img, filters, images):
                 continue
             out.append(images.summary(img))

@@ -137,8 +137,12 @@ class ContainerManager:
         return out
 
     # -- create --------------------------------------------------------------------
-    def create(self, body: dict, name: str | None, warnings: list[str] | None = None) -> dict:
-        """A new container record; ``warnings`` receives docker's create warnings."""
+    def create(self, body: dict, name: str | None, warnings: list[str] | None = None,
+               image_volumes: bool = True) -> dict:
+        """A new container record; ``warnings`` receives docker's create warnings.
+
+        ``image_volumes=False``: the image's VOLUMEs get no volume (a build's RUN
+        step: BuildKit keeps what RUN writes under a VOLUME in the layer)."""
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidArgument("Config cannot be empty in order to create a container")
@@ -212,7 +216,8 @@ class ContainerManager:
         argv = spec.command(cfg, {})
         if not argv:
             raise InvalidArgument("no command specified")
-        points = mounts.resolve(cfg, hc, icfg.get("Volumes"), self.volumes, self.get)
+        points = mounts.resolve(cfg, hc, icfg.get("Volumes") if image_volumes else None,
+                                self.volumes, self.get)
         d = self.paths.container(cid)
         for sub in ("upper", "work", "merged"):
             os.makedirs(os.path.join(d, sub))
@@ -1017,7 +1022,8 @@ class ContainerManager:
         c = self.get(ref)
         img = self.images.load(c["Image"])
         lowers = self.images.layers.lower_dirs(self.images.layers.chain(img.diff_ids))
-        return pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers)
+        return pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers,
+                            spec.MOUNT_STUBS)
 
     def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
                author: str = "", changes: list[str] | None = None,
@@ -1028,7 +1034,7 @@ class ContainerManager:
         upper = os.path.join(self.paths.container(c["Id"]), "upper")
         chains = self.images.layers.chain(img.diff_ids)
         with tempfile.TemporaryFile(dir=self.paths.root) as tmp:
-            pack.write_layer(upper, tmp)
+            pack.write_layer(upper, tmp, exclude=spec.MOUNT_STUBS)
             tmp.seek(0)
             layer = self.images.layers.register(tmp, chains[-1] if chains else None)
         new_cfg = {k: v for k, v in c["Config"].items()

@@ -25,6 +25,12 @@ MASKED_PATHS = [
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
     "/sys/firmware", "/sys/devices/virtual/powercap",
 ]
+# What the runtime mounts over in every container: the mount points it creates
+# in the upper dir are not the container's changes. docker keeps them in a
+# separate "-init" layer (moby daemon/initlayer), so `diff`, `commit` and a
+# build's RUN layers never show them; we leave them out when reading the upper.
+MOUNT_STUBS = frozenset({"dev", "proc", "sys", "etc/hosts", "etc/hostname",
+                         "etc/resolv.conf", ".dockerenv"})
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 

@@ -31,8 +31,11 @@ def _opaque(path: str) -> bool:
         return False
 
 
-def walk(root: str):
-    """(relative path, absolute path, lstat) for every entry, sorted, parents first."""
+def walk(root: str, exclude: frozenset[str] = frozenset()):
+    """(relative path, absolute path, lstat) for every entry, sorted, parents first.
+
+    ``exclude``: relative paths left out with everything below them.
+    """
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -44,6 +47,8 @@ def walk(root: str):
         children = []
         for n in names:
             r = f"{rel}/{n}" if rel else n
+            if r in exclude:
+                continue
             p = os.path.join(root, r)
             st = os.lstat(p)
             children.append((r, p, st))
@@ -52,15 +57,17 @@ def walk(root: str):
         stack.extend(r for r, p, st in children if stat.S_ISDIR(st.st_mode))
 
 
-def write_layer(root: str, out, prefix: str = "") -> None:
+def write_layer(root: str, out, prefix: str = "",
+                exclude: frozenset[str] = frozenset()) -> None:
     """Write the tree at ``root`` (an overlay upper dir) as an OCI layer tar.
 
     ``prefix``: a top directory for every entry, itself included (docker cp's
-    archive of one directory: ``etc/``, ``etc/passwd``...).
+    archive of one directory: ``etc/``, ``etc/passwd``...). ``exclude``:
+    relative paths left out (a container's mount points, see walk).
     """
     inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        entries = walk(root)
+        entries = walk(root, exclude)
         if prefix:
             entries = itertools.chain([("", root, os.lstat(root))], entries)
         for rel, path, st in entries:
@@ -115,10 +122,11 @@ def _xattrs(path: str, st: os.stat_result) -> dict[str, str]:
     return out
 
 
-def changes(upper: str, lowers: list[str]) -> list[dict]:
+def changes(upper: str, lowers: list[str],
+            exclude: frozenset[str] = frozenset()) -> list[dict]:
     """`docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D)."""
     out = []
-    for rel, path, st in walk(upper):
+    for rel, path, st in walk(upper, exclude):
         in_lower = any(os.path.lexists(os.path.join(low, rel)) for low in lowers)
         if is_whiteout(st):
             out.append({"Path": "/" + rel, "Kind": 2})

@@ -160,6 +160,20 @@ class ImageStore:
         return [self.load(r["id"]) for r in self.db.query(
             "SELECT id FROM images ORDER BY created DESC")]
 
+    def parents(self) -> set[str]:
+        """IDs that are some image's parent (a build's intermediate steps)."""
+        return {r["parent"] for r in self.db.query(
+            "SELECT DISTINCT parent FROM images WHERE parent != ''")}
+
+    def listed(self, all_: bool) -> list[Image]:
+        """`docker images`: without -a, untagged images with children (a build's
+        intermediate steps) are left out, as docker does."""
+        imgs = self.all()
+        if all_:
+            return imgs
+        parents = self.parents()
+        return [i for i in imgs if i.tags or i.id not in parents]
+
     def exists(self, name: str) -> bool:
         try:
             self.resolve(name)
@@ -234,8 +248,11 @@ class ImageStore:
     def prune(self, dangling_only: bool, users) -> tuple[list[dict], int]:
         deleted: list[dict] = []
         reclaimed = 0
+        parents = self.parents()
         for img in self.all():
             if (dangling_only and img.tags) or users(img.id):
+                continue
+            if img.id in parents:  # docker's prune skips images with children
                 continue
             if img.tags and not dangling_only:
                 continue

@@ -1,4 +1,5 @@
-"""SQLite state: images, tags, containers, networks, IP allocations, volumes, events. One file, WAL, one writer (the daemon).
+"""SQLite state: images, tags, containers, networks, IP allocations, volumes, events,
+the build cache. One file, WAL, one writer (the daemon).
 
 Rows hold the API-shaped JSON documents; a change that must survive a
 crash is one transaction (``with db.tx():``).
@@ -57,6 +58,17 @@ CREATE TABLE IF NOT EXISTS events (
     doc BLOB NOT NULL             -- the event as the API sends it
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time_nano);
+CREATE TABLE IF NOT EXISTS build_cache (
+    key TEXT PRIMARY KEY,         -- sha256 of (parent image, step, its inputs): builder/cache.py
+    image_id TEXT NOT NULL,       -- the image the step made
+    parent TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL,    -- the step, as history's created_by
+    size INTEGER NOT NULL DEFAULT 0,  -- bytes of the layer the step added
+    created TEXT NOT NULL,
+    last_used TEXT NOT NULL,
+    usage_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,
     doc BLOB NOT NULL             -- the Volume JSON of the API
