@@ -107,7 +107,7 @@ def routes(r: Router, daemon) -> None:
             "Images": [daemon.images.summary(i) for i in imgs],
             "Containers": [{**daemon.containers.summary(c),
                             "SizeRw": daemon.containers.size_rw(c)} for c in cs],
-            "Volumes": vols, "BuildCache": []})
+            "Volumes": vols, "BuildCache": daemon.build_cache.records()})
 
     r.add("GET", "/_ping", ping)
     r.add("GET", "/version", version)

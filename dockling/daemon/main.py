@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 
+from dockling.api import build as build_api
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import system as system_api
@@ -26,6 +27,9 @@ from dockling.api import networks as networks_api
 from dockling.api import registry as registry_api
 from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
+from dockling.builder import context as build_context
+from dockling.builder.cache import BuildCache
+from dockling.builder.executor import Builder
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon.events import Events
 from dockling.errors import InvalidArgument
@@ -85,6 +89,9 @@ class Daemon:
         self.containers = ContainerManager(self.db, self.images, self.volumes, self.networks,
                                            Paths(root, exec_root, runtime), cgroup_parent,
                                            self.events)
+        self.build_cache = BuildCache(self.db, self.images)
+        self.builder = Builder(self.images, self.containers, self.build_cache, self.puller,
+                               self.events, root)
 
     def router(self) -> Router:
         r = Router()
@@ -95,12 +102,14 @@ class Daemon:
                             self.events)
         volumes_api.routes(r, self.volumes, self.containers, self.events)
         networks_api.routes(r, self.networks, self.containers)
+        build_api.routes(r, self.builder)
         return r
 
     def reconcile(self) -> None:
         """Re-attach to live shims; settle the containers whose shim is gone."""
         self.content.clean_tmp()
         self.layers.clean()
+        build_context.clean(self.root)
         self.networks.start()
         m = self.containers
         for c in m.all():

@@ -1,0 +1,147 @@
+"""The build cache: which image a build step made from which inputs.
+
+A step is reused when the same parent image, the same instruction (with the
+values of the build args it sees) and, for COPY/ADD, the same source content
+come again. The key is a sha256 over those (``key``); the record points at
+the image the step made, which holds the layer. Records live in SQLite, so
+the cache survives a daemon restart.
+
+Lifecycle: ``get`` (a hit also counts a use) -> ``put`` after a step ran ->
+``prune`` (builder prune, system prune). A record whose image is gone (rmi,
+image prune) is a miss and is dropped. Pruning deletes the step images that
+no tag and no container holds; their layers go only when no other image
+uses them (ImageStore's rule), so a tagged build result never loses a layer.
+
+BuildKit keeps its cache apart from images and so does this: `rmi` of a
+build's result keeps the cache (the classic builder deleted the untagged
+parent chain with it); `builder prune` is what frees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from dockling import clock
+from dockling.errors import InvalidArgument, NotFound
+from dockling.images.store import ImageStore
+from dockling.store.db import DB
+
+
+def key(parent: str, step: str, inputs: list[str] | tuple[str, ...] = ()) -> str:
+    """The cache key of a step: its parent image, its text, what else it read."""
+    doc = json.dumps([parent, step, list(inputs)], separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
+
+
+class BuildCache:
+    def __init__(self, db: DB, images: ImageStore) -> None:
+        self.db = db
+        self.images = images
+
+    def get(self, k: str) -> str | None:
+        """The image a step with key ``k`` made, if it is still there."""
+        row = self.db.one("SELECT image_id FROM build_cache WHERE key = ?", k)
+        if row is None:
+            return None
+        if not self.images.exists(row["image_id"]):
+            with self.db.tx() as conn:
+                conn.execute("DELETE FROM build_cache WHERE key = ?", (k,))
+            return None
+        with self.db.tx() as conn:
+            conn.execute("UPDATE build_cache SET last_used = ?, usage_count = usage_count + 1 "
+                         "WHERE key = ?", (clock.now(), k))
+        return row["image_id"]
+
+    def put(self, k: str, image_id: str, parent: str, description: str, size: int) -> None:
+        now = clock.now()
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO build_cache(key, image_id, parent, description,"
+                         " size, created, last_used, usage_count) VALUES (?,?,?,?,?,?,?,1)",
+                         (k, image_id, parent, description, size, now, now))
+
+    def records(self) -> list[dict]:
+        """BuildCache objects as GET /system/df shows them."""
+        held = self._held()
+        out = []
+        for r in self.db.query("SELECT * FROM build_cache ORDER BY created"):
+            out.append({"ID": r["key"].removeprefix("sha256:")[:25], "Parent": "",
+                        "Parents": None, "Type": "regular", "Description": r["description"],
+                        "InUse": False, "Shared": r["image_id"] in held, "Size": r["size"],
+                        "CreatedAt": r["created"], "LastUsedAt": r["last_used"],
+                        "UsageCount": r["usage_count"]})
+        return out
+
+    def prune(self, all_: bool, filters: dict[str, list[str]], keep_storage: int,
+              users) -> tuple[list[str], int]:
+        """builder prune: drop records (and the step images nothing else holds).
+
+        Without ``all_`` only records no tagged image builds on go (BuildKit's
+        "dangling" cache); ``until`` keeps younger records; ``keep_storage``
+        stops once the cache is no larger than that. Returns (IDs, bytes freed).
+        """
+        import time
+
+        until = None
+        for v in filters.get("until") or []:
+            try:
+                until = time.time() - clock.parse_duration(v)
+            except ValueError:
+                try:
+                    until = clock.unix(v)
+                except ValueError as err:
+                    raise InvalidArgument(f"invalid filter 'until={v}'") from err
+        unknown = set(filters) - {"until", "id", "type", "description"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter '{sorted(unknown)[0]}'")
+        rows = self.db.query("SELECT * FROM build_cache ORDER BY last_used")
+        held = set() if all_ else self._held()
+        total = sum(r["size"] for r in rows)
+        victims = []
+        for r in rows:
+            if keep_storage and total <= keep_storage:
+                break
+            if r["image_id"] in held:
+                continue
+            if until is not None and clock.unix(r["last_used"]) > until:
+                continue
+            if filters.get("id") and not any(r["key"].removeprefix("sha256:").startswith(i)
+                                             for i in filters["id"]):
+                continue
+            victims.append(r)
+            total -= r["size"]
+        with self.db.tx() as conn:
+            for r in victims:
+                conn.execute("DELETE FROM build_cache WHERE key = ?", (r["key"],))
+        reclaimed = 0
+        still = {r["image_id"] for r in self.db.query("SELECT image_id FROM build_cache")}
+        for image_id in {r["image_id"] for r in victims} - still:
+            reclaimed += self._drop_image(image_id, users)
+        return [r["key"].removeprefix("sha256:")[:25] for r in victims], reclaimed
+
+    def _drop_image(self, image_id: str, users) -> int:
+        """Delete a step image no tag or container holds; the bytes of layers freed."""
+        try:
+            img = self.images.load(image_id)
+        except NotFound:
+            return 0
+        if img.tags or users(image_id):
+            return 0
+        layers = self.images.layers
+        sizes = {c: layers.get(c).size for c in layers.chain(img.diff_ids) if layers.exists(c)}
+        freed = 0
+        for item in self.images.remove(image_id, False, users):
+            freed += sizes.get(item.get("Deleted", ""), 0)
+        return freed
+
+    def _held(self) -> set[str]:
+        """Step images that a tagged image or a container builds on."""
+        parent_of = {r["id"]: r["parent"] for r in self.db.query("SELECT id, parent FROM images")}
+        roots = {r["image_id"] for r in self.db.query("SELECT image_id FROM tags")}
+        roots |= {r["image_id"] for r in self.db.query("SELECT image_id FROM containers")}
+        held = set()
+        for image_id in roots:
+            while image_id and image_id not in held:
+                held.add(image_id)
+                image_id = parent_of.get(image_id, "")
+        return held
