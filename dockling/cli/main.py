@@ -1,6 +1,7 @@
 """`dockling`: docker's command line, speaking only the Engine API.
 
-Commands live in containers.py and images.py; this module parses, finds
+Commands live in containers.py, images.py, build.py and their siblings
+(``_MODULES``); this module parses, finds
 (or starts) the daemon, and turns errors into docker's messages and exit
 codes: ``Error response from daemon: ...`` and 1, or 125 for `run`
 failures before the container starts, 126/127 when the program cannot be
@@ -54,6 +55,7 @@ _MODULES = {
     **dict.fromkeys(("events", "system-df", "system-prune", "container-prune"), "system"),
     **dict.fromkeys(("stats", "pause", "unpause", "port"), "stats"),
     **dict.fromkeys(("cp", "export"), "copy"),
+    **dict.fromkeys(("build", "builder"), "build"),
 }
 
 
@@ -167,6 +169,9 @@ _ALIASES = {
                       "rename", "pause", "unpause", "stats", "port", "export", "cp")}},
     "system": {"df": "system-df", "prune": "system-prune", "events": "events",
                "info": "info"},
+    # docker's build has three names: build, image build, builder build
+    "image": {"build": "build"},
+    "builder": {"build": "build"},
 }
 
 
@@ -233,4 +238,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m dockling.cli.main`: run the copy imported under the module's own name,
+    # whose ExitCode and UsageError are the ones the commands raise
+    from dockling.cli.main import main as _main
+
+    sys.exit(_main())

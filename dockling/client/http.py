@@ -4,6 +4,10 @@ Not http.client: importing it costs ~14 ms (it pulls in the email package),
 a tenth of `dockling run`. The daemon speaks plain HTTP/1.1, so this
 client needs only a request line, headers, Content-Length or chunked
 bodies, and the Upgrade hijack for attach and exec.
+
+A request body is bytes (sent with Content-Length) or, when it is too big
+to hold (a build context of hundreds of MB), a binary file or an iterator
+of bytes: sent as it is read, with chunked transfer encoding.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import os
 import socket
 import urllib.parse
+from collections.abc import Iterator
 
 API = "/v1.47"
 
@@ -120,15 +125,51 @@ class Response:
         self.sock.close()
 
 
-def _request(sock_path: str, method: str, target: str, body: bytes | None,
+def _pieces(body) -> Iterator[bytes]:
+    """The pieces of a streamed body: a binary file read 1 MiB at a time, or an iterator."""
+    if hasattr(body, "read"):
+        while piece := body.read(1 << 20):
+            yield piece
+    else:
+        yield from body
+
+
+def _send_chunked(s: socket.socket, body) -> None:
+    """Send a streamed body chunked; stop quietly if the daemon hangs up first.
+
+    A daemon that refuses the request early answers and closes its end; the
+    caller then reads that answer instead of our broken pipe.
+    """
+    try:
+        for piece in _pieces(body):
+            if piece:
+                s.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        s.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _request(sock_path: str, method: str, target: str, body,
              headers: dict[str, str]) -> Response:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock_path)
     head = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: dockling-cli"]
     head += [f"{k}: {v}" for k, v in headers.items()]
-    if body is not None or method in ("POST", "PUT"):
+    streamed = body is not None and not isinstance(body, (bytes, bytearray, memoryview))
+    if streamed:
+        head.append("Transfer-Encoding: chunked")
+    elif body is not None or method in ("POST", "PUT"):
         head.append(f"Content-Length: {len(body or b'')}")
-    s.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+    first = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+    if streamed:
+        try:
+            s.sendall(first)
+            _send_chunked(s, body)
+        except BaseException:  # the body's own error (an unreadable file), or ctrl-c
+            s.close()
+            raise
+    else:
+        s.sendall(first + (body or b""))
     buf = b""
     while b"\r\n\r\n" not in buf:
         data = s.recv(65536)
@@ -167,7 +208,11 @@ class Client:
 
     def open(self, method: str, path: str, params: dict | None = None, body=None,
              headers: dict | None = None) -> Response:
-        """Send a request; return the open response (caller reads/streams it)."""
+        """Send a request; return the open response (caller reads/streams it).
+
+        ``body``: a dict or list (sent as JSON), bytes, or a binary file or
+        iterator of bytes (streamed chunked, never held whole).
+        """
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
