@@ -365,6 +365,13 @@ class _Build:
         key = cachelib.key(st.image_id, text, [json.dumps(new.get("config"), sort_keys=True)])
         if await self._cached(st, key):
             return
+        hit = self._cache_from(st, text, layer=False)
+        if hit is not None:
+            new["created"] = hit["created"]
+            new["history"] = [*(new.get("history") or []), hit]
+            self.say(" ---> Using cache\n")
+            self._commit(st, new, key, text, 0)
+            return
         now = clock.now()
         new["created"] = now
         new["history"] = [*(new.get("history") or []), {
@@ -383,6 +390,37 @@ class _Build:
         st.image = steps.base_image(self.b.images.load(hit).config)
         self.say(f" ---> {short(hit)}\n")
         return True
+
+    def _cache_from(self, st: steps.Stage, text: str, layer: bool):
+        """--cache-from: an image whose history continues this stage's with this
+        step (the classic builder's rule: same history and layers so far, same
+        created_by next). COPY/ADD never match (their created_by does not hold
+        the content); they are made again, and when their layer comes out the
+        same, the RUNs after them match again. For a RUN: (entry, diff id)."""
+        if not self.opts.cache_from or self.opts.nocache:
+            return None
+        hist = st.image.get("history") or []
+        diffs = st.image.get("rootfs", {}).get("diff_ids", [])
+        for ref in self.opts.cache_from:
+            try:
+                cand = self.b.images.get(ref).config
+            except DocklingError:
+                continue
+            ch = cand.get("history") or []
+            cd = cand.get("rootfs", {}).get("diff_ids", [])
+            if len(ch) <= len(hist) or cd[:len(diffs)] != diffs:
+                continue
+            if [h.get("created_by") for h in ch[:len(hist)]] != \
+                    [h.get("created_by") for h in hist]:
+                continue
+            entry = ch[len(hist)]
+            if entry.get("created_by") != text or bool(entry.get("empty_layer")) == layer:
+                continue
+            if not layer:
+                return entry
+            if len(cd) > len(diffs):
+                return entry, cd[len(diffs)]
+        return None
 
     def _commit(self, st: steps.Stage, new: dict, key: str, text: str, size: int) -> None:
         image_id = self.b.images.add(new, parent=st.image_id)
@@ -417,6 +455,15 @@ class _Build:
         self._ensure_image(st)
         key = cachelib.key(st.image_id, text)
         if await self._cached(st, key):
+            return
+        hit = self._cache_from(st, text, layer=True)
+        if hit is not None:
+            entry, diff_id = hit
+            new = self._with_layer(st, diff_id, text)
+            new["created"] = entry["created"]
+            new["history"][-1] = entry
+            self.say(" ---> Using cache\n")
+            self._commit(st, new, key, text, 0)
             return
         env = st.env()
         body = {"Image": st.image_id, "Cmd": argv, "Entrypoint": [],

@@ -372,3 +372,18 @@ def test_build_cache_in_system_df_and_prune(daemon):
     # still intact: the images built by the other tests
     assert inspect(daemon, "bt-notes:1")["Id"]
     assert run_out(daemon, "bt-notes:1") == "hello world\n"
+
+
+def test_cache_from_an_image_after_the_cache_is_gone(daemon):
+    files = {"Dockerfile": "FROM busybox\nRUN echo cf > /cf\nENV X=1\nCOPY f /f\n"
+                           "RUN echo two > /two\n", "f": "same\n"}
+    s, first = build(daemon, files, "t=bt-cf")
+    assert error(first) is None, first
+    assert daemon.api("POST", "/build/prune?all=1")[0] == 200
+    s, again = build(daemon, files, "t=bt-cf2&cachefrom=" + quote(json.dumps(["bt-cf"])))
+    out = text(again)
+    assert error(again) is None, out
+    # RUN, ENV and the RUN after the re-made COPY come from bt-cf
+    assert out.count(" ---> Using cache") == 3, out
+    # the COPY was made again (a new history time, so a new ID) to the same layer
+    assert inspect(daemon, "bt-cf2")["RootFS"] == inspect(daemon, "bt-cf")["RootFS"]
