@@ -115,8 +115,8 @@ class _Plan:
                 raise InvalidArgument(f"failed to reach build target {target} in Dockerfile")
             self.target = names[target.lower()]
         else:
-            if not self.stages:
-                raise InvalidArgument("file with no instructions")
+            if not self.stages:  # only ARGs: the classic builder's words
+                raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
             self.target = self.stages[-1].index
         self.names = names
         self.deps: dict[int, set[int]] = {}

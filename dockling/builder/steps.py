@@ -200,7 +200,8 @@ def apply(stage: Stage, ins, escape: str = "\\") -> str:
         return "STOPSIGNAL " + sig
     if isinstance(ins, df.Healthcheck):
         hc = df.healthcheck_config(ins)
-        cfg["Healthcheck"] = hc
+        # docker's image config leaves the zero (default) durations out (omitempty)
+        cfg["Healthcheck"] = {k: v for k, v in hc.items() if v or k == "Test"}
         return "HEALTHCHECK " + ins.original.split(None, 1)[1] if " " in ins.original else \
             "HEALTHCHECK"
     if isinstance(ins, df.Shell):
