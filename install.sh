@@ -15,7 +15,7 @@ fi
 # tini: the static init that `run --init` puts in front of the command;
 # docker-registry, skopeo, openssl: the tests' registries, seeding and test CA.
 PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini
-      docker-registry skopeo openssl"
+      docker-registry skopeo openssl mmdebstrap"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
