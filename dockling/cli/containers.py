@@ -632,11 +632,27 @@ def ports_text(ports: list[dict]) -> str:
     return ", ".join(out)
 
 
+def _truncate_id(ref: str) -> str:
+    """stringid.TruncateID: what follows the first colon, 12 characters of it."""
+    return ref.split(":", 1)[-1][:12]
+
+
+def _ps_image(c: dict, no_trunc: bool) -> str:
+    """docker/cli ContainerContext.Image: an image given by ID (a build's RUN container)
+    is shown truncated."""
+    image = c.get("Image") or ""
+    if not image:
+        return "<no image>"
+    if not no_trunc and _truncate_id(image) == _truncate_id(c.get("ImageID") or ""):
+        return _truncate_id(image)
+    return image
+
+
 def _ps_row(c: dict, no_trunc: bool) -> dict:
     cmd = c["Command"]
     if not no_trunc and len(cmd) > 20:
         cmd = cmd[:19] + "…"
-    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
+    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": _ps_image(c, no_trunc),
             "Command": f'"{cmd}"', "CreatedAt": time.strftime(
                 "%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
             "RunningFor": ago(c["Created"]), "Ports": ports_text(c.get("Ports") or []),
