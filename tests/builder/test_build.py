@@ -88,6 +88,10 @@ def leftovers(daemon) -> list[str]:
     out += os.listdir(bdir) if os.path.isdir(bdir) else []
     with open("/proc/self/mountinfo") as f:
         out += [line.split()[4] for line in f if os.path.join(daemon.root, "builder") in line]
+    for ctl in ("memory", "pids", "unified"):  # the RUN containers' cgroups
+        d = f"/sys/fs/cgroup/{ctl}/{daemon.cgroup_parent}"
+        if os.path.isdir(d):
+            out += [f"{d}/{n}" for n in os.listdir(d) if os.path.isdir(f"{d}/{n}")]
     return out
 
 
@@ -387,3 +391,51 @@ def test_cache_from_an_image_after_the_cache_is_gone(daemon):
     assert out.count(" ---> Using cache") == 3, out
     # the COPY was made again (a new history time, so a new ID) to the same layer
     assert inspect(daemon, "bt-cf2")["RootFS"] == inspect(daemon, "bt-cf")["RootFS"]
+
+
+def test_remote_contexts_tar_and_lone_dockerfile(daemon):
+    import http.server
+
+    served = {"/ctx.tar": ("application/x-tar", ctx_tar({
+        "Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "remote\n"})),
+              "/Dockerfile": ("text/plain", b"FROM busybox\nRUN echo lone > /lone\n")}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            ctype, data = served.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in served else 404)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        s, msgs = build(daemon, {}, f"t=bt-remote&remote={quote(base + '/ctx.tar')}", body=b"")
+        assert error(msgs) is None, msgs
+        assert run_out(daemon, "bt-remote", "cat", "/f") == "remote\n"
+        s, msgs = build(daemon, {}, f"t=bt-remote2&remote={quote(base + '/Dockerfile')}",
+                        body=b"")
+        assert error(msgs) is None, msgs
+        assert run_out(daemon, "bt-remote2", "cat", "/lone") == "lone\n"
+        status, body = build(daemon, {}, f"remote={quote(base + '/missing.tar')}", body=b"")
+        assert status == 400 and "404" in body["message"], body
+    finally:
+        srv.shutdown()
+    assert leftovers(daemon) == []
+
+
+def test_cache_survives_a_daemon_restart(daemon):
+    files = {"Dockerfile": "FROM busybox\nRUN echo r > /r\nCOPY f /f\n", "f": "x"}
+    s, first = build(daemon, files, "t=bt-restart")
+    assert error(first) is None, first
+    daemon.stop()
+    daemon.start()
+    s, again = build(daemon, files, "t=bt-restart")
+    assert text(again).count(" ---> Using cache") == 2, text(again)
+    assert image_id(again) == image_id(first)
