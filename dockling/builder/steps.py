@@ -24,6 +24,7 @@ from dockling.builder.expand import expand_word, expand_words
 from dockling.errors import InvalidArgument
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # docker's predefined ARGs (docs "Predefined ARGs"): usable without a
 # declaration, left out of history and of the cache key
 PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
@@ -96,12 +97,15 @@ def base_image(config: dict | None) -> dict:
     """A new stage's image config from its base (scratch: an empty one)."""
     os_, arch = host_platform()
     img = copy.deepcopy(config) if config else {
-        "architecture": arch, "os": os_, "config": {"Env": [
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "architecture": arch, "os": os_, "config": {},
         "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     for k in ("container", "container_config", "docker_version", "id", "parent"):
         img.pop(k, None)
-    img.setdefault("config", {})
+    cfg = img.setdefault("config", {}) or {}
+    img["config"] = cfg
+    env = cfg.get("Env") or []
+    if not any(e.startswith("PATH=") for e in env):  # BuildKit's default PATH (dockerfile2llb)
+        cfg["Env"] = [DEFAULT_PATH, *env]
     img.setdefault("rootfs", {"type": "layers", "diff_ids": []})
     img.setdefault("history", [])
     return img
