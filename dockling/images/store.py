@@ -24,6 +24,13 @@ def _familiar_digest(name_at_digest: str) -> str:
     return f"{reference.parse(name, default_tag=False).familiar_name}@{digest}"
 
 
+_EMPTY_CONTAINER_CONFIG = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+    "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
+    "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
+    "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
+
+
 def short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
@@ -274,6 +281,10 @@ class ImageStore:
             "DockerVersion": "",
             "Author": cfg.get("author", ""),
             "Config": img.container_config,
+            # docker 20.10 answers with the committing container's config, empty
+            # for images that have none; compose reads ContainerConfig.Volumes
+            "Container": cfg.get("container", ""),
+            "ContainerConfig": cfg.get("container_config") or _EMPTY_CONTAINER_CONFIG,
             "Architecture": cfg.get("architecture", "amd64"),
             "Os": cfg.get("os", "linux"),
             "Size": img.size,
