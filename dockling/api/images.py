@@ -84,7 +84,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
 
     async def delete(req: Request) -> Response:
         out = images.remove(req.params["name"], req.qbool("force"),
-                            containers.users_of_image)
+                            containers.users_of_image, prune=not req.qbool("noprune"))
         for item in out:
             for action, ident in item.items():
                 events.emit("image", action.lower().replace("deleted", "delete"), ident)

@@ -12,9 +12,10 @@ image prune) is a miss and is dropped. Pruning deletes the step images that
 no tag and no container holds; their layers go only when no other image
 uses them (ImageStore's rule), so a tagged build result never loses a layer.
 
-BuildKit keeps its cache apart from images and so does this: `rmi` of a
-build's result keeps the cache (the classic builder deleted the untagged
-parent chain with it); `builder prune` is what frees it.
+The step images are ordinary untagged images with children, so docker's
+image rules hold for them: `images` hides them without -a, and `rmi` of a
+build's result deletes its untagged parent chain (unless --no-prune), which
+takes those steps out of the cache, as with the classic builder.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class BuildCache:
         held = self._held()
         out = []
         for r in self.db.query("SELECT * FROM build_cache ORDER BY created"):
+            if not self.images.exists(r["image_id"]):
+                continue  # its image went (rmi): a miss, dropped at the next lookup
             out.append({"ID": r["key"].removeprefix("sha256:")[:25], "Parent": "",
                         "Parents": None, "Type": "regular", "Description": r["description"],
                         "InUse": False, "Shared": r["image_id"] in held, "Size": r["size"],
@@ -115,22 +118,32 @@ class BuildCache:
                 conn.execute("DELETE FROM build_cache WHERE key = ?", (r["key"],))
         reclaimed = 0
         still = {r["image_id"] for r in self.db.query("SELECT image_id FROM build_cache")}
-        for image_id in {r["image_id"] for r in victims} - still:
-            reclaimed += self._drop_image(image_id, users)
+        todo = {r["image_id"] for r in victims} - still
+        while todo:  # leaves first: an image with children is never deleted (docker)
+            dropped = {}
+            for i in todo:
+                freed = self._drop_image(i, users)
+                if freed is not None:
+                    dropped[i] = freed
+            if not dropped:
+                break
+            reclaimed += sum(dropped.values())
+            todo -= dropped.keys()
         return [r["key"].removeprefix("sha256:")[:25] for r in victims], reclaimed
 
-    def _drop_image(self, image_id: str, users) -> int:
-        """Delete a step image no tag or container holds; the bytes of layers freed."""
+    def _drop_image(self, image_id: str, users) -> int | None:
+        """Delete a step image no tag, container or child holds: the bytes of
+        the layers freed, or None if it is kept."""
         try:
             img = self.images.load(image_id)
         except NotFound:
             return 0
-        if img.tags or users(image_id):
-            return 0
+        if img.tags or users(image_id) or self.images.children(image_id):
+            return None
         layers = self.images.layers
         sizes = {c: layers.get(c).size for c in layers.chain(img.diff_ids) if layers.exists(c)}
         freed = 0
-        for item in self.images.remove(image_id, False, users):
+        for item in self.images.remove(image_id, False, users, prune=False):
             freed += sizes.get(item.get("Deleted", ""), 0)
         return freed
 

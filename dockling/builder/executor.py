@@ -230,18 +230,19 @@ class _Build:
                     f.exception()  # retrieved: no "never retrieved" warnings
             raise
         final = self.results[self.plan.target].result()
-        stage_img = final
+        announced = final.image_id  # the stage's end sent its aux ID
         if self.opts.labels:
-            stage_img = await self._labels(final)
-        image_id = stage_img.image_id
+            await self._labels(final)
+        image_id = final.image_id
         if not image_id:  # FROM scratch and nothing else
-            image_id = self.b.images.add(stage_img.image)
+            image_id = self.b.images.add(final.image)
         unused = sorted(k for k in self.opts.buildargs
                         if k not in self.used_args and k not in steps.PROXY_ARGS)
         if unused:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not "
                      "consumed\n")
-        self.emit({"aux": {"ID": image_id}})
+        if image_id != announced:
+            self.emit({"aux": {"ID": image_id}})
         self.say(f"Successfully built {short(image_id)}\n")
         seen = []
         for t in self.opts.tags:
@@ -255,7 +256,7 @@ class _Build:
             self._emit({"stream": image_id + "\n"})
         return image_id
 
-    async def _labels(self, st: steps.Stage) -> steps.Stage:
+    async def _labels(self, st: steps.Stage) -> None:
         """--label: one more LABEL step at the end (the classic builder's way)."""
         n = self.plan.total + 1
         text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items()))
@@ -264,7 +265,6 @@ class _Build:
         cfg = new.setdefault("config", {})
         cfg["Labels"] = {**(cfg.get("Labels") or {}), **self.opts.labels}
         await self._commit_meta(st, new, text)
-        return st
 
     # -- stages -----------------------------------------------------------------------
     async def _stage(self, s) -> None:
@@ -383,13 +383,37 @@ class _Build:
         if self.opts.nocache:
             return False
         hit = self.b.cache.get(key)
-        if hit is None:
+        if hit is None or not self._in_cache_from(hit):
             return False
         self.say(" ---> Using cache\n")
         st.image_id = hit
         st.image = steps.base_image(self.b.images.load(hit).config)
         self.say(f" ---> {short(hit)}\n")
         return True
+
+    def _in_cache_from(self, image_id: str) -> bool:
+        """With --cache-from, a local cache hit counts only when it is one of those
+        images or an ancestor of one (moby's image/cache ImageCache.GetCache): an
+        unknown --cache-from image means no cache at all, as in docker."""
+        if not self.opts.cache_from:
+            return True
+        for ref in self.opts.cache_from:
+            try:
+                img = self.b.images.get(ref)
+            except DocklingError:
+                continue
+            seen: set[str] = set()
+            while img.id not in seen:
+                if img.id == image_id:
+                    return True
+                seen.add(img.id)
+                if not img.parent:
+                    break
+                try:
+                    img = self.b.images.load(img.parent)
+                except DocklingError:
+                    break
+        return False
 
     def _cache_from(self, st: steps.Stage, text: str, layer: bool):
         """--cache-from: an image whose history continues this stage's with this

@@ -189,10 +189,16 @@ class ImageStore:
             return False
 
     # -- remove --------------------------------------------------------------------
-    def remove(self, name: str, force: bool, users) -> list[dict]:
+    def children(self, image_id: str) -> list[str]:
+        return [r["id"] for r in self.db.query("SELECT id FROM images WHERE parent = ?",
+                                               image_id)]
+
+    def remove(self, name: str, force: bool, users, prune: bool = True) -> list[dict]:
         """docker rmi: untag, or delete when the last reference goes.
 
         ``users(image_id)`` -> [(container_id, running)] of containers using it.
+        ``prune``: also delete the untagged parents nothing else holds (a build's
+        intermediate steps), as docker does unless --no-prune.
         """
         image_id = self.resolve(name)
         img = self.load(image_id)
@@ -209,6 +215,12 @@ class ImageStore:
         if not by_tag and len(img.tags) > 1 and not force:
             raise Conflict(f"conflict: unable to delete {short(image_id)} (must be forced) - "
                            "image is referenced in multiple repositories")
+        if self.children(image_id):
+            if by_tag:  # moby: the tag goes; the conflict is "quiet", the image stays
+                self._untag(str(r))
+                return [{"Untagged": r.familiar}]
+            raise Conflict(f"conflict: unable to delete {short(image_id)} (cannot be forced) - "
+                           "image has dependent child images")
         using = users(image_id)
         running = [c for c, run in using if run]
         if running:
@@ -224,6 +236,16 @@ class ImageStore:
                 conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             return out
         out.extend(self._delete(img))
+        parent = img.parent
+        while prune and parent:
+            try:
+                p = self.load(parent)
+            except NotFound:
+                break
+            if p.tags or users(p.id) or self.children(p.id):
+                break
+            out.extend(self._delete(p))
+            parent = p.parent
         return out
 
     def _untag(self, ref: str) -> None:
@@ -261,10 +283,12 @@ class ImageStore:
                 continue
             if img.id in parents:  # docker's prune skips images with children
                 continue
-            if img.tags and not dangling_only:
+            try:
+                self.load(img.id)
+            except NotFound:  # went with a pruned child's parent chain
                 continue
             reclaimed += img.size
-            deleted.extend(self._delete(img))
+            deleted.extend(self.remove(img.id, True, users))
         return deleted, reclaimed
 
     # -- shapes ----------------------------------------------------------------------

@@ -439,3 +439,25 @@ def test_cache_survives_a_daemon_restart(daemon):
     s, again = build(daemon, files, "t=bt-restart")
     assert text(again).count(" ---> Using cache") == 2, text(again)
     assert image_id(again) == image_id(first)
+
+
+def test_rmi_of_a_build_result_takes_its_intermediate_images(daemon):
+    files = {"Dockerfile": "FROM busybox\nRUN echo a > /a\nENV K=v\nRUN echo b > /b\n"}
+    s, msgs = build(daemon, files, "t=bt-rmi")
+    steps = [m["stream"].split()[-1] for m in msgs
+             if m.get("stream", "").startswith(" ---> ") and "Using" not in m["stream"]
+             and "Running" not in m["stream"]]
+    middle = steps[2]
+    status, _, body = daemon.api("DELETE", f"/images/{middle}")
+    assert status == 409 and "image has dependent child images" in body["message"], body
+    ids = daemon.cli("images", "-aq").stdout.decode().split()
+    assert middle in ids and middle not in daemon.cli("images", "-q").stdout.decode().split()
+    status, _, out = daemon.api("DELETE", "/images/bt-rmi")
+    deleted = [d["Deleted"][7:19] for d in out if "Deleted" in d and d["Deleted"].startswith(
+        "sha256:") and len(d["Deleted"]) == 71]
+    assert middle in deleted and steps[1] in deleted, out
+    assert steps[0] not in deleted  # busybox itself is tagged
+    s, again = build(daemon, files, "t=bt-rmi")
+    assert " ---> Using cache" not in text(again)  # its steps went with it
+    status, _, out = daemon.api("DELETE", "/images/bt-rmi?noprune=1")
+    assert status == 200 and daemon.cli("images", "-aq").stdout.decode().count("\n") >= 3
