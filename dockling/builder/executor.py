@@ -33,7 +33,6 @@ import logging
 import os
 import posixpath
 import shutil
-import tempfile
 
 from dockling import clock
 from dockling.builder import cache as cachelib
@@ -45,7 +44,7 @@ from dockling.builder.expand import expand_word
 from dockling.containers import users
 from dockling.containers.spec import MOUNT_STUBS
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFound
-from dockling.images import pack, reference
+from dockling.images import reference
 from dockling.images.layers import unmount
 from dockling.images.store import short
 
@@ -514,7 +513,7 @@ class _Build:
                 raise CommandFailed(f"The command '{shown}' returned a non-zero code: {code}",
                                     code)
             upper = os.path.join(self.b.containers.paths.container(cid), "upper")
-            layer = await _blocking(self._register, st, upper)
+            layer = await _blocking(self._register, st, upper, MOUNT_STUBS)
             new = self._with_layer(st, layer.diff_id, text)
             ok = True
         finally:
@@ -536,14 +535,14 @@ class _Build:
         if announce:
             self.say(f"Removing intermediate container {cid[:12]}\n")
 
-    def _register(self, st: steps.Stage, upper: str):
-        """The upper dir of a step -> a layer on top of the stage's layers."""
+    def _register(self, st: steps.Stage, upper: str, exclude=frozenset()):
+        """The upper dir of a step -> a layer on top of the stage's layers (moved
+        into the layer store, not copied: the step's container or mount is done).
+        ``exclude``: a RUN container's mount stubs."""
         layers = self.b.images.layers
         chains = layers.chain(st.image.get("rootfs", {}).get("diff_ids", []))
-        with tempfile.TemporaryFile(dir=ctxlib.workdir(self.b.data_root)) as tmp:
-            pack.write_layer(upper, tmp, exclude=MOUNT_STUBS)
-            tmp.seek(0)
-            return layers.register(tmp, chains[-1] if chains else None)
+        return layers.adopt(upper, chains[-1] if chains else None, exclude,
+                            spool_dir=ctxlib.workdir(self.b.data_root))
 
     # -- COPY / ADD -------------------------------------------------------------------
     async def _copy(self, st: steps.Stage, ins) -> None:

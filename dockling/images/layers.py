@@ -8,7 +8,8 @@ Layout under ``<root>/layers``:
     empty/                  the lowerdir of an image with no layers
 
 Lifecycle: ``register`` unpacks into a temporary dir and renames it into
-place only when complete, so a killed daemon never leaves a layer that
+place only when complete (``adopt`` takes an overlay upper dir that is
+already in the layer format, packs it once for its digest and moves it), so a killed daemon never leaves a layer that
 reads as valid (``clean`` drops the leftovers at start). ``remove`` is the
 caller's decision (images and containers hold references).
 
@@ -24,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 
 import msgspec
 
@@ -89,30 +91,67 @@ class LayerStore:
             if expected and diff_id != expected:
                 raise InvalidArgument(f"layer unpacks to {diff_id}, the image config says "
                                       f"{expected}")
-            with open(os.path.join(tmp, "tar-split"), "wb") as f:
-                f.write(msgspec.msgpack.encode(split))
-            chain = chain_id(parent, diff_id)
-            if self.exists(chain):
-                shutil.rmtree(tmp)
-                return self.get(chain)
-            link = secrets.token_hex(13).upper()
-            meta = {"chain_id": chain, "diff_id": diff_id, "parent": parent, "size": size,
-                    "link": link}
-            with open(os.path.join(tmp, "meta.json"), "w") as f:
-                json.dump(meta, f)
-            os.symlink(f"../{chain.removeprefix('sha256:')}/diff", os.path.join(self.links, link))
-            try:
-                os.rename(tmp, self._dir(chain))
-            except OSError:
-                os.unlink(os.path.join(self.links, link))
-                if self.exists(chain):  # registered concurrently
-                    shutil.rmtree(tmp)
-                    return self.get(chain)
-                raise
-            return self.get(chain)
+            return self._place(tmp, split, diff_id, size, parent)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def adopt(self, upper: str, parent: str | None, exclude: frozenset[str] = frozenset(),
+              spool_dir: str | None = None) -> Layer:
+        """Make an overlay upper dir (a stopped container's, a build step's) a layer
+        on top of ``parent`` by moving it here: what changed is read once, to
+        pack and hash it, and never copied. ``upper`` is gone afterwards.
+
+        ``exclude``: entries dropped first (a container's mount stubs). An upper
+        dir with overlay redirects or metacopy files (not the layer format) is
+        packed and unpacked instead, like any other layer.
+        """
+        from dockling.images import pack
+
+        for rel in exclude:
+            _drop(upper, rel)
+        tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
+        os.makedirs(tmp)
+        try:
+            foreign = pack.tidy_overlay_xattrs(upper)
+            with tempfile.TemporaryFile(dir=spool_dir or self.root) as t:
+                pack.write_layer(upper, t)
+                t.seek(0)
+                if foreign:  # not the layer format: store a copy, as register does
+                    shutil.rmtree(tmp)
+                    return self.register(t, parent)
+                split: list = []
+                diff_id, size = apply_layer(t, None, split)
+            os.rename(upper, os.path.join(tmp, "diff"))
+            return self._place(tmp, split, diff_id, size, parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _place(self, tmp: str, split: list, diff_id: str, size: int,
+               parent: str | None) -> Layer:
+        """Name a complete layer dir by its chain id (or drop it: already stored)."""
+        with open(os.path.join(tmp, "tar-split"), "wb") as f:
+            f.write(msgspec.msgpack.encode(split))
+        chain = chain_id(parent, diff_id)
+        if self.exists(chain):
+            shutil.rmtree(tmp)
+            return self.get(chain)
+        link = secrets.token_hex(13).upper()
+        meta = {"chain_id": chain, "diff_id": diff_id, "parent": parent, "size": size,
+                "link": link}
+        with open(os.path.join(tmp, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        os.symlink(f"../{chain.removeprefix('sha256:')}/diff", os.path.join(self.links, link))
+        try:
+            os.rename(tmp, self._dir(chain))
+        except OSError:
+            os.unlink(os.path.join(self.links, link))
+            if self.exists(chain):  # registered concurrently
+                shutil.rmtree(tmp)
+                return self.get(chain)
+            raise
+        return self.get(chain)
 
     def write_tar(self, chain: str, out) -> str:
         """Write the layer's original tar (byte for byte: its diff id holds).
@@ -204,6 +243,17 @@ def _in_child(cwd: str, fn) -> None:
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise InternalError(f"overlay mount failed: {msg.decode(errors='replace')}")
+
+
+def _drop(root: str, rel: str) -> None:
+    path = os.path.join(root, rel)
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def unmount(target: str) -> None:

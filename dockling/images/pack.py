@@ -103,6 +103,32 @@ def write_layer(root: str, out, prefix: str = "",
                 tf.addfile(op, io.BytesIO(b""))
 
 
+# Written by overlayfs on copy-up; meaningless (or misleading) in a lower layer.
+_OVERLAY_BOOKKEEPING = ("trusted.overlay.origin", "trusted.overlay.impure",
+                        "trusted.overlay.nlink", "trusted.overlay.upper")
+# An upper dir holding these is not a self-contained layer (data or names live below).
+_OVERLAY_FOREIGN = ("trusted.overlay.metacopy", "trusted.overlay.redirect")
+
+
+def tidy_overlay_xattrs(root: str) -> bool:
+    """Drop overlay's copy-up bookkeeping from an upper dir about to become a
+    lower layer; True if it holds metacopy or redirect entries instead."""
+    foreign = False
+    for _, path, st in walk(root):
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        try:
+            names = os.listxattr(path, follow_symlinks=False)
+        except OSError:
+            continue
+        for n in names:
+            if n in _OVERLAY_FOREIGN:
+                foreign = True
+            elif n in _OVERLAY_BOOKKEEPING:
+                os.removexattr(path, n, follow_symlinks=False)
+    return foreign
+
+
 def _xattrs(path: str, st: os.stat_result) -> dict[str, str]:
     if stat.S_ISLNK(st.st_mode):
         return {}

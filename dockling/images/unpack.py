@@ -167,16 +167,18 @@ def _remove(pfd: int, base: str) -> None:
         os.unlink(base, dir_fd=pfd)
 
 
-def apply_layer(fileobj, dest: str, split: list | None = None,
+def apply_layer(fileobj, dest: str | None, split: list | None = None,
                 whiteouts: bool = True) -> tuple[str, int]:
     """Unpack a layer stream into ``dest``; return (diff id, uncompressed size).
 
     With ``split`` (a list), it receives what ``tar_split`` needs to write
     the very same tar bytes again from ``dest``. ``whiteouts=False`` unpacks
     a plain archive (docker cp): .wh. names are ordinary files there.
+    ``dest=None`` only reads: the digest, size and split of a tar whose
+    content already lies in a directory (a committed upper dir).
     """
     reader = HashingReader(decompressed(fileobj))
-    dirs = _Dirs(dest)
+    dirs = _Dirs(dest) if dest is not None else None
     dir_times: list[tuple[str, float]] = []
     end = 0
     try:
@@ -190,7 +192,8 @@ def apply_layer(fileobj, dest: str, split: list | None = None,
                                       "p": clean_name(m.name) if m.isreg() else None,
                                       "n": m.size if m.isreg() else 0, "pad": padded - (
                                           m.size if m.isreg() else 0)})
-                    _apply(tf, m, dirs, dir_times, whiteouts)
+                    if dirs is not None:
+                        _apply(tf, m, dirs, dir_times, whiteouts)
                     end = m.offset_data + padded
                     reader.forget_before(end)
         except tarfile.TarError as err:
@@ -202,11 +205,12 @@ def apply_layer(fileobj, dest: str, split: list | None = None,
         if split is not None:
             split.append({"trailer": reader.take(end, reader.size)})
         for rel, mtime in reversed(dir_times):
-            fd = dirs.cache.get(rel)
+            fd = dirs.cache.get(rel) if dirs is not None else None
             if fd is not None:
                 os.utime(fd, (mtime, mtime))
     finally:
-        dirs.close()
+        if dirs is not None:
+            dirs.close()
     return reader.digest, reader.size
 
 

@@ -118,3 +118,14 @@ def test_context_hardlink_out_is_refused(daemon):
     assert error(msgs) is None, msgs
     assert run_out(daemon, "bi-abs", "cat", "/x") == "inside\n"
     assert leftovers(daemon) == []
+
+
+def test_copy_onto_paths_a_run_container_mounts_over_is_kept(daemon):
+    ok(daemon, "FROM busybox\nCOPY myhosts /etc/hosts\nRUN echo ran\n", "bi-hosts",
+       files={"myhosts": "10.9.8.7 fixed\n"})
+    cid = daemon.cli("create", "bi-hosts", check=True).stdout.decode().strip()
+    try:
+        out = daemon.cli("cp", f"{cid}:/etc/hosts", "-", check=True).stdout
+        assert b"10.9.8.7 fixed" in out
+    finally:
+        daemon.cli("rm", cid)
