@@ -302,7 +302,8 @@ class TtyView:
 
         try:
             size = os.get_terminal_size(self.out.fileno())
-            return self.width or size.columns, self.height or size.lines
+            # a pty nobody sized (script, CI) says 0x0: take 80x24 as docker does
+            return self.width or size.columns or 80, self.height or size.lines or 24
         except (OSError, ValueError, AttributeError):
             return self.width or 80, self.height or 24
 
