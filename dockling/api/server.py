@@ -286,7 +286,9 @@ class Server:
                 await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
                 if gone.done() and not nxt.done():
                     if gone.exception() is None and gone.result():
-                        # bytes, not EOF (a client talking early): stop watching
+                        # bytes, not EOF (a client talking early): keep them for the
+                        # next request and stop watching
+                        conn.receive_data(gone.result())
                         gone = asyncio.get_running_loop().create_future()
                         await nxt
                     else:
@@ -302,6 +304,11 @@ class Server:
                     await writer.drain()
         finally:
             gone.cancel()
+            # the reader serves the next request on this connection: its read(1) must
+            # be over first (asyncio allows one reader), and what it read is kept
+            await asyncio.gather(gone, return_exceptions=True)
+            if not gone.cancelled() and gone.exception() is None and gone.result():
+                conn.receive_data(gone.result())
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()

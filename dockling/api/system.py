@@ -53,7 +53,7 @@ def routes(r: Router, daemon) -> None:
                         "Log": ["json-file", "none"]},
             "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
             "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
-            "Debug": False, "NFd": len(os.listdir("/proc/self/fd")),
+            "Debug": False, "ExperimentalBuild": False, "NFd": len(os.listdir("/proc/self/fd")),
             "NGoroutines": len(asyncio.all_tasks()), "SystemTime": time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if daemon.cgroup_v2 else "1",

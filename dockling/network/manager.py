@@ -404,7 +404,12 @@ class NetworkManager:
         upstreams = list(c["HostConfig"].get("Dns") or []) or host_resolvers()
 
         def lookup(name: str) -> list[str] | None:
-            return self.lookup(cid, name, all_containers())
+            # Until start saves the record (after the shim says "started"), the stored
+            # one has none of this start's addresses, and the process may ask at once:
+            # answer from the live record meanwhile.
+            return self.lookup(cid, name, [
+                c if x["Id"] == cid and not x["State"]["Running"] else x
+                for x in all_containers()])
 
         r = Resolver(self.sandbox_path(cid), lookup, upstreams)
         await r.start()
