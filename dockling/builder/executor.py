@@ -106,7 +106,8 @@ async def _blocking(fn, *args):
 class _Plan:
     """The stages to build and the step numbers of their instructions."""
 
-    def __init__(self, parsed, target: str, global_vars: dict[str, str]) -> None:
+    def __init__(self, parsed, target: str, global_vars: dict[str, str],
+                 labels: bool = False) -> None:
         self.stages = parsed.stages
         names = {s.name: s.index for s in self.stages if s.name}
         if target:
@@ -140,12 +141,14 @@ class _Plan:
                 todo.extend(self.deps[i])
         self.needed = sorted(needed)
         self.numbers: dict[tuple[int, int], int] = {}
-        n = 0
+        # the classic builder's count: the ARGs before FROM are steps too, and
+        # --label adds one LABEL step at the end
+        n = len(parsed.meta_args)
         for i in self.needed:
             for j in range(len(self.stages[i].instructions) + 1):  # +1: the FROM
                 n += 1
                 self.numbers[(i, j)] = n
-        self.total = n
+        self.total = n + (1 if labels else 0)
 
     def stage_ref(self, ref: str, before: int) -> int | None:
         """COPY --from=NAME|INDEX -> a stage index, or None (an image)."""
@@ -208,7 +211,9 @@ class _Build:
         for a in parsed.meta_args:
             steps.declare_args(scope, a, self.opts.buildargs, {}, self.used_args)
         self.global_vars = {k: v for k, v in scope.args.items() if v is not None}
-        self.plan = _Plan(parsed, self.opts.target, self.global_vars)
+        self.plan = _Plan(parsed, self.opts.target, self.global_vars, bool(self.opts.labels))
+        for n, a in enumerate(parsed.meta_args, start=1):
+            self.say(f"Step {n}/{self.plan.total} : {a.original}\n")
         loop = asyncio.get_running_loop()
         self.results = {i: loop.create_future() for i in self.plan.needed}
         tasks = [asyncio.ensure_future(self._stage(self.plan.stages[i]))
@@ -257,7 +262,7 @@ class _Build:
 
     async def _labels(self, st: steps.Stage) -> None:
         """--label: one more LABEL step at the end (the classic builder's way)."""
-        n = self.plan.total + 1
+        n = self.plan.total
         text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items()))
         self.say(f"Step {n}/{n} : {text}\n")
         new = copy.deepcopy(st.image)

@@ -239,9 +239,14 @@ def test_args_build_args_and_unused_warning(daemon):
     df = ("ARG BASE=busybox\nFROM ${BASE}\nARG WHO=world\nARG EMPTY\nENV FROM_ENV=$WHO\n"
           "RUN echo \"hello $WHO\" > /greeting\n")
     s, msgs = build(daemon, {"Dockerfile": df},
-                    "t=bt-args&buildargs=" + quote(json.dumps({"WHO": "you", "NOPE": "x"})))
+                    "t=bt-args&buildargs=" + quote(json.dumps({"WHO": "you", "NOPE": "x"}))
+                    + "&labels=" + quote(json.dumps({"b": "2", "a": "1"})))
     out = text(msgs)
     assert error(msgs) is None, out
+    # the classic count: the ARG before FROM is step 1, --label adds the last step
+    assert out.startswith("Step 1/7 : ARG BASE=busybox\nStep 2/7 : FROM ${BASE}\n"), out
+    assert "Step 7/7 : LABEL a=1 b=2\n" in out
+    assert inspect(daemon, "bt-args")["Config"]["Labels"] == {"a": "1", "b": "2"}
     assert "[Warning] One or more build-args [NOPE] were not consumed" in out
     assert run_out(daemon, "bt-args", "cat", "/greeting") == "hello you\n"
     assert "FROM_ENV=you" in inspect(daemon, "bt-args")["Config"]["Env"]
