@@ -90,9 +90,9 @@ def options(req: Request) -> Options:
     forcerm = _bool(req, "forcerm")
     return Options(
         tags=[t for t in req.query.get("t", []) if t],
-        # the first value, as Go's FormValue: docker-py sends a Dockerfile from outside
-        # the context as dockerfile=<name in the tar>&dockerfile=<its text>
-        dockerfile=(req.query.get("dockerfile") or [""])[0] or "Dockerfile",
+        # q() takes the first value, as Go's FormValue: docker-py sends a Dockerfile
+        # from outside the context as dockerfile=<name in the tar>&dockerfile=<its text>
+        dockerfile=req.q("dockerfile") or "Dockerfile",
         quiet=_bool(req, "q"), nocache=_bool(req, "nocache"),
         rm=_bool(req, "rm", True) or forcerm, forcerm=forcerm, pull=_bool(req, "pull"),
         buildargs={str(k): (None if v is None else str(v)) for k, v in buildargs.items()},

@@ -56,7 +56,7 @@ class Request:
 
     def q(self, name: str, default: str | None = None) -> str | None:
         v = self.query.get(name)
-        return v[-1] if v else default
+        return v[0] if v else default  # Go's FormValue: the first of repeated values
 
     def qbool(self, name: str, default: bool = False) -> bool:
         v = self.q(name)
