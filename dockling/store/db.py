@@ -1,14 +1,28 @@
 """SQLite state: images, tags, containers, networks, IP allocations, volumes, events,
-the build cache. One file, WAL, one writer (the daemon).
+the build cache. One file, WAL, one writer process (the daemon).
 
 Rows hold the API-shaped JSON documents; a change that must survive a
 crash is one transaction (``with db.tx():``).
+
+Threads: the daemon's slow work (tar packing, layer registration, builds)
+runs in worker threads, and that work reads and writes records too. So
+each thread gets a connection of its own, and with it its own transaction
+(a sqlite3 connection is one transaction at a time: shared, a worker's
+``tx()`` would join the event loop's and be rolled back with it). WAL lets
+readers run beside the writer; writers queue on ``BEGIN IMMEDIATE`` (busy
+timeout), so keep write transactions short: no file work inside one.
+
+The files hold every container's environment (secrets given with ``-e``):
+the database, its -wal and -shm are 0600 (SQLite gives the -wal and -shm
+the database's mode when it makes them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import threading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -78,35 +92,55 @@ CREATE TABLE IF NOT EXISTS volumes (
 
 class DB:
     def __init__(self, path: str) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)
-        self._depth = 0
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        conn = self.conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        private(path)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (made on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # check_same_thread=False only so that close() can close them all
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._lock:
+                self._conns.append(conn)
+        return conn
 
     @contextlib.contextmanager
     def tx(self):
-        """A transaction; nested calls join the outer one."""
-        if self._depth:
-            self._depth += 1
+        """A transaction of this thread; nested calls join the outer one."""
+        conn = self.conn
+        local = self._local
+        if local.depth:
+            local.depth += 1
             try:
-                yield self.conn
+                yield conn
             finally:
-                self._depth -= 1
+                local.depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
+        conn.execute("BEGIN IMMEDIATE")
+        local.depth = 1
         try:
-            yield self.conn
+            yield conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
         else:
-            self.conn.execute("COMMIT")
+            conn.execute("COMMIT")
         finally:
-            self._depth = 0
+            local.depth = 0
 
     def query(self, sql: str, *args) -> list[sqlite3.Row]:
         return self.conn.execute(sql, args).fetchall()
@@ -115,4 +149,17 @@ class DB:
         return self.conn.execute(sql, args).fetchone()
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
+def private(path: str) -> None:
+    """The database, -wal and -shm: 0600 (an install made before this was 0644)."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(path + suffix, 0o600)
+        except FileNotFoundError:
+            pass
