@@ -3,12 +3,17 @@
 With a database the events are kept there too (the newest ``keep`` of
 them), so `events --since` still sees what happened before a daemon
 restart; without one, in memory only.
+
+``emit`` may be called from worker threads (commit, load and import run
+there): subscribers' queues belong to the event loop, so the event is
+handed to them through ``call_soon_threadsafe``, which also wakes the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 
@@ -19,6 +24,8 @@ class Events:
         self.history: list[dict] = []
         self.subscribers: list[asyncio.Queue] = []
         self.stored = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # the subscribers' loop
+        self._lock = threading.Lock()
         if db is not None:
             self.history = [json.loads(r["doc"]) for r in db.query(
                 "SELECT doc FROM events ORDER BY time_nano DESC LIMIT ?", keep)][::-1]
@@ -31,8 +38,9 @@ class Events:
         if type_ == "container":
             ev.update(status=action, id=actor_id, **({"from": attrs.get("image")}
                                                      if attrs and attrs.get("image") else {}))
-        self.history.append(ev)
-        del self.history[:-self.keep]
+        with self._lock:
+            self.history.append(ev)
+            del self.history[:-self.keep]
         if self.db is not None:
             with self.db.tx() as conn:
                 conn.execute("INSERT INTO events(time_nano, doc) VALUES (?, ?)",
@@ -42,10 +50,24 @@ class Events:
                     conn.execute("DELETE FROM events WHERE time_nano < (SELECT time_nano "
                                  "FROM events ORDER BY time_nano DESC LIMIT 1 OFFSET ?)",
                                  (self.keep,))
-        for q in self.subscribers:
+        loop = self.loop
+        if loop is None:
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._deliver(ev)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._deliver, ev)
+
+    def _deliver(self, ev: dict) -> None:
+        for q in list(self.subscribers):
             q.put_nowait(ev)
 
     def subscribe(self) -> asyncio.Queue:
+        self.loop = asyncio.get_running_loop()
         q: asyncio.Queue = asyncio.Queue()
         self.subscribers.append(q)
         return q
