@@ -24,7 +24,7 @@ def root(tmp_path):
     return str(r)
 
 
-@pytest.mark.parametrize("unsafe, want", [
+CASES = [
     ("/etc/passwd", "etc/passwd"),
     ("/abs/passwd", "etc/passwd"),
     ("/up/passwd", "etc/passwd"),
@@ -32,13 +32,39 @@ def root(tmp_path):
     ("/../../../etc", "etc"),
     ("/a/../../b", "b"),
     ("/mixed", "x"),
+    ("real/./a//b/", "real/a/b"),
     ("", ""),
     ("/", ""),
-])
-def test_secure_join(root, unsafe, want):
-    got = secure_join(root, unsafe)
-    assert got == os.path.join(root, want).rstrip("/") or got == root
+]
+
+
+def check_join(join, root: str, unsafe: str, want: str) -> None:
+    """The exact path: an answer that is merely inside the root (the root itself,
+    say) is wrong for every case but the last two."""
+    got = join(root, unsafe)
+    assert got == os.path.join(root, want).rstrip("/")
     assert is_within(root, got)
+
+
+@pytest.mark.parametrize("unsafe, want", CASES)
+def test_secure_join(root, unsafe, want):
+    check_join(secure_join, root, unsafe, want)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda root, unsafe: root,                                      # always the root
+    lambda root, unsafe: os.path.join(root, unsafe.lstrip("/")),   # no resolution at all
+    lambda root, unsafe: os.path.normpath(os.path.join(root, unsafe.lstrip("/"))),
+], ids=["root", "plain-join", "normpath"])
+def test_the_cases_reject_wrong_implementations(root, bad):
+    """The table above must fail an implementation that only stays inside the root."""
+    failed = 0
+    for unsafe, want in CASES:
+        try:
+            check_join(bad, root, unsafe, want)
+        except AssertionError:
+            failed += 1
+    assert failed > 0
 
 
 def test_symlink_loop_is_an_error(root):
