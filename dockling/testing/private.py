@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from dockling.runtime.cgroups import remove_tree
-from dockling.runtime.cgroups.v1 import find_mounts
+from dockling.testing import leaks
 from dockling.testing import net as testnet
 from dockling.testing.busybox import make_rootfs
 
@@ -22,11 +22,10 @@ BIN = os.path.dirname(sys.executable)
 
 
 def remove_cgroup_parent(rel: str) -> None:
-    """rmdir a cgroup parent (and what is under it) in every hierarchy."""
-    for mp in set(find_mounts().values()):
-        remove_tree(mp + rel)
-    if os.path.isdir("/sys/fs/cgroup/unified" + rel):
-        remove_tree("/sys/fs/cgroup/unified" + rel)
+    """rmdir a cgroup parent (and what is under it) in every hierarchy: each v1
+    one and the v2 tree, which is /sys/fs/cgroup itself on a unified host."""
+    for d in leaks.existing_cgroups(rel):
+        remove_tree(d)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from dockling.testing.leaks import existing_cgroups
+from tests.conftest import wait_for
 from tests.engine.conftest import name, running_daemon
 
 
@@ -24,26 +26,43 @@ def _inspect(d, n):
     return json.loads(d.cli("inspect", n).stdout)[0]
 
 
+def _ticks(log_path: str) -> int:
+    """Lines the container has logged, read from its json-file log (written by the shim)."""
+    try:
+        with open(log_path, "rb") as f:
+            return f.read().count(b"tick")
+    except FileNotFoundError:
+        return 0
+
+
+def _gone(pid: int) -> bool:
+    return not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
 def test_kill9_daemon_keeps_containers(own_daemon):
     d = own_daemon
     n = name()
     d.cli("run", "-d", "--name", n, "busybox", "sh", "-c",
           "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done", check=True)
-    pid = _inspect(d, n)["State"]["Pid"]
+    info = _inspect(d, n)
+    pid, log_path = info["State"]["Pid"], info["LogPath"]
+    assert wait_for(lambda: _ticks(log_path) > 0)
     d.kill9()
-    time.sleep(0.3)
-    assert os.path.exists(f"/proc/{pid}"), "container died with the daemon"
+    # The container outlived its daemon: its log goes on growing after the kill
+    # (several more ticks: the program and the shim have run on without it).
+    seen = _ticks(log_path)
+    assert wait_for(lambda: _ticks(log_path) >= seen + 3), "container died with the daemon"
+    assert os.path.exists(f"/proc/{pid}")
     d.start()
     info = _inspect(d, n)
     assert info["State"]["Running"] and info["State"]["Pid"] == pid
     assert n in d.cli("ps").stdout.decode()
     before = d.cli("logs", n).stdout.count(b"tick")
-    time.sleep(0.4)
-    assert d.cli("logs", n).stdout.count(b"tick") > before  # logs go on
+    assert wait_for(lambda: d.cli("logs", n).stdout.count(b"tick") > before)  # logs go on
     assert d.cli("stop", "-t", "1", n).returncode == 0
     info = _inspect(d, n)
     assert info["State"]["Status"] == "exited"
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert _gone(pid)
     d.cli("rm", n, check=True)
 
 
@@ -51,8 +70,11 @@ def test_container_exits_while_daemon_is_down(own_daemon):
     d = own_daemon
     n = name()
     d.cli("run", "-d", "--name", n, "busybox", "sh", "-c", "sleep 0.5; exit 7", check=True)
+    cid = _inspect(d, n)["Id"]
     d.kill9()
-    time.sleep(1.2)
+    # the exit happened while no daemon ran: the shim recorded it (then exited)
+    exit_json = os.path.join(d.exec_root, "containers", cid, "exit.json")
+    assert wait_for(lambda: os.path.exists(exit_json)), "the container did not exit"
     d.start()
     info = _inspect(d, n)
     assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 7
@@ -66,6 +88,8 @@ def test_kill9_shim_ends_container_cleanly(own_daemon):
     d.cli("run", "-d", "--name", n, "busybox", "sleep", "300", check=True)
     info = _inspect(d, n)
     pid = info["State"]["Pid"]
+    cgroup = f"{d.cgroup_parent}/{info['Id']}"
+    assert existing_cgroups(cgroup), "no cgroup in any hierarchy while it runs"
     shim_pid = int(open(os.path.join(d.exec_root, "containers", info["Id"],
                                      "shim.pid")).read())
     os.kill(shim_pid, signal.SIGKILL)
@@ -77,15 +101,9 @@ def test_kill9_shim_ends_container_cleanly(own_daemon):
     assert info["State"]["Status"] == "exited"
     assert info["State"]["ExitCode"] == 137
     assert "shim" in info["State"]["Error"]
-    for _ in range(100):
-        if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z":
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("container process outlived its shim")
+    assert wait_for(lambda: _gone(pid)), "container process outlived its shim"
     assert not os.path.ismount(info["GraphDriver"]["Data"]["MergedDir"])
-    cg = f"/sys/fs/cgroup/pids/{d.cgroup_parent}/{info['Id']}"
-    assert not os.path.exists(cg)
+    assert existing_cgroups(cgroup) == []  # v1 controllers and the v2 tree alike
     d.cli("rm", n, check=True)
 
 
