@@ -24,7 +24,11 @@ from dockling.testing.net import free_port  # noqa: F401 - used by the tests too
 from tests.engine.conftest import running_daemon
 
 REGISTRY = shutil.which("docker-registry")
-pytestmark = pytest.mark.skipif(REGISTRY is None, reason="docker-registry is not installed")
+# For the tests that start docker-registry. A conftest's ``pytestmark`` marks nothing
+# (pytest reads it from test modules only): test_registry.py sets it as its
+# pytestmark, test_hostile.py (which serves its own hostile registry) on the one
+# test that needs the real one.
+needs_registry = pytest.mark.skipif(REGISTRY is None, reason="docker-registry is not installed")
 
 
 class Registry:

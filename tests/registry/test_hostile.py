@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tests.registry.conftest import free_port
+from tests.registry.conftest import free_port, needs_registry
 
 MT_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 MT_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -340,6 +340,7 @@ def test_search_against_a_stub_index(rdaemon, hostile):
     assert len(out) == 2 and "someone/busybox" not in out[1]
 
 
+@needs_registry
 def test_mirror_serves_docker_hub_names(tmp_path_factory, busybox_tar, registry, tmp_path):
     """registry-mirrors: docker.io/library/busybox comes from the mirror (no Hub here)."""
     from tests.engine.conftest import running_daemon

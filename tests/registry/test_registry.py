@@ -11,7 +11,9 @@ import pytest
 
 from dockling.registry.endpoints import RegistryConfig
 from tests.engine.conftest import name
-from tests.registry.conftest import cli
+from tests.registry.conftest import cli, needs_registry
+
+pytestmark = needs_registry
 
 
 def _inspect(d, ref) -> dict:
