@@ -79,9 +79,18 @@ def effective_resources(cfg: spec.Spec):
         res.devices.append(spec.DeviceRule(allow=True, type=typ, major=major, minor=minor,
                                            access="rwm"))
     for d in cfg.linux.devices:
-        res.devices.append(spec.DeviceRule(allow=True, type=d.type, major=d.major,
-                                           minor=d.minor, access="rwm"))
+        # The device cgroup knows "c" and "b" only: an unbuffered "u" node is
+        # a "c" to it, and a FIFO ("p") is no device at all (v1's
+        # devices.allow refuses "p 8:666 rwm"; runtime-tools' linux_devices).
+        typ = DEVICE_CGROUP_TYPES.get(d.type)
+        if typ:
+            res.devices.append(spec.DeviceRule(allow=True, type=typ, major=d.major,
+                                               minor=d.minor, access="rwm"))
     return res
+
+
+# linux.devices[].type -> its type in device cgroup rules (None: no rule).
+DEVICE_CGROUP_TYPES = {"c": "c", "u": "c", "b": "b", "p": None}
 
 
 def exec_process(base: spec.Process, args: list[str], *, env=(), cwd=None, user=None,

@@ -340,6 +340,14 @@ def validate(spec: Spec, where: str = "config.json") -> None:
     for i, d in enumerate(spec.linux.devices):
         if d.type not in ("c", "b", "u", "p"):
             raise InvalidArgument(f"{where}: $.linux.devices[{i}].type: unknown type {d.type!r}")
+    rules = spec.linux.resources.devices if spec.linux.resources else []
+    for i, r in enumerate(rules):
+        if r.type not in ("a", "c", "b"):
+            # runc's words; the kernel would refuse the rule later with EINVAL.
+            raise InvalidArgument(
+                f"{where}: $.linux.resources.devices[{i}].type: invalid cgroup device type "
+                f"{r.type!r}"
+            )
     if spec.linux.rootfs_propagation and spec.linux.rootfs_propagation not in PROPAGATIONS:
         raise InvalidArgument(
             f"{where}: $.linux.rootfsPropagation: unknown propagation "

@@ -47,6 +47,8 @@ def test_id_mappings_field_names():
     (lambda c: c["linux"].update(rootfsPropagation="sideways"), "rootfsPropagation"),
     (lambda c: c["linux"].update(devices=[{"type": "x", "path": "/dev/x"}]),
      "$.linux.devices[0].type"),
+    (lambda c: c["linux"]["resources"]["devices"].append({"allow": True, "type": "p"}),
+     "$.linux.resources.devices[1].type"),
     (lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}),
      "soft limit above hard"),
     (lambda c: c.update(hostname="h", linux={**c["linux"], "namespaces": [{"type": "mount"}]}),
@@ -58,6 +60,19 @@ def test_validation_names_field(mutate, field):
     with pytest.raises(InvalidArgument) as err:
         spec.decode(json.dumps(c).encode())
     assert field in str(err.value)
+
+
+def test_device_cgroup_rules_for_linux_devices():
+    # A FIFO gets no device cgroup rule, an unbuffered "u" node is a "c" to it.
+    c = _cfg()
+    c["linux"]["devices"] = [
+        {"type": "p", "path": "/dev/p", "major": 8, "minor": 666},
+        {"type": "u", "path": "/dev/u", "major": 1, "minor": 3},
+        {"type": "b", "path": "/dev/b", "major": 8, "minor": 20},
+    ]
+    rules = defaults.effective_resources(spec.decode(json.dumps(c).encode())).devices
+    added = [(r.type, r.major, r.minor) for r in rules[1 + len(defaults.ALLOWED_DEVICES):]]
+    assert added == [("c", 1, 3), ("b", 8, 20)]
 
 
 def test_capability_names_accept_docker_forms():
