@@ -68,6 +68,21 @@ def in_thread(fn, *args, name: str = "background work") -> None:
     _hold(fut)
 
 
+async def blocking(fn, *args):
+    """``fn(*args)`` in a worker thread, awaited.
+
+    A thread cannot be stopped: if the caller is cancelled meanwhile, the
+    thread is waited for before the cancellation goes on, so that what the
+    caller then cleans up (a temp file, a mount) is no longer in use.
+    """
+    fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.gather(fut, return_exceptions=True)
+        raise
+
+
 def remove_tree(path: str) -> None:
     """Remove the tree at ``path``: renamed aside now, deleted in a worker thread."""
     parent, base = os.path.split(path.rstrip("/"))
@@ -111,4 +126,4 @@ async def wait_all() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-__all__ = ["clean_removing", "in_thread", "remove_tree", "spawn", "wait_all"]
+__all__ = ["blocking", "clean_removing", "in_thread", "remove_tree", "spawn", "wait_all"]

@@ -1,4 +1,9 @@
-"""Routes for /containers and /exec: Docker JSON in, engine call, Docker JSON out."""
+"""Routes for /containers and /exec: Docker JSON in, engine call, Docker JSON out.
+
+What walks or packs trees (cp, export, commit, diff, sizes) or runs a
+program (top's ps) runs in a worker thread (``blocking``): the event loop
+serves every other client meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import os
 import tempfile
 
 from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.background import blocking, in_thread
 from dockling.containers import copy, stats
 from dockling.containers.manager import ContainerManager
 from dockling.errors import (
@@ -48,6 +54,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         t = req.qint("t", req.qint("timeout"))
         if not await m.stop(req.params["id"], t, req.q("signal")):
             return empty(304)
+        await m.networks.iptables.idle()  # docker answers with the ports unpublished
         return empty(204)
 
     async def restart(req: Request) -> Response:
@@ -83,7 +90,8 @@ def routes(r: Router, m: ContainerManager) -> None:
             c = m.get(cid)
             if c["State"]["Running"] and not c["State"]["Restarting"]:
                 await m.kill_and_wait(cid)  # docker: kill, die, destroy (no stop event)
-        m.remove(cid, force=req.qbool("force"), volumes=req.qbool("v"))
+        m.remove(cid, force=req.qbool("force"), volumes=req.qbool("v"))  # trees: in a thread
+        await m.networks.iptables.idle()  # docker answers with the ports unpublished
         return empty(204)
 
     async def rename(req: Request) -> Response:
@@ -91,10 +99,12 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(204)
 
     async def top(req: Request) -> Response:
-        return json_response(m.top(req.params["id"], req.q("ps_args") or ""))
+        return json_response(await blocking(m.top, req.params["id"], req.q("ps_args") or ""))
 
     async def prune(req: Request) -> Response:
-        deleted, space = m.prune(req.filters())
+        filters = req.filters()
+        sizes = await blocking(m.prune_sizes, filters)
+        deleted, space = m.prune(filters, sizes)
         return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": space})
 
     async def logs(req: Request) -> Response:
@@ -229,31 +239,31 @@ def routes(r: Router, m: ContainerManager) -> None:
         return Response(200, content_type="application/json", stream=gen())
 
     async def archive_head(req: Request) -> Response:
-        st = copy.stat_path(m, req.params["id"], _path(req))
+        st = await blocking(copy.stat_path, m, req.params["id"], _path(req))
         return Response(200, headers={"X-Docker-Container-Path-Stat": copy.stat_header(st)})
 
     async def archive_get(req: Request) -> Response:
         path = _path(req)
         tmp = tempfile.TemporaryFile(dir=m.paths.root)  # noqa: SIM115 - closed by body()
         try:
-            st = copy.get_archive(m, req.params["id"], path, tmp)
+            st = await blocking(copy.get_archive, m, req.params["id"], path, tmp)
         except BaseException:
-            tmp.close()
+            in_thread(tmp.close)
             raise
         return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp),
                         headers={"X-Docker-Container-Path-Stat": copy.stat_header(st)})
 
     async def archive_put(req: Request) -> Response:
         req.body_file.seek(0)
-        copy.put_archive(m, req.params["id"], _path(req), req.body_file)
+        await blocking(copy.put_archive, m, req.params["id"], _path(req), req.body_file)
         return empty(200)
 
     async def export(req: Request) -> Response:
         tmp = tempfile.TemporaryFile(dir=m.paths.root)  # noqa: SIM115 - closed by body()
         try:
-            copy.export(m, req.params["id"], tmp)
+            await blocking(copy.export, m, req.params["id"], tmp)
         except BaseException:
-            tmp.close()
+            in_thread(tmp.close)
             raise
         m._emit(m.get(req.params["id"]), "export")
         return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp))
@@ -263,12 +273,12 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response({"Warnings": []})
 
     async def changes(req: Request) -> Response:
-        return json_response(m.changes(req.params["id"]))
+        return json_response(await blocking(m.changes, req.params["id"]))
 
     async def commit(req: Request) -> Response:
-        image_id = m.commit(req.q("container") or "", req.q("repo"), req.q("tag"),
-                            req.q("comment") or "", req.q("author") or "",
-                            req.query.get("changes", []), req.json() or None)
+        image_id = await blocking(m.commit, req.q("container") or "", req.q("repo"),
+                                  req.q("tag"), req.q("comment") or "", req.q("author") or "",
+                                  req.query.get("changes", []), req.json() or None)
         return json_response({"Id": image_id}, 201)
 
     r.add("POST", "/containers/create", create)
@@ -310,12 +320,13 @@ def _path(req: Request) -> str:
 
 
 async def _file_chunks(tmp):
+    """A spooled archive, streamed: each read in a thread (a cold disk is slow too)."""
     try:
         tmp.seek(0)
-        while chunk := tmp.read(1 << 20):
+        while chunk := await blocking(tmp.read, 1 << 20):
             yield chunk
     finally:
-        tmp.close()
+        in_thread(tmp.close)  # freeing a GB of blocks takes a while
 
 
 def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: bool):

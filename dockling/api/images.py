@@ -1,4 +1,8 @@
-"""Routes for /images: list, inspect, history, tag, delete, prune, create?fromSrc."""
+"""Routes for /images: list, inspect, history, tag, delete, prune, create?fromSrc.
+
+save, load and import pack or unpack layers: in a worker thread
+(``blocking``), so that the event loop serves every other client meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import json
 import tempfile
 
 from dockling import clock
+from dockling.api.registry import progress_response
 from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.background import blocking, in_thread
 from dockling.containers.manager import ContainerManager
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import archive, reference
 from dockling.images.store import ImageStore
-from dockling.api.registry import progress_response
 from dockling.registry import auth
 from dockling.registry.pull import Puller
 
@@ -104,7 +109,8 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
             raise InvalidArgument("importing from a URL is not supported (use a file or -)")
         changes = req.query.get("changes", [])
         req.body_file.seek(0)
-        image_id = archive.import_rootfs(images, req.body_file, changes, req.q("message") or "")
+        image_id = await blocking(archive.import_rootfs, images, req.body_file, changes,
+                                  req.q("message") or "")
         repo = req.q("repo")
         if repo:
             t = req.q("tag")
@@ -123,18 +129,18 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
 
         async def body():
             try:
-                archive.save(images, names, tmp)
+                await blocking(archive.save, images, names, tmp)
                 tmp.seek(0)
-                while chunk := tmp.read(1 << 20):
+                while chunk := await blocking(tmp.read, 1 << 20):
                     yield chunk
             finally:
-                tmp.close()
+                in_thread(tmp.close)  # freeing a GB of blocks takes a while
 
         return Response(200, content_type="application/x-tar", stream=body())
 
     async def load(req: Request) -> Response:
         req.body_file.seek(0)
-        lines = archive.load(images, req.body_file)
+        lines = await blocking(archive.load, images, req.body_file)
         for line in lines:
             events.emit("image", "load", line.split(": ", 1)[1])
         body = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)

@@ -24,12 +24,13 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
         return json_response(nets.inspect(req.params["id"], containers.all()))
 
     async def create(req: Request) -> Response:
-        net = nets.create(req.json())
+        net = await nets.create(req.json())
         return json_response({"Id": net["Id"], "Warning": ""}, 201)
 
     async def delete(req: Request) -> Response:
         net = nets.store.get(req.params["id"])
         nets.remove(net["Id"], users(net))
+        await nets.iptables.idle()  # docker answers once the rules are gone
         return empty(204)
 
     async def connect(req: Request) -> Response:
@@ -54,6 +55,7 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
                 continue
             nets.remove(net["Id"], [])
             deleted.append(net["Name"])
+        await nets.iptables.idle()
         return json_response({"NetworksDeleted": deleted or None})
 
     r.add("GET", "/networks", list_)

@@ -25,6 +25,7 @@ import urllib.parse
 
 import h11
 
+from dockling.background import in_thread
 from dockling.errors import DocklingError, InvalidArgument, NotFound
 
 log = logging.getLogger("dockling.api")
@@ -174,7 +175,10 @@ class Server:
                     resp = await self._dispatch(req)
                     done = await self._write_response(conn, req, resp, reader, writer)
                 finally:
-                    req.body_file.close()
+                    if getattr(req.body_file, "_rolled", False):
+                        in_thread(req.body_file.close)  # a GB upload: freeing takes a while
+                    else:
+                        req.body_file.close()
                 if done or conn.our_state is h11.MUST_CLOSE:
                     break
                 try:

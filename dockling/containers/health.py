@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from dockling import clock
+from dockling import background, clock
 
 log = logging.getLogger("dockling.health")
 
@@ -89,7 +89,7 @@ class Monitor:
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self.task = asyncio.get_event_loop().create_task(self._loop())
+        self.task = background.spawn(self._loop(), f"health check of {self.cid[:12]}")
 
     def stop(self) -> None:
         if self.task is not None:

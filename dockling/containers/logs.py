@@ -1,7 +1,7 @@
 """The json-file log driver's reader: docker's line format, tail/since/follow.
 
 Each line of ``<id>-json.log`` is {"log": "...", "stream": "stdout", "time": RFC3339}
-(the shim writes them). Output is framed like attach (8-byte headers)
+(the shim writes them, mode 0600: output can hold secrets). Output is framed like attach (8-byte headers)
 unless the container has a tty.
 """
 
@@ -100,10 +100,11 @@ def rotated(path: str) -> list[str]:
     return out[::-1]
 
 
-async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str = "all",
-               since: str | None = None, until: str | None = None, timestamps: bool = False,
-               stdout: bool = True, stderr: bool = True):
-    s, u = parse_since(since), parse_since(until)
+def _backlog(path: str, tty: bool, tail: str, s: float | None, u: float | None,
+             timestamps: bool, stdout: bool, stderr: bool):
+    """What is logged now, formatted: (the open current file at its end or None,
+    its unfinished last line, the output). Reads every rotated file: for a
+    worker thread."""
     entries = []
     for old in rotated(path):
         try:
@@ -112,9 +113,9 @@ async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str
         except FileNotFoundError:
             pass  # rotated away while we read
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, generator may pause
+        f = open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
-        return
+        return None, b"", []
     try:
         lines = f.readlines()
         pending = b""
@@ -125,12 +126,37 @@ async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str
         if tail not in (None, "", "all"):
             n = int(tail)
             entries = entries[-n:] if n > 0 else []
-        for e in entries:
-            yield _format(e, tty, timestamps)
+        return f, pending, [_format(e, tty, timestamps) for e in entries]
+    except BaseException:
+        f.close()
+        raise
+
+
+async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str = "all",
+               since: str | None = None, until: str | None = None, timestamps: bool = False,
+               stdout: bool = True, stderr: bool = True):
+    s, u = parse_since(since), parse_since(until)
+    # the files can be GBs (max-size x max-file): read and parsed in a worker thread
+    f, pending, out = await asyncio.to_thread(_backlog, path, tty, tail, s, u, timestamps,
+                                              stdout, stderr)
+    if f is None:
+        return
+    try:
+        batch: list[bytes] = []
+        size = 0
+        for piece in out:  # sent in pieces of ~1 MiB, not one write per line
+            batch.append(piece)
+            size += len(piece)
+            if size >= 1 << 20:
+                yield b"".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield b"".join(batch)
+        del out, batch
         if not follow:
             return
         while True:
-            chunk = f.read()
+            chunk = f.read(1 << 20)
             if chunk:
                 pending += chunk
                 *done, pending = pending.split(b"\n")
@@ -142,7 +168,7 @@ async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str
                 continue
             if _replaced(f, path):  # rotated: go on in the new file
                 f.close()
-                f = open(path, "rb")  # noqa: SIM115
+                f = open(path, "rb")  # noqa: SIM115, ASYNC230 - an open is quick; reads are sliced
                 pending = b""
                 continue
             if not running():

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 
-from dockling import clock
+from dockling import background, clock
 from dockling.containers import (
     health,
     model,
@@ -464,7 +464,7 @@ class ContainerManager:
         old = self.watchers.get(cid)
         if old is not None and not old.done():
             return
-        self.watchers[cid] = asyncio.get_event_loop().create_task(self._wait_shim(cid))
+        self.watchers[cid] = background.spawn(self._wait_shim(cid), f"watch {cid[:12]}")
         if check is not None and cid not in self.health_monitors:
             self.health_monitors[cid] = mon = health.Monitor(self, cid, check)
             mon.start()
@@ -608,9 +608,8 @@ class ContainerManager:
         self._save(c)
         log.debug("restarting %s in %.1f s (policy %s)", cid[:12], delay,
                   c["HostConfig"]["RestartPolicy"]["Name"])
-        loop = asyncio.get_event_loop()
-        self.restarts[cid] = loop.call_later(
-            delay, lambda: loop.create_task(self._restart(cid)))
+        self.restarts[cid] = asyncio.get_running_loop().call_later(
+            delay, lambda: background.spawn(self._restart(cid), f"restart {cid[:12]}"))
 
     def _cancel_restart(self, cid: str) -> None:
         handle = self.restarts.pop(cid, None)
@@ -659,7 +658,7 @@ class ContainerManager:
         cid = c["Id"]
         running = c["State"]["Running"]
         if condition in ("next-exit", "removed") or running:
-            fut = asyncio.get_event_loop().create_future()
+            fut = asyncio.get_running_loop().create_future()
             self.exit_futures.setdefault(cid, []).append((fut, condition != "next-exit"))
             code = await fut
         else:
@@ -708,7 +707,7 @@ class ContainerManager:
         if timeout is None:
             timeout = c["Config"].get("StopTimeout") or 10
         sig_name = sig or c["Config"].get("StopSignal") or "SIGTERM"
-        fut = asyncio.get_event_loop().create_future()
+        fut = asyncio.get_running_loop().create_future()
         self.exit_futures.setdefault(cid, []).append((fut, False))
         if c["State"]["Paused"]:
             self.runtime.resume(cid)
@@ -730,7 +729,7 @@ class ContainerManager:
     async def kill_and_wait(self, ref: str) -> None:
         """SIGKILL and wait for the exit (rm -f of a running container)."""
         c = self.get(ref)
-        fut = asyncio.get_event_loop().create_future()
+        fut = asyncio.get_running_loop().create_future()
         self.exit_futures.setdefault(c["Id"], []).append((fut, False))
         try:
             self.kill(c["Id"], signal.SIGKILL)
@@ -755,8 +754,9 @@ class ContainerManager:
         self._unmount(c)
         with self.db.tx() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (cid,))
-        shutil.rmtree(self.paths.container(cid), ignore_errors=True)
-        shutil.rmtree(self.paths.run(cid), ignore_errors=True)
+        # a writable layer can be GBs and many files: deleted in a worker thread
+        background.remove_tree(self.paths.container(cid))
+        background.remove_tree(self.paths.run(cid))
         task = self.watchers.pop(cid, None)
         if task is not None:
             task.cancel()
@@ -804,11 +804,10 @@ class ContainerManager:
         cg = manager_for(f"{self.cgroup_parent}/{c['Id']}", c["Id"])
         return cg.stats(), stats.system_cpu_ns()
 
-    def prune(self, filters: dict[str, list[str]]) -> tuple[list[str], int]:
-        """Remove stopped containers (filters: label, label!, until); IDs and bytes freed."""
+    def _prunable(self, filters: dict[str, list[str]]) -> list[dict]:
         until = filters.get("until")
         cutoff = parse_since(until[-1]) if until else None
-        deleted, space = [], 0
+        out = []
         for c in self.all():
             if c["State"]["Status"] not in ("exited", "created", "dead"):
                 continue
@@ -816,7 +815,23 @@ class ContainerManager:
                 continue
             if not _labels_match(c["Config"].get("Labels") or {}, filters):
                 continue
-            space += self.size_rw(c)
+            out.append(c)
+        return out
+
+    def prune_sizes(self, filters: dict[str, list[str]]) -> dict[str, int]:
+        """The SizeRw of each container ``prune`` would remove: tree walks, for a
+        worker thread."""
+        return {c["Id"]: self.size_rw(c) for c in self._prunable(filters)}
+
+    def prune(self, filters: dict[str, list[str]],
+              sizes: dict[str, int] | None = None) -> tuple[list[str], int]:
+        """Remove stopped containers (filters: label, label!, until); IDs and bytes freed.
+
+        ``sizes``: from ``prune_sizes`` (walked off the event loop); a container
+        stopped since then counts 0."""
+        deleted, space = [], 0
+        for c in self._prunable(filters):
+            space += self.size_rw(c) if sizes is None else sizes.get(c["Id"], 0)
             self.remove(c["Id"])
             deleted.append(c["Id"])
         self.events.emit("container", "prune", "", {"reclaimed": str(space)})

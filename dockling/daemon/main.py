@@ -19,12 +19,13 @@ import shutil
 import signal
 import sys
 
+from dockling import background
 from dockling.api import build as build_api
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
-from dockling.api import system as system_api
 from dockling.api import networks as networks_api
 from dockling.api import registry as registry_api
+from dockling.api import system as system_api
 from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
 from dockling.builder import context as build_context
@@ -32,18 +33,19 @@ from dockling.builder.cache import BuildCache
 from dockling.builder.executor import Builder
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon.events import Events
+from dockling.daemon.watchdog import Watchdog
 from dockling.errors import InvalidArgument
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.images.store import ImageStore
-from dockling.runtime import BUILTIN
-from dockling.runtime.cgroups import is_unified
-from dockling.runtime.state import process_start_time
 from dockling.network.manager import Config as NetConfig
 from dockling.network.manager import NetworkManager
 from dockling.registry.endpoints import RegistryConfig
 from dockling.registry.pull import Puller
 from dockling.registry.push import Pusher
+from dockling.runtime import BUILTIN
+from dockling.runtime.cgroups import is_unified
+from dockling.runtime.state import process_start_time
 from dockling.store.db import DB
 from dockling.volumes.store import VolumeStore
 
@@ -109,6 +111,9 @@ class Daemon:
         """Re-attach to live shims; settle the containers whose shim is gone."""
         self.content.clean_tmp()
         self.layers.clean()
+        background.clean_removing(os.path.join(self.root, "containers"),
+                                  os.path.join(self.exec_root, "containers"),
+                                  self.volumes.root, self.layers.root)
         build_context.clean(self.root)
         self.networks.start()
         m = self.containers
@@ -122,7 +127,7 @@ class Daemon:
                     os.path.join(run, "shim.sock")):
                 m._watch(cid, m.healthcheck(c))
                 self.networks.restore(c)
-                asyncio.ensure_future(self.networks.start_dns(c, m.all))
+                background.spawn(self.networks.start_dns(c, m.all), f"DNS of {cid[:12]}")
                 continue
             m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))
         self.networks.remove_stale_sandboxes({c["Id"] for c in m.all()
@@ -135,11 +140,20 @@ async def serve(daemon: Daemon, sock: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    dog = None
+    threshold = float(os.environ.get("DOCKLING_STALL_WARNING") or 1.0)
+    if threshold > 0:
+        dog = Watchdog(threshold)
+        dog.start()
     daemon.reconcile()
     srv = await serve_unix(daemon.router(), sock)
     log.info("API listening on %s", sock)
     await stop.wait()
     srv.close()
+    # (asyncio.run then waits for the worker threads: trees being removed)
+    await asyncio.to_thread(daemon.networks.iptables.close)
+    if dog is not None:
+        dog.stop()
     try:
         os.unlink(sock)
     except FileNotFoundError:

@@ -29,6 +29,7 @@ import tempfile
 
 import msgspec
 
+from dockling import background
 from dockling.errors import InternalError, InvalidArgument, NotFound
 from dockling.images.unpack import apply_layer, write_split
 from dockling.runtime import syscalls as sc
@@ -182,7 +183,7 @@ class LayerStore:
             os.unlink(os.path.join(self.links, layer.link))
         except FileNotFoundError:
             pass
-        shutil.rmtree(layer.path, ignore_errors=True)
+        background.remove_tree(layer.path)  # renamed aside now, deleted in a worker thread
 
     def chain(self, diff_ids: list[str]) -> list[str]:
         """Chain ids of an image's layers, bottom first."""

@@ -21,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from dockling import background
 from dockling.network.netns import run_in
 
 log = logging.getLogger("dockling.dns")
@@ -67,7 +68,7 @@ class _UDP(asyncio.DatagramProtocol):
             reply = await self.server.answer(data)
             if reply is not None and self.transport is not None:
                 self.transport.sendto(reply, addr)
-        asyncio.ensure_future(answer())
+        background.spawn(answer(), "embedded DNS answer")
 
 
 class Resolver:

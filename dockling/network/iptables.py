@@ -11,20 +11,65 @@ chains, so flushing ours never touches anyone else's rules:
 
 Rules are made by one function per kind, so adding and deleting use the
 same words. The ``iptables`` command (nft backend here) is the interface.
+
+Each ``iptables`` run is a process (~5 ms, more while the xtables lock is
+held): the rule changes of networks and published ports run on one thread
+of their own, in the order they were asked for, never on the event loop.
+Those methods return a ``concurrent.futures.Future``: the caller awaits it
+(``asyncio.wrap_future``) when it needs the rules in place (a container's
+start), or lets it go (a container's exit: a failure is logged), and
+``idle()`` waits for everything asked so far (an API call that must return
+with the rules gone, as docker's do). ``setup`` and ``teardown`` run at
+daemon start and in tests, synchronously.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 import shutil
 import subprocess
 
 from dockling.errors import InternalError
+
+log = logging.getLogger("dockling.network")
 
 
 class IPTables:
     def __init__(self, prefix: str = "DOCKLING", enabled: bool = True) -> None:
         self.p = prefix
         self.enabled = enabled and shutil.which("iptables") is not None
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
+
+    # -- the rules' thread ---------------------------------------------------------------
+    def _submit(self, fn, *args) -> concurrent.futures.Future:
+        if not self.enabled:
+            done: concurrent.futures.Future = concurrent.futures.Future()
+            done.set_result(None)
+            return done
+        if self._worker is None:
+            self._worker = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="iptables")
+        return self._worker.submit(fn, *args)
+
+    @staticmethod
+    def forget(fut: concurrent.futures.Future, what: str) -> None:
+        """Nobody waits for these rules: log a failure."""
+        def done(f: concurrent.futures.Future) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                log.warning("%s: %s", what, f.exception())
+        fut.add_done_callback(done)
+
+    async def idle(self) -> None:
+        """Wait until the rule changes asked for so far are made."""
+        if self._worker is not None:
+            await asyncio.wrap_future(self._submit(lambda: None))
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
 
     # -- plumbing -------------------------------------------------------------------
     def _run(self, table: str, *args: str, check: bool = True) -> bool:
@@ -114,19 +159,22 @@ class IPTables:
         return rules
 
     def add_network(self, bridge: str, subnet: str, icc: bool = True, masquerade: bool = True,
-                    internal: bool = False) -> None:
-        if not self.enabled:
-            return
-        for table, chain, rule in self._network_rules(bridge, subnet, icc, masquerade,
-                                                      internal):
-            self._ensure(table, chain, rule)
+                    internal: bool = False) -> concurrent.futures.Future:
+        rules = self._network_rules(bridge, subnet, icc, masquerade, internal)
+        return self._submit(self._ensure_all, rules)
 
     def remove_network(self, bridge: str, subnet: str, icc: bool = True,
-                       masquerade: bool = True, internal: bool = False) -> None:
-        if not self.enabled:
-            return
-        for table, chain, rule in self._network_rules(bridge, subnet, icc, masquerade,
-                                                      internal):
+                       masquerade: bool = True, internal: bool = False
+                       ) -> concurrent.futures.Future:
+        rules = self._network_rules(bridge, subnet, icc, masquerade, internal)
+        return self._submit(self._delete_all, rules)
+
+    def _ensure_all(self, rules: list[tuple[str, str, list[str]]]) -> None:
+        for table, chain, rule in rules:
+            self._ensure(table, chain, rule)
+
+    def _delete_all(self, rules: list[tuple[str, str, list[str]]]) -> None:
+        for table, chain, rule in rules:
             self._delete(table, chain, rule)
 
     # -- published ports ---------------------------------------------------------------------
@@ -145,17 +193,11 @@ class IPTables:
         ]
 
     def add_port(self, bridge: str, proto: str, host_ip: str, host_port: int, ip: str,
-                 port: int) -> None:
-        if not self.enabled:
-            return
-        for table, chain, rule in self._port_rules(bridge, proto, host_ip, host_port, ip,
-                                                   port):
-            self._ensure(table, chain, rule)
+                 port: int) -> concurrent.futures.Future:
+        rules = self._port_rules(bridge, proto, host_ip, host_port, ip, port)
+        return self._submit(self._ensure_all, rules)
 
     def remove_port(self, bridge: str, proto: str, host_ip: str, host_port: int, ip: str,
-                    port: int) -> None:
-        if not self.enabled:
-            return
-        for table, chain, rule in self._port_rules(bridge, proto, host_ip, host_port, ip,
-                                                   port):
-            self._delete(table, chain, rule)
+                    port: int) -> concurrent.futures.Future:
+        rules = self._port_rules(bridge, proto, host_ip, host_port, ip, port)
+        return self._submit(self._delete_all, rules)

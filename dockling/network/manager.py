@@ -11,6 +11,7 @@ listeners of running containers and removes what stopped ones left.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -81,9 +82,10 @@ class NetworkManager:
         self.iptables.setup()
         for net in self.store.all():
             if net["Driver"] == "bridge":
-                self._bring_up(net)
+                self._bring_up(net).result()  # daemon start: nothing is served yet
 
-    def _bring_up(self, net: dict) -> None:
+    def _bring_up(self, net: dict):
+        """The bridge now; its rules on the iptables thread (the future returned)."""
         cfg = store.ipv4_config(net)
         prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
         cfg6 = store.ipv6_config(net)
@@ -91,7 +93,8 @@ class NetworkManager:
                              store.mtu_of(net, self.cfg.mtu), v6=(
                                  cfg6["Gateway"], ipaddress.ip_network(cfg6["Subnet"]).prefixlen)
                              if cfg6 else None)
-        self.iptables.add_network(store.bridge_of(net), cfg["Subnet"], **self._flags(net))
+        return self.iptables.add_network(store.bridge_of(net), cfg["Subnet"],
+                                         **self._flags(net))
 
     def _flags(self, net: dict) -> dict:
         return {"icc": store.flag(net, store.OPT_ICC), "masquerade": store.flag(
@@ -106,10 +109,10 @@ class NetworkManager:
         return os.path.join(self.netns_dir, cid)
 
     # -- networks (the API) ---------------------------------------------------------------
-    def create(self, body: dict) -> dict:
+    async def create(self, body: dict) -> dict:
         net = self.store.create(body)
         try:
-            self._bring_up(net)
+            await asyncio.wrap_future(self._bring_up(net))
         except Exception:
             self.store.remove(net)
             raise
@@ -126,8 +129,9 @@ class NetworkManager:
                             f"{net['Id']} has active endpoints")
         if net["Driver"] == "bridge":
             cfg = store.ipv4_config(net)
-            self.iptables.remove_network(store.bridge_of(net), cfg["Subnet"],
-                                         **self._flags(net))
+            self.iptables.forget(self.iptables.remove_network(
+                store.bridge_of(net), cfg["Subnet"], **self._flags(net)),
+                f"rules of network {net['Name']}")
             bridge.delete_link(store.bridge_of(net))
         self.ipam.release_network(net["Id"])
         self.store.remove(net)
@@ -205,7 +209,8 @@ class NetworkManager:
                     continue
                 self._connect_endpoint(c, net, ep, f"eth{i}", default_route=not gateway_given)
                 gateway_given = gateway_given or not net.get("Internal")
-            self._publish(c)
+            for rules in self._publish(c):  # made on the iptables thread
+                await asyncio.wrap_future(rules)
             await self._start_dns(c, all_containers)
         except BaseException:
             self.detach(c)
@@ -318,7 +323,8 @@ class NetworkManager:
         netns.remove(path)
 
     # -- published ports ------------------------------------------------------------------------
-    def _publish(self, c: dict) -> None:
+    def _publish(self, c: dict) -> list:
+        """Hold the host ports, record them; the rules' futures (to await)."""
         hc = c["HostConfig"]
         exposed = dict(c["Config"].get("ExposedPorts") or {})
         bindings = {k: list(v or []) for k, v in (hc.get("PortBindings") or {}).items()}
@@ -326,6 +332,7 @@ class NetworkManager:
             for port in exposed:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         ports: dict = {p: None for p in exposed}
+        rules = []
         bridge_name, ip = self._port_target(c)
         for port, binds in bindings.items():
             ports[port] = []
@@ -336,9 +343,11 @@ class NetworkManager:
             for b in binds or [{"HostIp": "", "HostPort": ""}]:
                 host_ip = b.get("HostIp") or ""
                 hp = self.ports.take(c["Id"], proto, host_ip, str(b.get("HostPort") or ""))
-                self.iptables.add_port(bridge_name, proto, host_ip, hp, ip, int(num))
+                rules.append(self.iptables.add_port(bridge_name, proto, host_ip, hp, ip,
+                                                    int(num)))
                 ports[port].append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(hp)})
         c["NetworkSettings"]["Ports"] = ports
+        return rules
 
     def _port_target(self, c: dict) -> tuple[str | None, str | None]:
         """(bridge, container IP) that published ports lead to: the first endpoint
@@ -363,7 +372,9 @@ class NetworkManager:
         bridge_name, ip = self._port_target(c)
         if ip is not None:
             for proto, host_ip, host_port, port in self._published(c):
-                self.iptables.remove_port(bridge_name, proto, host_ip, host_port, ip, port)
+                self.iptables.forget(self.iptables.remove_port(
+                    bridge_name, proto, host_ip, host_port, ip, port),
+                    f"unpublish {host_port}/{proto} of {c['Id'][:12]}")
         self.ports.release(c["Id"])
 
     def restore(self, c: dict) -> None:
@@ -376,7 +387,9 @@ class NetworkManager:
                 self.ports.take(c["Id"], proto, host_ip, str(host_port))
             except Conflict as err:
                 log.warning("cannot hold port %s again: %s", host_port, err)
-            self.iptables.add_port(bridge_name, proto, host_ip, host_port, ip, port)
+            self.iptables.forget(self.iptables.add_port(
+                bridge_name, proto, host_ip, host_port, ip, port),
+                f"publish {host_port}/{proto} of {c['Id'][:12]}")
 
     def remove_stale_sandboxes(self, live: set[str]) -> None:
         """Namespaces a crash left behind for containers that no longer run."""

@@ -36,13 +36,12 @@ def test_a_worker_thread_transaction_is_its_own(tmp_path):
 
     t = threading.Thread(target=worker)
     t.start()
-    with pytest.raises(RuntimeError):
-        with db.tx() as conn:
-            conn.execute("INSERT INTO t VALUES ('main')")
-            inside.set()
-            # the worker waits for our write lock (busy timeout), it does not join us
-            worker_done.wait(0.5)
-            raise RuntimeError("roll back")
+    with pytest.raises(RuntimeError), db.tx() as conn:
+        conn.execute("INSERT INTO t VALUES ('main')")
+        inside.set()
+        # the worker waits for our write lock (busy timeout), it does not join us
+        worker_done.wait(0.5)
+        raise RuntimeError("roll back")
     t.join(10)
     assert not errors
     assert [r["v"] for r in db.query("SELECT v FROM t")] == ["worker"]
