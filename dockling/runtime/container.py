@@ -31,6 +31,7 @@ from dockling.runtime import (
     hooks,
     namespaces,
     process,
+    rootfs,
     seccomp,
     spec,
     sync,
@@ -108,6 +109,9 @@ class Runtime:
                 raise InvalidArgument(f"mounts[{i}].source: {m.source} does not exist")
         state_dir = self.store.reserve(cid)
         cg = cgroups.manager_for(cfg.linux.cgroups_path, cid)
+        host_mounts = None
+        if not spec.has_mount_namespace(cfg):
+            host_mounts = [mid for mid, _ in rootfs.mounts_below(root)]
         init_pid = None
         try:
             if console_socket is not None:
@@ -121,6 +125,7 @@ class Runtime:
                 created=clock.now(),
                 init_start_time=0, cgroup=cg.to_dict(),
                 config=spec.to_dict(cfg), annotations=dict(cfg.annotations),
+                host_mounts=host_mounts,
             )
             init_pid = self._spawn_init(cfg, st, state_dir, cg, filt, console_sock, stdio)
             st.pid = init_pid
@@ -134,6 +139,8 @@ class Runtime:
                 _kill_and_wait(init_pid)
             try:
                 cg.destroy()
+                if host_mounts is not None:
+                    rootfs.unmount_below(root, keep=host_mounts)
             finally:
                 self.store.remove(cid)
             raise
@@ -265,6 +272,8 @@ class Runtime:
             _kill_and_wait(c.pid, reap=False)
         _wait_cgroup_empty(c.cgroup)
         c.cgroup.destroy()
+        if c.st.host_mounts is not None:
+            rootfs.unmount_below(c.st.rootfs, keep=c.st.host_mounts)
         self.store.remove(cid)
         if c.spec.hooks and c.spec.hooks.poststop:
             hooks.run_warn(c.spec.hooks.poststop, "poststop", c.st.oci(Status.STOPPED), _warn)
@@ -282,6 +291,8 @@ class Runtime:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
         filt = self._seccomp(c.spec.linux.seccomp)
         types = [n.type for n in c.spec.linux.namespaces]
+        # No mount namespace to join: the init's root is reached by chroot.
+        root_of = 0 if "mount" in types else c.pid
         ns = namespaces.proc_paths(c.pid, [t for t in types if not (
             t == "user" and namespaces.same_as_host(t, c.pid))])
         if console_socket is not None:
@@ -291,7 +302,7 @@ class Runtime:
         if first == 0:
             parent.close()
             _stage1(child, c.cgroup, ns,
-                    lambda: _exec_child(child, proc, filt, console_sock, stdio))
+                    lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
         child.close()
         if console_sock is not None:
             console_sock.close()
@@ -333,8 +344,10 @@ def _stage1(sock, cg, ns: dict[str, str], then) -> None:
     os._exit(0)
 
 
-def _exec_child(sock, proc, filt, console_sock, stdio) -> None:
+def _exec_child(sock, proc, filt, console_sock, stdio, root_of: int = 0) -> None:
     try:
+        if root_of:
+            rootfs.chroot(f"/proc/{root_of}/root")
         os.setsid()
         if stdio is not None:
             for i, fd in enumerate(stdio):

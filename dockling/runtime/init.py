@@ -61,7 +61,13 @@ def _init(a: InitArgs) -> None:
         if spec.domainname:
             sc.setdomainname(spec.domainname)
     os.chdir(a.bundle)  # relative bind-mount sources are relative to the bundle
-    rootfs.prepare_root(a.rootfs, spec.linux.rootfs_propagation)
+    # Without a mount namespace we are in the runtime's: the host's mounts
+    # keep their propagation and the root is entered by chroot (the mounts
+    # made below it are delete's to remove). spec.validate refused what
+    # would remount host paths (masked/read-only paths, read-only root).
+    own_mounts = "mount" in ns
+    if own_mounts:
+        rootfs.prepare_root(a.rootfs, spec.linux.rootfs_propagation)
     rootfs.mount_all(a.rootfs, spec.mounts, a.cgroup_sources)
     if not rootfs.dev_is_bind(spec.mounts):
         rootfs.create_devices(a.rootfs, spec.linux.devices, in_userns="user" in ns)
@@ -70,7 +76,10 @@ def _init(a: InitArgs) -> None:
         sync.expect(a.sock, "hooks-done", "prestart hooks")
     if spec.hooks and spec.hooks.create_container:
         hooks.run(spec.hooks.create_container, "createContainer", a.state)
-    rootfs.pivot_root(a.rootfs)
+    if own_mounts:
+        rootfs.pivot_root(a.rootfs)
+    else:
+        rootfs.chroot(a.rootfs)
     rootfs.write_sysctls(spec.linux.sysctl)
     if proc.terminal:
         _setup_terminal(a)

@@ -5,6 +5,9 @@ The rest runs inside the container's new mount namespace, in the init
 process, in this order (runc's): private propagation, bind the rootfs onto
 itself, the configured mounts, device nodes and /dev symlinks, (hooks),
 pivot_root, sysctls, masked and read-only paths, read-only root.
+A config without a mount namespace shares the runtime's: no propagation
+change, the same mounts below the rootfs, chroot instead of pivot_root, and
+``unmount_below`` for delete to take those mounts away again.
 
 Every destination is resolved inside the rootfs by ``paths.secure_join`` and
 mounted through /proc/self/fd, so an image whose /etc or /proc is a symlink
@@ -314,6 +317,70 @@ def pivot_root(rootfs: str) -> None:
     finally:
         os.close(old)
         os.close(new)
+
+
+def chroot(rootfs: str) -> None:
+    """Without a mount namespace there is no pivot_root: chroot, as runc does."""
+    os.chdir(rootfs)
+    os.chroot(".")
+    os.chdir("/")
+
+
+# --- a container without a mount namespace ----------------------------------------
+# Its mounts are made in the runtime's own namespace, below the rootfs; runc
+# leaves them there after delete, we take them away.
+
+def mounts_below(rootfs: str) -> list[tuple[int, str]]:
+    """(mount ID, mount point) of our namespace's mounts strictly below rootfs."""
+    root = os.path.abspath(rootfs)
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            mp = _unescape(fields[4])
+            if mp != root and paths.is_within(root, mp):
+                out.append((int(fields[0]), mp))
+    return out
+
+
+def _unescape(field: str) -> str:
+    r"""mountinfo writes space, tab, newline and backslash as \ooo."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def unmount_below(rootfs: str, keep=()) -> None:
+    """Detach the mounts below rootfs but those in ``keep`` (IDs), deepest first.
+
+    The container shared our namespace and could have swapped a directory
+    on a mount point's path for a symlink: each is opened inside the root
+    (``paths.open_inside``) and detached through /proc/self/fd, so nothing
+    outside the rootfs is ever unmounted.
+    """
+    deepest_first = sorted(mounts_below(rootfs), key=lambda m: m[1].count("/"), reverse=True)
+    for mid, mp in deepest_first:
+        if mid in keep:
+            continue
+        try:
+            fd = paths.open_inside(rootfs, mp)
+        except (OSError, InvalidArgument):
+            continue  # gone with its parent, or no longer inside the root
+        try:
+            sc.umount(f"/proc/self/fd/{fd}", sc.MNT_DETACH)
+        except OSError as err:
+            if err.errno not in (errno.EINVAL, errno.ENOENT):
+                raise
+        finally:
+            os.close(fd)
 
 
 def write_sysctls(sysctl: dict[str, str]) -> None:

@@ -325,7 +325,7 @@ def validate(spec: Spec, where: str = "config.json") -> None:
             )
         seen.add(ns.type)
     if "mount" not in seen:
-        raise InvalidArgument(f"{where}: $.linux.namespaces: a mount namespace is required")
+        _check_without_mount_namespace(spec, where)
     if (spec.linux.uid_mappings or spec.linux.gid_mappings) and "user" not in seen:
         raise InvalidArgument(
             f"{where}: $.linux.uidMappings: id mappings need a user namespace"
@@ -353,6 +353,29 @@ def validate(spec: Spec, where: str = "config.json") -> None:
             f"{where}: $.linux.rootfsPropagation: unknown propagation "
             f"{spec.linux.rootfs_propagation!r}"
         )
+
+
+def _check_without_mount_namespace(spec: Spec, where: str) -> None:
+    """Without a mount namespace the container shares the runtime's: its
+    mounts are made below the rootfs (and removed by delete) and it is
+    chrooted, as runc does. What would change mounts the host uses is
+    refused: masked and read-only paths (runc's rule and words), a
+    read-only root and a root propagation (runc applies those to the host's
+    own mounts)."""
+    lx = spec.linux
+    if lx.masked_paths or lx.readonly_paths:
+        field = "maskedPaths" if lx.masked_paths else "readonlyPaths"
+        raise InvalidArgument(f"{where}: $.linux.{field}: unable to restrict sys entries "
+                              "without a private MNT namespace")
+    assert spec.root is not None
+    if spec.root.readonly:
+        raise InvalidArgument(f"{where}: $.root.readonly: a read-only root needs a mount namespace")
+    if lx.rootfs_propagation:
+        raise InvalidArgument(f"{where}: $.linux.rootfsPropagation: needs a mount namespace")
+
+
+def has_mount_namespace(spec: Spec) -> bool:
+    return any(ns.type == "mount" for ns in spec.linux.namespaces)
 
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave",

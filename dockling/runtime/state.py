@@ -70,6 +70,9 @@ class State(msgspec.Struct):
     config: dict
     owner: str = ""
     annotations: dict = {}
+    # Without a mount namespace: IDs of the mounts that were below the rootfs
+    # before create, which delete leaves alone (None: the container has one).
+    host_mounts: list[int] | None = None
 
     def oci(self, status: Status) -> dict:
         """The runtime-spec state JSON (what `state` prints)."""

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from dockling.runtime import rootfs
+from dockling.runtime import syscalls as sc
 from tests.conftest import new_id
 
 
@@ -22,9 +26,85 @@ def test_fifo_device_is_created_and_left_out_of_the_device_cgroup(runtime, bundl
         {"type": "p", "path": "/dev/test3", "major": 8, "minor": 666, "fileMode": 0o660},
         {"type": "u", "path": "/dev/test4", "major": 1, "minor": 3, "fileMode": 0o666},
     ]
-    res = run(runtime, bundle, "sh", "-c", "ls -l /dev/test3 /dev/test4; echo x > /dev/test4 && echo wrote")
+    res = run(runtime, bundle, "sh", "-c",
+              "ls -l /dev/test3 /dev/test4; echo x > /dev/test4 && echo wrote")
     assert res.returncode == 0, res.stderr
     out = res.stdout.decode().splitlines()
     assert out[0].startswith("prw-rw----"), out
     assert out[1].startswith("crw-rw-rw-"), out
     assert out[2] == "wrote"
+
+
+def _without_mount_namespace(bundle) -> None:
+    lx = bundle.config["linux"]
+    lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "mount"]
+    lx["maskedPaths"] = []
+    lx["readonlyPaths"] = []
+    with open(os.path.join(bundle.rootfs, "marker"), "w") as f:
+        f.write("inside\n")
+
+
+def _root_is_shared() -> bool:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == "/":
+                return any(x.startswith("shared:") for x in fields[6:fields.index("-")])
+    return False
+
+
+def _skip_runc_on_shared_root(runtime) -> None:
+    if runtime.name == "runc" and _root_is_shared():
+        # runc 1.1 makes "/" rslave in the namespace it shares: the host's.
+        pytest.skip("runc would change the host's root propagation")
+
+
+def test_without_mount_namespace_the_runtimes_is_used(runtime, bundle):
+    # runtime-tools' linux_ns_itype: every namespace type left out is the
+    # runtime's own; the root is still the bundle's (chroot, as runc does).
+    _skip_runc_on_shared_root(runtime)
+    _without_mount_namespace(bundle)
+    try:
+        res = run(runtime, bundle, "sh", "-c", "readlink /proc/self/ns/mnt; cat /marker")
+    finally:
+        left = rootfs.mounts_below(bundle.rootfs)
+        rootfs.unmount_below(bundle.rootfs)  # runc 1.1 leaves its mounts behind,
+        rootfs.unmount_below(os.path.dirname(bundle.rootfs))  # and rootfs bound on itself
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().split() == [os.readlink("/proc/self/ns/mnt"), "inside"]
+    if runtime.name == "dockling-runc":
+        assert left == []
+
+
+def test_without_mount_namespace_exec_and_delete(dockling, bundle):
+    # exec has no mount namespace to join: it enters the init's root; delete
+    # takes away the mounts made below the rootfs, and only those.
+    _without_mount_namespace(bundle)
+    keep = os.path.join(bundle.rootfs, "mnt")
+    os.makedirs(keep, exist_ok=True)
+    sc.mount("tmpfs", keep, "tmpfs", 0, "size=64k")
+    cid = new_id("nomnt")
+    try:
+        bundle.args("sleep", "30")
+        dockling.create(cid, bundle.write(cid))
+        assert {mp for _, mp in rootfs.mounts_below(bundle.rootfs)} >= {
+            os.path.join(bundle.rootfs, "proc"), os.path.join(bundle.rootfs, "dev")}
+        dockling("start", cid)
+        res = dockling("exec", cid, "sh", "-c", "cat /marker; readlink /proc/self/ns/mnt")
+        assert res.stdout.decode().split() == ["inside", os.readlink("/proc/self/ns/mnt")]
+        dockling("delete", "--force", cid)
+        assert [mp for _, mp in rootfs.mounts_below(bundle.rootfs)] == [keep]
+    finally:
+        rootfs.unmount_below(bundle.rootfs)
+
+
+def test_without_mount_namespace_failed_create_leaves_no_mount(dockling, bundle):
+    _without_mount_namespace(bundle)
+    bundle.args("/no-such-program")
+    cid = new_id("nomnt")
+    try:
+        res = dockling("create", "--bundle", bundle.write(cid), cid, check=False)
+        assert res.returncode != 0 and b"no-such-program" in res.stderr
+        assert rootfs.mounts_below(bundle.rootfs) == []
+    finally:
+        rootfs.unmount_below(bundle.rootfs)

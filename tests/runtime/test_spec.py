@@ -41,7 +41,14 @@ def test_id_mappings_field_names():
     (lambda c: c["process"].update(cwd="relative"), "$.process.cwd"),
     (lambda c: c["process"].update(env=["NOEQUALS"]), "$.process.env[0]"),
     (lambda c: c["linux"]["namespaces"].append({"type": "pid"}), "listed twice"),
-    (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "mount namespace"),
+    # Without a mount namespace, what would remount the host's paths (runc's rule).
+    (lambda c: c["linux"].update(namespaces=[{"type": "pid"}]), "$.linux.maskedPaths"),
+    (lambda c: c["linux"].update(namespaces=[], maskedPaths=[]), "$.linux.readonlyPaths"),
+    (lambda c: c["linux"].update(namespaces=[], maskedPaths=[], readonlyPaths=[]),
+     "$.root.readonly"),
+    (lambda c: (c["linux"].update(namespaces=[], maskedPaths=[], readonlyPaths=[],
+                                  rootfsPropagation="private"), c["root"].update(readonly=False)),
+     "$.linux.rootfsPropagation"),
     (lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]),
      "user namespace"),
     (lambda c: c["linux"].update(rootfsPropagation="sideways"), "rootfsPropagation"),
@@ -60,6 +67,15 @@ def test_validation_names_field(mutate, field):
     with pytest.raises(InvalidArgument) as err:
         spec.decode(json.dumps(c).encode())
     assert field in str(err.value)
+
+
+def test_no_mount_namespace_accepted():
+    # runtime-spec: an absent namespace type is inherited from the runtime.
+    c = _cfg(hostname="")
+    c["root"]["readonly"] = False
+    c["linux"].update(namespaces=[], maskedPaths=[], readonlyPaths=[])
+    s = spec.decode(json.dumps(c).encode())
+    assert not spec.has_mount_namespace(s)
 
 
 def test_device_cgroup_rules_for_linux_devices():
