@@ -1211,7 +1211,9 @@ def _matches(c: dict, filters: dict[str, list[str]], images: ImageStore) -> bool
             continue
         if key == "status" and c["State"]["Status"] not in values:
             return False
-        if key == "name" and not any(re.search(v, c["Name"][1:]) for v in values):
+        # docker matches the name with and without its leading slash (moby#37728)
+        if key == "name" and not any(re.search(v, c["Name"]) or re.search(v, c["Name"][1:])
+                                     for v in values):
             return False
         if key == "id" and not any(c["Id"].startswith(v) for v in values):
             return False
