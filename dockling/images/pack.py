@@ -3,104 +3,241 @@ listing a container's changes.
 
 The inverse of unpack.py: a 0:0 character device is written as
 ``.wh.NAME``, a directory with trusted.overlay.opaque=y gets a
-``.wh..wh..opq`` entry. Used by commit (and later save and push).
+``.wh..wh..opq`` entry. Used by commit, cp and export (and the builder).
 Entries are written sorted with numeric owners, so the same tree gives the
 same tar, and the same diff id.
+
+The tree may belong to a running container, whose processes can swap a
+directory for a symlink to the host's / at any moment. So the walk never
+goes by joined path strings: each directory is opened with O_NOFOLLOW
+relative to its parent's descriptor and listed through that descriptor; a
+file is opened O_PATH|O_NOFOLLOW, checked to be a regular file, and only
+then opened for reading (so a FIFO or a device planted in its place is
+never opened). What is swapped meanwhile is skipped or archived as what it
+is now, never followed.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import posixpath
 import stat
 import tarfile
+from collections.abc import Iterator
 
 from dockling.images.unpack import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX
+from dockling.runtime.openat2 import reopen
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(0, 0)
 
 
-def _opaque(path: str) -> bool:
+def _open_root(root: str | int) -> int:
+    """A readable descriptor of the tree's top: ``root`` is a trusted path or a
+    descriptor already opened inside a container's root."""
+    if isinstance(root, int):
+        return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root)
+    return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _scan(dfd: int, rel: str, exclude: frozenset[str]) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, name, lstat) of a directory's entries, sorted by name."""
+    with os.scandir(dfd) as it:
+        names = sorted(e.name for e in it)
+    out = []
+    for n in names:
+        r = f"{rel}/{n}" if rel else n
+        if r in exclude:
+            continue
+        try:
+            st = os.stat(n, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # gone meanwhile
+        out.append((r, n, st))
+    return out
+
+
+def entries(root: str | int, exclude: frozenset[str] = frozenset()
+            ) -> Iterator[tuple[str, int, str, os.stat_result]]:
+    """(relative path, parent dir fd, name, lstat) of every entry below ``root``:
+    sorted, parents first, each directory's entries together. The parent's fd is
+    valid until the next item is asked for. ``exclude``: relative paths left out
+    with everything below them."""
+    top = _open_root(root)
+    stack: list[tuple[int, Iterator]] = [(top, iter(()))]
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+        kids = _scan(top, "", exclude)
+        for r, n, st in kids:
+            yield r, top, n, st
+        stack[-1] = (top, iter([k for k in kids if stat.S_ISDIR(k[2].st_mode)]))
+        while stack:
+            fd, subdirs = stack[-1]
+            nxt = next(subdirs, None)
+            if nxt is None:
+                os.close(stack.pop()[0])
+                continue
+            r, n, _ = nxt
+            try:
+                sub = os.open(n, _DIR, dir_fd=fd)
+            except OSError:
+                continue  # removed, or swapped for a symlink: never followed
+            stack.append((sub, iter(())))
+            kids = _scan(sub, r, exclude)
+            for r2, n2, st2 in kids:
+                yield r2, sub, n2, st2
+            stack[-1] = (sub, iter([k for k in kids if stat.S_ISDIR(k[2].st_mode)]))
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
 
 
 def walk(root: str, exclude: frozenset[str] = frozenset()):
     """(relative path, absolute path, lstat) for every entry, sorted, parents first.
 
+    The absolute path is for trees nothing changes meanwhile (a build context,
+    an image's layers); the walk itself goes by descriptors (see ``entries``).
     ``exclude``: relative paths left out with everything below them.
     """
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        d = os.path.join(root, rel)
+    for rel, _fd, _name, st in entries(root, exclude):
+        yield rel, os.path.join(root, rel), st
+
+
+def _tarinfo(name: str, st: os.stat_result, linkname: str = "") -> tarfile.TarInfo | None:
+    """TarFile.gettarinfo from a stat result (same fields, so the same bytes),
+    owners numeric only; None for a socket, which tar cannot hold."""
+    ti = tarfile.TarInfo(name)
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        ti.type, ti.size = tarfile.REGTYPE, st.st_size
+    elif stat.S_ISDIR(mode):
+        ti.type = tarfile.DIRTYPE
+    elif stat.S_ISFIFO(mode):
+        ti.type = tarfile.FIFOTYPE
+    elif stat.S_ISLNK(mode):
+        ti.type, ti.linkname = tarfile.SYMTYPE, linkname
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        return None  # docker skips sockets too
+    ti.mode = mode
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.mtime = st.st_mtime
+    return ti
+
+
+def _xattrs_fd(fd: int) -> dict[str, str]:
+    """An inode's xattrs but overlay's own (``fd``: readable, or O_PATH)."""
+    target: int | str = fd
+    try:
+        names = os.listxattr(fd)
+    except OSError:
+        try:  # an O_PATH fd (a FIFO, a device): through its /proc link
+            target = f"/proc/self/fd/{fd}"
+            names = os.listxattr(target)
+        except OSError:
+            return {}
+    out = {}
+    for n in names:
+        if n.startswith("trusted.overlay."):
+            continue
         try:
-            names = sorted(os.listdir(d), reverse=True)
+            out[n] = os.getxattr(target, n).decode("utf-8", "surrogateescape")
         except OSError:
             continue
-        children = []
-        for n in names:
-            r = f"{rel}/{n}" if rel else n
-            if r in exclude:
-                continue
-            p = os.path.join(root, r)
-            st = os.lstat(p)
-            children.append((r, p, st))
-        for r, p, st in reversed(children):
-            yield r, p, st
-        stack.extend(r for r, p, st in children if stat.S_ISDIR(st.st_mode))
+    return out
 
 
-def write_layer(root: str, out, prefix: str = "",
+def _opaque(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
+        return False
+
+
+class _Writer:
+    """One tar being written: hard links seen, entries added from (dir fd, name)."""
+
+    def __init__(self, tf: tarfile.TarFile) -> None:
+        self.tf = tf
+        self.inodes: dict[tuple[int, int], str] = {}
+
+    def add(self, rel: str, dfd: int, name: str, st: os.stat_result) -> None:
+        tf = self.tf
+        if is_whiteout(st):
+            parent, base = posixpath.split(rel)
+            ti = tarfile.TarInfo(posixpath.join(parent, WHITEOUT_PREFIX + base))
+            ti.mtime = int(st.st_mtime)
+            tf.addfile(ti, io.BytesIO(b""))
+            return
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(name, dir_fd=dfd)
+            except OSError:
+                return  # replaced meanwhile
+            tf.addfile(_tarinfo(rel, st, target))
+            return
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            first = self.inodes.get((st.st_dev, st.st_ino))
+            if first is not None:
+                ti = _tarinfo(rel, st)
+                ti.type, ti.linkname, ti.size = tarfile.LNKTYPE, first, 0
+                tf.addfile(ti)
+                return
+        flags = _DIR if stat.S_ISDIR(st.st_mode) else _PATH
+        try:
+            fd = os.open(name, flags, dir_fd=dfd)
+        except OSError:
+            return  # removed, or swapped for a symlink meanwhile
+        try:
+            st = os.fstat(fd)  # what was opened, whatever the name held before
+            ti = _tarinfo(rel, st)
+            if ti is None:
+                return
+            xattrs = _xattrs_fd(fd)
+            if xattrs:
+                ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}
+            if stat.S_ISREG(st.st_mode):
+                # checked: a regular file, so opening it for reading has no side effect
+                with open(reopen(fd, os.O_RDONLY), "rb") as f:
+                    if st.st_nlink > 1:
+                        self.inodes[(st.st_dev, st.st_ino)] = rel
+                    tf.addfile(ti, f)
+                return
+            tf.addfile(ti)
+            if stat.S_ISDIR(st.st_mode) and _opaque(fd):
+                op = tarfile.TarInfo(posixpath.join(rel, OPAQUE))
+                op.mtime = int(st.st_mtime)
+                tf.addfile(op, io.BytesIO(b""))
+        finally:
+            os.close(fd)
+
+
+def write_layer(root: str | int, out, prefix: str = "",
                 exclude: frozenset[str] = frozenset()) -> None:
-    """Write the tree at ``root`` (an overlay upper dir) as an OCI layer tar.
+    """Write the tree at ``root`` (an overlay upper dir, a container's root) as an
+    OCI layer tar. ``root``: a trusted path, or a directory fd opened inside a
+    container's root (``openat2.open_in_root``).
 
     ``prefix``: a top directory for every entry, itself included (docker cp's
     archive of one directory: ``etc/``, ``etc/passwd``...). ``exclude``:
     relative paths left out (a container's mount points, see walk).
     """
-    inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        entries = walk(root, exclude)
+        w = _Writer(tf)
         if prefix:
-            entries = itertools.chain([("", root, os.lstat(root))], entries)
-        for rel, path, st in entries:
-            rel = posixpath.join(prefix, rel) if rel else prefix
-            if is_whiteout(st):
-                parent, name = os.path.split(rel)
-                ti = tarfile.TarInfo(os.path.join(parent, WHITEOUT_PREFIX + name))
-                ti.mtime = int(st.st_mtime)
-                tf.addfile(ti, io.BytesIO(b""))
-                continue
-            ti = tf.gettarinfo(path, arcname=rel)
-            ti.uname = ti.gname = ""
-            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in inodes:
-                    ti.type = tarfile.LNKTYPE
-                    ti.linkname = inodes[key]
-                    ti.size = 0
-                    tf.addfile(ti)
-                    continue
-                inodes[key] = rel
-            xattrs = _xattrs(path, st)
-            if xattrs:
-                ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}
-            if stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
-                    tf.addfile(ti, f)
-            else:
-                tf.addfile(ti)
-            if stat.S_ISDIR(st.st_mode) and _opaque(path):
-                op = tarfile.TarInfo(os.path.join(rel, OPAQUE))
-                op.mtime = int(st.st_mtime)
-                tf.addfile(op, io.BytesIO(b""))
+            top = _open_root(root)
+            try:
+                w.add(prefix, top, ".", os.fstat(top))
+            finally:
+                os.close(top)
+        for rel, dfd, name, st in entries(root, exclude):
+            w.add(posixpath.join(prefix, rel) if prefix else rel, dfd, name, st)
 
 
 # Written by overlayfs on copy-up; meaningless (or misleading) in a lower layer.
@@ -114,50 +251,61 @@ def tidy_overlay_xattrs(root: str) -> bool:
     """Drop overlay's copy-up bookkeeping from an upper dir about to become a
     lower layer; True if it holds metacopy or redirect entries instead."""
     foreign = False
-    for _, path, st in walk(root):
+    for _, dfd, name, st in entries(root):
         if stat.S_ISLNK(st.st_mode):
             continue
         try:
-            names = os.listxattr(path, follow_symlinks=False)
+            fd = os.open(name, _PATH, dir_fd=dfd)
         except OSError:
             continue
-        for n in names:
-            if n in _OVERLAY_FOREIGN:
-                foreign = True
-            elif n in _OVERLAY_BOOKKEEPING:
-                os.removexattr(path, n, follow_symlinks=False)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            for n in os.listxattr(path):
+                if n in _OVERLAY_FOREIGN:
+                    foreign = True
+                elif n in _OVERLAY_BOOKKEEPING:
+                    os.removexattr(path, n)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return foreign
 
 
-def _xattrs(path: str, st: os.stat_result) -> dict[str, str]:
-    if stat.S_ISLNK(st.st_mode):
-        return {}
-    out = {}
+def _lexists_below(root_fd: int, rel: str) -> bool:
+    """Whether ``rel`` exists below ``root_fd`` without following any symlink
+    (overlay merges by name: a symlink in a lower layer is not a directory)."""
+    parts = rel.split("/")
+    fds: list[int] = []
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        cur = root_fd
+        for part in parts[:-1]:
+            cur = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=cur)
+            fds.append(cur)
+        os.stat(parts[-1], dir_fd=cur, follow_symlinks=False)
+        return True
     except OSError:
-        return {}
-    for n in names:
-        if n.startswith("trusted.overlay."):
-            continue
-        try:
-            out[n] = os.getxattr(path, n, follow_symlinks=False).decode("utf-8",
-                                                                         "surrogateescape")
-        except OSError:
-            continue
-    return out
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def changes(upper: str, lowers: list[str],
             exclude: frozenset[str] = frozenset()) -> list[dict]:
     """`docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D)."""
     out = []
-    for rel, path, st in walk(upper, exclude):
-        in_lower = any(os.path.lexists(os.path.join(low, rel)) for low in lowers)
-        if is_whiteout(st):
-            out.append({"Path": "/" + rel, "Kind": 2})
-        elif in_lower:
-            out.append({"Path": "/" + rel, "Kind": 0})
-        else:
-            out.append({"Path": "/" + rel, "Kind": 1})
+    lower_fds = [os.open(low, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for low in lowers]
+    try:
+        for rel, _fd, _name, st in entries(upper, exclude):
+            if is_whiteout(st):
+                out.append({"Path": "/" + rel, "Kind": 2})
+            elif any(_lexists_below(fd, rel) for fd in lower_fds):
+                out.append({"Path": "/" + rel, "Kind": 0})
+            else:
+                out.append({"Path": "/" + rel, "Kind": 1})
+    finally:
+        for fd in lower_fds:
+            os.close(fd)
     return out
