@@ -14,6 +14,7 @@ import shlex
 
 from dockling import clock
 from dockling.errors import InvalidArgument
+from dockling.images.layers import DiffIDMismatch, chain_id
 from dockling.images.store import ImageStore
 
 _CHANGE_OK = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "VOLUME", "WORKDIR",
@@ -232,11 +233,16 @@ def load(images: ImageStore, fileobj) -> list[str]:
                     member = tf.getmember(layer_path)
                 except KeyError as err:
                     raise InvalidArgument(f"invalid archive: {layer_path} is missing") from err
-                layer = images.layers.register(tf.extractfile(member), parent)
-                if layer.diff_id != want:
-                    images.layers.remove(layer.chain_id)
-                    raise InvalidArgument(f"invalid diffID for layer {i}: calculated "
-                                          f"{layer.diff_id}, expected {want}")
+                # With expected=, a layer that is not what the config says is never
+                # stored: removing it afterwards could remove a layer another image
+                # uses (the same content under the same chain id).
+                try:
+                    layer = images.layers.register(tf.extractfile(member), parent,
+                                                   expected=want)
+                except DiffIDMismatch as err:  # moby's tarexport words it with chain ids
+                    raise InvalidArgument(
+                        f'invalid diffID for layer {i}: expected "{chain_id(parent, want)}", '
+                        f'got "{chain_id(parent, err.actual)}"') from err
                 parent = layer.chain_id
             image_id = images.add_raw(raw)
             tags = entry.get("RepoTags") or []

@@ -41,6 +41,17 @@ def chain_id(parent: str | None, diff_id: str) -> str:
     return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
 
 
+class DiffIDMismatch(InvalidArgument):
+    """A layer unpacked to another diff id than the one expected: nothing was stored.
+    (An InvalidArgument, 400; its own class so callers can word it as docker
+    does for their command without reading the message.)"""
+
+    def __init__(self, actual: str, expected: str) -> None:
+        super().__init__(f"layer unpacks to {actual}, the image config says {expected}")
+        self.actual = actual
+        self.expected = expected
+
+
 class Layer:
     __slots__ = ("chain_id", "diff_id", "link", "parent", "path", "size")
 
@@ -82,7 +93,9 @@ class LayerStore:
         """Unpack a layer stream on top of ``parent`` (a chain id or None).
 
         ``expected``: the diff id the layer must have; anything else is thrown
-        away before it is stored (a pull unpacks before the blob's digest is known).
+        away before it is stored (a pull unpacks before the blob's digest is known;
+        a load must never name, or later remove, a layer other images use):
+        DiffIDMismatch.
         """
         tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
         os.makedirs(os.path.join(tmp, "diff"))
@@ -90,8 +103,7 @@ class LayerStore:
             split: list = []
             diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split)
             if expected and diff_id != expected:
-                raise InvalidArgument(f"layer unpacks to {diff_id}, the image config says "
-                                      f"{expected}")
+                raise DiffIDMismatch(diff_id, expected)
             return self._place(tmp, split, diff_id, size, parent)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,15 @@ container's root, never by us.
 
 OCI whiteouts become overlay whiteouts: ``.wh.NAME`` -> a 0:0 character
 device NAME, ``.wh..wh..opq`` -> the xattr trusted.overlay.opaque=y on its
-directory. Ownership, modes, mtimes, xattrs and device nodes are kept.
+directory; a whiteout of ``.`` or ``..`` (``.wh..``, ``.wh...``) is refused,
+as containerd refuses it. Ownership, modes, mtimes, xattrs and device nodes
+are kept, but xattrs in overlay's namespace (``trusted.overlay.*``): they
+would steer overlayfs (opaque directories, redirects, metacopy, xattr
+whiteouts), which only whiteout entries may do. Other xattrs are set as
+docker sets them (security.capability carries file capabilities).
+
+``dest`` may be a directory fd (docker cp: the destination was opened
+inside the container's root, so nothing can redirect it in between).
 
 The stream may be gzip, zstd or plain; the diff id (sha256 of the
 uncompressed tar) is computed while reading, so one pass verifies and
@@ -118,8 +126,11 @@ def clean_name(name: str) -> str:
 class _Dirs:
     """Directory fds below dest, opened component by component, never via symlinks."""
 
-    def __init__(self, dest: str) -> None:
-        self.root = os.open(dest, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    def __init__(self, dest: str | int) -> None:
+        if isinstance(dest, int):  # a readable descriptor of our own, even from an O_PATH one
+            self.root = os.open(".", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC, dir_fd=dest)
+        else:
+            self.root = os.open(dest, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
         self.cache: dict[str, int] = {"": self.root}
 
     def get(self, rel: str, create: bool = True) -> int:
@@ -167,7 +178,7 @@ def _remove(pfd: int, base: str) -> None:
         os.unlink(base, dir_fd=pfd)
 
 
-def apply_layer(fileobj, dest: str | None, split: list | None = None,
+def apply_layer(fileobj, dest: str | int | None, split: list | None = None,
                 whiteouts: bool = True) -> tuple[str, int]:
     """Unpack a layer stream into ``dest``; return (diff id, uncompressed size).
 
@@ -247,6 +258,8 @@ def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times,
             return  # aufs hardlink bookkeeping: nothing to unpack
         else:
             name = base[len(WHITEOUT_PREFIX):]
+            if name in ("", ".", ".."):  # the directory itself, or its parent
+                raise InvalidArgument(f"invalid layer: invalid whiteout name: {base}")
             dirs.forget(posixpath.join(parent, name))
             _remove(pfd, name)
             os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
@@ -300,20 +313,35 @@ def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times,
             raise InvalidArgument(
                 f"invalid layer: hardlink {m.name!r} to {m.linkname!r}, which is not in the layer"
             ) from err
-    elif m.ischr() or m.isblk():
-        kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
-        os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+    elif m.ischr() or m.isblk() or m.isfifo():
+        if m.isfifo():
+            os.mkfifo(base, m.mode & 0o7777, dir_fd=pfd)
+        else:
+            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+            os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor),
+                     dir_fd=pfd)
         os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
-    elif m.isfifo():
-        os.mkfifo(base, m.mode & 0o7777, dir_fd=pfd)
-        os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        if _xattr_items(m):  # by an O_PATH fd: a FIFO or a device is never opened
+            fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            try:
+                _xattrs(f"/proc/self/fd/{fd}", m)
+            finally:
+                os.close(fd)
     else:
         raise InvalidArgument(f"invalid layer: entry {m.name!r} has unsupported type {m.type!r}")
 
 
-def _xattrs(fd: int, m: tarfile.TarInfo) -> None:
+def _xattr_items(m: tarfile.TarInfo) -> list[tuple[str, bytes]]:
+    out = []
     for key, value in (m.pax_headers or {}).items():
         if key.startswith("SCHILY.xattr."):
             name = key[len("SCHILY.xattr."):]
-            raw = value.encode("utf-8", "surrogateescape")
-            os.setxattr(fd, name, raw)
+            if name.startswith("trusted.overlay."):
+                continue  # overlay's own: whiteouts and opaque dirs come from .wh. entries
+            out.append((name, value.encode("utf-8", "surrogateescape")))
+    return out
+
+
+def _xattrs(target: int | str, m: tarfile.TarInfo) -> None:
+    for name, raw in _xattr_items(m):
+        os.setxattr(target, name, raw)

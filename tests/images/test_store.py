@@ -167,3 +167,48 @@ def test_many_layers_still_mount(images, tmp_path):
         assert (c / "merged/f119").read_bytes() == b"119"
     finally:
         unmount(str(c / "merged"))
+
+
+def _archive(config: dict, layer_tars: list[bytes]) -> bytes:
+    """A docker-archive (manifest.json, config, layers) around a config as given."""
+    import hashlib
+    import json
+    import tarfile
+
+    raw = json.dumps(config).encode()
+    cfg = hashlib.sha256(raw).hexdigest() + ".json"
+    files = {cfg: raw}
+    names = []
+    for i, t in enumerate(layer_tars):
+        files[f"l{i}/layer.tar"] = t
+        names.append(f"l{i}/layer.tar")
+    files["manifest.json"] = json.dumps(
+        [{"Config": cfg, "RepoTags": ["evil:latest"], "Layers": names}]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for n, data in files.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_load_with_a_wrong_diff_id_keeps_layers_other_images_use(images):
+    """An archive whose layer is another image's layer, under a config naming a
+    different diff id: the load fails and the other image keeps its layer."""
+    from dockling.images.archive import load
+
+    layer_tar = make_tar([("f", "file", {"data": b"shared"})])
+    image_id = import_rootfs(images, io.BytesIO(layer_tar), [])
+    images.tag(image_id, "victim")
+    chain = images.layers.chain(images.load(image_id).diff_ids)[0]
+    bogus = "sha256:" + "0" * 64
+    data = _archive({"architecture": "amd64", "os": "linux", "config": {},
+                     "rootfs": {"type": "layers", "diff_ids": [bogus]}}, [layer_tar])
+    with pytest.raises(InvalidArgument, match="invalid diffID for layer 0"):
+        load(images, io.BytesIO(data))
+    assert images.layers.exists(chain)
+    assert os.path.exists(os.path.join(images.layers.get(chain).diff, "f"))
+    assert os.path.islink(os.path.join(images.layers.links, images.layers.get(chain).link))
+    assert not images.layers.exists(bogus)
+    assert [n for n in os.listdir(images.layers.root) if n.startswith("tmp-")] == []

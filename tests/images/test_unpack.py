@@ -191,3 +191,59 @@ def test_tar_split_rewrites_identical_bytes(tmp_path):
     out = io.BytesIO()
     assert store.write_tar(layer.chain_id, out) == layer.diff_id
     assert out.getvalue() == data
+
+
+@pytest.mark.parametrize("name", [".wh..", "d/.wh..", "d/.wh...", ".wh."])
+def test_whiteouts_of_dot_and_dotdot_refused(dirs, name):
+    """A whiteout's target is a name in its directory: `.wh..` would white out the
+    directory itself, `.wh...` its parent (containerd: "invalid whiteout name")."""
+    dest, _ = dirs
+    data = make_tar([("d", "dir", {}), ("d/keep", "file", {"data": b"k"}),
+                     (name, "file", {})])
+    with pytest.raises(InvalidArgument, match="invalid layer: invalid whiteout name"):
+        apply_layer(io.BytesIO(data), str(dest))
+    assert (dest / "d" / "keep").read_bytes() == b"k"
+    assert os.listdir(dest) == ["d"]
+
+
+def test_overlay_xattrs_from_a_layer_are_dropped(dirs):
+    """trusted.overlay.* would steer overlayfs (opaque dirs, redirects, metacopy,
+    xattr whiteouts): only .wh. entries make whiteouts. Other xattrs are set as
+    docker sets them (security.capability: file capabilities)."""
+    dest, _ = dirs
+    # vfs_cap_data v2: cap_net_raw (13) permitted, effective bit
+    caps = (0x02000001).to_bytes(4, "little") + (1 << 13).to_bytes(4, "little") + bytes(12)
+    data = make_tar([
+        ("d", "dir", {"xattrs": {"trusted.overlay.opaque": "y", "user.a": "1"}}),
+        ("d/f", "file", {"data": b"x", "xattrs": {
+            "trusted.overlay.redirect": "/etc", "trusted.overlay.metacopy": "",
+            "trusted.overlay.whiteout": "", "security.capability":
+            caps.decode("utf-8", "surrogateescape")}}),
+        ("e", "dir", {"xattrs": {"trusted.overlay.whiteouts": ""}}),
+    ])
+    apply_layer(io.BytesIO(data), str(dest))
+    for p in (dest / "d", dest / "d" / "f", dest / "e"):
+        assert not [n for n in os.listxattr(p) if n.startswith("trusted.overlay.")], p
+    assert os.getxattr(dest / "d", "user.a") == b"1"
+    assert os.getxattr(dest / "d" / "f", "security.capability") == caps
+
+
+def test_cp_archives_drop_overlay_xattrs_too(dirs):
+    dest, _ = dirs
+    data = make_tar([("d", "dir", {"xattrs": {"trusted.overlay.opaque": "y"}})])
+    apply_layer(io.BytesIO(data), str(dest), whiteouts=False)
+    assert OPAQUE_XATTR not in os.listxattr(dest / "d")
+
+
+def test_unpack_into_a_directory_fd(dirs):
+    """cp gives the destination as a descriptor opened inside the container's root:
+    nothing between its resolution and the unpack can redirect it."""
+    dest, outside = dirs
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        apply_layer(io.BytesIO(make_tar([("a/b", "file", {"data": b"x"})])), fd,
+                    whiteouts=False)
+    finally:
+        os.close(fd)
+    assert (dest / "a" / "b").read_bytes() == b"x"
+    _untouched(outside)
