@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 
-from dockling.cli.format import render
 from dockling.cli.main import UsageError
 from dockling.client.http import APIError
 
@@ -24,28 +23,30 @@ def each(names: list[str], fn) -> int:
     return rc
 
 
-def inspect(names: list[str], fetch, fmt: str | None) -> int:
-    """docker's inspect output: a JSON array, or --format once per document."""
-    docs, rc = [], 0
+def inspect(names: list[str], fetch, fmt: str | None, go_type: str | None = None,
+            raw_fallback: bool = True) -> int:
+    """docker's inspect output: a JSON array, or --format once per document (as the
+    Go type docker decodes it into, e.g. "volume.Volume"); errors after the output."""
+    docs, errors = [], []
     for n in names:
         try:
             docs.append(fetch(n))
         except APIError as err:
-            print(f"Error response from daemon: {err.message}", file=sys.stderr)
-            rc = 1
-    print_documents(docs, fmt)
-    return rc
+            errors.append(f"Error response from daemon: {err.message}")
+    return print_documents(docs, fmt, go_type, errors, raw_fallback)
 
 
-def print_documents(docs: list[dict], fmt: str | None) -> None:
+def print_documents(docs: list[dict], fmt: str | None, go_type: str | None = None,
+                    errors: list[str] | None = None, raw_fallback: bool = True) -> int:
     if not fmt:
+        for e in errors or []:
+            print(e, file=sys.stderr)
         print(json.dumps(docs, indent=4))
-        return
-    try:
-        for d in docs:
-            print(render(fmt, [d], {}))
-    except ValueError as err:
-        raise UsageError(str(err)) from err
+        return 1 if errors else 0
+    from dockling.cli.format import print_inspect
+
+    typed = [d if isinstance(d, tuple) else (d, go_type) for d in docs]
+    return print_inspect(typed, fmt, errors, raw_fallback)
 
 
 def filters(items: list[str]) -> dict[str, list[str]]:

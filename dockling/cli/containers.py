@@ -713,31 +713,29 @@ def cmd_logs(cli: Client, a) -> int:
 
 
 def cmd_inspect(cli: Client, a) -> int:
-    docs = []
-    rc = 0
+    docs, errors = [], []
     for n in a.names:
         doc = None
         if a.type in (None, "container"):
             try:
-                doc = cli.get(f"/containers/{n}/json")
+                doc = (cli.get(f"/containers/{n}/json"), "container.InspectResponse")
             except APIError as err:
                 if err.status != 404 or a.type == "container":
-                    print(f"Error response from daemon: {err.message}", file=sys.stderr)
-                    rc = 1
+                    errors.append(f"Error response from daemon: {err.message}")
                     continue
         if doc is None:
             try:
-                doc = cli.get(f"/images/{n}/json")
+                doc = (cli.get(f"/images/{n}/json"), "image.InspectResponse")
             except APIError as err:
                 if err.status == 404:
-                    print(f"Error: No such object: {n}", file=sys.stderr)
+                    errors.append(f"Error: No such object: {n}")
                 else:
-                    print(f"Error response from daemon: {err.message}", file=sys.stderr)
-                rc = 1
+                    errors.append(f"Error response from daemon: {err.message}")
                 continue
         docs.append(doc)
-    print_documents(docs, a.format)
-    return rc
+    if not a.format:
+        return print_documents([d for d, _ in docs], None, errors=errors)
+    return print_documents(docs, a.format, errors=errors)
 
 
 # -- exec / attach -----------------------------------------------------------------------------

@@ -189,7 +189,8 @@ def cmd_history(cli: Client, a) -> int:
 
 
 def cmd_image_inspect(cli: Client, a) -> int:
-    return inspect(a.names, lambda n: cli.get(f"/images/{n}/json"), a.format)
+    return inspect(a.names, lambda n: cli.get(f"/images/{n}/json"), a.format,
+                   "image.InspectResponse")
 
 
 def cmd_prune(cli: Client, a) -> int:

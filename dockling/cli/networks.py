@@ -112,7 +112,8 @@ def cmd_ls(cli: Client, a) -> int:
 
 
 def cmd_inspect(cli: Client, a) -> int:
-    return inspect(a.networks, lambda n: cli.get(f"/networks/{n}"), a.format)
+    return inspect(a.networks, lambda n: cli.get(f"/networks/{n}"), a.format,
+                   "network.Inspect")
 
 
 def cmd_rm(cli: Client, a) -> int:

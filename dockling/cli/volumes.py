@@ -73,7 +73,9 @@ def cmd_ls(cli: Client, a) -> int:
 
 
 def cmd_inspect(cli: Client, a) -> int:
-    return inspect(a.volumes, lambda n: cli.get(f"/volumes/{n}"), a.format)
+    # docker volume inspect has no raw fallback (its getter returns no raw JSON)
+    return inspect(a.volumes, lambda n: cli.get(f"/volumes/{n}"), a.format, "volume.Volume",
+                   raw_fallback=False)
 
 
 def cmd_rm(cli: Client, a) -> int:
