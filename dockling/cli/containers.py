@@ -7,15 +7,16 @@ import sys
 import time
 
 from dockling.cli.common import each, filters, print_documents
-from dockling.cli.format import ago, print_list, table
+from dockling.cli.format import TypedNil, ago, print_list, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
 from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
 from dockling.client.http import APIError, Client
 
-PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
               "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
-              "State": "STATE", "Status": "STATUS", "Names": "NAMES", "Labels": "LABELS",
-              "Networks": "NETWORKS", "Mounts": "MOUNTS", "Size": "SIZE"}
+              "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS",
+              "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
+              "Platform": "PLATFORM"}
 
 
 def _create_args(sp) -> None:
@@ -621,15 +622,44 @@ def cmd_top(cli: Client, a) -> int:
 # -- ps ---------------------------------------------------------------------------------
 
 def ports_text(ports: list[dict]) -> str:
-    """docker ps's PORTS: 0.0.0.0:8080->80/tcp, 443/tcp."""
-    out = []
-    for p in sorted(ports, key=lambda p: (p["PrivatePort"], p["Type"], p.get("PublicPort", 0))):
-        if p.get("PublicPort"):
-            out.append(f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{p['PrivatePort']}/"
-                       f"{p['Type']}")
+    """docker/cli DisplayablePorts: 0.0.0.0:8080->80/tcp, 443/tcp; consecutive ports
+    grouped (8000-8002/tcp)."""
+    groups: dict[str, list[int]] = {}
+    order: list[str] = []
+    result, host_mappings = [], []
+
+    def host(ip: str, port) -> str:
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+    for p in sorted(ports, key=lambda p: (p.get("PrivatePort", 0), p.get("IP") or "",
+                                          p.get("PublicPort") or 0, p.get("Type", ""))):
+        current, key = p.get("PrivatePort", 0), p.get("Type", "")
+        ip = p.get("IP") or ""
+        if ip:
+            if (p.get("PublicPort") or 0) != current:
+                host_mappings.append(f"{host(ip, p.get('PublicPort') or 0)}->{current}/"
+                                     f"{p.get('Type', '')}")
+                continue
+            key = ip + "/" + key
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [current, current]
+            order.append(key)
+        elif current == g[1] + 1:
+            g[1] = current
         else:
-            out.append(f"{p['PrivatePort']}/{p['Type']}")
-    return ", ".join(out)
+            result.append(_port_group(key, *g))
+            groups[key] = [current, current]
+    result += [_port_group(k, *groups[k]) for k in order]
+    return ", ".join(result + host_mappings)
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, typ = key.rpartition("/")
+    group = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        group = f"{f'[{ip}]' if ':' in ip else ip}:{group}->{group}"
+    return group + "/" + typ
 
 
 def _truncate_id(ref: str) -> str:
@@ -637,30 +667,88 @@ def _truncate_id(ref: str) -> str:
     return ref.split(":", 1)[-1][:12]
 
 
-def _ps_image(c: dict, no_trunc: bool) -> str:
+def ellipsis(s: str, width: int) -> str:
+    """docker/cli formatter.Ellipsis (display width; ASCII the common case)."""
+    if width <= 0:
+        return ""
+    if len(s) <= width:
+        return s
+    return s[:width - 1] + "…"
+
+
+def _familiar(image: str) -> str:
+    """reference.FamiliarString of a tag reference, the name alone for a digest one."""
+    name, at, _ = image.partition("@")
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
+                   "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name if at or ":" in name.rsplit("/", 1)[-1] else name
+
+
+def _ps_image(c: dict, trunc: bool) -> str:
     """docker/cli ContainerContext.Image: an image given by ID (a build's RUN container)
     is shown truncated."""
     image = c.get("Image") or ""
     if not image:
         return "<no image>"
-    if not no_trunc and _truncate_id(image) == _truncate_id(c.get("ImageID") or ""):
-        return _truncate_id(image)
+    if trunc:
+        if _truncate_id(c.get("ImageID") or "") == _truncate_id(image):
+            return _truncate_id(image)
+        return _familiar(image)
     return image
 
 
+def _names(c: dict, trunc: bool) -> str:
+    names = [n[1:] for n in c.get("Names") or []]
+    if trunc:
+        for n in names:
+            if "/" not in n:  # a link's name (/web/db) is not the container's own
+                names = [n]
+                break
+    return ",".join(names)
+
+
+def _local_time(ts: float) -> str:
+    """time.Unix(ts, 0).String() in the local zone."""
+    t = time.localtime(ts)
+    return time.strftime("%Y-%m-%d %H:%M:%S %z ", t) + (t.tm_zone or "")
+
+
 def _ps_row(c: dict, no_trunc: bool) -> dict:
-    cmd = c["Command"]
-    if not no_trunc and len(cmd) > 20:
-        cmd = cmd[:19] + "…"
-    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": _ps_image(c, no_trunc),
-            "Command": f'"{cmd}"', "CreatedAt": time.strftime(
-                "%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
-            "RunningFor": ago(c["Created"]), "Ports": ports_text(c.get("Ports") or []),
-            "State": c["State"],
-            "Status": c["Status"], "Names": ",".join(n.lstrip("/") for n in c["Names"]),
-            "Labels": ",".join(f"{k}={v}" for k, v in c["Labels"].items()),
-            "Networks": ",".join(c["NetworkSettings"]["Networks"]), "Mounts": "",
-            "Size": "0B"}
+    """One container as docker/cli's ContainerContext presents it."""
+    from dockling.units import human_size
+
+    trunc = not no_trunc
+    labels = c.get("Labels") or {}
+    mounts = c.get("Mounts") or []
+    srw, srootfs = c.get("SizeRw") or 0, c.get("SizeRootFs") or 0
+    size = human_size(srw)
+    if srootfs > 0:
+        size += f" (virtual {human_size(srootfs)})"
+    return {"ID": _truncate_id(c["Id"]) if trunc else c["Id"],
+            "Names": _names(c, trunc), "Image": _ps_image(c, trunc),
+            "Command": quote_go(ellipsis(c.get("Command") or "", 20) if trunc else
+                                c.get("Command") or ""),
+            "CreatedAt": _local_time(c.get("Created") or 0),
+            "RunningFor": ago(c.get("Created") or 0), "Ports": ports_text(c.get("Ports") or []),
+            "State": c.get("State") or "", "Status": c.get("Status") or "", "Size": size,
+            "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+            "Mounts": ",".join((ellipsis(m.get("Name") or m.get("Source") or "", 15) if trunc
+                                else m.get("Name") or m.get("Source") or "") for m in mounts),
+            "LocalVolumes": str(sum(1 for m in mounts if m.get("Driver") == "local")),
+            "Networks": ",".join((c.get("NetworkSettings") or {}).get("Networks") or {}),
+            "Platform": TypedNil("*formatter.Platform"), "_labels": labels}
+
+
+def quote_go(s: str) -> str:
+    """strconv.Quote for the common (printable) case."""
+    if all(" " <= ch < "\x7f" or ord(ch) > 0x9f for ch in s):
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from dockling.cli.gotemplate.fmt import quote
+
+    return quote(s)
 
 
 def cmd_ps(cli: Client, a) -> int:
@@ -671,11 +759,26 @@ def cmd_ps(cli: Client, a) -> int:
         params["limit"] = a.last
     if a.filter:
         params["filters"] = filters(a.filter)
+    fmt = a.format
+    if fmt and not a.quiet and fmt != "table":
+        # docker/cli checks the template on an empty container first (and asks for sizes
+        # when it uses .Size)
+        from dockling.cli.format import check_template
+
+        empty = _ps_row({"Id": "", "Created": 0}, a.no_trunc)
+        if check_template(fmt, "formatter.ContainerContext", empty, "Size"):
+            params["size"] = True
+    if a.size:
+        params["size"] = True
     cs = cli.get("/containers/json", **params)
     rows = [_ps_row(c, a.no_trunc) for c in cs]
-    print_list(rows, [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
-                      ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
-                      ("NAMES", "Names")], PS_HEADERS, a.format, "ID" if a.quiet else None)
+    columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+               ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
+               ("NAMES", "Names")]
+    if a.size:
+        columns.append(("SIZE", "Size"))
+    print_list(rows, columns, PS_HEADERS, fmt, "ID" if a.quiet else None,
+               "formatter.ContainerContext")
     return 0
 
 

@@ -24,16 +24,23 @@ def ago(ts: float) -> str:
     return human_duration(time.time() - ts) + " ago"
 
 
-def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    """Columns padded like Go's tabwriter (min width, 3 spaces of padding)."""
-    headers = [h for h, _ in columns]
-    cells = [[str(r.get(k, "")) for _, k in columns] for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
-    out = []
-    for line in [headers, *cells]:
-        out.append("".join(c.ljust(w + 3) if i < len(line) - 1 else c
-                           for i, (c, w) in enumerate(zip(line, widths))).rstrip())
-    return "\n".join(out)
+def table(rows: list[dict], columns: list[tuple[str, str]], minwidth: int = 10) -> str:
+    """docker/cli's default tables: tab-separated cells through its tabwriter (cells at
+    least minwidth wide, 3 spaces of padding; a line's last cell is not padded)."""
+    from dockling.cli.tabwriter import TabWriter
+
+    tw = TabWriter(minwidth, 1, 3)
+    tw.write("\t".join(h for h, _ in columns) + "\n")
+    for r in rows:
+        tw.write("\t".join(str(r.get(k, "")) for _, k in columns) + "\n")
+    return tw.flush().removesuffix("\n")
+
+
+class TypedNil:
+    """A nil of a Go type in a row (ps's Platform() is a nil *formatter.Platform)."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
 
 
 def fail(message: str, code: int = 1):
@@ -59,22 +66,54 @@ def template_string(fmt: str) -> str:
     return fmt.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
 
 
-def context(type_name: str, fields: dict, labels: dict | None = None):
-    """A formatter context: each field a method (docker/cli's contexts are method-only),
-    plus Label(name) when the row has labels."""
+def context(type_name: str, fields: dict, labels: dict | None = None, used: set | None = None):
+    """A formatter context: each field a method (docker/cli's contexts are method-only;
+    a callable value is computed when the template asks for it), plus Label(name) when
+    the row has labels. Methods called are added to `used`."""
     from dockling.cli.gotemplate import Func, Struct
-    from dockling.cli.gotemplate.values import _NAMED, register_struct
+    from dockling.cli.gotemplate.values import _NAMED, Nil, register_struct
 
     if type_name not in _NAMED:
         register_struct(type_name, [])
+    if "formatter.Platform" not in _NAMED:
+        register_struct("formatter.Platform", [("Platform", "v1.Platform", "Platform", True)])
+        from dockling.cli import dockertypes
+
+        dockertypes.load()
     methods = {}
     for name, value in fields.items():
-        methods[name] = Func(name, [], (lambda v=value: v),
-                             results=("string" if isinstance(value, str) else "interface {}",))
+        if isinstance(value, TypedNil):
+            value = Nil(value.type_name)
+
+        def get(name=name, value=value):
+            if used is not None:
+                used.add(name)
+            return value() if callable(value) else value
+        result = "string" if isinstance(value, str) or callable(value) else "interface {}"
+        methods[name] = Func(name, [], get, results=(result,))
     if labels is not None:
         methods["Label"] = Func("Label", ["string"], lambda n: labels.get(n, ""),
                                 results=("string",))
     return Struct(type_name, {}, ptr=True, methods=methods)
+
+
+def check_template(fmt: str, type_name: str, empty_row: dict, watch: str) -> bool:
+    """ps's early check (container/list.go): the template parsed and run on an empty
+    container ("failed to parse/execute template: ..."); True if it used `watch`."""
+    from dockling.cli import templates
+    from dockling.cli.gotemplate import ExecError, ParseError
+
+    try:
+        tmpl = templates.parse(fmt)
+    except ParseError as err:
+        fail(f"failed to parse template: {err}")
+    used: set = set()
+    fields = {k: v for k, v in empty_row.items() if not k.startswith("_")}
+    try:
+        tmpl.execute(context(type_name, fields, empty_row.get("_labels"), used))
+    except ExecError as err:
+        fail(f"failed to execute template: {err}")
+    return watch in used
 
 
 def _header_value(headers: dict[str, str]):
@@ -126,9 +165,10 @@ def format_contexts(fmt: str, contexts: list, headers: dict[str, str]) -> str:
 
 
 def _row_context(row, type_name: str):
+    """A row dict as a context; "_labels" gives Label(name), "_type" its own type."""
     if isinstance(row, dict):
         fields = {k: v for k, v in row.items() if not k.startswith("_")}
-        return context(type_name, fields, row.get("_labels"))
+        return context(row.get("_type", type_name), fields, row.get("_labels"))
     return row
 
 
@@ -273,6 +313,7 @@ def print_version(server: dict | None, fmt: str) -> int:
 
     if fmt == "json":
         fmt = "{{json .}}"
+    dockertypes.load()
     order = Func("getDetailsOrder", ["types.ComponentVersion"],
                  lambda c: sorted(c.field("Details") or {}), results=("[]string",))
     try:

@@ -15,7 +15,8 @@ from dockling.client.http import APIError, Client
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",
                  "Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-                 "Size": "SIZE"}
+                 "Size": "SIZE", "Containers": "CONTAINERS", "VirtualSize": "SIZE",
+                 "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
 
 
 def register(sub) -> None:
@@ -49,6 +50,7 @@ def register(sub) -> None:
         sp.add_argument("-H", "--human", default="true")
         sp.add_argument("--no-trunc", action="store_true")
         sp.add_argument("-q", "--quiet", action="store_true")
+        sp.add_argument("--format")
         sp.add_argument("image")
         sp.set_defaults(func=cmd_history)
     for parent in (sub, isub):
@@ -93,19 +95,11 @@ def cmd_images(cli: Client, a) -> int:
     if a.repository:
         filters.setdefault("reference", []).append(a.repository)
     imgs = cli.get("/images/json", all=a.all, filters=filters or None)
+    need_digest = a.digests or "{{.Digest}}" in (a.format or "")
     rows = []
     for img in imgs:
-        tags = img["RepoTags"] or ["<none>:<none>"]
-        # docker: the digest a registry gave for this row's repository
-        digests = {d.rpartition("@")[0]: d.rpartition("@")[2] for d in img["RepoDigests"] or []}
-        for t in tags:
-            repo, _, tag = t.rpartition(":")
-            rows.append({"ID": _short(img["Id"], a.no_trunc), "Repository": repo,
-                         "Tag": tag, "Digest": digests.get(repo, "<none>"),
-                         "CreatedSince": ago(img["Created"]),
-                         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
-                                                    time.gmtime(img["Created"])),
-                         "Size": human_size(img["Size"])})
+        for repo, tag, digest in _image_rows(img, a.digests, need_digest):
+            rows.append(_image_row(img, repo, tag, digest, a.no_trunc))
     if a.quiet:
         seen = []
         for r in rows:
@@ -113,8 +107,11 @@ def cmd_images(cli: Client, a) -> int:
                 seen.append(r["ID"])
         print("\n".join(seen)) if seen else None
         return 0
-    if a.format:
-        print_formatted(a.format, rows, IMAGE_HEADERS)
+    if a.format and a.format != "table":
+        fmt = a.format
+        if fmt.startswith("table") and a.digests and "{{.Digest}}" not in fmt:
+            fmt += "\t{{.Digest}}"
+        print_formatted(fmt, rows, IMAGE_HEADERS, "formatter.imageContext")
         return 0
     cols = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
     if a.digests:
@@ -122,6 +119,73 @@ def cmd_images(cli: Client, a) -> int:
     cols += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
     print(table(rows, cols))
     return 0
+
+
+def _familiar_name(ref: str) -> str:
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
+def _image_rows(img: dict, digests_flag: bool, need_digest: bool) -> list[tuple]:
+    """docker/cli imageFormat: (repository, tag, digest) rows of one image."""
+    tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+    dgsts = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
+    if not tags and not dgsts:
+        return [("<none>", "<none>", "<none>")]
+    repo_tags: dict[str, list[str]] = {}
+    for t in tags:
+        name, _, tag = t.rpartition(":")
+        if name and "/" not in tag:
+            repo_tags.setdefault(_familiar_name(name), []).append(tag)
+    repo_digests: dict[str, list[str]] = {}
+    for d in dgsts:
+        name, _, dg = d.partition("@")
+        repo_digests.setdefault(_familiar_name(name), []).append(dg)
+    out = []
+    for repo, tag_list in repo_tags.items():
+        ds = repo_digests.pop(repo, [])
+        if not need_digest:
+            ds = []
+        for tag in tag_list:
+            if not ds:
+                out.append((repo, tag, "<none>"))
+            for dg in ds:
+                out.append((repo, tag, dg))
+    for repo, ds in repo_digests.items():
+        if digests_flag:
+            out += [(repo, "<none>", dg) for dg in ds]
+        else:
+            out.append((repo, "<none>", ""))
+    return out
+
+
+def _image_row(img: dict, repo: str, tag: str, digest: str, no_trunc: bool) -> dict:
+    """docker/cli's imageContext."""
+    from dockling.units import human_size
+
+    size, shared = img.get("Size", 0), img.get("SharedSize", -1)
+    created = img.get("Created", 0)
+    t = time.localtime(created)
+    return {"ID": _short(img["Id"], no_trunc), "Repository": repo, "Tag": tag,
+            "Digest": digest, "CreatedSince": ago(created),
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z ", t) + (t.tm_zone or ""),
+            "Size": human_size(size),
+            "Containers": "N/A" if img.get("Containers", -1) == -1 else
+            str(img["Containers"]),
+            "VirtualSize": _human_size4(size),
+            "SharedSize": "N/A" if shared == -1 else _human_size4(shared),
+            "UniqueSize": "N/A" if size == -1 or shared == -1 else _human_size4(size - shared)}
+
+
+def _human_size4(n: float) -> str:
+    """units.HumanSize: four significant digits."""
+    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
 
 
 def cmd_rmi(cli: Client, a) -> int:
@@ -174,16 +238,40 @@ def cmd_import(cli: Client, a) -> int:
     return 0
 
 
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                   "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
+
+
+def _history_row(h: dict, no_trunc: bool, human: bool) -> dict:
+    """docker/cli's historyContext."""
+    t = time.localtime(h.get("Created", 0))
+    off = time.strftime("%z", t)
+    created_at = time.strftime("%Y-%m-%dT%H:%M:%S", t) + (
+        "Z" if off in ("+0000", "-0000") else off[:3] + ":" + off[3:])
+    since = created_at
+    if human:
+        since = "N/A" if h.get("Created", 0) <= 946684800 else ago(h["Created"])
+    by = (h.get("CreatedBy") or "").replace("\t", " ")
+    if not no_trunc and len(by) > 45:
+        by = by[:44] + "…"
+    return {"ID": h["Id"] if no_trunc else h["Id"].split(":", 1)[-1][:12],
+            "CreatedSince": since, "CreatedAt": created_at, "CreatedBy": by,
+            "Size": human_size(h.get("Size", 0)) if human else str(h.get("Size", 0)),
+            "Comment": h.get("Comment") or ""}
+
+
 def cmd_history(cli: Client, a) -> int:
+    human = str(a.human).lower() not in ("false", "0", "f")
     hist = cli.get(f"/images/{a.image}/history")
-    rows = [{"ID": (_short(h["Id"], a.no_trunc) if h["Id"] != "<missing>" else "<missing>"),
-             "Created": ago(h["Created"]), "CreatedBy": h["CreatedBy"] if a.no_trunc else (
-                 h["CreatedBy"][:44] + "…" if len(h["CreatedBy"]) > 45 else h["CreatedBy"]),
-             "Size": human_size(h["Size"]), "Comment": h["Comment"]} for h in hist]
+    rows = [_history_row(h, a.no_trunc, human) for h in hist]
     if a.quiet:
         print("\n".join(r["ID"] for r in rows))
         return 0
-    print(table(rows, [("IMAGE", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
+    if a.format and a.format != "table":
+        print_formatted(a.format, rows, HISTORY_HEADERS, "image.historyContext")
+        return 0
+    print(table(rows, [("IMAGE", "ID"), ("CREATED" if human else "CREATED AT",
+                                          "CreatedSince"), ("CREATED BY", "CreatedBy"),
                        ("SIZE", "Size"), ("COMMENT", "Comment")]))
     return 0
 

@@ -90,6 +90,11 @@ def build_parser(command: str | None = None) -> ArgParser:
 def cmd_version(cli: Client, a) -> int:
     import dockling
 
+    if a.format:
+        from dockling.cli.format import print_version
+
+        return print_version(cli.get("/version"), a.format)
+
     print(f"Client:\n Version:           {dockling.__version__}\n API version:       1.47\n")
     v = cli.get("/version")
     print(f"Server: dockling\n Engine:\n  Version:          {v['Version']}\n"
@@ -104,10 +109,9 @@ def cmd_info(cli: Client, a) -> int:
 
     info = cli.get("/info")
     if a.format:
-        from dockling.cli.format import render
+        from dockling.cli.format import print_info
 
-        print(render(a.format, [info], {}))
-        return 0
+        return print_info(info, a.format)
     print(f"Server:\n Containers: {info['Containers']}\n  Running: {info['ContainersRunning']}"
           f"\n  Paused: {info['ContainersPaused']}\n  Stopped: {info['ContainersStopped']}\n"
           f" Images: {info['Images']}\n Server Version: {info['ServerVersion']}\n"

@@ -10,7 +10,7 @@ from dockling.cli.main import UsageError
 from dockling.client.http import Client
 
 NETWORK_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-                   "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS",
+                   "IPv4": "IPV4", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS",
                    "CreatedAt": "CREATED AT"}
 
 
@@ -101,14 +101,28 @@ def cmd_create(cli: Client, a) -> int:
 
 def cmd_ls(cli: Client, a) -> int:
     nets = cli.get("/networks", filters=json.dumps(filters(a.filter)))
-    rows = [{"ID": n["Id"] if a.no_trunc else n["Id"][:12], "Name": n["Name"],
-             "Driver": n["Driver"], "Scope": n["Scope"], "IPv6": str(n["EnableIPv6"]).lower(),
-             "Internal": str(n["Internal"]).lower(), "CreatedAt": n["Created"],
-             "Labels": ",".join(f"{k}={v}" for k, v in (n.get("Labels") or {}).items())}
-            for n in sorted(nets, key=lambda n: n["Name"])]
+    rows = [_network_row(n, a.no_trunc) for n in sorted(nets, key=lambda n: n["Name"])]
     print_list(rows, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"),
-                      ("SCOPE", "Scope")], NETWORK_HEADERS, a.format, "ID" if a.quiet else None)
+                      ("SCOPE", "Scope")], NETWORK_HEADERS, a.format, "ID" if a.quiet else None,
+               "network.networkContext")
     return 0
+
+
+def _network_row(n: dict, no_trunc: bool) -> dict:
+    """docker/cli's networkContext."""
+    labels = n.get("Labels") or {}
+
+    def created() -> str:
+        from dockling.cli.gotemplate.fmt import go_time_string
+
+        return go_time_string(n.get("Created") or "0001-01-01T00:00:00Z")
+    return {"ID": n["Id"] if no_trunc else n["Id"].split(":", 1)[-1][:12], "Name": n["Name"],
+            "Driver": n.get("Driver", ""), "Scope": n.get("Scope", ""),
+            "IPv4": str(n.get("EnableIPv4", False)).lower(),
+            "IPv6": str(n.get("EnableIPv6", False)).lower(),
+            "Internal": str(n.get("Internal", False)).lower(), "CreatedAt": created,
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+            "_labels": labels}
 
 
 def cmd_inspect(cli: Client, a) -> int:

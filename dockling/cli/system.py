@@ -60,11 +60,16 @@ def cmd_events(cli: Client, a) -> int:
     for key in ("since", "until"):
         if getattr(a, key):
             params[key] = getattr(a, key)
+    tmpl = None
+    if a.format:
+        from dockling.cli.format import event_template, print_event
+
+        tmpl = event_template(a.format)  # checked before anything is asked of the daemon
     resp = cli.open("GET", "/events", params)
     try:
         for ev in json_lines(resp):
-            if a.format:
-                print_formatted(a.format, [ev], {})
+            if tmpl is not None:
+                print_event(tmpl, ev)
             else:
                 print(_event_line(ev), flush=True)
     finally:
@@ -72,46 +77,67 @@ def cmd_events(cli: Client, a) -> int:
     return 0
 
 
-def cmd_df(cli: Client, a) -> int:
-    df = cli.get("/system/df")
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+              "Reclaimable": "RECLAIMABLE"}
+
+
+def _size4(n: float) -> str:
+    """units.HumanSize: decimal units, four significant digits."""
+    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def _reclaim(part: int, total: int) -> str:
+    if total > 0:
+        return f"{_size4(part)} ({part * 100 // total}%)"
+    return _size4(part)
+
+
+def df_rows(df: dict) -> list[dict]:
+    """docker/cli's four disk usage contexts (formatter/disk_usage.go)."""
     images = df.get("Images") or []
     containers = df.get("Containers") or []
     volumes = df.get("Volumes") or []
-    used_images = {c["ImageID"] for c in containers}
-    img_size = df.get("LayersSize", 0)
-    img_reclaim = sum(i["Size"] for i in images if i["Id"] not in used_images)
-    c_size = sum(c.get("SizeRw") or 0 for c in containers)
-    c_reclaim = sum(c.get("SizeRw") or 0 for c in containers if c["State"] != "running")
-    v_size = sum(max(v["UsageData"]["Size"], 0) for v in volumes)
-    v_reclaim = sum(max(v["UsageData"]["Size"], 0) for v in volumes
-                    if v["UsageData"]["RefCount"] == 0)
-    # docker/cli system df: shared records are counted once (by their owner); what is in
-    # use and not shared cannot be reclaimed; no percentage on this row
     cache = df.get("BuildCache") or []
-    b_size = sum(b.get("Size") or 0 for b in cache if not b.get("Shared"))
-    b_used = sum(b.get("Size") or 0 for b in cache if b.get("InUse") and not b.get("Shared"))
-
-    def pct(part: int, whole: int) -> str:
-        return f"{human_size(part)} ({round(100 * part / whole) if whole else 0}%)"
-
-    rows = [
-        {"Type": "Images", "TotalCount": len(images), "Active": len(
-            [i for i in images if i["Id"] in used_images]), "Size": human_size(img_size),
-         "Reclaimable": pct(img_reclaim, img_size)},
-        {"Type": "Containers", "TotalCount": len(containers), "Active": len(
-            [c for c in containers if c["State"] == "running"]), "Size": human_size(c_size),
-         "Reclaimable": pct(c_reclaim, c_size)},
-        {"Type": "Local Volumes", "TotalCount": len(volumes), "Active": len(
-            [v for v in volumes if v["UsageData"]["RefCount"]]), "Size": human_size(v_size),
-         "Reclaimable": pct(v_reclaim, v_size)},
-        {"Type": "Build Cache", "TotalCount": len(cache), "Active": len(
-            [b for b in cache if b.get("InUse")]), "Size": human_size(b_size),
-         "Reclaimable": human_size(b_size - b_used)},
+    layers = df.get("LayersSize", 0)
+    used = sum(i.get("Size", 0) - i.get("SharedSize", 0) for i in images
+               if i.get("Containers", 0) != 0 and i.get("Size", 0) != -1
+               and i.get("SharedSize", 0) != -1)
+    active = [c for c in containers if c.get("State") in ("running", "paused", "restarting")]
+    c_size = sum(c.get("SizeRw") or 0 for c in containers)
+    c_reclaim = sum(c.get("SizeRw") or 0 for c in containers if c not in active)
+    vols = [v for v in volumes if (v.get("UsageData") or {}).get("Size", -1) != -1]
+    v_size = sum(v["UsageData"]["Size"] for v in vols)
+    v_reclaim = sum(v["UsageData"]["Size"] for v in vols if v["UsageData"].get("RefCount") == 0)
+    builder = df.get("BuilderSize", 0)
+    in_use = sum(b.get("Size") or 0 for b in cache if b.get("InUse") and not b.get("Shared"))
+    return [
+        {"Type": "Images", "TotalCount": str(len(images)),
+         "Active": str(sum(1 for i in images if i.get("Containers", 0) > 0)),
+         "Size": _size4(layers), "Reclaimable": _reclaim(layers - used, layers),
+         "_type": "formatter.diskUsageImagesContext"},
+        {"Type": "Containers", "TotalCount": str(len(containers)), "Active": str(len(active)),
+         "Size": _size4(c_size), "Reclaimable": _reclaim(c_reclaim, c_size),
+         "_type": "formatter.diskUsageContainersContext"},
+        {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
+         "Active": str(sum(1 for v in volumes
+                           if (v.get("UsageData") or {}).get("RefCount", 0) > 0)),
+         "Size": _size4(v_size), "Reclaimable": _reclaim(v_reclaim, v_size),
+         "_type": "formatter.diskUsageVolumesContext"},
+        {"Type": "Build Cache", "TotalCount": str(len(cache)),
+         "Active": str(sum(1 for b in cache if b.get("InUse"))), "Size": _size4(builder),
+         "Reclaimable": _size4(builder - in_use),
+         "_type": "formatter.diskUsageBuilderContext"},
     ]
-    if a.format:
-        print_formatted(a.format, rows, {"Type": "TYPE", "TotalCount": "TOTAL",
-                                         "Active": "ACTIVE", "Size": "SIZE",
-                                         "Reclaimable": "RECLAIMABLE"})
+
+
+def cmd_df(cli: Client, a) -> int:
+    rows = df_rows(cli.get("/system/df"))
+    if a.format and a.format != "table":
+        print_formatted(a.format, rows, DF_HEADERS)
         return 0
     print(table(rows, [("TYPE", "Type"), ("TOTAL", "TotalCount"), ("ACTIVE", "Active"),
                        ("SIZE", "Size"), ("RECLAIMABLE", "Reclaimable")]))

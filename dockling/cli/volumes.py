@@ -10,8 +10,9 @@ from dockling.cli.format import human_size, print_list
 from dockling.cli.main import UsageError
 from dockling.client.http import Client
 
-VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
-                  "Scope": "SCOPE", "Labels": "LABELS", "CreatedAt": "CREATED"}
+VOLUME_HEADERS = {"ID": "ID", "Name": "VOLUME NAME", "Group": "GROUP", "Driver": "DRIVER",
+                  "Scope": "SCOPE", "Availability": "AVAILABILITY", "Mountpoint": "MOUNTPOINT",
+                  "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Status": "STATUS"}
 
 
 def register(sub) -> None:
@@ -67,9 +68,34 @@ def cmd_create(cli: Client, a) -> int:
 
 def cmd_ls(cli: Client, a) -> int:
     vols = cli.get("/volumes", filters=json.dumps(filters(a.filter)))["Volumes"] or []
-    print_list(vols, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], VOLUME_HEADERS,
-               a.format, "Name" if a.quiet else None)
+    rows = [_volume_row(v) for v in vols]
+    print_list(rows, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], VOLUME_HEADERS,
+               a.format, "Name" if a.quiet else None, "formatter.volumeContext")
     return 0
+
+
+def _volume_row(v: dict) -> dict:
+    """docker/cli's volumeContext."""
+    labels = v.get("Labels") or {}
+    usage = v.get("UsageData")
+    cluster = v.get("ClusterVolume")
+    return {"Name": v["Name"], "Driver": v.get("Driver", ""), "Scope": v.get("Scope", ""),
+            "Mountpoint": v.get("Mountpoint", ""),
+            "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
+            "Links": "N/A" if usage is None else str(usage.get("RefCount", 0)),
+            "Size": "N/A" if usage is None else _human_size4(usage.get("Size", 0)),
+            "Group": "N/A" if cluster is None else cluster.get("Spec", {}).get("Group", ""),
+            "Availability": "N/A" if cluster is None else
+            cluster.get("Spec", {}).get("Availability", ""),
+            "Status": "N/A" if cluster is None else "created", "_labels": labels}
+
+
+def _human_size4(n: float) -> str:
+    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
 
 
 def cmd_inspect(cli: Client, a) -> int:

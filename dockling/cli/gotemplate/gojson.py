@@ -141,7 +141,9 @@ def _struct_fields(v: Struct, t, out: list, esc: bool, first: list) -> None:
 
 
 def _encode_methods(v: Struct, out: list, esc: bool) -> None:
-    """docker/cli formatter.MarshalJSON: the context's no-argument methods, as a map."""
+    """docker/cli formatter.MarshalJSON: the context's no-argument methods, as a map;
+    through json.Marshal, so with HTML escaped whatever the encoder says."""
+    esc = True
     out.append("{")
     names = sorted(n for n, m in v.methods.items()
                    if not m.params and n not in ("FullHeader", "MarshalJSON"))
