@@ -1,55 +1,91 @@
 """docker cp and export: a container's files as tar streams, both ways.
 
-Paths are resolved the way the container sees them: a path under a volume
-or bind mount goes to the mount's source, anything else to the container's
-root filesystem; every symlink on the way is resolved inside that root
-(``secure_join``), and the last component is never followed. Archives put
-into a container are unpacked with the layer unpacker, which refuses
-``..`` entries and writing through symlinks, so a hostile archive or a
-hostile container cannot reach host files.
+A running container's processes are hostile and quick: any directory on a
+path may become a symlink to the host's / between two of our calls (the
+CVE-2018-15664 class). So, as docker does, cp pauses a running container
+(commit too, in the manager), and every path is resolved and opened with
+descriptors confined to the root it lies in (``runtime.openat2``:
+openat2 RESOLVE_IN_ROOT, or a component-by-component O_NOFOLLOW walk);
+trees are packed and unpacked through descriptors (images/pack.py,
+images/unpack.py), never by joined path strings. Export is not paused
+(docker does not pause it): the descriptor walk alone keeps it inside.
+
+Paths are taken the way the container sees them: a path under a volume or
+bind mount goes to the mount's source, anything else to the container's
+root filesystem; symlinks on the way resolve inside that root, the last
+component is never followed (but the extraction point of an upload is, as
+docker follows it). Archives put into a container are unpacked with the
+layer unpacker, which refuses ``..`` entries and writing through symlinks.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import os
 import posixpath
 import stat
-import tarfile
+from dataclasses import dataclass
 
 from dockling import clock
 from dockling.errors import Forbidden, InvalidArgument, NotFound
 from dockling.images import pack
 from dockling.images.unpack import apply_layer
-from dockling.runtime.paths import secure_join
+from dockling.runtime.openat2 import open_in_root
 
 
-def host_path(rootfs: str, points: list[dict], path: str) -> tuple[str, str]:
-    """(host path, root it lies in) of a container path; the last part unfollowed."""
+def mount_for(rootfs: str, points: list[dict], path: str) -> tuple[str, str]:
+    """(root, path inside it) of a container path: a volume's or bind's source,
+    else the root filesystem (the longest mount destination wins)."""
     path = posixpath.normpath("/" + path.lstrip("/"))
-    root, rel = rootfs, path
     for p in sorted(points, key=lambda p: len(p["Destination"]), reverse=True):
         dest = p["Destination"]
         if p["Type"] != "tmpfs" and (path == dest or path.startswith(dest.rstrip("/") + "/")):
-            root, rel = p["Source"], path[len(dest):] or "/"
-            break
-    parent, base = posixpath.split(rel)
-    resolved_parent = secure_join(root, parent)
-    if base in ("", "."):
-        return resolved_parent, root
-    return os.path.join(resolved_parent, base), root
+            return p["Source"], path[len(dest):] or "/"
+    return rootfs, path
+
+
+@dataclass
+class Target:
+    """A container path, opened: its root (O_PATH), its parent directory opened
+    inside that root (O_PATH) and its last component (``.`` for the root)."""
+
+    root: str
+    root_fd: int
+    rel: str
+    parent_fd: int
+    name: str
 
 
 def _not_found(container_path: str, c: dict) -> NotFound:
     return NotFound(f"Could not find the file {container_path} in container {c['Name'][1:]}")
 
 
-def path_stat(path: str, container_path: str, c: dict) -> dict:
+@contextlib.contextmanager
+def resolve(rootfs: str, points: list[dict], path: str, c: dict):
+    """The Target of ``path`` (NotFound when its parent does not resolve)."""
+    root, rel = mount_for(rootfs, points, path)
+    parent, name = posixpath.split(rel)
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            parent_fd = open_in_root(root_fd, parent, os.O_PATH | os.O_DIRECTORY)
+        except OSError as err:
+            raise _not_found(path, c) from err
+        try:
+            yield Target(root, root_fd, rel, parent_fd, name or ".")
+        finally:
+            os.close(parent_fd)
+    finally:
+        os.close(root_fd)
+
+
+def path_stat(t: Target, container_path: str, c: dict) -> dict:
     """docker's PathStat (X-Docker-Container-Path-Stat)."""
     try:
-        st = os.lstat(path)
+        st = os.stat(t.name, dir_fd=t.parent_fd, follow_symlinks=False)
     except FileNotFoundError:
         raise _not_found(container_path, c) from None
     mode = stat.S_IMODE(st.st_mode)
@@ -58,41 +94,58 @@ def path_stat(path: str, container_path: str, c: dict) -> dict:
         mode |= 1 << 31
     elif stat.S_ISLNK(st.st_mode):
         mode |= 1 << 27
+    link = os.readlink(t.name, dir_fd=t.parent_fd) if stat.S_ISLNK(st.st_mode) else ""
     return {"name": posixpath.basename(container_path.rstrip("/")) or "/",
             "size": st.st_size, "mode": mode,
-            "mtime": clock.from_unix(st.st_mtime),
-            "linkTarget": os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""}
+            "mtime": clock.from_unix(st.st_mtime), "linkTarget": link}
 
 
 def stat_header(st: dict) -> str:
     return base64.b64encode(json.dumps(st).encode()).decode()
 
 
-def write_archive(path: str, name: str, out) -> None:
-    """One path as a tar whose top entry is ``name`` (a directory with its tree)."""
-    st = os.lstat(path)
-    if stat.S_ISDIR(st.st_mode):
-        pack.write_layer(path, out, prefix=name)
-        return
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        ti = tf.gettarinfo(path, arcname=name)
-        ti.uname = ti.gname = ""
-        if ti.isreg():
-            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
-                tf.addfile(ti, f)
-        else:
-            tf.addfile(ti)
-
-
-def extract(fileobj, dest: str, container_path: str, c: dict) -> None:
-    """Unpack a tar into the (resolved) directory ``dest`` of a container."""
+def _write(parent_fd: int, name: str, arcname: str, out) -> None:
+    """``name`` in ``parent_fd`` as a tar whose top entry is ``arcname`` (a
+    directory with its tree; the name is not followed)."""
     try:
-        st = os.stat(dest)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=parent_fd)
+    except OSError as err:
+        if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        pack.write_entry(parent_fd, name, arcname, out)  # not a directory
+        return
+    try:
+        pack.write_layer(fd, out, prefix=arcname)
+    finally:
+        os.close(fd)
+
+
+def write_archive(path: str, arcname: str, out) -> None:
+    """A host path as a tar whose top entry is ``arcname`` (the CLI's side of cp)."""
+    parent, name = os.path.split(os.path.abspath(path))
+    parent_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _write(parent_fd, name or ".", arcname, out)
+    finally:
+        os.close(parent_fd)
+
+
+def extract(fileobj, t: Target, container_path: str, c: dict) -> None:
+    """Unpack a tar into the directory ``t`` names (a symlink to one is followed,
+    inside the root, as docker follows it)."""
+    try:
+        fd = open_in_root(t.root_fd, t.rel, os.O_PATH | os.O_DIRECTORY)
     except FileNotFoundError:
         raise _not_found(container_path, c) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise InvalidArgument("extraction point is not a directory")
-    apply_layer(fileobj, dest, whiteouts=False)
+    except OSError as err:
+        if err.errno == errno.ENOTDIR:
+            raise InvalidArgument("extraction point is not a directory") from err
+        raise InvalidArgument(f"cannot open {container_path}: {err.strerror}") from err
+    try:
+        apply_layer(fileobj, fd, whiteouts=False)
+    finally:
+        os.close(fd)
 
 
 def check_writable(c: dict, root: str, rootfs: str) -> None:
@@ -127,31 +180,29 @@ def mounted_rootfs(manager, c: dict):
 
 def stat_path(manager, ref: str, path: str) -> dict:
     c = manager.get(ref)
-    with mounted_rootfs(manager, c) as rootfs:
-        host, _ = host_path(rootfs, c.get("MountPoints") or [], path)
-        return path_stat(host, path, c)
+    with mounted_rootfs(manager, c) as rootfs, \
+            resolve(rootfs, c.get("MountPoints") or [], path, c) as t:
+        return path_stat(t, path, c)
 
 
 def get_archive(manager, ref: str, path: str, out) -> dict:
     """Write the tar of ``path`` to ``out``; its PathStat."""
     c = manager.get(ref)
-    with mounted_rootfs(manager, c) as rootfs:
-        host, _ = host_path(rootfs, c.get("MountPoints") or [], path)
-        st = path_stat(host, path, c)
+    with mounted_rootfs(manager, c) as rootfs, manager.paused_for(c), \
+            resolve(rootfs, c.get("MountPoints") or [], path, c) as t:
+        st = path_stat(t, path, c)
         name = st["name"] if not path.rstrip("/").endswith("/.") else "."
-        write_archive(host, name, out)
+        _write(t.parent_fd, t.name, name, out)
         return st
 
 
 def put_archive(manager, ref: str, path: str, fileobj) -> None:
     c = manager.get(ref)
+    points = c.get("MountPoints") or []
     with mounted_rootfs(manager, c) as rootfs:
-        points = c.get("MountPoints") or []
-        host, root = host_path(rootfs, points, path)
-        # the extraction point itself may be a symlink to a directory: resolve it inside
-        host = secure_join(root, os.path.relpath(host, root))
-        check_writable(c, root, rootfs)
-        extract(fileobj, host, path, c)
+        check_writable(c, mount_for(rootfs, points, path)[0], rootfs)
+        with manager.paused_for(c), resolve(rootfs, points, path, c) as t:
+            extract(fileobj, t, path, c)
 
 
 def export(manager, ref: str, out) -> None:

@@ -14,6 +14,7 @@ shims it finds, and reads the exit status of those that finished meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -1040,35 +1041,58 @@ class ContainerManager:
         return pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers,
                             spec.MOUNT_STUBS)
 
+    @contextlib.contextmanager
+    def paused_for(self, c: dict, pause: bool = True):
+        """Freeze a running container while its files are read or written (cp,
+        commit), as docker does: its processes cannot swap a directory for a
+        symlink meanwhile. The record says paused (a daemon killed meanwhile
+        leaves a container `unpause` recovers); pause and unpause events, as
+        docker's commit gives. A container paused already stays paused."""
+        if not pause or c["State"]["Status"] != Status.RUNNING.value:
+            yield
+            return
+        self.pause(c["Id"])
+        try:
+            yield
+        finally:
+            try:
+                self.unpause(c["Id"])
+            except Conflict:
+                pass  # unpaused (or stopped) by someone else meanwhile
+
     def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
                author: str = "", changes: list[str] | None = None,
-               config: dict | None = None) -> str:
-        """The container's upper dir becomes a new layer on top of its image."""
+               config: dict | None = None, pause: bool = True) -> str:
+        """The container's upper dir becomes a new layer on top of its image.
+
+        ``pause``: docker's commit pauses a running container (the API's
+        ``pause``, true unless given false)."""
         c = self.get(ref)
         img = self.images.load(c["Image"])
         upper = os.path.join(self.paths.container(c["Id"]), "upper")
         chains = self.images.layers.chain(img.diff_ids)
-        with tempfile.TemporaryFile(dir=self.paths.root) as tmp:
-            pack.write_layer(upper, tmp, exclude=spec.MOUNT_STUBS)
-            tmp.seek(0)
-            layer = self.images.layers.register(tmp, chains[-1] if chains else None)
-        new_cfg = {k: v for k, v in c["Config"].items()
-                   if k not in ("Hostname", "Domainname", "AttachStdin", "AttachStdout",
-                                "AttachStderr", "Image")}
-        new_cfg.update(config or {})
-        archive.apply_changes(new_cfg, changes or [])
-        created = clock.now()
-        cfg = dict(img.config)
-        cfg.update(created=created, config=new_cfg, author=author or cfg.get("author", ""),
-                   container=c["Id"])
-        cfg["rootfs"] = {"type": "layers", "diff_ids": [*img.diff_ids, layer.diff_id]}
-        cfg["history"] = [*(img.config.get("history") or []),
-                          {"created": created, "created_by": " ".join([c["Path"], *c["Args"]]),
-                           "comment": comment, **({"author": author} if author else {})}]
-        image_id = self.images.add(cfg, parent=img.id)
-        if repo:
-            self.images.tag(image_id, f"{repo}:{tag}" if tag else repo)
-        self._emit(c, "commit")
+        with self.paused_for(c, pause):
+            with tempfile.TemporaryFile(dir=self.paths.root) as tmp:
+                pack.write_layer(upper, tmp, exclude=spec.MOUNT_STUBS)
+                tmp.seek(0)
+                layer = self.images.layers.register(tmp, chains[-1] if chains else None)
+            new_cfg = {k: v for k, v in c["Config"].items()
+                       if k not in ("Hostname", "Domainname", "AttachStdin", "AttachStdout",
+                                    "AttachStderr", "Image")}
+            new_cfg.update(config or {})
+            archive.apply_changes(new_cfg, changes or [])
+            created = clock.now()
+            cfg = dict(img.config)
+            cfg.update(created=created, config=new_cfg, author=author or cfg.get("author", ""),
+                       container=c["Id"])
+            cfg["rootfs"] = {"type": "layers", "diff_ids": [*img.diff_ids, layer.diff_id]}
+            cfg["history"] = [*(img.config.get("history") or []),
+                              {"created": created, "created_by": " ".join([c["Path"], *c["Args"]]),
+                               "comment": comment, **({"author": author} if author else {})}]
+            image_id = self.images.add(cfg, parent=img.id)
+            if repo:
+                self.images.tag(image_id, f"{repo}:{tag}" if tag else repo)
+            self._emit(c, "commit")
         return image_id
 
     # -- exec ----------------------------------------------------------------------------

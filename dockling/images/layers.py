@@ -9,9 +9,11 @@ Layout under ``<root>/layers``:
 
 Lifecycle: ``register`` unpacks into a temporary dir and renames it into
 place only when complete (``adopt`` takes an overlay upper dir that is
-already in the layer format, packs it once for its digest and moves it), so a killed daemon never leaves a layer that
-reads as valid (``clean`` drops the leftovers at start). ``remove`` is the
-caller's decision (images and containers hold references).
+already in the layer format, packs it once for its digest and moves it), so
+a killed daemon never leaves a layer that reads as valid (``clean`` drops the
+leftovers at start); with ``expected`` a layer that is not the one expected
+is never stored. ``remove`` is the caller's decision (images and containers
+hold references).
 
 Overlay's mount options are limited to a page; like docker's overlay2 we
 name lower layers by short links and mount from inside the layers dir

@@ -240,6 +240,14 @@ def write_layer(root: str | int, out, prefix: str = "",
             w.add(posixpath.join(prefix, rel) if prefix else rel, dfd, name, st)
 
 
+def write_entry(dir_fd: int, name: str, arcname: str, out) -> None:
+    """One entry that is not a directory (a file, a link, a device...) as a tar,
+    read through ``dir_fd`` (docker cp of one file)."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        _Writer(tf).add(arcname, dir_fd, name,
+                        os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
+
+
 # Written by overlayfs on copy-up; meaningless (or misleading) in a lower layer.
 _OVERLAY_BOOKKEEPING = ("trusted.overlay.origin", "trusted.overlay.impure",
                         "trusted.overlay.nlink", "trusted.overlay.upper")

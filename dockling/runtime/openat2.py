@@ -100,7 +100,8 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, mode: int = 0o
 
 
 def reopen(fd: int, flags: int) -> int:
-    """A new open file description of the inode ``fd`` (an O_PATH fd) refers to."""
+    """A new open file description of the inode ``fd`` (an O_PATH fd) refers to
+    (through its /proc magic link: ``flags`` must not hold O_NOFOLLOW)."""
     return os.open(f"/proc/self/fd/{fd}", flags | os.O_CLOEXEC)
 
 

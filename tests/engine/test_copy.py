@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import time
 
 from tests.engine.conftest import name
 
@@ -153,3 +154,108 @@ def test_pause_stats(daemon):
     assert res.returncode == 1 and b"is not paused" in res.stderr
     daemon.cli("exec", c, "true", check=True)
     daemon.cli("rm", "-f", c, check=True)
+
+
+# -- a container racing the daemon (CVE-2018-15664 class) ----------------------------------
+# It swaps /x/d between a directory and a symlink to a host directory as fast as a
+# shell can. The symlink's target does not exist inside the container; a daemon
+# that resolves or opens by path on the host follows it out of the container.
+
+def _racer(daemon, host_dir: str) -> str:
+    c = name()
+    script = (f"mkdir -p /x/d; i=0; while [ $i -lt 20 ]; do echo inside > /x/d/f$i; "
+              f"i=$((i+1)); done; ln -s {host_dir} /x/l; "
+              "while :; do mv /x/d /x/t; mv /x/l /x/d; mv /x/d /x/l; mv /x/t /x/d; done")
+    daemon.cli("run", "-d", "--name", c, "busybox", "sh", "-c", script, check=True)
+    for _ in range(100):  # wait for the loop to run
+        if daemon.cli("exec", c, "test", "-L", "/x/l").returncode == 0:
+            break
+    return c
+
+
+def _host_dir(tmp_path, with_secrets: bool = False) -> str:
+    host = tmp_path / "host"
+    host.mkdir()
+    if with_secrets:
+        for i in range(20):
+            (host / f"f{i}").write_text("HOSTSECRET\n")
+            (host / f"host{i}").write_text("HOSTSECRET\n")
+    return str(host)
+
+
+def test_cp_into_a_racing_container_never_writes_to_the_host(daemon, tmp_path):
+    host = _host_dir(tmp_path)
+    c = _racer(daemon, host)
+    archive = _tar([_file(f"planted{i}", b"x") for i in range(5)])
+    try:
+        for _ in range(300):
+            daemon.api("PUT", f"/containers/{c}/archive?path=/x/d", archive)
+            assert os.listdir(host) == [], "cp wrote into the host"
+        # it is running again afterwards (cp paused it)
+        state = daemon.cli("inspect", "-f", "{{.State.Status}}", c).stdout.decode().strip()
+        assert state == "running"
+    finally:
+        daemon.cli("rm", "-f", c)
+
+
+def test_cp_from_a_racing_container_never_reads_the_host(daemon, tmp_path):
+    host = _host_dir(tmp_path, with_secrets=True)
+    c = _racer(daemon, host)
+    try:
+        for _ in range(300):
+            st, _, body = daemon.api("GET", f"/containers/{c}/archive?path=/x")
+            if st == 200:
+                assert b"HOSTSECRET" not in body and b"host1" not in body
+    finally:
+        daemon.cli("rm", "-f", c)
+
+
+def test_export_of_a_racing_container_never_reads_the_host(daemon, tmp_path):
+    host = _host_dir(tmp_path, with_secrets=True)
+    c = _racer(daemon, host)
+    try:
+        for _ in range(40):
+            st, _, body = daemon.api("GET", f"/containers/{c}/export")
+            assert st == 200, body
+            assert b"HOSTSECRET" not in body and b"host1" not in body
+    finally:
+        daemon.cli("rm", "-f", c)
+
+
+def test_commit_of_a_racing_container_never_reads_the_host(daemon, tmp_path):
+    host = _host_dir(tmp_path, with_secrets=True)
+    c = _racer(daemon, host)
+    images: list[str] = []
+    try:
+        for _ in range(30):
+            st, _, body = daemon.api("POST", f"/commit?container={c}")
+            assert st == 201, body
+            images.append(body["Id"])
+        for image_id in images:
+            img = daemon.api("GET", f"/images/{image_id}/json")[2]
+            top = img["GraphDriver"]["Data"]["UpperDir"]
+            for dirpath, _dirs, files in os.walk(top):
+                for f in files:
+                    assert not f.startswith("host"), f"{dirpath}/{f} came from the host"
+                    p = os.path.join(dirpath, f)
+                    if os.path.isfile(p) and not os.path.islink(p):
+                        with open(p, "rb") as fh:
+                            assert fh.read(10) != b"HOSTSECRET", p
+    finally:
+        daemon.cli("rm", "-f", c)
+        for image_id in images:
+            daemon.cli("rmi", image_id)
+
+
+def test_commit_pauses_a_running_container(daemon):
+    c = name()
+    daemon.cli("run", "-d", "--name", c, "busybox", "sleep", "300", check=True)
+    st, _, body = daemon.api("POST", f"/commit?container={c}&repo=committed-{c}")
+    assert st == 201
+    assert daemon.cli("inspect", "-f", "{{.State.Status}}", c).stdout.strip() == b"running"
+    res = daemon.cli("events", "--since", "0", "--until", str(int(time.time()) + 1),
+                     "--filter", f"container={c}", "--format", "{{.Action}}")
+    # docker commit pauses (and then unpauses) a running container by default
+    assert res.stdout.decode().split()[-3:] == ["pause", "commit", "unpause"]
+    daemon.cli("rm", "-f", c, check=True)
+    daemon.cli("rmi", f"committed-{c}", check=True)
