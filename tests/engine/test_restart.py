@@ -32,17 +32,20 @@ def test_on_failure_limit_and_success(daemon):
     n = name()
     daemon.cli("run", "-d", "--name", n, "--restart", "on-failure:2", "busybox", "sh", "-c",
                "exit 3", check=True)
-    # 3 runs: the first and two restarts (100 ms, then 200 ms back-off)
-    _until(lambda: _state(daemon, n)["count"] == 2 and _state(daemon, n)["Status"] == "exited")
-    time.sleep(0.6)
+    # 3 runs: the first and two restarts (100 ms, then 200 ms back-off). The daemon
+    # decides on a restart in the same step that records the exit (its "die" event):
+    # after the third die the policy has had its say.
+    _until(lambda: _events(daemon, n, "die").count(" container die ") == 3)
+    assert _wait(daemon, n) == 3
     st = _state(daemon, n)
     assert (st["count"], st["Status"], st["ExitCode"]) == (2, "exited", 3)
     n2 = name()
     daemon.cli("run", "-d", "--name", n2, "--restart", "on-failure", "busybox", "true",
                check=True)
-    _until(lambda: _state(daemon, n2)["Status"] == "exited")
-    time.sleep(0.3)
-    assert _state(daemon, n2)["count"] == 0  # exit 0: no restart
+    _until(lambda: " container die " in _events(daemon, n2, "die"))
+    assert _wait(daemon, n2) == 0
+    st = _state(daemon, n2)
+    assert (st["count"], st["Status"]) == (0, "exited")  # exit 0: no restart
     daemon.cli("rm", n, n2, check=True)
 
 
@@ -50,22 +53,27 @@ def test_always_restarts_until_stopped(daemon):
     n = name()
     daemon.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sh", "-c",
                "sleep 0.2", check=True)
-    _until(lambda: _state(daemon, n)["count"] >= 2)
-    pids = set()
-    for _ in range(2):
-        st = _until(lambda: (s := _state(daemon, n))["Status"] == "running" and s)
-        pids.add(st["Pid"])
-        time.sleep(0.3)
-    ps = daemon.cli("ps", "-a", "--filter", f"name={n}").stdout.decode()
-    assert "Up" in ps or "Restarting (0)" in ps
+    # each run is a "start" event: the first one and at least two restarts (a run is
+    # 0.2 s: polling inspect for "running" can miss it under load, the events cannot)
+    _until(lambda: _events(daemon, n, "start").count(" container start ") >= 3)
+    assert _state(daemon, n)["count"] >= 2
+    # ps shows it up, or restarting between runs (while a restart is being started the
+    # record says "exited" for a moment: not what docker shows, hence the retries)
+    _until(lambda: (ps := daemon.cli("ps", "-a", "--filter", f"name={n}").stdout.decode())
+           and ("Up" in ps or "Restarting (0)" in ps))
     assert daemon.cli("stop", "-t", "1", n).returncode == 0
-    count = _state(daemon, n)["count"]
-    time.sleep(0.8)
+    # stop answers after the exit was recorded, and a restart would have been scheduled
+    # by then (state "restarting"): exited now means none is coming
     st = _state(daemon, n)
-    assert st["Status"] == "exited" and st["count"] == count  # a user's stop sticks
-    # a user's start begins the count again
+    assert st["Status"] == "exited" and not st["Restarting"]  # a user's stop sticks
+    assert _events(daemon, n, "start").count(" container start ") == st["count"] + 1
+    # A user's start begins the count again: stopped once more, the count is the
+    # restarts since that start (its program lives 0.2 s: it may have restarted already).
     daemon.cli("start", n, check=True)
-    assert _state(daemon, n)["count"] == 0
+    assert daemon.cli("stop", "-t", "1", n).returncode == 0
+    again = _state(daemon, n)["count"]
+    starts = _events(daemon, n, "start").count(" container start ")
+    assert starts == (st["count"] + 1) + (again + 1), (starts, st["count"], again)
     daemon.cli("rm", "-f", n, check=True)
 
 
@@ -111,16 +119,37 @@ def test_always_comes_back_after_daemon_restart(own_daemon):
         shim = int(f.read())
     os.kill(shim, signal.SIGKILL)
     os.kill(gone_pid, signal.SIGKILL)
-    time.sleep(0.3)
+    _until(lambda: _dead(shim) and _dead(gone_pid))
     d.start()
     assert _state(d, keep)["Pid"] == keep_pid  # still the same process, never restarted
     st = _until(lambda: (s := _state(d, gone))["Status"] == "running" and s)
     assert st["Pid"] != gone_pid and st["count"] == 1
     # always: started again at daemon start even after a user's stop (docker's rule)
     _until(lambda: _state(d, stopped)["Status"] == "running")
-    time.sleep(0.5)
-    assert _state(d, unless)["Status"] == "exited"  # unless-stopped: the stop sticks
+    # The daemon decides every policy in one pass before it answers (a restart it
+    # decides on shows as "restarting" at once); `stopped` came back from that pass,
+    # so `unless` was decided too: the stop sticks.
+    st = _state(d, unless)
+    assert st["Status"] == "exited" and st["count"] == 0
     d.cli("rm", "-f", keep, gone, stopped, unless, check=True)
+
+
+def _wait(d, n) -> int:
+    """`dockling wait`: the exit code once the container stopped for good."""
+    return int(d.cli("wait", n, check=True, timeout=30).stdout)
+
+
+def _events(d, n, event: str) -> str:
+    return d.cli("events", "--since", "10m", "--until", "0s", "-f", f"container={n}",
+                 "-f", f"event={event}", check=True).stdout.decode()
+
+
+def _dead(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def _cid(d, n) -> str:
