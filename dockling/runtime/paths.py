@@ -7,6 +7,10 @@ at the root), so the result is always under ``root``. ``open_inside`` then
 opens the result with O_PATH and checks through /proc/self/fd that nothing
 swapped a component for a symlink in between; callers mount onto
 ``/proc/self/fd/N`` so the kernel acts on the checked inode, as runc does.
+
+A path the daemon reads or writes while the container's processes run (cp,
+commit, -u) must not be resolved here and opened later by name: that is
+``openat2.open_in_root``'s job (resolution and opening in one step).
 """
 
 from __future__ import annotations
