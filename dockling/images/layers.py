@@ -27,6 +27,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 
 import msgspec
@@ -261,14 +262,29 @@ def _in_child(cwd: str, fn) -> None:
 
 
 def _drop(root: str, rel: str) -> None:
-    path = os.path.join(root, rel)
+    """Remove ``rel`` below ``root`` without following any symlink on the way: an
+    upper dir is the container's to shape (etc -> / must not make etc/hosts the
+    host's)."""
+    *parents, name = rel.split("/")
+    fds = [os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)]
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
+        for part in parents:
+            try:
+                fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW |
+                                   os.O_CLOEXEC, dir_fd=fds[-1]))
+            except OSError:
+                return  # missing, or not a directory: nothing below it to drop
+        try:
+            st = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=fds[-1])
         else:
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
+            os.unlink(name, dir_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def unmount(target: str) -> None:

@@ -212,3 +212,25 @@ def test_load_with_a_wrong_diff_id_keeps_layers_other_images_use(images):
     assert os.path.islink(os.path.join(images.layers.links, images.layers.get(chain).link))
     assert not images.layers.exists(bogus)
     assert [n for n in os.listdir(images.layers.root) if n.startswith("tmp-")] == []
+
+
+def test_adopt_drops_excluded_entries_without_following_links(images, tmp_path):
+    """A RUN step may leave etc -> / in its upper dir: dropping the mount stub
+    etc/hosts must not unlink the host's file through it."""
+    upper = tmp_path / "upper"
+    outside = tmp_path / "outside"
+    (upper / "d").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "hosts").write_text("host's\n")
+    (outside / "hostname").mkdir()
+    (outside / "hostname" / "keep").write_text("k")
+    os.symlink(str(outside), upper / "etc")
+    (upper / "d" / "f").write_text("x")
+    (upper / "dev").mkdir()
+    (upper / "dev" / "null").write_text("")
+    layer = images.layers.adopt(str(upper), None,
+                                frozenset({"etc/hosts", "etc/hostname", "dev"}))
+    assert (outside / "hosts").read_text() == "host's\n"
+    assert (outside / "hostname" / "keep").exists()
+    assert os.path.islink(os.path.join(layer.diff, "etc"))
+    assert not os.path.exists(os.path.join(layer.diff, "dev"))
