@@ -24,10 +24,15 @@ def _until(pred, timeout: float = 15.0):
 
 def test_starting_unhealthy_healthy(daemon):
     n = name()
-    daemon.cli("run", "-d", "--name", n, "--health-cmd", "cat /tmp/ok",
+    # The first probe waits for /tmp/go: until the test makes it, no probe has a result,
+    # so "starting" is what inspect must show however slow this machine is.
+    daemon.cli("run", "-d", "--name", n, "--health-cmd",
+               "while [ ! -e /tmp/go ]; do sleep 0.02; done; cat /tmp/ok",
                "--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep",
                "300", check=True)
-    assert _health(daemon, n)["Status"] == "starting"
+    h = _health(daemon, n)
+    assert h["Status"] == "starting" and h["Log"] == []
+    daemon.cli("exec", n, "touch", "/tmp/go", check=True)
     h = _until(lambda: (h := _health(daemon, n))["Status"] == "unhealthy" and h)
     assert h["FailingStreak"] >= 2 and h["Log"][-1]["ExitCode"] == 1
     assert "No such file or directory" in h["Log"][-1]["Output"]
@@ -45,12 +50,17 @@ def test_starting_unhealthy_healthy(daemon):
 
 def test_timeout_and_start_period(daemon):
     n = name()
+    # Probes in the start period come every --health-start-interval (docker's default is
+    # 5 s: with it no probe ran in a 1 s period, and a check that nothing counted there
+    # proved nothing). Here they come every 100 ms and fail (time out) at once.
     daemon.cli("run", "-d", "--name", n, "--health-cmd", "sleep 10", "--health-interval",
-               "100ms", "--health-timeout", "200ms", "--health-retries", "1",
-               "--health-start-period", "1s", "busybox", "sleep", "300", check=True)
-    # failures in the start period do not count
-    time.sleep(0.7)
-    assert _health(daemon, n)["Status"] == "starting"
+               "100ms", "--health-start-interval", "100ms", "--health-timeout", "200ms",
+               "--health-retries", "1", "--health-start-period", "3s", "busybox", "sleep",
+               "300", check=True)
+    # failures in the start period do not count: two have happened, none counted
+    h = _until(lambda: len((h := _health(daemon, n))["Log"]) >= 2 and h)
+    assert all(entry["ExitCode"] == -1 for entry in h["Log"])
+    assert h["Status"] == "starting" and h["FailingStreak"] == 0
     h = _until(lambda: (h := _health(daemon, n))["Status"] == "unhealthy" and h)
     assert h["Log"][-1]["ExitCode"] == -1
     assert h["Log"][-1]["Output"] == "Health check exceeded timeout (200ms)"
@@ -70,7 +80,10 @@ def test_image_healthcheck_and_no_healthcheck(daemon):
     _until(lambda: _health(daemon, n)["Status"] == "healthy")
     n2 = name()
     daemon.cli("run", "-d", "--name", n2, "--no-healthcheck", img, "sleep", "300", check=True)
-    time.sleep(0.3)
+    # The image's check (every 100 ms) has had its chance on n2 once it ran on n (same
+    # image, same check) after n2 started. Both times are the daemon's RFC 3339 UTC.
+    started = json.loads(daemon.cli("inspect", n2).stdout)[0]["State"]["StartedAt"]
+    _until(lambda: _health(daemon, n)["Log"][-1]["Start"] > started)
     info = json.loads(daemon.cli("inspect", n2).stdout)[0]
     assert "Health" not in info["State"]
     assert "(health" not in daemon.cli("ps", "-f", f"name={n2}").stdout.decode()
