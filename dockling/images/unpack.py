@@ -36,6 +36,7 @@ import stat
 import tarfile
 
 from dockling.errors import InvalidArgument
+from dockling.runtime.openat2 import reopen
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -225,15 +226,41 @@ def apply_layer(fileobj, dest: str | int | None, split: list | None = None,
     return reader.digest, reader.size
 
 
+def _open_content(dirs: _Dirs, rel: str):
+    """A layer's regular file for reading, reached through directories only: a
+    later entry of the same layer may have replaced a directory on its path
+    with a symlink (to anywhere), which is never followed."""
+    parent, base = posixpath.split(rel)
+    try:
+        pfd = dirs.get(parent, create=False)
+        fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+    except (OSError, InvalidArgument) as err:
+        raise InvalidArgument(f"layer content changed: {rel} is gone") from err
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidArgument(f"layer content changed: {rel} is not a regular file")
+        return open(reopen(fd, os.O_RDONLY), "rb")
+    finally:
+        os.close(fd)
+
+
 def write_split(split: list, root: str, out) -> None:
     """Write the original layer tar again: saved headers, file data from ``root``."""
+    dirs = _Dirs(root)
+    try:
+        _write_split(split, dirs, out)
+    finally:
+        dirs.close()
+
+
+def _write_split(split: list, dirs: _Dirs, out) -> None:
     for e in split:
         if "trailer" in e:
             out.write(e["trailer"])
             continue
         out.write(e["h"])
         if e["n"]:
-            with open(os.path.join(root, e["p"]), "rb") as f:
+            with _open_content(dirs, e["p"]) as f:
                 left = e["n"]
                 while left:
                     chunk = f.read(min(left, 1 << 20))

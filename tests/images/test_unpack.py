@@ -247,3 +247,22 @@ def test_unpack_into_a_directory_fd(dirs):
         os.close(fd)
     assert (dest / "a" / "b").read_bytes() == b"x"
     _untouched(outside)
+
+
+def test_tar_split_never_reads_through_a_link_the_layer_planted(tmp_path):
+    """A layer that writes etc/secret, then replaces etc with a link out: writing
+    its tar again (save, push) must not read the file the link points at."""
+    from dockling.errors import DocklingError
+    from dockling.images.layers import LayerStore
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("HOSTSECRET")
+    data = make_tar([("etc", "dir", {}), ("etc/secret", "file", {"data": b"layer's!!!"}),
+                     ("etc", "sym", {"target": str(outside)})])
+    store = LayerStore(str(tmp_path / "store"))
+    layer = store.register(io.BytesIO(data), None)
+    out = io.BytesIO()
+    with pytest.raises(DocklingError):
+        store.write_tar(layer.chain_id, out)
+    assert b"HOSTSECRET" not in out.getvalue()
