@@ -299,8 +299,12 @@ def test_killed_daemon_mid_pull_leaves_no_valid_blob(tmp_path_factory, busybox_t
                                                 "dockling"), "pull", f"{hostile.host}/slow/img:1"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert started.wait(20)
-        time.sleep(0.3)
-        assert os.listdir(os.path.join(d.root, "tmp"))  # a partial download in progress
+        # a partial download in progress: its ingest file holds the bytes sent so far
+        tmp = os.path.join(d.root, "tmp")
+        deadline = time.monotonic() + 10
+        while not any(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)):
+            assert time.monotonic() < deadline, "no partial download in the content store"
+            time.sleep(0.02)
         d.kill9()
         puller.wait(10)
         assert sha(img["blob"])[7:] not in _blob_files(d)
@@ -413,7 +417,11 @@ def test_interrupted_client_cancels_the_pull(rdaemon, hostile):
                           f"{hostile.host}/ctrlc/img:1"], env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     assert started.wait(20)
-    time.sleep(0.3)
+    tmp = os.path.join(d.root, "tmp")
+    deadline = time.monotonic() + 10
+    while not os.listdir(tmp):  # the download is under way: there is something to cancel
+        assert time.monotonic() < deadline, "the download did not begin"
+        time.sleep(0.02)
     p.send_signal(signal.SIGINT)
     p.wait(10)
     deadline = time.monotonic() + 10
