@@ -19,6 +19,7 @@ is now, never followed.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
@@ -131,26 +132,23 @@ def _tarinfo(name: str, st: os.stat_result, linkname: str = "") -> tarfile.TarIn
     return ti
 
 
+# The only xattr docker's tar writer records (moby ReadSecurityXattrToTarHeader; file
+# capabilities such as ping's cap_net_raw): never the host's SELinux labels, ACLs,
+# user.* attributes or overlay's trusted.overlay.* bookkeeping.
+_KEPT_XATTR = "security.capability"
+
+
 def _xattrs_fd(fd: int) -> dict[str, str]:
-    """An inode's xattrs but overlay's own (``fd``: readable, or O_PATH)."""
-    target: int | str = fd
-    try:
-        names = os.listxattr(fd)
-    except OSError:
-        try:  # an O_PATH fd (a FIFO, a device): through its /proc link
-            target = f"/proc/self/fd/{fd}"
-            names = os.listxattr(target)
-        except OSError:
-            return {}
-    out = {}
-    for n in names:
-        if n.startswith("trusted.overlay."):
-            continue
+    """The xattrs a layer records for an inode (``fd``: readable, or O_PATH)."""
+    for target in (fd, f"/proc/self/fd/{fd}"):  # an O_PATH fd: through its /proc link
         try:
-            out[n] = os.getxattr(target, n).decode("utf-8", "surrogateescape")
-        except OSError:
-            continue
-    return out
+            value = os.getxattr(target, _KEPT_XATTR)
+        except OSError as err:
+            if err.errno == errno.EBADF:
+                continue
+            return {}
+        return {_KEPT_XATTR: value.decode("utf-8", "surrogateescape")}
+    return {}
 
 
 def _opaque(fd: int) -> bool:

@@ -87,7 +87,8 @@ def test_walk_and_changes_stay_inside(racing_tree, tmp_path):
 
 
 def test_same_tree_same_tar(tmp_path):
-    """Sorted entries, numeric owners: packing twice gives the same bytes."""
+    """Sorted entries, numeric owners, docker's xattrs: packing twice gives the same
+    bytes."""
     root = tmp_path / "r"
     (root / "b" / "c").mkdir(parents=True)
     (root / "a").write_text("a")
@@ -96,6 +97,8 @@ def test_same_tree_same_tar(tmp_path):
     os.symlink("/nowhere", root / "b" / "sym")
     os.mkfifo(root / "fifo")
     os.setxattr(root / "a", "user.k", b"v")
+    caps = (0x02000001).to_bytes(4, "little") + (1 << 13).to_bytes(4, "little") + bytes(12)
+    os.setxattr(root / "b" / "c" / "z", "security.capability", caps)
     one, two = io.BytesIO(), io.BytesIO()
     pack.write_layer(str(root), one)
     pack.write_layer(str(root), two)
@@ -106,4 +109,8 @@ def test_same_tree_same_tar(tmp_path):
         assert tf.getmember("b/hard").islnk() and tf.getmember("b/hard").linkname == "a"
         assert tf.getmember("b/sym").linkname == "/nowhere"
         assert tf.getmember("fifo").isfifo()
-        assert tf.getmember("a").pax_headers["SCHILY.xattr.user.k"] == "v"
+        # docker's writer records file capabilities only (moby ReadSecurityXattrToTarHeader):
+        # not the host's SELinux labels, ACLs or user.* attributes
+        assert not [k for k in tf.getmember("a").pax_headers if k.startswith("SCHILY.")]
+        z = tf.getmember("b/c/z").pax_headers
+        assert z["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape") == caps
