@@ -59,7 +59,7 @@ def internet():
                 "    def log_message(self, *a): pass\n"
                 f"h.HTTPServer(('{server_ip}', 8000), H).serve_forever()\n")
         server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", code])
-        time.sleep(0.3)
+        _listening(lambda: ["ip", "netns", "exec", ns, "cat", "/proc/net/tcp"], 8000)
         yield {"server": server_ip, "host": host_ip}
     finally:
         if server is not None:
@@ -176,7 +176,7 @@ def test_published_ports(daemon):
     _run_bg(daemon, n, "-p", f"{port}:80", "-p", "80", "-p", f"{port}:90/udp", "busybox",
             "sh", "-c", "echo hello > /tmp/index.html; httpd -f -p 80 -h /tmp")
     try:
-        time.sleep(0.3)
+        _container_listens(daemon, n, 80)
         for host in ("127.0.0.1", _host_address()):
             assert _get(f"http://{host}:{port}/") == b"hello\n", host
         ports = _inspect(daemon, n)["NetworkSettings"]["Ports"]
@@ -193,7 +193,7 @@ def test_published_ports(daemon):
         srv = subprocess.Popen(["nsenter", "-t", str(pid), "-n", sys.executable, "-c",
                                 "import socket; s=socket.socket(2, 2); s.bind(('0.0.0.0', 90));"
                                 " s.settimeout(5); d, a = s.recvfrom(64); s.sendto(b're:' + d, a)"])
-        time.sleep(0.3)
+        _listening(lambda: ["cat", f"/proc/{pid}/net/udp", f"/proc/{pid}/net/udp6"], 90)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(3)
         s.sendto(b"hi", ("127.0.0.1", port))
@@ -296,6 +296,26 @@ def _get(url: str) -> bytes:
         return resp.read()
 
 
+def _listening(table_cmd, port: int, timeout: float = 10) -> None:
+    """Wait until a socket is bound to ``port`` in the /proc/net/{tcp,udp}[6] tables that
+    ``table_cmd()`` prints (a server's readiness, rather than a sleep)."""
+    deadline = time.monotonic() + timeout
+    want = f":{port:04X} "
+    while True:
+        out = subprocess.run(table_cmd(), capture_output=True, text=True,
+                             check=False).stdout
+        if any(want in line.split(None, 3)[1] + " " for line in out.splitlines()
+               if line.split(None, 1)[0].rstrip(":").isdigit()):
+            return
+        assert time.monotonic() < deadline, f"nothing bound to port {port}"
+        time.sleep(0.02)
+
+
+def _container_listens(d, n: str, port: int) -> None:
+    pid = _inspect(d, n)["State"]["Pid"]
+    _listening(lambda: ["cat", f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"], port)
+
+
 def _host_address() -> str:
     out = subprocess.run(["ip", "-o", "-4", "route", "get", "1.1.1.1"], capture_output=True,
                          text=True, check=True).stdout.split()
@@ -313,7 +333,7 @@ def test_killed_daemon_keeps_and_then_cleans_networking(tmp_path_factory, busybo
         _run_bg(d, web, "--network", net, "-p", f"{port}:80", "busybox", "sh", "-c",
                 "echo up > /tmp/index.html; httpd -f -p 80 -h /tmp")
         _run_bg(d, client, "--network", net, "busybox", "sleep", "300")
-        time.sleep(0.3)
+        _container_listens(d, web, 80)
         assert _get(f"http://127.0.0.1:{port}/") == b"up\n"
         d.kill9()
         assert _get(f"http://127.0.0.1:{port}/") == b"up\n"  # the kernel carries on
