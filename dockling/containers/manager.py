@@ -1047,18 +1047,24 @@ class ContainerManager:
         commit), as docker does: its processes cannot swap a directory for a
         symlink meanwhile. The record says paused (a daemon killed meanwhile
         leaves a container `unpause` recovers); pause and unpause events, as
-        docker's commit gives. A container paused already stays paused."""
-        if not pause or c["State"]["Status"] != Status.RUNNING.value:
-            yield
-            return
-        self.pause(c["Id"])
+        docker's commit gives. A container paused already stays paused. One that
+        cannot be frozen (no freezer, stopped meanwhile) is worked on as it is:
+        the descriptor walks alone keep the work inside its root."""
+        paused = False
+        if pause and c["State"]["Status"] == Status.RUNNING.value:
+            try:
+                self.pause(c["Id"])
+                paused = True
+            except (Conflict, InvalidArgument, InternalError) as err:
+                log.warning("container %s not paused: %s", c["Id"][:12], err)
         try:
             yield
         finally:
-            try:
-                self.unpause(c["Id"])
-            except Conflict:
-                pass  # unpaused (or stopped) by someone else meanwhile
+            if paused:
+                try:
+                    self.unpause(c["Id"])
+                except Conflict:
+                    pass  # unpaused (or stopped) by someone else meanwhile
 
     def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
                author: str = "", changes: list[str] | None = None,
