@@ -39,6 +39,15 @@ class Term:
             self.seen += chunk.replace(CURSOR_QUERY, b"")
         self.seen = self.seen[self.seen.index(needle) + len(needle):]
 
+    def wait_raw(self, timeout: float = 10) -> None:
+        """Until the program on the terminal has made it raw (no line editing)."""
+        import termios
+
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            assert time.monotonic() < deadline, "the terminal never went raw"
+            time.sleep(0.01)
+
     def type(self, text: bytes) -> None:
         for ch in text:  # keystrokes, not a paste
             os.write(self.fd, bytes([ch]))
@@ -46,12 +55,15 @@ class Term:
 
 
 def test_interactive_terminal(daemon):
+    from tests.engine.conftest import name
+
+    n = name()
     master, slave = os.openpty()
     env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}",
            "DOCKLING_NO_AUTOSTART": "1"}
-    proc = subprocess.Popen([os.path.join(BIN, "dockling"), "run", "-it", "--rm", "busybox",
-                             "sh"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen([os.path.join(BIN, "dockling"), "run", "-it", "--rm", "--name", n,
+                             "busybox", "sh"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)
     os.close(slave)
     t = Term(master)
     try:
@@ -64,7 +76,11 @@ def test_interactive_terminal(daemon):
         t.expect(b"/dev/pts/0")
         t.expect(b"# ")
         t.type(b"sleep 30\r")
-        time.sleep(0.5)
+        # the foreground job runs: ctrl-c now is for it, not for the prompt
+        deadline = time.monotonic() + 10
+        while "sleep 30" not in daemon.cli("top", n).stdout.decode():
+            assert time.monotonic() < deadline, "sleep 30 did not start"
+            time.sleep(0.05)
         t.type(b"\x03")  # ctrl-c reaches the container's foreground job
         t.expect(b"# ", timeout=5)
         t.type(b"echo after-$((1+1))\r")
@@ -91,7 +107,7 @@ def test_attach_and_detach_keys(daemon):
     os.close(slave)
     t = Term(master)
     try:
-        time.sleep(0.5)
+        t.wait_raw()  # attach turns the terminal raw once its stream is connected
         t.type(b"echo attached-$((2+3))\r")
         t.expect(b"attached-5")
         t.type(b"\x10\x11")  # ctrl-p ctrl-q: detach, the container keeps running
