@@ -760,7 +760,7 @@ def cmd_ps(cli: Client, a) -> int:
     if a.filter:
         params["filters"] = filters(a.filter)
     fmt = a.format
-    if fmt and not a.quiet and fmt != "table":
+    if fmt and not a.quiet and fmt not in ("table", "raw"):
         # docker/cli checks the template on an empty container first (and asks for sizes
         # when it uses .Size)
         from dockling.cli.format import check_template
@@ -777,9 +777,17 @@ def cmd_ps(cli: Client, a) -> int:
                ("NAMES", "Names")]
     if a.size:
         columns.append(("SIZE", "Size"))
+    raw = PS_RAW + ("size: {{.Size}}\\n" if a.size else "")
     print_list(rows, columns, PS_HEADERS, fmt, "ID" if a.quiet else None,
-               "formatter.ContainerContext")
+               "formatter.ContainerContext", (raw, "container_id: {{.ID}}"), quiet_wins=True)
     return 0
+
+
+# docker/cli NewContainerFormat's raw format
+PS_RAW = ("container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\n"
+          "created_at: {{.CreatedAt}}\nstate: {{- pad .State 1 0}}\n"
+          "status: {{- pad .Status 1 0}}\nnames: {{.Names}}\nlabels: {{- pad .Labels 1 0}}\n"
+          "ports: {{- pad .Ports 1 0}}\n")
 
 
 # -- logs / inspect --------------------------------------------------------------------------

@@ -181,11 +181,21 @@ def print_formatted(template: str, rows: list, headers: dict[str, str],
 
 def print_list(rows: list[dict], columns: list[tuple[str, str]], headers: dict[str, str],
                fmt: str | None, quiet_key: str | None = None,
-               type_name: str = "formatter.Context") -> None:
-    """An ls command's output: -q (one key per line), --format, or the table."""
-    if quiet_key:
+               type_name: str = "formatter.Context", raw: tuple[str, str] | None = None,
+               quiet_wins: bool = False) -> None:
+    """An ls command's output as docker/cli's NewXFormat chooses it: -q prints quiet_key
+    (ps: whatever --format says, with docker's warning; the others: unless a custom
+    format is given), `raw` is docker's raw format (raw, raw with -q), `table` or nothing
+    the default table (computed here without the template engine), else the template."""
+    if quiet_key and fmt and quiet_wins:
+        print("WARNING: Ignoring custom format, because both --format and --quiet are set.",
+              file=sys.stderr)
+    if quiet_key and (quiet_wins or not fmt or fmt == "table") and \
+            not (fmt == "raw" and raw is not None):
         for r in rows:
             print(r[quiet_key])
+    elif fmt == "raw" and raw is not None:
+        print_formatted(raw[1] if quiet_key else raw[0], rows, headers, type_name)
     elif fmt and fmt != "table":
         print_formatted(fmt, rows, headers, type_name)
     else:

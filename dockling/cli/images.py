@@ -100,17 +100,17 @@ def cmd_images(cli: Client, a) -> int:
     for img in imgs:
         for repo, tag, digest in _image_rows(img, a.digests, need_digest):
             rows.append(_image_row(img, repo, tag, digest, a.no_trunc))
-    if a.quiet:
-        seen = []
-        for r in rows:
-            if r["ID"] not in seen:
-                seen.append(r["ID"])
-        print("\n".join(seen)) if seen else None
+    fmt = a.format
+    if fmt == "raw":  # docker/cli NewImageFormat
+        fmt = "image_id: {{.ID}}" if a.quiet else IMAGES_RAW_DIGEST if a.digests else IMAGES_RAW
+    elif fmt and fmt != "table" and fmt.startswith("table") and a.digests and \
+            "{{.Digest}}" not in fmt:
+        fmt += "\\t{{.Digest}}"
+    if a.quiet and (not fmt or fmt == "table"):
+        for r in rows:  # one line a row, as docker/cli's {{.ID}} prints them
+            print(r["ID"])
         return 0
-    if a.format and a.format != "table":
-        fmt = a.format
-        if fmt.startswith("table") and a.digests and "{{.Digest}}" not in fmt:
-            fmt += "\t{{.Digest}}"
+    if fmt and fmt != "table":
         print_formatted(fmt, rows, IMAGE_HEADERS, "formatter.imageContext")
         return 0
     cols = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
@@ -119,6 +119,12 @@ def cmd_images(cli: Client, a) -> int:
     cols += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
     print(table(rows, cols))
     return 0
+
+
+IMAGES_RAW = ("repository: {{ .Repository }}\ntag: {{.Tag}}\nimage_id: {{.ID}}\n"
+              "created_at: {{.CreatedAt}}\nvirtual_size: {{.Size}}\n")
+IMAGES_RAW_DIGEST = ("repository: {{ .Repository }}\ntag: {{.Tag}}\ndigest: {{.Digest}}\n"
+                     "image_id: {{.ID}}\ncreated_at: {{.CreatedAt}}\nvirtual_size: {{.Size}}\n")
 
 
 def _familiar_name(ref: str) -> str:
@@ -264,7 +270,7 @@ def cmd_history(cli: Client, a) -> int:
     human = str(a.human).lower() not in ("false", "0", "f")
     hist = cli.get(f"/images/{a.image}/history")
     rows = [_history_row(h, a.no_trunc, human) for h in hist]
-    if a.quiet:
+    if a.quiet and (not a.format or a.format == "table"):
         print("\n".join(r["ID"] for r in rows))
         return 0
     if a.format and a.format != "table":

@@ -104,7 +104,9 @@ def cmd_ls(cli: Client, a) -> int:
     rows = [_network_row(n, a.no_trunc) for n in sorted(nets, key=lambda n: n["Name"])]
     print_list(rows, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"),
                       ("SCOPE", "Scope")], NETWORK_HEADERS, a.format, "ID" if a.quiet else None,
-               "network.networkContext")
+               "network.networkContext",
+               ("network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n",
+                "network_id: {{.ID}}"))
     return 0
 
 

@@ -202,10 +202,10 @@ def cmd_search(cli: Client, a) -> int:
         rows.append({"Name": r["name"], "Description": desc, "StarCount": str(r["star_count"]),
                      "IsOfficial": "[OK]" if r["is_official"] else "",
                      "IsAutomated": "[OK]" if r["is_automated"] else ""})
-    if a.format:
+    if a.format and a.format != "table":
         print_formatted(a.format, rows, {"Name": "NAME", "Description": "DESCRIPTION",
                                          "StarCount": "STARS", "IsOfficial": "OFFICIAL",
-                                         "IsAutomated": "AUTOMATED"})
+                                         "IsAutomated": "AUTOMATED"}, "registry.searchContext")
         return 0
     print(table(rows, [("NAME", "Name"), ("DESCRIPTION", "Description"),
                        ("STARS", "StarCount"), ("OFFICIAL", "IsOfficial")]))

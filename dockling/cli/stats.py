@@ -83,8 +83,8 @@ def cmd_stats(cli: Client, a) -> int:
             except APIError as err:
                 print(f"Error response from daemon: {err.message}", file=sys.stderr)
                 rc = 1
-        if a.format:
-            print_formatted(a.format, rows, STATS_HEADERS)
+        if a.format and a.format != "table":
+            print_formatted(a.format, rows, STATS_HEADERS, "container.statsContext")
         else:
             if not a.no_stream and sys.stdout.isatty():
                 print("\033[2J\033[H", end="")

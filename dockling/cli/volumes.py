@@ -70,7 +70,8 @@ def cmd_ls(cli: Client, a) -> int:
     vols = cli.get("/volumes", filters=json.dumps(filters(a.filter)))["Volumes"] or []
     rows = [_volume_row(v) for v in vols]
     print_list(rows, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], VOLUME_HEADERS,
-               a.format, "Name" if a.quiet else None, "formatter.volumeContext")
+               a.format, "Name" if a.quiet else None, "formatter.volumeContext",
+               ("name: {{.Name}}\\ndriver: {{.Driver}}\\n", "name: {{.Name}}"))
     return 0
 
 

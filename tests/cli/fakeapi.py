@@ -9,6 +9,7 @@ import re
 import socketserver
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 API_VERSION = "1.47"
@@ -19,12 +20,27 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     allow_reuse_address = True
 
 
+def resolve(doc):
+    """Fixture placeholders: "@now-7200" is the Unix time two hours ago, so relative
+    times ("2 hours ago") read the same whenever the test runs."""
+    if isinstance(doc, str):
+        m = re.fullmatch(r"@now([+-]\d+)?", doc)
+        if m:
+            return int(time.time()) + int(m.group(1) or 0)
+        return doc
+    if isinstance(doc, list):
+        return [resolve(x) for x in doc]
+    if isinstance(doc, dict):
+        return {k: resolve(v) for k, v in doc.items()}
+    return doc
+
+
 class FakeAPI:
     """routes: path (no /vX.Y prefix, with the query string if it matters) -> JSON
-    document, or (status, document)."""
+    document, or (status, document), or a str sent as it is (a stream of JSON lines)."""
 
     def __init__(self, routes: dict) -> None:
-        self.routes = routes
+        self.routes = {k: v if isinstance(v, str) else resolve(v) for k, v in routes.items()}
         self.requests: list[str] = []
         self.dir = tempfile.mkdtemp(prefix="fakeapi-")
         self.sock = os.path.join(self.dir, "api.sock")
@@ -52,7 +68,8 @@ class FakeAPI:
                         status, doc = doc
                     else:
                         status = 200
-                    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+                    # a str is sent as it is: a stream of JSON lines (events)
+                    body = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
                     ctype = "application/json"
                 self.send_response(status)
                 self.send_header("Api-Version", API_VERSION)

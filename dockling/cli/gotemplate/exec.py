@@ -17,6 +17,28 @@ from dockling.cli.gotemplate.values import (
 MAX_EXEC_DEPTH = 100  # Python's stack, not Go's 100000; the message keeps Go's number
 
 
+class Boxed:
+    """A value read from an interface{} slot (a JSON map or list element, an interface{}
+    field): Go keeps it an interface until the pipeline ends, which shows in errors
+    ("can't evaluate field x in type interface {}")."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+def unbox(v):
+    return v.value if isinstance(v, Boxed) else v
+
+
+def _box(v, elem_type):
+    if v is None or elem_type is None or elem_type.kind != "interface" or \
+            elem_type.name != "interface {}":
+        return v
+    return Boxed(v)
+
+
 class _Break(Exception):
     pass
 
@@ -160,13 +182,15 @@ class State:
                     ran = True
                     one_iteration(INVALID, i if t.name == "int" else Int(i, t))
             elif k in ("array", "slice"):
+                et = type_of(val).elem
                 for i, x in enumerate(list(val)):
                     ran = True
-                    one_iteration(i, x)
+                    one_iteration(i, _box(x, et))
             elif k == "map":
+                et = type_of(val).elem
                 for key, x in sorted_items(val):
                     ran = True
-                    one_iteration(key, x)
+                    one_iteration(key, _box(x, et))
             elif k == "invalid":
                 pass
             else:
@@ -198,7 +222,7 @@ class State:
         self.at(pipe)
         value = MISSING
         for cmd in pipe.cmds:
-            value = self.eval_command(dot, cmd, value)
+            value = unbox(self.eval_command(dot, cmd, value))
             if value is None:  # a nil interface{}: down to the (invalid) thing inside
                 value = INVALID
         for v in pipe.decl:
@@ -294,7 +318,9 @@ class State:
             if self.tmpl.missingkey == "error":
                 self.errorf(f"nil data; no entry for key {quote(name)}")
             return INVALID
-        typ = "interface {}" if receiver is None else str(type_of(receiver))
+        boxed = isinstance(receiver, Boxed)
+        receiver = unbox(receiver)
+        typ = "interface {}" if receiver is None or boxed else str(type_of(receiver))
         receiver, is_nil = indirect(receiver)
         if is_nil and (receiver is None or receiver.t.kind == "interface"):
             self.errorf(f"nil pointer evaluating {typ}.{name}")
@@ -310,14 +336,14 @@ class State:
                     self.errorf(f"{name} is an unexported field of struct type {typ}")
                 if has_args:
                     self.errorf(f"{name} has arguments but cannot be invoked as function")
-                return receiver.field(name)
+                return _box(receiver.field(name), path[-1].type)
         elif k == "map":
             key_type = type_of(receiver).key
             if key_type.name in ("string", "interface {}"):
                 if has_args:
                     self.errorf(f"{name} is not a method but has arguments")
                 if not isinstance(receiver, Nil) and name in receiver:
-                    return receiver[name]
+                    return _box(receiver[name], type_of(receiver).elem)
                 if self.tmpl.missingkey == "zero":
                     return zero(type_of(receiver).elem)
                 if self.tmpl.missingkey == "error":
@@ -385,6 +411,7 @@ class State:
         return result
 
     def validate_type(self, value, t):
+        value = unbox(value)
         if value is INVALID or value is MISSING:
             if t is None:
                 return INVALID

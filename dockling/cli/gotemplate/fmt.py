@@ -447,9 +447,10 @@ class _Printer:
         return False
 
     def print_value(self, v, verb: str, depth: int) -> None:
-        if depth > 0 and v is not INVALID and v is not None and self.handle_methods(v, verb):
-            return
-        self.arg = v if depth == 0 else self.arg
+        if depth > 0 and v is not INVALID and v is not None:
+            self.arg = v  # what a complaint (%!d(T=v)) names
+            if self.handle_methods(v, verb):
+                return
         if v is INVALID:
             if depth == 0:
                 self.buf.append("<invalid reflect.Value>")
@@ -890,22 +891,9 @@ def go_duration_string(d: int) -> str:
 
 def go_time_string(text: str) -> str:
     """time.Time.String of an RFC 3339 time: 2006-01-02 15:04:05.999999999 -0700 MST."""
-    import re
+    from dockling.cli.gotemplate.gotime import string
 
-    m = re.fullmatch(r"(\d{4,})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?"
-                     r"([Zz]|[+-]\d\d:\d\d)", text)
-    if not m:
-        return text
-    y, mo, d, h, mi, s, frac, tz = m.groups()
-    frac = (frac or "").rstrip("0")
-    if frac == ".":
-        frac = ""
-    if tz in ("Z", "z"):
-        zone = "+0000 UTC"
-    else:
-        off = tz.replace(":", "")
-        zone = f"{off} {off}"
-    return f"{y}-{mo}-{d} {h}:{mi}:{s}{frac} {zone}"
+    return string(text)
 
 
 __all__ = ["Float", "Func", "Int", "Map", "Nil", "Ptr", "Slice", "format_float",

@@ -257,12 +257,10 @@ def eq(arg1, *arg2) -> bool:
 
 
 def _str_value(v) -> str:
-    """reflect.Value's %s: <T Value> for non-strings."""
+    """A reflect.Value printed with %s (fmt prints the value it holds)."""
     if v is INVALID:
-        return "<invalid Value>"
-    if kind(v) == "string":
-        return str(v)
-    return f"<{type_name(v)} Value>"
+        return "<invalid reflect.Value>"
+    return sprintf("%s", v)
 
 
 def ne(a, b) -> bool:
@@ -312,7 +310,7 @@ def eval_args(args) -> str:
 
     vals = []
     for a in args:
-        p, ok = printable_value(a)
+        p, ok = printable_value(INVALID if a is None else a)
         vals.append(p if ok else a)
     return sprint(*vals)
 

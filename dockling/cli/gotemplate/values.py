@@ -471,11 +471,20 @@ def _struct_values(t: GoType, doc: dict) -> dict:
 
 
 def go_time(text: str) -> Struct:
-    """A time.Time from RFC 3339 text; String() prints Go's default layout."""
-    from dockling.cli.gotemplate.fmt import go_time_string
+    """A time.Time from RFC 3339 text: String() prints Go's default layout; the methods
+    templates use (Year, Month, Day, Hour, Minute, Second, Nanosecond, Unix, UnixNano,
+    Weekday, YearDay, IsZero, UTC, Format "layout") are there."""
+    from dockling.cli.gotemplate import gotime
 
     t = gotype("time.Time")
-    return Struct(t, {"_text": text}, stringer=lambda: go_time_string(text))
+    gotime.install_stringers()
+    parts = gotime.parse_rfc3339(text)
+    st = Struct(t, {"_text": text}, stringer=lambda: gotime.string(text))
+    if parts is not None:
+        st.methods = gotime.methods(text, parts)
+    return st
 
 
 register_struct("time.Time", [])
+register_named("time.Month", "int")
+register_named("time.Weekday", "int")
