@@ -9,7 +9,8 @@ Here the opening *is* the resolution, on descriptors:
 - ``openat2(2)`` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS (Linux 5.6+,
   probed once): the kernel resolves symlinks and ``..`` as if ``root_fd``
   were ``/`` and refuses /proc's magic links;
-- elsewhere (older kernels, a seccomp filter that hides it) a walk from
+- elsewhere (older kernels, a seccomp filter that hides it, or
+  DOCKLING_NO_OPENAT2=1 in the environment) a walk from
   ``root_fd`` one component at a time with O_PATH | O_NOFOLLOW: a symlink's
   target is read and resolved the same way (absolute ones from the root),
   ``..`` goes back to the directory we came from and never above the root.
@@ -67,6 +68,8 @@ available: bool | None = None
 
 def _have_openat2() -> bool:
     global available
+    if available is None and os.environ.get("DOCKLING_NO_OPENAT2"):
+        available = False  # to run a daemon, or tests, on the walk
     if available is None:
         try:
             os.close(openat2(-100, "/", os.O_PATH, resolve=RESOLVE_IN_ROOT))
