@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socketserver
 import tempfile
 import threading
@@ -20,18 +21,20 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     allow_reuse_address = True
 
 
-def resolve(doc):
-    """Fixture placeholders: "@now-7200" is the Unix time two hours ago, so relative
-    times ("2 hours ago") read the same whenever the test runs."""
+def resolve(doc, now: int | None = None):
+    """Fixture placeholders: "@now-7200" is the Unix time two hours before `now` (the
+    fixture's recording time; the tests run the CLI with its clock set back to it)."""
+    if now is None:
+        now = int(time.time())
     if isinstance(doc, str):
         m = re.fullmatch(r"@now([+-]\d+)?", doc)
         if m:
-            return int(time.time()) + int(m.group(1) or 0)
+            return now + int(m.group(1) or 0)
         return doc
     if isinstance(doc, list):
-        return [resolve(x) for x in doc]
+        return [resolve(x, now) for x in doc]
     if isinstance(doc, dict):
-        return {k: resolve(v) for k, v in doc.items()}
+        return {k: resolve(v, now) for k, v in doc.items()}
     return doc
 
 
@@ -39,8 +42,9 @@ class FakeAPI:
     """routes: path (no /vX.Y prefix, with the query string if it matters) -> JSON
     document, or (status, document), or a str sent as it is (a stream of JSON lines)."""
 
-    def __init__(self, routes: dict) -> None:
-        self.routes = {k: v if isinstance(v, str) else resolve(v) for k, v in routes.items()}
+    def __init__(self, routes: dict, now: int | None = None) -> None:
+        self.routes = {k: v if isinstance(v, str) else resolve(v, now)
+                       for k, v in routes.items()}
         self.requests: list[str] = []
         self.dir = tempfile.mkdtemp(prefix="fakeapi-")
         self.sock = os.path.join(self.dir, "api.sock")
@@ -99,8 +103,4 @@ class FakeAPI:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
-        try:
-            os.unlink(self.sock)
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
