@@ -3,7 +3,7 @@
 # and runc, count the top-level TAP results of each and list the tests whose
 # result differs.
 #
-#   tools/runtime_tools.sh [-o OUT] [-k] CHECKOUT [TEST...]
+#   tools/runtime_tools.sh [-o OUT] [-k] [-n] CHECKOUT [TEST...]
 #
 # CHECKOUT is a runtime-tools checkout (commit 27bf223 is the newest that
 # builds with Debian 12's Go 1.19); this script neither holds nor fetches
@@ -20,8 +20,14 @@
 #
 # A top-level result is a line at column 0 starting `ok` or `not ok` (the
 # output of a nested runtimetest is indented in YAML); `# SKIP` counts as
-# skipped. A program that ends without any result counts as one failure
-# named "(no result: exit N)".
+# skipped. A program's exit status is a verdict too (util.Fatal exits 1; the
+# *_fail programs exit 0, silent, when the runtime refuses their config): a
+# program without a result counts as one, "(no TAP output, exit N)", ok for
+# 0; a non-zero exit after results adds a failed "(exit N)".
+#
+# The programs' bundles go to OUT/tmp (TMPDIR); mounts a runtime left below
+# them (runc 1.1 leaves a config without a mount namespace's) are detached
+# after each program. -n reports on the results of the last run only.
 #
 # Run as root on a disposable host: the programs create containers, cgroups
 # and (for the namespace tests) processes of their own.
@@ -31,16 +37,19 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=/tmp/runtime-tools-out
 keep=0
-while getopts "o:k" opt; do
+report_only=0
+usage="usage: $0 [-o OUT] [-k] [-n] CHECKOUT [TEST...]"
+while getopts "o:kn" opt; do
     case $opt in
         o) out=$OPTARG ;;
         k) keep=1 ;;
-        *) echo "usage: $0 [-o OUT] [-k] CHECKOUT [TEST...]" >&2; exit 2 ;;
+        n) report_only=1 ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 if [ $# -lt 1 ]; then
-    echo "usage: $0 [-o OUT] [-k] CHECKOUT [TEST...]" >&2
+    echo "$usage" >&2
     exit 2
 fi
 src=$(cd "$1" && pwd)
@@ -68,6 +77,7 @@ fi
 
 # --- build -----------------------------------------------------------------
 bin=$out/bin
+if [ $report_only = 0 ]; then
 mkdir -p "$bin"
 export GOFLAGS=-mod=vendor GOPROXY=off GOCACHE=${GOCACHE:-$out/gocache}
 build() {  # build OUTPUT PACKAGE [go build flags...]
@@ -85,35 +95,27 @@ for t in "${tests[@]}"; do
     build "$bin/$t.t" "./validation/$t"
 done
 ln -sf "$src/rootfs-amd64.tar.gz" "$bin/rootfs-amd64.tar.gz"
+fi
 
 # --- run -------------------------------------------------------------------
-# results.tsv: program, description (numbered when it repeats), ok|fail|skip
+unmount_below() {  # detach every mount below $1, deepest first
+    awk -v d="$1/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$(printf '%b' "$m")" 2>/dev/null || true; done
+}
+
 run_all() {  # run_all LABEL RUNTIME
-    local label=$1 runtime=$2 dir=$out/$1
+    local label=$1 runtime=$2 dir=$out/$1 tmp=$out/tmp
     rm -rf "$dir"
-    mkdir -p "$dir"
-    : > "$dir/results.tsv"
+    mkdir -p "$dir" "$tmp"
     for t in "${tests[@]}"; do
         local rc=0
-        (cd "$bin" && RUNTIME=$runtime timeout -k 10 "$per_test_timeout" "./$t.t") \
+        (cd "$bin" && TMPDIR=$tmp RUNTIME=$runtime timeout -k 10 "$per_test_timeout" "./$t.t") \
             > "$dir/$t.tap" 2> "$dir/$t.err" < /dev/null || rc=$?
-        awk -v prog="$t" -v rc="$rc" -F '\t' '
-            /^(not )?ok( |$)/ {
-                res = ($1 ~ /^not/) ? "fail" : "ok"
-                line = $0
-                sub(/^(not )?ok *[0-9]* *(- )?/, "", line)
-                if (line ~ /# *[Ss][Kk][Ii][Pp]/) res = "skip"
-                sub(/ *# *[Ss][Kk][Ii][Pp].*$/, "", line)
-                if (line == "") line = "(no description)"
-                n[line]++
-                if (n[line] > 1) line = line " #" n[line]
-                printf "%s\t%s\t%s\n", prog, line, res
-                seen = 1
-            }
-            END { if (!seen) printf "%s\t(no result: exit %s)\tfail\n", prog, rc }
-        ' "$dir/$t.tap" >> "$dir/results.tsv"
-        echo "  $label $t: $(awk -F '\t' -v p="$t" '$1 == p {c[$3]++}
-            END {printf "%d ok, %d not ok, %d skip", c["ok"], c["fail"], c["skip"]}' "$dir/results.tsv")" >&2
+        echo "$rc" > "$dir/$t.rc"
+        unmount_below "$tmp"
+        rm -rf "${tmp:?}"/*
+        echo "  $label $t: exit $rc, $(grep -cE '^ok( |$)' "$dir/$t.tap") ok," \
+             "$(grep -cE '^not ok( |$)' "$dir/$t.tap") not ok" >&2
     done
     # What a program left behind would fail the next one (or the other
     # runtime): delete whatever containers are still listed.
@@ -122,27 +124,101 @@ run_all() {  # run_all LABEL RUNTIME
     done
 }
 
-counts() {  # counts LABEL
-    awk -F '\t' -v label="$1" '{c[$3]++; n++}
-        END {printf "%-14s %4d results: %4d ok, %4d not ok, %4d skipped\n", label, n, c["ok"], c["fail"], c["skip"]}' \
-        "$out/$1/results.tsv"
-}
+if [ $report_only = 0 ]; then
+    echo "running against runc ($runc)" >&2
+    run_all runc "$runc"
+    echo "running against dockling-runc ($dockling_runc)" >&2
+    run_all dockling-runc "$dockling_runc"
+fi
 
-echo "running against runc ($runc)" >&2
-run_all runc "$runc"
-echo "running against dockling-runc ($dockling_runc)" >&2
-run_all dockling-runc "$dockling_runc"
+# --- report ----------------------------------------------------------------
+python3 - "$out" "$(cd "$src" && git describe --always --dirty 2>/dev/null || echo '?')" \
+    "${tests[@]}" <<'EOF'
+import os
+import re
+import sys
 
-echo
-echo "runtime-tools $(cd "$src" && git describe --always --dirty 2>/dev/null || echo '?'), top-level TAP results"
-counts runc
-counts dockling-runc
-echo
-echo "differences (runc / dockling-runc):"
-join -t $'\t' -a 1 -a 2 -e missing -o 0,1.2,2.2 \
-    <(awk -F '\t' '{print $1 ": " $2 "\t" $3}' "$out/runc/results.tsv" | sort -t $'\t' -k1,1) \
-    <(awk -F '\t' '{print $1 ": " $2 "\t" $3}' "$out/dockling-runc/results.tsv" | sort -t $'\t' -k1,1) |
-    awk -F '\t' '$2 != $3 {printf "  %-4s / %-7s %s\n", $2, $3, $1; d++}
-                 END {if (!d) print "  none"}'
-echo
-echo "TAP and stderr of each program: $out/{runc,dockling-runc}/"
+out, version, tests = sys.argv[1], sys.argv[2], sys.argv[3:]
+RESULT = re.compile(r"^(not )?ok\b *\d* *(?:- )?(.*)$")
+SKIP = re.compile(r"\s*#\s*skip\b.*$", re.I)
+
+
+def results(label, prog):
+    """[(description, ok|fail|skip)] of one program's top-level TAP lines."""
+    base = os.path.join(out, label, prog)
+    if not os.path.exists(base + ".rc"):
+        return [("(not run)", "fail")], False
+    rc = int(open(base + ".rc").read())
+    res, seen = [], {}
+    with open(base + ".tap", errors="replace") as f:
+        for line in f:
+            m = RESULT.match(line.rstrip("\n"))
+            if not m:
+                continue
+            desc, verdict = m.group(2), "fail" if m.group(1) else "ok"
+            if SKIP.search(desc):
+                desc, verdict = SKIP.sub("", desc), "skip"
+            desc = desc or "(no description)"
+            seen[desc] = seen.get(desc, 0) + 1
+            if seen[desc] > 1:
+                desc = f"{desc} #{seen[desc]}"
+            res.append((desc, verdict))
+    tap = bool(res)
+    if not res:
+        res.append((f"(no TAP output, exit {rc})", "ok" if rc == 0 else "fail"))
+    elif rc != 0:
+        res.append((f"(exit {rc})", "fail"))
+    return res, tap
+
+
+def summary(res):
+    c = {v: sum(1 for _, x in res if x == v) for v in ("ok", "fail", "skip")}
+    return f"{c['ok']} ok, {c['fail']} not ok, {c['skip']} skipped"
+
+
+runtimes = ("runc", "dockling-runc")
+data = {rt: {t: results(rt, t) for t in tests} for rt in runtimes}
+print(f"runtime-tools {version}: top-level TAP results of {len(tests)} programs")
+for rt in runtimes:
+    every = [r for t in tests for r in data[rt][t][0]]
+    print(f"  {rt:<14} {len(every):5d} results: {summary(every)}")
+
+# One line per test whose verdict differs; a program that printed no TAP
+# under one runtime is one line with both summaries, put by its verdict: a
+# silent exit 0 beats results ending in a failed exit (the *_fail programs:
+# the runtime ran what it had to refuse), results beat a failed exit.
+diffs = {"runc": [], "dockling-runc": [], "neither": []}
+for t in tests:
+    (ra, tap_a), (rb, tap_b) = data["runc"][t], data["dockling-runc"][t]
+    a, b = dict(ra), dict(rb)
+    if tap_a and tap_b:
+        for desc in sorted(set(a) | set(b)):
+            va, vb = a.get(desc, "missing"), b.get(desc, "missing")
+            if va != vb:
+                who = "runc" if va == "ok" else "dockling-runc" if vb == "ok" else "neither"
+                diffs[who].append(f"{t}: {desc}  [runc {va}, dockling-runc {vb}]")
+        continue
+    if a == b:
+        continue
+    line = f"{t}: runc {summary(ra)}; dockling-runc {summary(rb)}"
+    if not tap_a and not tap_b:
+        who = "runc" if ra[0][1] == "ok" else "dockling-runc" if rb[0][1] == "ok" else "neither"
+    else:
+        silent, loud = ("runc", "dockling-runc") if not tap_a else ("dockling-runc", "runc")
+        quiet, noisy = (ra, rb) if not tap_a else (rb, ra)
+        if quiet[0][1] == "ok" and noisy[-1][0].startswith("(exit "):
+            who = silent
+        elif quiet[0][1] == "fail" and any(v == "ok" for _, v in noisy):
+            who = loud
+        else:
+            who = "neither"
+    diffs[who].append(line)
+
+for key, title in (("runc", "passed by runc, not by dockling-runc"),
+                   ("dockling-runc", "passed by dockling-runc, not by runc"),
+                   ("neither", "other differences (passed by neither)")):
+    print(f"\n{title} ({len(diffs[key])}):")
+    for line in diffs[key] or ["none"]:
+        print(f"  {line}")
+print(f"\nTAP, stderr and exit status of each program: {out}/{{{','.join(runtimes)}}}/")
+EOF
