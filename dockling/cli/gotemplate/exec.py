@@ -536,6 +536,8 @@ def execute(tmpl, data) -> str:
     """Run tmpl over data; ExecError carries the output written before the error."""
     out: list[str] = []
     state = State(tmpl, out)
+    if data is None:  # reflect.ValueOf(nil): the invalid value, not a nil interface
+        data = INVALID
     state.vars = [["$", data]]
     try:
         if tmpl.tree is None or tmpl.tree.root is None:
