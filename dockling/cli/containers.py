@@ -746,7 +746,7 @@ def quote_go(s: str) -> str:
     """strconv.Quote for the common (printable) case."""
     if all(" " <= ch < "\x7f" or ord(ch) > 0x9f for ch in s):
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    from dockling.cli.gotemplate.fmt import quote
+    from dockling.cli.gotemplate.strconv import quote
 
     return quote(s)
 

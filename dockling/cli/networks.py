@@ -115,9 +115,9 @@ def _network_row(n: dict, no_trunc: bool) -> dict:
     labels = n.get("Labels") or {}
 
     def created() -> str:
-        from dockling.cli.gotemplate.fmt import go_time_string
+        from dockling.cli.gotemplate.gotime import string
 
-        return go_time_string(n.get("Created") or "0001-01-01T00:00:00Z")
+        return string(n.get("Created") or "0001-01-01T00:00:00Z")
     return {"ID": n["Id"] if no_trunc else n["Id"].split(":", 1)[-1][:12], "Name": n["Name"],
             "Driver": n.get("Driver", ""), "Scope": n.get("Scope", ""),
             "IPv4": str(n.get("EnableIPv4", False)).lower(),

@@ -8,7 +8,7 @@ import pytest
 
 from dockling.cli.gotemplate import ExecError, Func, GoError, ParseError, Struct, Template
 from dockling.cli.gotemplate.values import (
-    Int, Map, Nil, Ptr, Slice, gotype, register_named, register_struct)
+    Int, Map, Nil, Ptr, Slice, register_named, register_struct)
 from tests.cli.go_exec_cases import CMP, EXEC, EXEC_ERRORS, PARSE_ERRORS
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dockling.cli.gotemplate import parse as p
 from dockling.cli.gotemplate.errors import ExecError, GoError
-from dockling.cli.gotemplate.fmt import quote, sorted_items, sprint
+from dockling.cli.gotemplate.fmt import sorted_items, sprint
 from dockling.cli.gotemplate.funcs import (
     REFLECT_VALUE, assignable, call, can_be_nil, indirect, indirect_interface, truth)
+from dockling.cli.gotemplate.strconv import quote
 from dockling.cli.gotemplate.values import (
-    INT_KINDS, INVALID, MISSING, UINT_KINDS, Func, Int, Nil, Str, Struct, gotype, is_true,
-    kind, type_of, zero)
+    INT_KINDS, INVALID, MISSING, UINT_KINDS, Func, Int, Nil, Str, Struct, is_true, kind,
+    type_of, zero)
 
 MAX_EXEC_DEPTH = 100  # Python's stack, not Go's 100000; the message keeps Go's number
 
@@ -552,4 +553,4 @@ def execute(tmpl, data) -> str:
     return "".join(out)
 
 
-__all__ = ["execute", "gotype", "printable_value"]
+__all__ = ["execute", "printable_value"]

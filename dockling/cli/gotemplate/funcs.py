@@ -7,7 +7,8 @@ from __future__ import annotations
 import urllib.parse
 
 from dockling.cli.gotemplate.errors import GoError
-from dockling.cli.gotemplate.fmt import is_print, sprint, sprintf, sprintln
+from dockling.cli.gotemplate.fmt import sprint, sprintf, sprintln
+from dockling.cli.gotemplate.strconv import is_print
 from dockling.cli.gotemplate.values import (
     COMPLEX_KINDS, FLOAT_KINDS, INT_KINDS, INVALID, UINT_KINDS, Func, Int, Nil, Ptr, Slice,
     Struct, gotype, is_true, kind, length as value_length, register_struct, type_name,

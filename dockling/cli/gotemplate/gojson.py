@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from dockling.cli.gotemplate.errors import GoError
-from dockling.cli.gotemplate.fmt import format_float
+from dockling.cli.gotemplate.strconv import format_float
 from dockling.cli.gotemplate.values import (
     FLOAT_KINDS, INVALID, Func, Nil, Number, Ptr, Struct, kind, type_name)
 

@@ -112,6 +112,44 @@ def _chunk(c: str, y, mo, d, h, mi, s, off) -> str:
     }[c]
 
 
+def go_duration_string(d: int) -> str:
+    """time.Duration.String: 1h2m3.5s, 1.5ms, 0s."""
+    if d == 0:
+        return "0s"
+    neg = d < 0
+    u = -d if neg else d
+
+    def frac(v: int, prec: int) -> tuple[str, int]:
+        digits, printed = "", False
+        for _ in range(prec):
+            digit = v % 10
+            printed = printed or digit != 0
+            if printed:
+                digits = str(digit) + digits
+            v //= 10
+        return ("." + digits if printed else ""), v
+
+    if u < 1_000_000_000:
+        if u < 1000:
+            prec, unit = 0, "ns"
+        elif u < 1_000_000:
+            prec, unit = 3, "\u00b5s"
+        else:
+            prec, unit = 6, "ms"
+        f, u = frac(u, prec)
+        out = f"{u}{f}{unit}"
+    else:
+        f, u = frac(u, 9)
+        out = f"{u % 60}{f}s"
+        u //= 60
+        if u > 0:
+            out = f"{u % 60}m" + out
+            u //= 60
+            if u > 0:
+                out = f"{u}h" + out
+    return ("-" if neg else "") + out
+
+
 def methods(text: str, p: tuple) -> dict:
     from dockling.cli.gotemplate.values import Func, Int, go_time
 

@@ -30,7 +30,7 @@ class Item:
     line: int
 
     def __str__(self) -> str:
-        from dockling.cli.gotemplate.fmt import quote
+        from dockling.cli.gotemplate.strconv import quote
 
         if self.typ == EOF:
             return "EOF"
@@ -403,7 +403,7 @@ def lex_char(lx: Lexer):
 
 
 def lex_number(lx: Lexer):
-    from dockling.cli.gotemplate.fmt import quote
+    from dockling.cli.gotemplate.strconv import quote
 
     if not lx.scan_number():
         return lx.errorf(f"bad number syntax: {quote(lx.input[lx.start:lx.pos])}")
@@ -444,7 +444,7 @@ def _rune_u(c: str) -> str:
     """Go's %#U: U+0023 '#'."""
     if not c:
         return "U+FFFFFFFFFFFFFFFF"  # Go's eof rune (-1) printed as %#U
-    from dockling.cli.gotemplate.fmt import is_print
+    from dockling.cli.gotemplate.strconv import is_print
 
     code = f"U+{ord(c):04X}"
     return f"{code} '{c}'" if is_print(c) else code
