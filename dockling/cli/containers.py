@@ -763,7 +763,7 @@ def cmd_ps(cli: Client, a) -> int:
     if fmt and not a.quiet and fmt not in ("table", "raw"):
         # docker/cli checks the template on an empty container first (and asks for sizes
         # when it uses .Size)
-        from dockling.cli.format import check_template
+        from dockling.cli.formatter import check_template
 
         empty = _ps_row({"Id": "", "Created": 0}, a.no_trunc)
         if check_template(fmt, "formatter.ContainerContext", empty, "Size"):

@@ -91,7 +91,7 @@ def cmd_version(cli: Client, a) -> int:
     import dockling
 
     if a.format:
-        from dockling.cli.format import print_version
+        from dockling.cli.formatter import print_version
 
         return print_version(cli.get("/version"), a.format)
 
@@ -109,7 +109,7 @@ def cmd_info(cli: Client, a) -> int:
 
     info = cli.get("/info")
     if a.format:
-        from dockling.cli.format import print_info
+        from dockling.cli.formatter import print_info
 
         return print_info(info, a.format)
     print(f"Server:\n Containers: {info['Containers']}\n  Running: {info['ContainersRunning']}"

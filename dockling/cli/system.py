@@ -62,7 +62,7 @@ def cmd_events(cli: Client, a) -> int:
             params[key] = getattr(a, key)
     tmpl = None
     if a.format:
-        from dockling.cli.format import event_template, print_event
+        from dockling.cli.formatter import event_template, print_event
 
         tmpl = event_template(a.format)  # checked before anything is asked of the daemon
     resp = cli.open("GET", "/events", params)

@@ -369,7 +369,7 @@ def test_tabwriter_like_docker():
 
 
 def test_table_directive_headers():
-    from dockling.cli.format import context, format_contexts
+    from dockling.cli.formatter import context, format_contexts
 
     rows = [context("formatter.ContainerContext", {"ID": "abc", "Names": "web"},
                     {"com.x.role": "db"})]
@@ -383,7 +383,7 @@ def test_table_directive_headers():
 def test_typed_and_raw_inspect():
     """docker inspect: the Go type first ({{.Config.Labels.x}} is <no value>), the raw
     map with missingkey=error when the typed run fails ({{.Id}} is not a Go field)."""
-    from dockling.cli.format import format_documents
+    from dockling.cli.formatter import format_documents
 
     doc = {"Id": "abc", "Config": {"Labels": {"a": "1"}, "Env": ["A=1"]},
            "State": {"Pid": 7, "Status": "running"}}
