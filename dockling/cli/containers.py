@@ -139,7 +139,7 @@ def register(sub) -> None:
     sp.set_defaults(func=cmd_logs)
     sp = sub.add_parser("inspect")
     sp.add_argument("-f", "--format")
-    sp.add_argument("--type", choices=["container", "image"])
+    sp.add_argument("--type", choices=["container", "image", "network", "volume"])
     sp.add_argument("names", nargs="+")
     sp.set_defaults(func=cmd_inspect)
     sp = sub.add_parser("exec", add_help=False)
@@ -823,27 +823,33 @@ def cmd_logs(cli: Client, a) -> int:
     return 0
 
 
+_INSPECT_KINDS = (("container", "/containers/{}/json", "container.InspectResponse"),
+                  ("image", "/images/{}/json", "image.InspectResponse"),
+                  ("network", "/networks/{}", "network.Inspect"),
+                  ("volume", "/volumes/{}", "volume.Volume"))
+
+
 def cmd_inspect(cli: Client, a) -> int:
+    """docker inspect: the first of container, image, network, volume with that name
+    (--type: that kind only), each typed as docker types it for --format."""
     docs, errors = [], []
     for n in a.names:
         doc = None
-        if a.type in (None, "container"):
-            try:
-                doc = (cli.get(f"/containers/{n}/json"), "container.InspectResponse")
-            except APIError as err:
-                if err.status != 404 or a.type == "container":
-                    errors.append(f"Error response from daemon: {err.message}")
-                    continue
-        if doc is None:
-            try:
-                doc = (cli.get(f"/images/{n}/json"), "image.InspectResponse")
-            except APIError as err:
-                if err.status == 404:
-                    errors.append(f"Error: No such object: {n}")
-                else:
-                    errors.append(f"Error response from daemon: {err.message}")
+        for kind, path, go_type in _INSPECT_KINDS:
+            if a.type not in (None, kind):
                 continue
-        docs.append(doc)
+            try:
+                doc = (cli.get(path.format(n)), go_type)
+                break
+            except APIError as err:
+                if err.status != 404 or a.type == kind:
+                    errors.append(f"Error response from daemon: {err.message}")
+                    doc = False
+                    break
+        if doc is None:
+            errors.append(f"Error: No such object: {n}")
+        elif doc:
+            docs.append(doc)
     if not a.format:
         return print_documents([d for d, _ in docs], None, errors=errors)
     return print_documents(docs, a.format, errors=errors)
