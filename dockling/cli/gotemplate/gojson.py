@@ -122,7 +122,7 @@ def _struct_fields(v: Struct, t, out: list, esc: bool, first: list) -> None:
     from dockling.cli.gotemplate.values import zero
 
     for f in t.fields:
-        if f.json == "-" or not f.name[:1].isupper():
+        if f.json == "-" or (not f.name[:1].isupper() and not f.embedded):
             continue
         if f.embedded:
             et = f.type.elem if f.type.kind == "ptr" else f.type
