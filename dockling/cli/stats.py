@@ -36,8 +36,9 @@ def register(sub) -> None:
     sp.set_defaults(func=cmd_port)
 
 
-def row(doc: dict, no_trunc: bool = False) -> dict:
-    """docker's CLI arithmetic over one stats document."""
+def row(doc: dict, no_trunc: bool = False, container: str | None = None) -> dict:
+    """docker's CLI arithmetic over one stats document (`container`: the name or ID as
+    the user gave it, docker's {{.Container}})."""
     cpu, pre = doc.get("cpu_stats") or {}, doc.get("precpu_stats") or {}
     cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get(
         "cpu_usage", {}).get("total_usage", 0)
@@ -58,11 +59,12 @@ def row(doc: dict, no_trunc: bool = False) -> dict:
     wr = sum(e["value"] for e in blk if e["op"].lower() == "write")
     running = doc.get("read", "").startswith("0001") is False
     cid = doc["id"] if no_trunc else doc["id"][:12]
+    given = container or doc["id"]
     if not running:
-        return {"ID": cid, "Container": cid, "Name": doc["name"].lstrip("/"),
+        return {"ID": cid, "Container": given, "Name": doc["name"].lstrip("/"),
                 "CPUPerc": "0.00%", "MemUsage": "0B / 0B", "MemPerc": "0.00%",
                 "NetIO": "0B / 0B", "BlockIO": "0B / 0B", "PIDs": "0"}
-    return {"ID": cid, "Container": cid, "Name": doc["name"].lstrip("/"),
+    return {"ID": cid, "Container": given, "Name": doc["name"].lstrip("/"),
             "CPUPerc": f"{cpu_pct:.2f}%",
             "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
             "MemPerc": f"{usage / limit * 100 if limit else 0:.2f}%",
@@ -79,7 +81,7 @@ def cmd_stats(cli: Client, a) -> int:
         rows, rc = [], 0
         for n in names:
             try:
-                rows.append(row(cli.get(f"/containers/{n}/stats", stream=0), a.no_trunc))
+                rows.append(row(cli.get(f"/containers/{n}/stats", stream=0), a.no_trunc, n))
             except APIError as err:
                 print(f"Error response from daemon: {err.message}", file=sys.stderr)
                 rc = 1
