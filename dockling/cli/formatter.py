@@ -213,9 +213,9 @@ def print_info(info: dict, fmt: str) -> int:
         tmpl = templates.parse(fmt)
     except ParseError as err:
         fail(f"template parsing error: {err}", 64)
-    doc = {**info, "ClientInfo": {"Debug": False, **_client_version(""), "ApiVersion": None,
-                                  "Plugins": [], "Warnings": None}}
-    doc["ClientInfo"].pop("ApiVersion")
+    # info's client part asks no API version of the daemon (newClientVersion(ctx, nil))
+    client = {k: v for k, v in _client_version("").items() if k != "ApiVersion"}
+    doc = {**info, "ClientInfo": {"Debug": False, **client, "Plugins": [], "Warnings": None}}
     value = dockertypes.typed(doc, "system.dockerInfo")
     try:
         sys.stdout.write(tmpl.execute(value) + "\n")

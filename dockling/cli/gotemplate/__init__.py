@@ -8,9 +8,11 @@ src/text/template, with the fmt and encoding/json behaviour templates print thro
 
 Data is JSON-shaped Python (see values.py for how Go types are modelled). Errors carry
 Go's texts: ParseError ("template: NAME:1: function \"x\" not defined"), ExecError
-("template: NAME:1:2: executing \"NAME\" at <.Foo>: ..."). Modules: lex, parse, exec,
-funcs (builtins), fmt (Go's fmt), gojson (encoding/json), values (types and values).
-Import cost stays out of commands that take no --format: import this lazily."""
+("template: NAME:1:2: executing \"NAME\" at <.Foo>: ..."). Modules, after Go's packages:
+lex, nodes and parse (text/template/parse), exec and funcs (the evaluator and builtins),
+values (a small reflect), fmt (Sprint/Sprintf), strconv (Quote, FormatFloat, literals),
+gojson (encoding/json), gotime (time.Time, time.Duration). Import cost stays out of
+commands that take no --format: import this lazily."""
 
 from __future__ import annotations
 
