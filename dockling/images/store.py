@@ -314,7 +314,8 @@ class ImageStore:
             "Size": img.size,
             "GraphDriver": {"Name": "overlay2", "Data": self.graph_data(img)},
             "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-            "Metadata": {"LastTagTime": ""},
+            # docker: Go's zero time when never tagged; "" breaks the docker CLI's decoding
+            "Metadata": {"LastTagTime": clock.ZERO},
         }
 
     def graph_data(self, img: Image) -> dict:
