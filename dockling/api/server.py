@@ -32,6 +32,10 @@ log = logging.getLogger("dockling.api")
 
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
+# The request line and headers of one request, at most. Go's server allows 1 MB
+# (MaxHeaderBytes); h11's 16 KiB default is too small for a build's X-Registry-Config
+# with a few identity tokens. Past it: 431, like Go's server.
+MAX_HEAD = 128 << 10
 _VERSION_RE = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 
 
@@ -165,7 +169,7 @@ class Server:
         self.server_header = server_header
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER)
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         try:
             while True:
                 req = await self._read_request(conn, reader)
@@ -185,6 +189,8 @@ class Server:
                     conn.start_next_cycle()
                 except h11.LocalProtocolError:
                     break
+        except h11.RemoteProtocolError as err:
+            await self._refuse(conn, reader, writer, err)
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
         except Exception:
@@ -194,6 +200,40 @@ class Server:
                 writer.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    async def _refuse(self, conn: h11.Connection, reader, writer,
+                      err: h11.RemoteProtocolError) -> None:
+        """A request h11 cannot take (a head past MAX_HEAD: 431; malformed: 400):
+        docker's error answer, then the connection is closed, as Go's server does."""
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return  # mid-answer: nothing sensible to say
+        status = err.error_status_hint or 400
+        message = ("request header fields too large" if status == 431
+                   else f"bad request: {err}")
+        body = json.dumps({"message": message}).encode() + b"\n"
+        try:
+            writer.write(conn.send(h11.Response(status_code=status, headers=[
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                ("Connection", "close")])))
+            writer.write(conn.send(h11.Data(data=body)))
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+            # Read (and drop) what the client is still sending for a moment: closing
+            # with unread bytes would reset the connection and lose the answer.
+            deadline = asyncio.get_running_loop().time() + 1.0
+            left = 4 << 20
+            while left > 0:
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                data = await asyncio.wait_for(reader.read(65536), timeout)
+                if not data:
+                    break
+                left -= len(data)
+        except (ConnectionError, TimeoutError, h11.ProtocolError):
+            pass
 
     async def _read_request(self, conn: h11.Connection, reader) -> Request | None:
         head = None
