@@ -178,6 +178,21 @@ class BlockIOResources(Struct, rename={"weight": "weight"}):
     )
 
 
+class HugepageLimit(Struct):
+    page_size: str
+    limit: int
+
+
+class InterfacePriority(Struct):
+    name: str
+    priority: Uint32
+
+
+class NetworkResources(Struct):
+    class_id: Uint32 | None = msgspec.field(default=None, name="classID")
+    priorities: list[InterfacePriority] = []
+
+
 class Resources(Struct):
     devices: list[DeviceRule] = []
     memory: MemoryResources | None = None
@@ -185,6 +200,8 @@ class Resources(Struct):
     pids: PidsResources | None = None
     block_io: BlockIOResources | None = msgspec.field(default=None, name="blockIO")
     unified: dict[str, str] = {}
+    hugepage_limits: list[HugepageLimit] = []
+    network: NetworkResources | None = None
 
 
 class SeccompArg(Struct):

@@ -97,6 +97,21 @@ def test_v2_missing_controller_file_is_an_error(fake):
         m.update(spec.Resources(pids=spec.PidsResources(limit=5)))
 
 
+def test_v2_hugetlb_written_and_network_refused(fake):
+    # runtime-spec: a value the runtime cannot apply is an error; both were
+    # dropped without a word (runtime-tools' linux_cgroups_hugetlb/network).
+    m = v2.Manager("/c5", root=fake.path)
+    os.makedirs(fake.path + "/c5")
+    d = fake.populate("/c5")
+    open(os.path.join(d, "hugetlb.2MB.max"), "w").close()
+    m.update(spec.Resources(hugepage_limits=[spec.HugepageLimit(page_size="2MB", limit=-1)]))
+    assert _read(d, "hugetlb.2MB.max") == "max"
+    with pytest.raises(InvalidArgument, match="hugetlb.1GB.max"):
+        m.update(spec.Resources(hugepage_limits=[spec.HugepageLimit(page_size="1GB", limit=1)]))
+    with pytest.raises(InvalidArgument, match="linux.resources.network"):
+        m.update(spec.Resources(network=spec.NetworkResources(class_id=1)))
+
+
 def test_v2_create_removes_what_it_made_on_error(fake):
     m = v2.Manager("/new/c4", root=fake.path)
     with pytest.raises(InvalidArgument):

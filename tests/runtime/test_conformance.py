@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from dockling.runtime import rootfs
+from dockling.runtime import cgroups, rootfs
+from dockling.runtime.cgroups import v1
 from dockling.runtime import syscalls as sc
 from tests.conftest import new_id
 
@@ -108,3 +109,19 @@ def test_without_mount_namespace_failed_create_leaves_no_mount(dockling, bundle)
         assert rootfs.mounts_below(bundle.rootfs) == []
     finally:
         rootfs.unmount_below(bundle.rootfs)
+
+
+@pytest.mark.parametrize("resources", [
+    {"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]},
+    {"network": {"classID": 1048577}},
+], ids=["hugetlb", "net_cls"])
+def test_limits_of_an_unmounted_controller_are_refused(runtime, bundle, resources):
+    # runtime-tools' linux_cgroups_hugetlb/network on a host without those
+    # controllers: runc refuses, dockling-runc ran without the limit.
+    controller = "hugetlb" if "hugepageLimits" in resources else "net_cls"
+    if cgroups.is_unified() or controller in v1.find_mounts():
+        pytest.skip(f"a cgroup v1 host without {controller}")
+    bundle.config["linux"]["resources"].update(resources)
+    res = run(runtime, bundle, "true")
+    assert res.returncode != 0
+    assert controller in res.stderr.decode() or "cgroup" in res.stderr.decode()

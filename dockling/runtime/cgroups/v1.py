@@ -132,10 +132,36 @@ class Manager:
             for rule in r.devices:
                 name = "devices.allow" if rule.allow else "devices.deny"
                 write(os.path.join(d, name), values.device_rule(rule))
+        self._hugetlb(r.hugepage_limits)
+        self._network(r.network)
         if r.unified:
             raise InvalidArgument(
                 "linux.resources.unified: cgroup v2 keys cannot be set on a cgroup v1 host"
             )
+
+    def _hugetlb(self, limits) -> None:
+        if not limits:
+            return
+        d = self.dir("hugetlb")
+        if not d:
+            # runtime-spec: a value the runtime cannot apply is an error (runc's too).
+            raise InvalidArgument(
+                "linux.resources.hugepageLimits: the hugetlb controller is not mounted")
+        for h in limits:
+            write(f"{d}/hugetlb.{_page_size(h.page_size)}.limit_in_bytes", h.limit)
+
+    def _network(self, n) -> None:
+        if n is None:
+            return
+        for field, ctl, wanted in (("classID", "net_cls", n.class_id is not None),
+                                   ("priorities", "net_prio", bool(n.priorities))):
+            if wanted and not self.dir(ctl):
+                raise InvalidArgument(
+                    f"linux.resources.network.{field}: the {ctl} controller is not mounted")
+        if n.class_id is not None:
+            write(f"{self.dir('net_cls')}/net_cls.classid", n.class_id)
+        for p in n.priorities:
+            write(f"{self.dir('net_prio')}/net_prio.ifpriomap", f"{p.name} {p.priority}")
 
     def _cpu(self, c) -> None:
         cpu = self.dir("cpu")
@@ -271,6 +297,13 @@ def _rmdir_retry(d: str, tries: int = 100) -> None:
                 raise
             time.sleep(0.01)
     raise InternalError(f"cannot remove cgroup {d}: it still holds processes")
+
+
+def _page_size(size: str) -> str:
+    try:
+        return values.hugepage_size(size)
+    except ValueError as err:
+        raise InvalidArgument(f"linux.resources.hugepageLimits: {err}") from err
 
 
 def _makedirs(mount: str, rel: str, cpuset: bool) -> list[str]:

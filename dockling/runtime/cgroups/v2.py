@@ -150,6 +150,16 @@ class Manager:
             if "/" in key or key.startswith("."):
                 raise InvalidArgument(f"linux.resources.unified: bad key {key!r}")
             self._set(key, value)
+        for h in r.hugepage_limits:
+            try:
+                size = values.hugepage_size(h.page_size)
+            except ValueError as err:
+                raise InvalidArgument(f"linux.resources.hugepageLimits: {err}") from err
+            self._set(f"hugetlb.{size}.max", values.limit_str(h.limit))
+        if r.network is not None and (r.network.class_id is not None or r.network.priorities):
+            # runtime-spec: a value the runtime cannot apply is an error.
+            raise InvalidArgument(
+                "linux.resources.network: net_cls and net_prio do not exist under cgroup v2")
         # Device rules (r.devices) need an eBPF program under v2, which is not
         # written yet: they are not enforced on a v2 host (said in the notes).
 

@@ -57,3 +57,10 @@ def device_rule(rule) -> str:
     if typ == "a":
         return "a"
     return f"{typ} {major}:{minor} {rule.access or 'rwm'}"
+
+
+def hugepage_size(size: str) -> str:
+    """runtime-spec's pageSize ("2MB", "1GB") as it appears in hugetlb file names."""
+    if not size or not size.isalnum():
+        raise ValueError(f"bad pageSize {size!r}")
+    return size
