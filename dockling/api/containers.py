@@ -16,6 +16,7 @@ import tempfile
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, stats
+from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
 from dockling.errors import (
     Conflict,
@@ -111,6 +112,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         c, _ = m.log_path(req.params["id"])  # a driver that cannot be read: 400 now
         if not (req.qbool("stdout") or req.qbool("stderr")):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        parse_since(req.q("since"))  # 400 now, not a stream cut short
+        parse_since(req.q("until"), "until")
         gen = m.logs(c["Id"], follow=req.qbool("follow"), tail=req.q("tail") or "all",
                      since=req.q("since"), until=req.q("until"),
                      timestamps=req.qbool("timestamps"), stdout=req.qbool("stdout"),

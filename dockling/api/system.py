@@ -68,7 +68,7 @@ def routes(r: Router, daemon) -> None:
                 "name=seccomp,profile=builtin"], "Warnings": None})
 
     async def events(req: Request) -> Response:
-        since, until = parse_since(req.q("since")), parse_since(req.q("until"))
+        since, until = parse_since(req.q("since")), parse_since(req.q("until"), "until")
         filters = req.filters()
 
         def ok(ev: dict) -> bool:

@@ -5,7 +5,11 @@ Commands live in containers.py, images.py, build.py and their siblings
 (or starts) the daemon, and turns errors into docker's messages and exit
 codes: ``Error response from daemon: ...`` and 1, or 125 for `run`
 failures before the container starts, 126/127 when the program cannot be
-run, otherwise the container's own status.
+run, otherwise the container's own status. Every error ends in one line:
+a check made here (a reference, a port: DocklingError), a file that cannot
+be opened, a daemon that cannot be reached or that hangs up mid-answer,
+and, as the last resort, any other exception (``DOCKLING_DEBUG=1`` shows
+its traceback instead).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import time
 
 from dockling.client.http import APIError, Client, default_socket
+from dockling.errors import DocklingError
 
 
 class UsageError(Exception):
@@ -216,29 +221,60 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "func", None):
         build_parser().print_help()
         return 0
-    sock = a.host[len("unix://"):] if a.host and a.host.startswith("unix://") else (
-        a.host or default_socket())
-    ensure_daemon(sock)
-    cli = Client(sock)
+    host = a.host or ""
+    if "://" in host and not host.startswith("unix://"):
+        print(f"dockling: unsupported host {host}: only unix:// sockets are implemented",
+              file=sys.stderr)
+        return 1
+    sock = host[len("unix://"):] if host.startswith("unix://") else (host or default_socket())
+    run_like = a.cmd in ("run", "create")
+    prefix = "dockling: " if run_like else ""
+    failed = 125 if run_like else 1
     try:
-        return a.func(cli, a) or 0
+        ensure_daemon(sock)
+        return a.func(Client(sock), a) or 0
     except ExitCode as e:
         return e.code
     except APIError as err:
-        prefix = "dockling: " if a.cmd in ("run", "create") else ""
         print(f"{prefix}Error response from daemon: {err.message}", file=sys.stderr)
-        return 125 if a.cmd in ("run", "create") else 1
+        return failed
     except UsageError as err:
         print(f"dockling: {err}", file=sys.stderr)
-        return 125 if a.cmd in ("run", "create") else 1
-    except (FileNotFoundError, ConnectionRefusedError):
-        print(f"Cannot connect to the dockling daemon at unix://{sock}. "
-              "Is the dockling daemon running?", file=sys.stderr)
-        return 1
+        return failed
+    except DocklingError as err:  # checked here before asking: a reference, a port...
+        print(f"{prefix}{err}", file=sys.stderr)
+        return failed
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:
+        print(_os_error(err, sock, prefix), file=sys.stderr)
+        return 1
+    except Exception as err:
+        if os.environ.get("DOCKLING_DEBUG") == "1":
+            raise
+        print(f"{prefix}{type(err).__name__}: {err}", file=sys.stderr)
+        return failed
+
+
+def _os_error(err: OSError, sock: str, prefix: str) -> str:
+    """One line for an OSError: the daemon's socket (unreachable, refused, not
+    ours to use) as docker says it, else the file and what went wrong."""
+    import errno
+
+    if err.filename is None and err.errno in (errno.ENOENT, errno.ECONNREFUSED):
+        if not _answers(sock):
+            return (f"Cannot connect to the dockling daemon at unix://{sock}. "
+                    "Is the dockling daemon running?")
+    if err.filename is None and err.errno == errno.EACCES:
+        return ("permission denied while trying to connect to the dockling daemon socket "
+                f"at unix://{sock}: connect: permission denied")
+    if isinstance(err, ConnectionError) and err.errno is None:
+        return f"{prefix}error during connect: {err}"  # a stream cut short
+    if err.filename is not None and err.strerror:
+        return f"{prefix}open {err.filename}: {err.strerror.lower()}"
+    return f"{prefix}{err.strerror.lower() if err.strerror else err}"
 
 
 if __name__ == "__main__":

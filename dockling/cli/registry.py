@@ -221,11 +221,19 @@ def cmd_login(cli: Client, a) -> int:
     if a.password_stdin:
         if not user:
             raise UsageError("Must provide --username with --password-stdin")
-        password = sys.stdin.read().rstrip("\n")
+        password = sys.stdin.read().rstrip("\n").rstrip("\r")
+    if (not user or not password) and not sys.stdin.isatty():
+        # docker/cli's ConfigureAuth: no prompt without a terminal
+        print("Error: Cannot perform an interactive login from a non TTY device",
+              file=sys.stderr)
+        raise ExitCode(1)
     if not user:
         user = input("Username: ").strip()
     if not password:
         password = getpass.getpass("Password: ")
+    if not password:
+        print("Error: Password Required", file=sys.stderr)
+        raise ExitCode(1)
     if a.password:
         print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
               file=sys.stderr)

@@ -18,9 +18,9 @@ from dockling.shim.shim import STDERR, STDOUT, frame
 from dockling.units import ram_in_bytes
 
 
-def parse_since(v: str | None) -> float | None:
+def parse_since(v: str | None, what: str = "since") -> float | None:
     """docker's --since/--until: unix seconds (with fraction), RFC3339, or a Go
-    duration before now (10m)."""
+    duration before now (10m); InvalidArgument with docker's words otherwise."""
     if not v:
         return None
     try:
@@ -30,7 +30,21 @@ def parse_since(v: str | None) -> float | None:
     try:
         return time.time() - clock.parse_duration(v)
     except ValueError:
+        pass
+    try:
         return clock.unix(v)
+    except ValueError:
+        raise InvalidArgument(f'invalid value for "{what}": failed to parse value as time '
+                              f'or duration: "{v}"') from None
+
+
+def parse_tail(v: str | None) -> int | None:
+    """--tail: a count, or None for all (docker: "all", and anything not a number)."""
+    try:
+        n = int(v or "all")
+    except ValueError:
+        return None
+    return n if n >= 0 else None
 
 
 def _format(entry: dict, tty: bool, timestamps: bool) -> bytes:
@@ -123,8 +137,8 @@ def _backlog(path: str, tty: bool, tail: str, s: float | None, u: float | None,
             pending = lines.pop()
         entries += [json.loads(line) for line in lines]
         entries = [e for e in entries if _wanted(e, stdout, stderr, s, u)]
-        if tail not in (None, "", "all"):
-            n = int(tail)
+        n = parse_tail(tail)
+        if n is not None:
             entries = entries[-n:] if n > 0 else []
         return f, pending, [_format(e, tty, timestamps) for e in entries]
     except BaseException:
@@ -135,7 +149,7 @@ def _backlog(path: str, tty: bool, tail: str, s: float | None, u: float | None,
 async def read(path: str, running, *, tty: bool, follow: bool = False, tail: str = "all",
                since: str | None = None, until: str | None = None, timestamps: bool = False,
                stdout: bool = True, stderr: bool = True):
-    s, u = parse_since(since), parse_since(until)
+    s, u = parse_since(since), parse_since(until, "until")
     # the files can be GBs (max-size x max-file): read and parsed in a worker thread
     f, pending, out = await asyncio.to_thread(_backlog, path, tty, tail, s, u, timestamps,
                                               stdout, stderr)

@@ -807,7 +807,7 @@ class ContainerManager:
 
     def _prunable(self, filters: dict[str, list[str]]) -> list[dict]:
         until = filters.get("until")
-        cutoff = parse_since(until[-1]) if until else None
+        cutoff = parse_since(until[-1], "until") if until else None
         out = []
         for c in self.all():
             if c["State"]["Status"] not in ("exited", "created", "dead"):
