@@ -160,6 +160,7 @@ class Belief:
         self.execd = False
         self.done = False         # the client is finished with it
         self.shim_killed = False
+        self.history: list[str] = []  # what the client did to it, for the report
 
 
 class Stats:
@@ -274,10 +275,13 @@ class Client(threading.Thread):
         gen = self.d.gen
         t0 = time.monotonic()
         res = self.d.cli(*args)
+        stamp = f"{time.strftime('%H:%M:%S')} {verb}"
         if res.returncode == 0:
+            b.history.append(f"{stamp} ok")
             with self.stats.lock:
                 self.stats.ok[verb] += 1
             return res
+        b.history.append(f"{stamp} rc={res.returncode} gen {gen}->{self.d.gen}")
         if gen != self.d.gen or not self.d.up.is_set():
             with self.stats.lock:
                 self.stats.outage[verb] += 1
@@ -307,6 +311,7 @@ class Client(threading.Thread):
                 b.cid = doc["Id"]
                 b.state = doc["State"]["Status"]
                 b.exit_code = doc["State"]["ExitCode"]
+                b.history.append(f"  resolved: {b.state}")
                 return
             time.sleep(0.2)
 
@@ -392,7 +397,31 @@ def verify(d: Daemon, beliefs: dict[str, Belief]) -> list[str]:
     return problems
 
 
-def leak_report(d: Daemon, baseline_rules: list[str], bridges: list[str]) -> list[str]:
+def _cgroup_pids(d: Daemon) -> list[int]:
+    out: set[int] = set()
+    for cg in leaks.cgroup_children("/" + d.cgroup_parent):
+        with contextlib.suppress(OSError), open(os.path.join(cg, "cgroup.procs")) as f:
+            out.update(int(x) for x in f.read().split())
+    return sorted(out)
+
+
+def _container_of(pid: int, d: Daemon, names: dict[str, str]) -> str:
+    """" (container NAME)" from the process's cgroup, when it is one of ours."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        path = line.split(":", 2)[-1]
+        if f"/{d.cgroup_parent}/" in path:
+            cid = path.rsplit("/", 1)[-1]
+            return f" (container {names.get(cid, cid[:12])})"
+    return ""
+
+
+def leak_report(d: Daemon, baseline_rules: list[str], bridges: list[str],
+                names: dict[str, str]) -> list[str]:
     """After every container is removed, with the daemon still up."""
     found: list[str] = []
     deadline = time.monotonic() + 15  # the kernel removes veth pairs in the background
@@ -410,8 +439,11 @@ def leak_report(d: Daemon, baseline_rules: list[str], bridges: list[str]) -> lis
         p = os.path.join(d.root, "containers")
         if os.path.isdir(p):
             found += [f"container dir: {e}" for e in os.listdir(p)]
-        found += [f"process: {pid} {cmd}" for pid, cmd in leaks.processes_under(
-            d.work, exclude=set(_family(d.proc.pid)))]
+        found += [f"process: {pid} {cmd}{_container_of(pid, d, names)}"
+                  for pid, cmd in leaks.processes_under(d.work,
+                                                        exclude=set(_family(d.proc.pid)))]
+        found += [f"process in a container cgroup: {pid}{_container_of(pid, d, names)}"
+                  for pid in _cgroup_pids(d)]
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
@@ -526,9 +558,12 @@ def main() -> int:
         status, nets = d.api("GET", "/networks")
         bridges = [n["Options"].get("com.docker.network.bridge.name") for n in nets
                    if n["Driver"] == "bridge"]
-        left = leak_report(d, baseline_rules, [b for b in bridges if b])
+        names = {b.cid: b.name for b in beliefs.values() if b.cid}
+        left = leak_report(d, baseline_rules, [b for b in bridges if b], names)
         d.stop()
         left += stray_processes_after_stop(d)
+        left += [f"process in a container cgroup after daemon stop: {pid}"
+                 f"{_container_of(pid, d, names)}" for pid in _cgroup_pids(d)]
         log_errors = daemon_log_findings(d.log_path)
         clean = not (mismatches or left or stats.failures or stuck)
         secs = time.monotonic() - t_start
@@ -548,6 +583,9 @@ def main() -> int:
             *[f"    {m}" for m in mismatches],
             f"  left after removing everything: {'nothing' if not left else len(left)}",
             *[f"    {x}" for x in left],
+            *[f"  history of {n}: {'; '.join(b.history)}" for n, b in sorted(beliefs.items())
+              if any(x.startswith(f"{n}:") or f"(container {n})" in x
+                     for x in mismatches + left)],
             f"  daemon log ERROR lines: {len(log_errors)}",
             *[f"    {x}" for x in log_errors[:30]],
             "  timeline:",
@@ -563,30 +601,52 @@ def main() -> int:
         keep_log = os.path.splitext(a.report)[0] + "-daemon.log"
         with contextlib.suppress(OSError):
             shutil.copy(d.log_path, keep_log)
-        _teardown(d, keep=a.keep)
         if lines:
             lines.append(f"  daemon log kept at {keep_log}")
             text = "\n".join(lines) + "\n"
             with open(a.report, "w") as f:
                 f.write(text)
             print(text)
+        _teardown(d, keep=a.keep)
     return 0 if clean else 1
 
 
 def _teardown(d: Daemon, keep: bool) -> None:
-    """Whatever is left goes, as the test daemons' clean-up does."""
-    for pid, _ in leaks.processes_under(d.work):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    for mp in sorted(leaks.mounts_under(d.work), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True, check=False)
-    with contextlib.suppress(Exception):
-        testnet.cleanup(d.root, d.net)
+    """Whatever is left goes, as the test daemons' clean-up does; each step runs even if
+    one before it fails (a leak found above must not stop the clean-up)."""
     from dockling.testing.private import remove_cgroup_parent
 
-    remove_cgroup_parent("/" + d.cgroup_parent)
+    def kill_all() -> None:
+        pids = {pid for pid, _ in leaks.processes_under(d.work)}
+        for cg in leaks.cgroup_children("/" + d.cgroup_parent):  # containers' processes
+            with contextlib.suppress(OSError), open(os.path.join(cg, "cgroup.procs")) as f:
+                pids.update(int(x) for x in f.read().split())
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def unmount() -> None:
+        for mp in sorted(leaks.mounts_under(d.work), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True, check=False)
+
+    def cgroups() -> None:
+        for _ in range(100):
+            try:
+                remove_cgroup_parent("/" + d.cgroup_parent)
+                return
+            except OSError:
+                kill_all()
+                time.sleep(0.1)
+        remove_cgroup_parent("/" + d.cgroup_parent)
+
+    steps = [kill_all, unmount, lambda: testnet.cleanup(d.root, d.net), cgroups]
     if not keep:
-        shutil.rmtree(d.work, ignore_errors=True)
+        steps.append(lambda: shutil.rmtree(d.work, ignore_errors=True))
+    for step in steps:
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001 - reported, the next step still runs
+            print(f"soak: clean-up step failed: {err!r}", file=sys.stderr)
 
 
 if __name__ == "__main__":
