@@ -378,15 +378,47 @@ def _vkey(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("."))
 
 
-async def serve_unix(router: Router, path: str):
-    import os
+async def serve_unix(router: Router, path: str, mode: int = 0o660, group: str = "dockling"):
+    """Serve on a unix socket that has its final mode from the start.
 
-    if os.path.exists(path):
-        os.unlink(path)
+    docker's socket is 0660, group ``docker`` when that group exists; ours is
+    0660, group ``dockling`` when it exists (else root). The socket is bound under
+    a temporary name with umask 077 (nobody else can connect meanwhile), given
+    its mode and group, made to listen, and only then renamed to ``path``: it is
+    never world-writable, and a client never finds it refusing connections.
+    """
+    import grp
+    import os
+    import socket
+
+    tmp = f"{path}.tmp"
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old = os.umask(0o077)  # the daemon's already; a program embedding us may differ
+        try:
+            sock.bind(tmp)
+        finally:
+            os.umask(old)
+        os.chmod(tmp, mode)
+        try:
+            os.chown(tmp, -1, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            os.chown(tmp, -1, 0)
+        sock.listen(128)
+        os.rename(tmp, path)  # replaces what a killed daemon left
+    except BaseException:
+        sock.close()
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
     server = Server(router)
-    srv = await asyncio.start_unix_server(server.handle, path=path, limit=1 << 20)
-    os.chmod(path, 0o660)
-    return srv
+    return await asyncio.start_unix_server(server.handle, sock=sock, limit=1 << 20)
 
 
 __all__ = ["NotFound", "Request", "Response", "Router", "Server", "empty", "error_response",

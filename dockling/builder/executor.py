@@ -637,6 +637,7 @@ class _Build:
         step = ctxlib.new_dir(self.b.data_root, "step")
         for sub in ("upper", "work", "merged"):
             os.mkdir(os.path.join(step, sub), 0o755)
+        os.chmod(os.path.join(step, "upper"), 0o755)  # the step's /: not the daemon's umask
         try:
             layers.mount(layers.chain(image.get("rootfs", {}).get("diff_ids", [])),
                          os.path.join(step, "upper"), os.path.join(step, "work"),

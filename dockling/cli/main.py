@@ -158,7 +158,9 @@ def ensure_daemon(sock: str) -> None:
             return
     print("dockling: the daemon is not running; starting it in the background",
           file=sys.stderr)
-    log = open("/var/log/dockling.log", "ab")  # noqa: SIM115 - handed to the daemon
+    # 0600: the daemon's log can name what containers run
+    log = os.fdopen(os.open("/var/log/dockling.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                            0o600), "ab")
     subprocess.Popen([sys.executable, "-m", "dockling.cli.main", "daemon", "-H",
                       "unix://" + sock], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                      start_new_session=True, close_fds=True)

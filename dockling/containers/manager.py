@@ -222,6 +222,8 @@ class ContainerManager:
         d = self.paths.container(cid)
         for sub in ("upper", "work", "merged"):
             os.makedirs(os.path.join(d, sub))
+        # overlay gives the container's / the upper dir's mode: docker's 0755, not umask 077
+        os.chmod(os.path.join(d, "upper"), 0o755)
         chains = self.images.layers.chain(img.diff_ids)
         lowers = self.images.layers.lower_dirs(chains)
         c = {

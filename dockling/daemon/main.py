@@ -32,6 +32,7 @@ from dockling.builder import context as build_context
 from dockling.builder.cache import BuildCache
 from dockling.builder.executor import Builder
 from dockling.containers.manager import ContainerManager, Paths
+from dockling.daemon import layout
 from dockling.daemon.events import Events
 from dockling.daemon.watchdog import Watchdog
 from dockling.errors import InvalidArgument
@@ -72,9 +73,7 @@ class Daemon:
                  registry: RegistryConfig | None = None, max_downloads: int = 3) -> None:
         self.root = root
         self.exec_root = exec_root
-        for d in (root, exec_root, os.path.join(root, "containers"),
-                  os.path.join(exec_root, "containers")):
-            os.makedirs(d, mode=0o711, exist_ok=True)
+        layout.secure(root, exec_root)  # docker's modes, an older install's fixed too
         self.id = _engine_id(root)
         self.cgroup_v2 = is_unified()
         self.db = DB(os.path.join(root, "dockling.db"))
@@ -209,6 +208,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the daemon writes is its own unless it says otherwise (what
+    # containers read is made 0644/0755 explicitly); its shims inherit this.
+    os.umask(layout.UMASK)
     a = parser().parse_args(argv)
     try:
         cfg = load_config(a.config_file or DEFAULT_CONFIG, a.config_file is not None)

@@ -102,6 +102,7 @@ class LayerStore:
         """
         tmp = os.path.join(self.root, f"tmp-{secrets.token_hex(8)}")
         os.makedirs(os.path.join(tmp, "diff"))
+        os.chmod(os.path.join(tmp, "diff"), 0o755)  # the layer's /, as docker's (not the umask's)
         try:
             split: list = []
             diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split)

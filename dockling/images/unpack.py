@@ -148,6 +148,7 @@ class _Dirs:
             os.mkdir(base, 0o755, dir_fd=pfd)
             fd = os.open(base, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_RDONLY | os.O_CLOEXEC,
                          dir_fd=pfd)
+            os.fchmod(fd, 0o755)  # a directory the tar implies: docker's 0755, not the umask's
         except (NotADirectoryError, OSError) as err:
             raise InvalidArgument(
                 f"invalid layer: {rel!r} is a symlink or not a directory "
@@ -348,6 +349,12 @@ def _apply(tf: tarfile.TarFile, m: tarfile.TarInfo, dirs: _Dirs, dir_times,
             os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor),
                      dir_fd=pfd)
         os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        # mknod/mkfifo's mode went through the umask: set it, by an O_PATH fd (never opened)
+        fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+        try:
+            os.chmod(f"/proc/self/fd/{fd}", m.mode & 0o7777)
+        finally:
+            os.close(fd)
         if _xattr_items(m):  # by an O_PATH fd: a FIFO or a device is never opened
             fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
             try:

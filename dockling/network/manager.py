@@ -451,10 +451,13 @@ class NetworkManager:
         return found or None
 
     def write_etc(self, c: dict, containers: list[dict]) -> None:
-        """hosts, hostname and resolv.conf of a container about to start."""
+        """hosts, hostname and resolv.conf of a container about to start.
+
+        0644 as docker's (the daemon's umask is 077): they are bind-mounted into a
+        container whose processes may run as any user."""
         cfg, hc = c["Config"], c["HostConfig"]
         mode = hc.get("NetworkMode") or "default"
-        with open(c["HostnamePath"], "w") as f:
+        with _public(c["HostnamePath"]) as f:
             f.write(cfg["Hostname"] + "\n")
         extra = []
         for h in hc.get("ExtraHosts") or []:
@@ -475,7 +478,7 @@ class NetworkManager:
                     names = [fqdn] if fqdn == cfg["Hostname"] else [fqdn, cfg["Hostname"]]
                     own.append((ep["IPAddress"], " ".join(names)))
             text = etc.hosts(own, extra)
-        with open(c["HostsPath"], "w") as f:
+        with _public(c["HostsPath"]) as f:
             f.write(text)
         try:
             with open("/etc/resolv.conf") as f:
@@ -484,7 +487,7 @@ class NetworkManager:
             host_text = ""
         embedded = any(n != "bridge" and self.store.get(n)["Driver"] == "bridge"
                        for n in c["NetworkSettings"]["Networks"]) and mode != "host"
-        with open(c["ResolvConfPath"], "w") as f:
+        with _public(c["ResolvConfPath"]) as f:
             f.write(etc.resolv_conf(host_text, embedded=embedded,
                                     dns=[] if embedded else list(hc.get("Dns") or []),
                                     search=list(hc.get("DnsSearch") or []),
@@ -538,3 +541,10 @@ class NetworkManager:
                 if k not in ("HOME", "PATH", "HOSTNAME"):
                     env.append(f"{prefix}_ENV_{k}={v}")
         return env
+
+
+def _public(path: str):
+    """Open for writing, mode 0644 whatever the umask (an existing file too)."""
+    f = open(path, "w")  # noqa: SIM115 - the caller's with closes it
+    os.fchmod(f.fileno(), 0o644)
+    return f

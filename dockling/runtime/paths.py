@@ -91,10 +91,13 @@ def make_mountpoint(root: str, dest: str, is_dir: bool) -> str:
         nxt = secure_join(root, os.path.join(os.path.relpath(cur, root), part))
         last = i == len(parts) - 1
         if not os.path.lexists(nxt):
+            # 0755 as runc makes them, whatever the caller's umask (the daemon's is 077)
             if last and not is_dir:
                 fd = os.open(nxt, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
+                os.fchmod(fd, 0o755)
                 os.close(fd)
             else:
                 os.mkdir(nxt, 0o755)
+                os.chmod(nxt, 0o755, follow_symlinks=False)
         cur = nxt
     return cur

@@ -63,6 +63,8 @@ def stop() -> None:
 def serve(fd: int) -> None:
     from dockling.shim import shim as shimlib
 
+    os.umask(0o077)  # the daemon's (inherited): the shims' files are private
+
     shimlib.preload()
     sock = socket.socket(fileno=fd)
     gc.freeze()  # what is here now is shared by every shim: keep the collector off it

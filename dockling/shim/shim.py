@@ -110,6 +110,9 @@ def run_detached(opts: Options, report) -> None:
         os.setsid()
         if os.fork():
             os._exit(0)
+        # Its files (the log: the container's output; exit.json) are the daemon's
+        # alone, as the daemon's are (the fork server has this already).
+        os.umask(0o077)
         shim = _Shim(opts, report)
         try:
             shim.run()
@@ -214,7 +217,8 @@ class _Shim:
                 except FileNotFoundError:
                     pass
             with unix_path(tmp) as p:
-                srv.bind(p)
+                srv.bind(p)  # under umask 077: nobody else could connect meanwhile
+                os.chmod(p, 0o600)
             srv.listen(16)
             # The path appears only once we listen: a client that sees it
             # never gets ECONNREFUSED.
@@ -282,6 +286,10 @@ class _Shim:
         if pid == 0:
             try:
                 r.close()
+                # The runtime makes mount points, devices and cgroups inside the
+                # container with the modes runc gets under containerd's shim
+                # (umask 022), not the shim's 077: /data of -v must not be 0700.
+                os.umask(0o022)
                 sync.send(w, "created", pid=make())
             except BaseException as err:  # noqa: BLE001 - reported to the shim
                 sync.send_error(w, err)

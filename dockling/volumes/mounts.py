@@ -150,9 +150,22 @@ def resolve(config: dict, hc: dict, image_volumes: dict | None, volumes, get_con
                                  vo.get("Labels"))
             p.update(Name=vol["Name"], Source=vol["Mountpoint"], Driver=vol["Driver"])
         elif p["Type"] == "bind" and not os.path.exists(p["Source"]):
-            os.makedirs(p["Source"], mode=0o755)  # -v creates a missing source, like docker
+            _make_source(p["Source"])
     # parents before children: docker mounts in order of path depth
     return sorted(points.values(), key=lambda p: p["Destination"].count("/"))
+
+
+def _make_source(path: str) -> None:
+    """-v creates a missing source, parents too, 0755 like docker (whatever the
+    daemon's umask: a container's users read it)."""
+    parent = os.path.dirname(path.rstrip("/"))
+    if parent and parent != path and not os.path.exists(parent):
+        _make_source(parent)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o755)
 
 
 def public(points: list[dict]) -> list[dict]:

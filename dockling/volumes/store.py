@@ -4,6 +4,11 @@ A volume created with driver options (``type``, ``device``, ``o`` — e.g. a
 tmpfs) is mounted on its _data directory when a container first uses it and
 unmounted when the last one stops, like docker's local driver. The record
 (the API's Volume JSON) lives in SQLite.
+
+Modes: volumes/ and each volumes/<name> 0700 (no other host user reaches a
+volume's files: setuid binaries included); _data 0755 as docker makes it,
+whatever the daemon's umask, since containers' users read it through the
+mount. A removed volume's tree is deleted in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,9 +17,8 @@ import json
 import os
 import re
 import secrets
-import shutil
 
-from dockling import clock
+from dockling import background, clock
 from dockling.disk import tree_size
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.runtime import syscalls as sc
@@ -29,7 +33,8 @@ class VolumeStore:
     def __init__(self, db: DB, root: str) -> None:
         self.db = db
         self.root = os.path.join(root, "volumes")
-        os.makedirs(self.root, mode=0o701, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.chmod(self.root, 0o700)
 
     def data_dir(self, name: str) -> str:
         return os.path.join(self.root, name, "_data")
@@ -62,7 +67,9 @@ class VolumeStore:
         existing = self._row(name)
         if existing is not None:
             return existing  # docker: creating an existing volume returns it
+        os.makedirs(os.path.join(self.root, name), mode=0o700, exist_ok=True)
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
+        os.chmod(self.data_dir(name), 0o755)  # the umask (077) took its bits
         vol = {"CreatedAt": clock.now(), "Driver": driver, "Labels": labels,
                "Mountpoint": self.data_dir(name), "Name": name,
                "Options": opts or None, "Scope": "local"}
@@ -104,7 +111,7 @@ class VolumeStore:
         self.unmount(name)
         with self.db.tx() as conn:
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
-        shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+        background.remove_tree(os.path.join(self.root, name))
 
     def size(self, name: str) -> int:
         return tree_size(self.data_dir(name))
