@@ -15,8 +15,9 @@
 # Runtimes: $DOCKLING_RUNC (default: the repo's .venv/bin/dockling-runc) and
 # $RUNC (default: runc on PATH). Each program runs with cwd OUT/bin (it untars
 # rootfs-amd64.tar.gz and copies runtimetest from there), one at a time: some
-# share fixed cgroup paths. The TAP of each program is kept in
-# OUT/<runtime>/<name>.tap, its stderr in <name>.err.
+# share fixed cgroup paths. Each runtime keeps its state in OUT/state/<runtime>
+# (--root). The TAP of each program is kept in OUT/<runtime>/<name>.tap, its
+# stderr in <name>.err, its exit status in <name>.rc.
 #
 # A top-level result is a line at column 0 starting `ok` or `not ok` (the
 # output of a nested runtimetest is indented in YAML); `# SKIP` counts as
@@ -104,9 +105,13 @@ unmount_below() {  # detach every mount below $1, deepest first
 }
 
 run_all() {  # run_all LABEL RUNTIME
-    local label=$1 runtime=$2 dir=$out/$1 tmp=$out/tmp
+    local label=$1 dir=$out/$1 tmp=$out/tmp runtime=$out/$1.runtime
     rm -rf "$dir"
     mkdir -p "$dir" "$tmp"
+    # The programs call the runtime without --root: a wrapper gives it a
+    # state root of its own, so the clean-up below sees only their containers.
+    printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$2" "$out/state/$label" > "$runtime"
+    chmod +x "$runtime"
     for t in "${tests[@]}"; do
         local rc=0
         (cd "$bin" && TMPDIR=$tmp RUNTIME=$runtime timeout -k 10 "$per_test_timeout" "./$t.t") \
