@@ -226,7 +226,10 @@ class Runtime:
             except FileNotFoundError:
                 pass
         if c.spec.hooks and c.spec.hooks.poststart:
-            hooks.run_warn(c.spec.hooks.poststart, "poststart", c.oci_state(), _warn)
+            # The state as start left it: a program that exits at once (true)
+            # is often gone by now, and the hook got "stopped" with pid 0
+            # (runtime-tools' hooks_stdin failed now and then).
+            hooks.run_warn(c.spec.hooks.poststart, "poststart", c.st.oci(Status.RUNNING), _warn)
 
     def kill(self, cid: str, sig: int = signal.SIGTERM, all_processes: bool = False) -> None:
         c = self.load(cid)

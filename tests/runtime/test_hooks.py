@@ -54,3 +54,27 @@ def test_failing_prestart_hook_aborts_create(runtime, bundle, tmp_path):
     assert res.returncode != 0
     assert runtime("state", cid, check=False).returncode != 0
     assert not os.path.exists(f"/sys/fs/cgroup/pids{bundle.cgroup_parent}/{cid}")
+
+
+def test_poststart_state_is_running_even_if_the_program_already_exited(
+        dockling, bundle, tmp_path, monkeypatch):
+    # runtime-tools' hooks_stdin: `true` may be gone by the time start runs
+    # the poststart hooks; they still get the state start made: running, the pid.
+    from dockling.runtime import Runtime, state
+
+    out = tmp_path / "poststart.json"
+    bundle.config["hooks"] = {"poststart": [{"path": "/bin/sh",
+                                             "args": ["sh", "-c", f"cat > {out}"]}]}
+    bundle.args("true")
+    cid = new_id("hooks")
+    pid = dockling.create(cid, bundle.write(cid))["pid"]
+    rt = Runtime(dockling.root)
+    real = state.process_start_time
+    fifo = rt.store.fifo(cid)
+    # The program has exited as soon as start has taken the fifo away.
+    monkeypatch.setattr(state, "process_start_time",
+                        lambda p: real(p) if os.path.exists(fifo) else None)
+    rt.start(cid)
+    got = json.loads(out.read_text())
+    assert (got["status"], got["pid"]) == ("running", pid)
+    reap(pid)
