@@ -82,6 +82,8 @@ def routes(r: Router, m: ContainerManager) -> None:
                 yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
             except DocklingError as err:
                 yield json.dumps({"StatusCode": -1, "Error": {"Message": str(err)}}).encode()
+            finally:
+                waiting.cancel()  # the client hung up first: nobody waits any more
 
         return Response(200, content_type="application/json", stream=body())
 

@@ -1,0 +1,79 @@
+"""api/server.py without a daemon: the socket it serves on."""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import os
+import socket
+import stat
+
+import pytest
+
+from dockling.api import server
+
+
+def _some_group() -> grp.struct_group:
+    for name in ("nogroup", "daemon", "users"):
+        try:
+            return grp.getgrnam(name)
+        except KeyError:
+            continue
+    pytest.skip("no spare group")
+
+
+def test_the_socket_has_its_mode_and_group_before_it_appears(tmp_path, monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    group = _some_group()
+    path = str(tmp_path / "d.sock")
+    with open(path, "w"):
+        pass  # what a killed daemon left: replaced
+    seen: list[tuple[int, int, bool]] = []
+    real_rename = os.rename
+
+    def rename(src, dst):
+        st = os.stat(src)
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(src)
+            listening = True
+        except OSError:
+            listening = False
+        finally:
+            probe.close()
+        seen.append((stat.S_IMODE(st.st_mode), st.st_gid, listening))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    old = os.umask(0)  # the most permissive umask an embedding program could have
+
+    async def main() -> None:
+        srv = await server.serve_unix(server.Router(), path, group=group.gr_name)
+        srv.close()
+        await srv.wait_closed()
+
+    try:
+        asyncio.run(main())
+    finally:
+        os.umask(old)
+    assert seen == [(0o660, group.gr_gid, True)]
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+    assert st.st_gid == group.gr_gid
+    assert os.listdir(tmp_path) == ["d.sock"]
+
+
+def test_without_the_group_the_socket_is_roots(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    path = str(tmp_path / "d.sock")
+
+    async def main() -> None:
+        srv = await server.serve_unix(server.Router(), path, group="no-such-group-dl")
+        srv.close()
+        await srv.wait_closed()
+
+    asyncio.run(main())
+    st = os.stat(path)
+    assert st.st_gid == 0 and stat.S_IMODE(st.st_mode) == 0o660
