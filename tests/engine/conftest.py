@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 from dockling.testing import net as testnet
+from dockling.testing.leaks import cgroup_children
 from tests.conftest import ROOT, reap_zombies, remove_cgroup_parent
 
 BIN = os.path.dirname(sys.executable)
@@ -115,9 +116,8 @@ class Daemon:
         """Every step runs even if one before it fails; the first error is raised last."""
         errors: list[BaseException] = []
         for step in (self._remove_containers, self.stop, lambda: _kill_matching(self.base),
-                     self._unmount_all, reap_zombies,
-                     lambda: testnet.cleanup(self.root, self.net),
-                     lambda: remove_cgroup_parent("/" + self.cgroup_parent),
+                     self._kill_cgroups, self._unmount_all, reap_zombies,
+                     lambda: testnet.cleanup(self.root, self.net), self._remove_cgroups,
                      self._keep_logs, lambda: shutil.rmtree(self.base, ignore_errors=True)):
             try:
                 step()
@@ -132,6 +132,35 @@ class Daemon:
         ids = self.cli("ps", "-aq", "--no-trunc").stdout.decode().split()
         if ids:
             self.cli("rm", "-f", *ids)
+
+    def _kill_cgroups(self) -> None:
+        """Kill what is left in the containers' cgroups: a container whose shim died
+        has a root that no longer shows under base, so _kill_matching misses it."""
+        for cg in cgroup_children("/" + self.cgroup_parent):
+            try:
+                with open(os.path.join(cg, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def _remove_cgroups(self) -> None:
+        """Killed processes leave their cgroup a moment later: retry while busy."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                remove_cgroup_parent("/" + self.cgroup_parent)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                self._kill_cgroups()
+                reap_zombies()
+                time.sleep(0.05)
 
     def _unmount_all(self) -> None:
         with open("/proc/self/mountinfo") as f:
@@ -169,8 +198,8 @@ def running_daemon(tmp_path_factory, busybox_tar: str, runtime: str = "dockling"
     if not ROOT:
         pytest.skip("needs root")
     d = Daemon(str(tmp_path_factory.mktemp("daemon")), runtime)
-    d.start()
     try:
+        d.start()  # inside: a daemon that fails to start is cleaned up too
         d.cli("import", "--change", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
         yield d
     finally:

@@ -66,12 +66,15 @@ def test_kill9_daemon_keeps_containers(own_daemon):
     d.cli("rm", n, check=True)
 
 
-def test_container_exits_while_daemon_is_down(own_daemon):
+def test_container_exits_while_daemon_is_down(own_daemon, tmp_path):
     d = own_daemon
     n = name()
-    d.cli("run", "-d", "--name", n, "busybox", "sh", "-c", "sleep 0.5; exit 7", check=True)
-    cid = _inspect(d, n)["Id"]
+    # it exits when told, through a bind mount: after the daemon is gone
+    cid = d.cli("run", "-d", "--name", n, "-v", f"{tmp_path}:/sig", "busybox", "sh", "-c",
+                "while [ ! -e /sig/go ]; do sleep 0.05; done; exit 7",
+                check=True).stdout.decode().strip()
     d.kill9()
+    (tmp_path / "go").write_text("")
     # the exit happened while no daemon ran: the shim recorded it (then exited)
     exit_json = os.path.join(d.exec_root, "containers", cid, "exit.json")
     assert wait_for(lambda: os.path.exists(exit_json)), "the container did not exit"
@@ -117,3 +120,72 @@ def test_events_survive_a_daemon_restart(own_daemon):
                 check=True).stdout.decode()
     assert " container create " in out and " container die " in out
     d.cli("rm", n, check=True)
+
+
+def _children(pid: int, marker: str) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if ppid == pid and marker.encode() in cmd:
+            out.append(int(name))
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known (issue 11, found by tools/soak.py): the shim dies with BrokenPipeError when it "
+    "reports 'started' to the dead daemon, and reconcile skips 'created' records, so the "
+    "container runs on without a shim under a 'created' record; remove this mark with the "
+    "fix (shim: a lost report is not fatal; reconcile: adopt or end a live container "
+    "whose record is not running)"))
+def test_kill9_daemon_during_start(own_daemon):
+    """The daemon dies after handing a start to the fork server, before the shim says
+    "started" (the fork server is held stopped meanwhile: no timing luck). The shim then
+    runs the container with nobody to tell; the next daemon's record must match the
+    kernel: running with that process, or not running with no process left."""
+    d = own_daemon
+    d.cli("run", "--rm", "busybox", "true", check=True)  # the fork server is up
+    (forkserver,) = _children(d.proc.pid, "dockling.shim.forkserver")
+    n = name()
+    d.cli("create", "--name", n, "busybox", "sleep", "300", check=True)
+    cid = _inspect(d, n)["Id"]
+    os.kill(forkserver, signal.SIGSTOP)
+    try:
+        import threading
+
+        starter = threading.Thread(target=d.cli, args=("start", n), daemon=True)
+        starter.start()
+        # the daemon has handed the shim's options to the fork server (its debug line)
+        assert wait_for(lambda: f"starting {cid[:12]}" in d.log()), "start never began"
+        d.kill9()
+    finally:
+        os.kill(forkserver, signal.SIGCONT)
+    starter.join(30)
+    state = os.path.join(d.exec_root, "runtime", cid)
+    # the shim made and started the container (its start signal taken: no exec.fifo)
+    assert wait_for(lambda: os.path.exists(os.path.join(state, "state.json")) and
+                    not os.path.exists(os.path.join(state, "exec.fifo")))
+    with open(os.path.join(state, "state.json")) as f:
+        pid = json.load(f)["pid"]
+    d.start()
+    info = _inspect(d, n)
+    cgroup = f"{d.cgroup_parent}/{cid}"
+    if info["State"]["Running"]:
+        assert info["State"]["Pid"] == pid and not _gone(pid)
+        assert d.cli("stop", "-t", "1", n).returncode == 0
+        assert wait_for(lambda: _gone(pid))
+    else:
+        shim_log = os.path.join(d.exec_root, "containers", cid, "shim.log")
+        why = open(shim_log).read() if os.path.exists(shim_log) else "(no shim.log)"
+        assert wait_for(lambda: _gone(pid)), (
+            f"record says {info['State']['Status']}, its process {pid} runs on; {why}")
+        assert existing_cgroups(cgroup) == []
+    d.cli("rm", "-f", n, check=True)
+    assert wait_for(lambda: _gone(pid))
