@@ -162,8 +162,9 @@ class Puller:
                 parent = chains[i - 1] if i else None
                 feed = feeds[i]
                 # unpack while it downloads if it is already coming in; else once it is here
-                await asyncio.wait({downloads[i], asyncio.ensure_future(feed.started.wait())},
-                                   return_when=asyncio.FIRST_COMPLETED)
+                started = asyncio.ensure_future(feed.started.wait())
+                await asyncio.wait({downloads[i], started}, return_when=asyncio.FIRST_COMPLETED)
+                started.cancel()  # not left pending (and collected as such) if never set
                 streamed = False
                 if not downloads[i].done() and feed.path:
                     try:
