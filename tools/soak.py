@@ -161,6 +161,7 @@ class Belief:
         self.done = False         # the client is finished with it
         self.shim_killed = False
         self.history: list[str] = []  # what the client did to it, for the report
+        self.failures = 0             # failed commands in a row with the daemon up
 
 
 class Stats:
@@ -209,7 +210,8 @@ class Client(threading.Thread):
         with self.blocks:
             self.beliefs[name] = b
         for _ in range(20):  # steps; each moves the container on (or resolves it)
-            if b.done or self.stop_ev.is_set():
+            # a container that fails again and again (daemon up) is left as it is
+            if b.done or self.stop_ev.is_set() or b.failures >= 3:
                 break
             self.step(b)
         b.done = True
@@ -277,6 +279,7 @@ class Client(threading.Thread):
         res = self.d.cli(*args)
         stamp = f"{time.strftime('%H:%M:%S')} {verb}"
         if res.returncode == 0:
+            b.failures = 0
             b.history.append(f"{stamp} ok")
             with self.stats.lock:
                 self.stats.ok[verb] += 1
@@ -286,6 +289,7 @@ class Client(threading.Thread):
             with self.stats.lock:
                 self.stats.outage[verb] += 1
         elif not b.shim_killed:
+            b.failures += 1
             self.stats.failure(verb=verb, name=b.name, cid=b.cid, gen=gen, rc=res.returncode,
                                secs=round(time.monotonic() - t0, 2),
                                at=time.strftime("%H:%M:%S"),
@@ -405,6 +409,18 @@ def _cgroup_pids(d: Daemon) -> list[int]:
     return sorted(out)
 
 
+def _proc_info(pid: int) -> str:
+    """" [ppid P, state S, waiting in W]": where a leftover process is stuck."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read().strip()
+    except OSError:
+        return ""
+    return f" [ppid {fields[1]}, state {fields[0]}, waiting in {wchan or '-'}]"
+
+
 def _container_of(pid: int, d: Daemon, names: dict[str, str]) -> str:
     """" (container NAME)" from the process's cgroup, when it is one of ours."""
     try:
@@ -439,7 +455,7 @@ def leak_report(d: Daemon, baseline_rules: list[str], bridges: list[str],
         p = os.path.join(d.root, "containers")
         if os.path.isdir(p):
             found += [f"container dir: {e}" for e in os.listdir(p)]
-        found += [f"process: {pid} {cmd}{_container_of(pid, d, names)}"
+        found += [f"process: {pid} {cmd}{_proc_info(pid)}{_container_of(pid, d, names)}"
                   for pid, cmd in leaks.processes_under(d.work,
                                                         exclude=set(_family(d.proc.pid)))]
         found += [f"process in a container cgroup: {pid}{_container_of(pid, d, names)}"
@@ -468,7 +484,8 @@ def stray_processes_after_stop(d: Daemon) -> list[str]:
     while True:
         procs = leaks.processes_under(d.work)
         if not procs or time.monotonic() > deadline:
-            return [f"process after daemon stop: {pid} {cmd}" for pid, cmd in procs]
+            return [f"process after daemon stop: {pid} {cmd}{_proc_info(pid)}"
+                    for pid, cmd in procs]
         time.sleep(0.2)
 
 
@@ -479,6 +496,23 @@ def daemon_log_findings(path: str) -> list[str]:
     for i, line in enumerate(lines):
         if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
             out.append(line[:300])
+    return out
+
+
+def _grouped(failures: list[dict]) -> list[str]:
+    """One line per distinct (verb, message): how often, on which containers, when."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for f in failures:
+        msg = f.get("out", "")
+        for cid in {f.get("cid", "")} - {""}:
+            msg = msg.replace(cid, "<id>")
+        groups.setdefault((f["verb"], msg), []).append(f)
+    out = []
+    for (verb, msg), fs in groups.items():
+        names = sorted({f["name"] for f in fs})
+        times = sorted(f.get("at", "") for f in fs)
+        out.append(f"    {len(fs)} x {verb}: {msg!r} on {', '.join(names[:6])}"
+                   f"{' ...' if len(names) > 6 else ''} (first at {times[0]})")
     return out
 
 
@@ -577,7 +611,7 @@ def main() -> int:
             + (", ".join(f"{k} {v}" for k, v in sorted(stats.outage.items())) or "none"),
             f"  left on purpose at the end: {dict(kept)}",
             f"  failures with the daemon up: {len(stats.failures)}",
-            *[f"    {f}" for f in stats.failures],
+            *_grouped(stats.failures),
             f"  clients stuck at the end: {stuck or 'none'}",
             f"  ps -a vs beliefs: {'all match' if not mismatches else len(mismatches)}",
             *[f"    {m}" for m in mismatches],
