@@ -10,7 +10,7 @@ ends and logs its exception with the task's name.
 for it: the tree is renamed aside at once (its path is free again, a new
 container or volume of the same name can be made), then deleted in a worker
 thread. A crash in between leaves ``.*.removing`` siblings, which
-``clean_removing`` deletes at the next start.
+``clean_removing`` deletes after the next start.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def _rmtree(path: str) -> None:
 
 
 def clean_removing(*dirs: str) -> None:
-    """Daemon start: trees a crash left half removed (synchronous)."""
+    """Daemon start: trees a crash left half removed (in worker threads when a
+    loop runs, else now)."""
     for d in dirs:
         try:
             names = os.listdir(d)
@@ -115,7 +116,7 @@ def clean_removing(*dirs: str) -> None:
             continue
         for n in names:
             if n.startswith(".") and n.endswith(REMOVING):
-                _rmtree(os.path.join(d, n))
+                in_thread(_rmtree, os.path.join(d, n), name=f"remove {n}")
 
 
 async def wait_all() -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 
+from dockling.api import schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, stats
@@ -33,7 +34,8 @@ log = logging.getLogger("dockling.api")
 def routes(r: Router, m: ContainerManager) -> None:
     async def create(req: Request) -> Response:
         warnings: list[str] = []
-        c = m.create(req.json(), req.q("name"), warnings)
+        body = schema.strslices(schema.check(req.json(), schema.ContainerCreate))
+        c = m.create(body, req.q("name"), warnings)
         return json_response({"Id": c["Id"], "Warnings": warnings}, 201)
 
     async def list_(req: Request) -> Response:
@@ -165,7 +167,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(200)
 
     async def exec_create(req: Request) -> Response:
-        eid = m.exec_create(req.params["id"], req.json())
+        eid = m.exec_create(req.params["id"], schema.check(req.json(), schema.ExecCreate))
         return json_response({"Id": eid}, 201)
 
     async def exec_start(req: Request) -> Response:
@@ -274,7 +276,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp))
 
     async def update(req: Request) -> Response:
-        m.update(req.params["id"], req.json())
+        m.update(req.params["id"], schema.check(req.json(), schema.HostConfig))
         return json_response({"Warnings": []})
 
     async def changes(req: Request) -> Response:
@@ -283,7 +285,8 @@ def routes(r: Router, m: ContainerManager) -> None:
     async def commit(req: Request) -> Response:
         image_id = await blocking(m.commit, req.q("container") or "", req.q("repo"),
                                   req.q("tag"), req.q("comment") or "", req.q("author") or "",
-                                  req.query.get("changes", []), req.json() or None)
+                                  req.query.get("changes", []),
+                                  schema.check(req.json(), schema.ContainerCreate) or None)
         return json_response({"Id": image_id}, 201)
 
     r.add("POST", "/containers/create", create)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockling.api import schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.network.manager import NetworkManager
@@ -24,7 +25,7 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
         return json_response(nets.inspect(req.params["id"], containers.all()))
 
     async def create(req: Request) -> Response:
-        net = await nets.create(req.json())
+        net = await nets.create(schema.check(req.json(), schema.NetworkCreate))
         return json_response({"Id": net["Id"], "Warning": ""}, 201)
 
     async def delete(req: Request) -> Response:

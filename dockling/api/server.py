@@ -92,8 +92,15 @@ class Request:
         raw = self.qjson("filters", {}) or {}
         if not isinstance(raw, dict):
             raise InvalidArgument("invalid filter: expected a JSON object")
-        return {k: (list(v) if isinstance(v, list) else [k2 for k2, on in v.items() if on])
-                for k, v in raw.items()}
+        out = {}
+        for k, v in raw.items():
+            if isinstance(v, list) and all(isinstance(x, str) for x in v):
+                out[k] = list(v)
+            elif isinstance(v, dict):
+                out[k] = [k2 for k2, on in v.items() if on]
+            else:
+                raise InvalidArgument(f"invalid filter '{k}': expected a list of strings")
+        return out
 
     def json(self) -> dict:
         if not self.body:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockling.api import schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
@@ -13,7 +14,7 @@ def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events
         return json_response({"Volumes": vols, "Warnings": None})
 
     async def create(req: Request) -> Response:
-        body = req.json()
+        body = schema.check(req.json(), schema.VolumeCreate)
         vol = volumes.create(body.get("Name") or None, body.get("Driver") or "local",
                              body.get("DriverOpts"), body.get("Labels"))
         events.emit("volume", "create", vol["Name"], {"driver": vol["Driver"]})

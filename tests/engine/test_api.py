@@ -195,3 +195,33 @@ def test_a_200kb_request_header_gets_431_and_the_daemon_serves_on(daemon):
     # the next client is served (and a header of a few KB is fine)
     status, _, body = daemon.api("GET", "/_ping", headers={"X-Registry-Auth": "e" * 30_000})
     assert status == 200 and body == b"OK"
+
+
+def test_a_body_of_wrong_types_is_a_400_not_a_500(daemon):
+    """docker decodes into Go structs: a wrong type is 'json: cannot unmarshal' (400)."""
+    bad = [("/containers/create", {"Image": 5}),
+           ("/containers/create", {"Image": "busybox", "Cmd": 5}),
+           ("/containers/create", {"Image": "busybox", "Env": [1]}),
+           ("/containers/create", {"Image": "busybox", "HostConfig": "x"}),
+           ("/containers/create", {"Image": "busybox", "HostConfig": {"Memory": "x"}}),
+           ("/containers/create", {"Image": "busybox", "HostConfig": {"Binds": [5]}}),
+           ("/containers/create", {"Image": "busybox", "Labels": [1]}),
+           ("/containers/create", {"Image": "busybox", "NetworkingConfig": {
+               "EndpointsConfig": 5}}),
+           ("/networks/create", {"Name": 5}),
+           ("/networks/create", {"Name": "x", "IPAM": "y"}),
+           ("/volumes/create", {"Name": 5}),
+           ("/volumes/create", {"Name": "v", "DriverOpts": "x"})]
+    for path, body in bad:
+        status, _, doc = daemon.api("POST", path, body)
+        assert status == 400 and "cannot unmarshal" in doc["message"], (path, body, doc)
+    status, _, doc = daemon.api("GET", '/containers/json?filters={"status":5}')
+    assert status == 400, doc
+    # what clients send is still taken: strslice as a string, nulls, unknown fields
+    n = name()
+    status, _, doc = daemon.api("POST", f"/containers/create?name={n}", {
+        "Image": "busybox", "Cmd": "true", "Entrypoint": None, "Env": None, "Labels": {"a": "b"},
+        "HostConfig": {"CapAdd": "NET_ADMIN", "PortBindings": {"80/tcp": None},
+                       "SomethingNew": {"x": 1}}, "FutureField": 1})
+    assert status == 201, doc
+    daemon.api("DELETE", f"/containers/{n}")
