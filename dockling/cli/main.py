@@ -158,9 +158,10 @@ def ensure_daemon(sock: str) -> None:
             return
     print("dockling: the daemon is not running; starting it in the background",
           file=sys.stderr)
-    # 0600: the daemon's log can name what containers run
-    log = os.fdopen(os.open("/var/log/dockling.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                            0o600), "ab")
+    # 0600 (an older one too): the daemon's log can name what containers run
+    fd = os.open("/var/log/dockling.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    log = os.fdopen(fd, "ab")
     subprocess.Popen([sys.executable, "-m", "dockling.cli.main", "daemon", "-H",
                       "unix://" + sock], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                      start_new_session=True, close_fds=True)
@@ -265,10 +266,10 @@ def _os_error(err: OSError, sock: str, prefix: str) -> str:
     ours to use) as docker says it, else the file and what went wrong."""
     import errno
 
-    if err.filename is None and err.errno in (errno.ENOENT, errno.ECONNREFUSED):
-        if not _answers(sock):
-            return (f"Cannot connect to the dockling daemon at unix://{sock}. "
-                    "Is the dockling daemon running?")
+    if (err.filename is None and err.errno in (errno.ENOENT, errno.ECONNREFUSED)
+            and not _answers(sock)):
+        return (f"Cannot connect to the dockling daemon at unix://{sock}. "
+                "Is the dockling daemon running?")
     if err.filename is None and err.errno == errno.EACCES:
         return ("permission denied while trying to connect to the dockling daemon socket "
                 f"at unix://{sock}: connect: permission denied")
