@@ -286,7 +286,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         image_id = await blocking(m.commit, req.q("container") or "", req.q("repo"),
                                   req.q("tag"), req.q("comment") or "", req.q("author") or "",
                                   req.query.get("changes", []),
-                                  schema.check(req.json(), schema.ContainerCreate) or None)
+                                  schema.check(req.json(), schema.ContainerCreate) or None,
+                                  req.qbool("pause", True))  # docker: pause unless pause=0
         return json_response({"Id": image_id}, 201)
 
     r.add("POST", "/containers/create", create)

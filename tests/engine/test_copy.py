@@ -259,3 +259,16 @@ def test_commit_pauses_a_running_container(daemon):
     assert res.stdout.decode().split()[-3:] == ["pause", "commit", "unpause"]
     daemon.cli("rm", "-f", c, check=True)
     daemon.cli("rmi", f"committed-{c}", check=True)
+
+
+def test_commit_with_pause_0_does_not_pause(daemon):
+    c = name()
+    daemon.cli("run", "-d", "--name", c, "busybox", "sleep", "300", check=True)
+    st, _, body = daemon.api("POST", f"/commit?container={c}&repo=nopause-{c}&pause=0")
+    assert st == 201, body
+    res = daemon.cli("events", "--since", "0", "--until", str(int(time.time()) + 1),
+                     "--filter", f"container={c}", "--format", "{{.Action}}")
+    actions = res.stdout.decode().split()
+    assert "commit" in actions and "pause" not in actions, actions
+    daemon.cli("rm", "-f", c, check=True)
+    daemon.cli("rmi", f"nopause-{c}", check=True)
