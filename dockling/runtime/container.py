@@ -186,7 +186,15 @@ class Runtime:
                     init_pid = msg["pid"]
                     os.waitpid(first, 0)
                     first = 0
-                elif kind == "hooks":
+                    continue
+                if kind in ("hooks", "ready") and not init_pid:
+                    # Stage 1 and the init both write this socket: a stage 1 descheduled
+                    # right after its fork sends "pid" after the init's message (seen
+                    # under load: a container recorded with pid 0 could never start).
+                    init_pid = sync.expect(sock, "pid", "container init")["pid"]
+                    os.waitpid(first, 0)
+                    first = 0
+                if kind == "hooks":
                     state = {**st.oci(Status.CREATED), "pid": init_pid}
                     hooks.run(cfg.hooks.prestart, "prestart", state)
                     hooks.run(cfg.hooks.create_runtime, "createRuntime", state)

@@ -57,3 +57,27 @@ def test_hugetlb_page_size_stays_a_file_name(tmp_path):
     m = _manager(tmp_path, "hugetlb")
     with pytest.raises(InvalidArgument):
         m.update(_resources(hugepageLimits=[{"pageSize": "../../x", "limit": 1}]))
+
+
+def test_makedirs_of_one_parent_by_two_creates_at_once(tmp_path, monkeypatch):
+    """Two creates under a fresh cgroup parent: the second finds the directory made
+    (FileExistsError was an error: 'File exists: /sys/fs/cgroup/devices/<parent>'),
+    and a cpuset dir the other one made but has not filled yet is filled."""
+    root = tmp_path / "cpuset"
+    root.mkdir()
+    (root / "cpuset.cpus").write_text("0-1\n")
+    (root / "cpuset.mems").write_text("0\n")
+    made = []
+    real_mkdir = os.mkdir
+
+    def beaten(path, *a, **kw):  # the other create made it (empty, as the kernel does)
+        real_mkdir(path, *a, **kw)
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            open(os.path.join(path, f), "w").close()
+        made.append(path)
+        raise FileExistsError(path)
+
+    monkeypatch.setattr(v1.os, "mkdir", beaten)
+    assert v1._makedirs(str(root), "/parent/box", cpuset=True) == []
+    assert made and _read(root / "parent" / "cpuset.cpus").strip() == "0-1"
+    assert _read(root / "parent" / "box" / "cpuset.mems").strip() == "0"

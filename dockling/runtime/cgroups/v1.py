@@ -313,10 +313,13 @@ def _makedirs(mount: str, rel: str, cpuset: bool) -> list[str]:
     cur = mount
     for part in [p for p in rel.split("/") if p]:
         parent, cur = cur, os.path.join(cur, part)
-        if not os.path.isdir(cur):
+        try:
             os.mkdir(cur)
             created.append(cur)
-            if cpuset:
-                for f in ("cpuset.cpus", "cpuset.mems"):
+        except FileExistsError:  # there already, or made by a create running beside us
+            pass
+        if cpuset:  # whoever made it: a cpuset dir left empty takes no task
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if not read(os.path.join(cur, f)).strip():
                     write(os.path.join(cur, f), read(os.path.join(parent, f)))
     return created
