@@ -117,6 +117,9 @@ class Daemon:
         self.networks.start()
         m = self.containers
         for c in m.all():
+            if c["State"]["Status"] == "created":
+                self._end_unreported_start(c)
+                continue
             if c["State"]["Status"] not in ("running", "paused"):
                 continue
             cid = c["Id"]
@@ -132,6 +135,32 @@ class Daemon:
         self.networks.remove_stale_sandboxes({c["Id"] for c in m.all()
                                               if c["State"]["Status"] in ("running", "paused")})
         m.start_at_boot()
+
+
+    def _end_unreported_start(self, c: dict) -> None:
+        """A daemon killed during a start leaves a shim that started the container
+        with nobody told: its record still says created. End that start (the
+        client saw it fail): the container, its shim, mounts and endpoint go."""
+        m = self.containers
+        cid = c["Id"]
+        run = m.paths.run(cid)
+        shim_pid = _read_int(os.path.join(run, "shim.pid"))
+        if not os.path.exists(os.path.join(m.paths.runtime_root, cid)) and not shim_pid:
+            return
+        log.warning("container %s was started by a daemon that died before it was told: "
+                    "stopping it", cid[:12])
+        try:
+            m.runtime.delete(cid, force=True)
+        except Exception:  # noqa: BLE001 - nothing of it may be left: go on
+            log.exception("deleting %s", cid[:12])
+        if shim_pid and process_start_time(shim_pid) is not None:
+            try:
+                os.kill(shim_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        m._unmount(c)
+        self.networks.detach(c)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 async def serve(daemon: Daemon, sock: str) -> None:

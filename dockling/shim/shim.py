@@ -235,7 +235,10 @@ class _Shim:
             f.write(str(os.getpid()))
         from dockling.runtime import sync
 
-        sync.send(self.report, "started", Pid=self.init_pid, ShimPid=os.getpid())
+        try:
+            sync.send(self.report, "started", Pid=self.init_pid, ShimPid=os.getpid())
+        except OSError:  # the daemon died meanwhile: its successor settles the record
+            pass
         self.report.close()
         self._loop()
 

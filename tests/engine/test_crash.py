@@ -139,12 +139,6 @@ def _children(pid: int, marker: str) -> list[int]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known (issue 11, found by tools/soak.py): the shim dies with BrokenPipeError when it "
-    "reports 'started' to the dead daemon, and reconcile skips 'created' records, so the "
-    "container runs on without a shim under a 'created' record; remove this mark with the "
-    "fix (shim: a lost report is not fatal; reconcile: adopt or end a live container "
-    "whose record is not running)"))
 def test_kill9_daemon_during_start(own_daemon):
     """The daemon dies after handing a start to the fork server, before the shim says
     "started" (the fork server is held stopped meanwhile: no timing luck). The shim then
