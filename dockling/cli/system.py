@@ -112,7 +112,9 @@ def df_rows(df: dict) -> list[dict]:
     vols = [v for v in volumes if (v.get("UsageData") or {}).get("Size", -1) != -1]
     v_size = sum(v["UsageData"]["Size"] for v in vols)
     v_reclaim = sum(v["UsageData"]["Size"] for v in vols if v["UsageData"].get("RefCount") == 0)
-    builder = df.get("BuilderSize", 0)
+    # BuilderSize (deprecated in the API) when a daemon sends it, else the cache's own
+    builder = df.get("BuilderSize") or sum(b.get("Size") or 0 for b in cache
+                                           if not b.get("Shared"))
     in_use = sum(b.get("Size") or 0 for b in cache if b.get("InUse") and not b.get("Shared"))
     return [
         {"Type": "Images", "TotalCount": str(len(images)),
