@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from dockling.testing.leaks import cgroup_children
 from tests.engine.conftest import running_daemon
 
 
@@ -88,10 +89,7 @@ def leftovers(daemon) -> list[str]:
     out += os.listdir(bdir) if os.path.isdir(bdir) else []
     with open("/proc/self/mountinfo") as f:
         out += [line.split()[4] for line in f if os.path.join(daemon.root, "builder") in line]
-    for ctl in ("memory", "pids", "unified"):  # the RUN containers' cgroups
-        d = f"/sys/fs/cgroup/{ctl}/{daemon.cgroup_parent}"
-        if os.path.isdir(d):
-            out += [f"{d}/{n}" for n in os.listdir(d) if os.path.isdir(f"{d}/{n}")]
+    out += cgroup_children(daemon.cgroup_parent)  # RUN containers' cgroups, any hierarchy
     return out
 
 
