@@ -18,6 +18,7 @@ functions in ``values``.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Protocol
 
@@ -109,6 +110,10 @@ def pids_in(dirpath: str) -> list[int]:
             return [int(x) for x in f.read().split()]
     except FileNotFoundError:
         return []
+    except OSError as err:
+        if err.errno == errno.ENODEV:  # a cgroup being removed: nothing in it any more
+            return []
+        raise
 
 
 def remove_tree(top: str) -> None:
