@@ -14,7 +14,6 @@ import asyncio
 import base64
 import json
 import logging
-import tempfile
 
 from dockling.api.server import Request, Response, Router, json_response
 from dockling.builder import context as ctxlib
@@ -125,28 +124,7 @@ async def _context(req: Request, root: str, dockerfile: str) -> ctxlib.Context:
     if not remote:
         req.body_file.seek(0)
         return await asyncio.to_thread(ctxlib.unpack, req.body_file, root, dockerfile)
-    if ctxlib.is_git_url(remote):
-        return await asyncio.to_thread(ctxlib.fetch_git, remote, root, dockerfile)
-    if not remote.startswith(("http://", "https://")):
-        raise InvalidArgument(f"unable to prepare context: unsupported remote {remote!r}")
-    import httpx
-
-    with tempfile.NamedTemporaryFile(dir=ctxlib.workdir(root)) as tmp:
-        try:
-            async with httpx.AsyncClient(follow_redirects=True, timeout=60) as client:
-                async with client.stream("GET", remote) as resp:
-                    if resp.status_code >= 400:
-                        raise InvalidArgument(
-                            f"unable to prepare context: error downloading remote context "
-                            f"{remote}: {resp.status_code} {resp.reason_phrase}")
-                    ctype = resp.headers.get("content-type", "")
-                    async for chunk in resp.aiter_bytes(1 << 20):
-                        tmp.write(chunk)
-        except httpx.HTTPError as err:
-            raise InvalidArgument(f"unable to prepare context: error downloading remote "
-                                  f"context {remote}: {err}") from err
-        tmp.flush()
-        return await asyncio.to_thread(ctxlib.from_download, tmp.name, ctype, root, dockerfile)
+    return await ctxlib.from_remote(remote, root, dockerfile)
 
 
 def routes(r: Router, builder: Builder) -> None:

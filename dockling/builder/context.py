@@ -203,7 +203,56 @@ def remove_ignored(root: str, matcher: Matcher) -> None:
                 os.unlink(os.path.join(dirpath, n))
 
 
-# -- remote contexts -------------------------------------------------------------------
+# -- remote contexts and downloads ------------------------------------------------------
+
+class DownloadFailed(Exception):
+    """A GET that did not deliver: ``reason`` is the status line (``status`` set)
+    or the transport error (``status`` None)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+async def download(url: str, out):
+    """GET ``url`` into the binary file ``out`` (redirects followed, streamed);
+    the response's headers. DownloadFailed for a status of 400 or more or a
+    transport error: callers say it in their own docker words."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(follow_redirects=True, timeout=60) as client:
+            async with client.stream("GET", url) as resp:
+                if resp.status_code >= 400:
+                    raise DownloadFailed(f"{resp.status_code} {resp.reason_phrase}",
+                                         resp.status_code)
+                async for chunk in resp.aiter_bytes(1 << 20):
+                    out.write(chunk)
+                return resp.headers
+    except httpx.HTTPError as err:
+        raise DownloadFailed(str(err)) from err
+
+
+async def from_remote(url: str, data_root: str, dockerfile: str) -> Context:
+    """The build's ``remote`` parameter: a git URL cloned, an http(s) one fetched."""
+    import asyncio
+    import tempfile
+
+    if is_git_url(url):
+        return await asyncio.to_thread(fetch_git, url, data_root, dockerfile)
+    if not url.startswith(("http://", "https://")):
+        raise InvalidArgument(f"unable to prepare context: unsupported remote {url!r}")
+    with tempfile.NamedTemporaryFile(dir=workdir(data_root)) as tmp:
+        try:
+            headers = await download(url, tmp)
+        except DownloadFailed as err:
+            raise InvalidArgument(f"unable to prepare context: error downloading remote "
+                                  f"context {url}: {err.reason}") from err
+        tmp.flush()
+        return await asyncio.to_thread(from_download, tmp.name,
+                                       headers.get("content-type", ""), data_root, dockerfile)
+
 
 def is_git_url(url: str) -> bool:
     """moby's urlutil.IsGitURL (and detect.go's rules)."""

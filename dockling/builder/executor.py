@@ -662,30 +662,23 @@ class _Build:
         """ADD <url>: fetched whole (mode 0600, mtime from Last-Modified)."""
         import email.utils
 
-        import httpx
-
         tmpdir = ctxlib.new_dir(self.b.data_root, "dl")
         name = posixpath.basename(url.split("?")[0].split("#")[0].rstrip("/")) or "index.html"
         path = os.path.join(tmpdir, "data")
-        mtime = 0.0
         try:
-            async with httpx.AsyncClient(follow_redirects=True, timeout=60) as client:
-                async with client.stream("GET", url) as resp:
-                    if resp.status_code >= 400:
-                        raise InvalidArgument(f"failed to GET {url} with status "
-                                              f"{resp.status_code} {resp.reason_phrase}")
-                    lm = resp.headers.get("last-modified")
-                    if lm:
-                        try:
-                            mtime = email.utils.parsedate_to_datetime(lm).timestamp()
-                        except (TypeError, ValueError):
-                            mtime = 0.0
-                    with open(path, "wb") as f:
-                        async for chunk in resp.aiter_bytes(1 << 20):
-                            f.write(chunk)
-        except httpx.HTTPError as err:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-            raise InvalidArgument(f"error downloading {url}: {err}") from err
+            with open(path, "wb") as f:
+                headers = await ctxlib.download(url, f)
+        except ctxlib.DownloadFailed as err:
+            shutil.rmtree(tmpdir, ignore_errors=True)  # a 404 left it behind before
+            raise InvalidArgument(f"failed to GET {url} with status {err.reason}"
+                                  if err.status else f"error downloading {url}: {err.reason}"
+                                  ) from err
+        mtime = 0.0
+        if headers.get("last-modified"):
+            try:
+                mtime = email.utils.parsedate_to_datetime(headers["last-modified"]).timestamp()
+            except (TypeError, ValueError):
+                mtime = 0.0
         os.chmod(path, 0o600)
         os.utime(path, (mtime, mtime))
         return copylib.Source(name, path, local=False), tmpdir

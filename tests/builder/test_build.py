@@ -428,6 +428,9 @@ def test_remote_contexts_tar_and_lone_dockerfile(daemon):
         assert run_out(daemon, "bt-remote2", "cat", "/lone") == "lone\n"
         status, body = build(daemon, {}, f"remote={quote(base + '/missing.tar')}", body=b"")
         assert status == 400 and "404" in body["message"], body
+        # ADD of a URL that answers 404: docker's error, and no download dir left
+        s, msgs = build(daemon, {"Dockerfile": f"FROM busybox\nADD {base}/nope /x\n"})
+        assert f"failed to GET {base}/nope with status 404" in (error(msgs) or ""), msgs
     finally:
         srv.shutdown()
     assert leftovers(daemon) == []
