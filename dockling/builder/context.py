@@ -70,7 +70,9 @@ def new_dir(data_root: str, prefix: str) -> str:
     return path
 
 
-def _decompressed(f):
+def decompressed_archive(f):
+    """A context or ADD archive, decompressed: bzip2 and xz here, gzip and zstd by
+    apply_layer's own sniffing (moby's DecompressStream takes all four)."""
     buf = f if hasattr(f, "peek") else io.BufferedReader(f, 1 << 16)
     head = buf.peek(6)[:6]
     if head.startswith(_BZIP2):
@@ -106,7 +108,7 @@ def unpack(body, data_root: str, dockerfile: str) -> Context:
     os.mkdir(root, 0o755)
     ctx = Context(root, base)
     try:
-        stream = _decompressed(body)
+        stream = decompressed_archive(body)
         head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
         if not head:
             pass  # an empty context: the Dockerfile lookup below says what is missing

@@ -174,9 +174,9 @@ def write(sources: list[Source], rootfs: str, dest_dir: str, rename: str | None,
     for s in archives:  # ADD: a local archive is unpacked with its own owners
         fd = os.open(s.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as f:
-            from dockling.builder.context import _decompressed
+            from dockling.builder.context import decompressed_archive
 
-            apply_layer(_decompressed(f), target, whiteouts=False)
+            apply_layer(decompressed_archive(f), target, whiteouts=False)
 
 
 def _add(tf: tarfile.TarFile, s: Source, name: str, uid: int, gid: int,
