@@ -16,7 +16,7 @@ import tempfile
 from dockling.api import schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
-from dockling.containers import copy, stats
+from dockling.containers import copy, detachkeys, stats
 from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
 from dockling.errors import (
@@ -27,6 +27,7 @@ from dockling.errors import (
     NotModified,
 )
 from dockling.runtime.process import parse_signal
+from dockling.shim.shim import STDOUT, frame
 
 log = logging.getLogger("dockling.api")
 
@@ -66,7 +67,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(204)
 
     async def kill(req: Request) -> Response:
-        m.kill(req.params["id"], parse_signal(req.q("signal") or "SIGKILL"))
+        await m.kill_dead(req.params["id"], parse_signal(req.q("signal") or "SIGKILL"))
         return empty(204)
 
     async def wait(req: Request) -> Response:
@@ -91,6 +92,9 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def delete(req: Request) -> Response:
         cid = req.params["id"]
+        if req.qbool("link"):
+            m.remove_link(cid)
+            return empty(204)
         if req.qbool("force"):
             c = m.get(cid)
             if c["State"]["Running"] and not c["State"]["Restarting"]:
@@ -128,38 +132,9 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def attach(req: Request) -> Response:
         c = m.get(req.params["id"])
-        cid = c["Id"]
-        if c["State"]["Status"] not in ("created", "running", "paused"):
-            raise Conflict("You cannot attach to a stopped container, start it first")
-        want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
-                "stderr": req.qbool("stderr")}
+        run = _attacher(m, c, req)
         ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
             "application/vnd.docker.multiplexed-stream"
-
-        waiting = c["State"]["Status"] == "created"
-        if waiting:
-            m.pending_attach[cid] = m.pending_attach.get(cid, 0) + 1
-
-        async def run(creader, cwriter, leftover: bytes) -> None:
-            # docker lets a client attach before start: we connect to the
-            # shim as soon as it exists, and it starts the program only
-            # once we are there, so no output is lost.
-            sock = os.path.join(m.paths.run(cid), "shim.sock")
-            for _ in range(4000):
-                if os.path.exists(sock) or not waiting:
-                    break
-                await asyncio.sleep(0.005)
-            try:
-                _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
-            except (Conflict, InternalError) as err:
-                log.warning("attach to %s failed: %s", cid[:12], err)
-                cwriter.close()
-                return
-            finally:
-                if waiting and m.pending_attach.get(cid):
-                    m.pending_attach[cid] -= 1
-            await _pump(sreader, swriter, want["stdin"])(creader, cwriter, leftover)
-
         return Response(101, content_type=ctype, hijack=run)
 
     async def resize(req: Request) -> Response:
@@ -175,25 +150,32 @@ def routes(r: Router, m: ContainerManager) -> None:
         body = req.json()
         if ex["Running"] or ex["ExitCode"] is not None:
             raise Conflict(f"Error: Exec command {ex['ID']} has already run")
-        proc = m.exec_process(ex)
-        if body.get("Tty") is not None:
-            proc["terminal"] = bool(body["Tty"])
-        stdin = ex["OpenStdin"]
-        _, reply, sreader, swriter = await m.open_shim_stream(
-            ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc, "stdin": stdin,
-                                "tty": proc["terminal"]})
-        if "error" in reply:
-            swriter.close()
-            ex["ExitCode"] = reply.get("ExitCode", 126)
-            raise InvalidArgument(f"OCI runtime exec failed: {reply['error']}: unknown")
-        ex["Running"] = True
-        ex["Pid"] = reply.get("Pid", 0)
+        # The start's Tty picks the framing only; the process has the pty that
+        # exec create asked for (moby's postContainerExecStart).
+        tty = bool(body.get("Tty"))
         if body.get("Detach"):
+            _, swriter = await m.exec_start(ex["ID"], frame=not tty)
             swriter.close()
             return empty(200)
-        ctype = "application/vnd.docker.raw-stream" if proc["terminal"] else \
+        keys = detachkeys.for_exec(ex["DetachKeys"]) if ex["ProcessConfig"]["tty"] else None
+
+        async def run(creader, cwriter, leftover: bytes) -> None:
+            # docker answers 101 first and starts the process after: its output
+            # must not reach the client in the read that takes the headers (docker-py
+            # reads the stream from the raw socket and would lose it); an error to
+            # start it goes down the stream, as docker writes it.
+            try:
+                sreader, swriter = await m.exec_start(ex["ID"], frame=not tty)
+            except DocklingError as err:
+                msg = f"{err}\r\n".encode()
+                cwriter.write(msg if tty else frame(STDOUT, msg))
+                await _close(cwriter)
+                return
+            await _pump(sreader, swriter, ex["OpenStdin"], keys)(creader, cwriter, leftover)
+
+        ctype = "application/vnd.docker.raw-stream" if tty else \
             "application/vnd.docker.multiplexed-stream"
-        return Response(101, content_type=ctype, hijack=_pump(sreader, swriter, stdin))
+        return Response(101, content_type=ctype, hijack=run)
 
     async def exec_inspect(req: Request) -> Response:
         ex = m.exec_get(req.params["id"])
@@ -303,6 +285,7 @@ def routes(r: Router, m: ContainerManager) -> None:
     r.add("POST", "/containers/{id}/kill", kill)
     r.add("POST", "/containers/{id}/wait", wait)
     r.add("DELETE", "/containers/{id}", delete)
+    r.add("DELETE", "/containers/{id*}", delete)  # a link's name: /parent/alias
     r.add("POST", "/containers/{id}/rename", rename)
     r.add("GET", "/containers/{id}/top", top)
     r.add("GET", "/containers/{id}/logs", logs)
@@ -338,20 +321,95 @@ async def _file_chunks(tmp):
         in_thread(tmp.close)  # freeing a GB of blocks takes a while
 
 
-def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: bool):
-    """Copy between the hijacked client connection and the shim's stream."""
+def _attacher(m: ContainerManager, c: dict, req: Request):
+    """The hijack of an attach: the log first (``logs``), then the live streams
+    (``stream``) until the container ends or the client types the detach keys."""
+    cid = c["Id"]
+    status = c["State"]["Status"]
+    stream = req.qbool("stream")
+    logs = req.qbool("logs")
+    if status == "paused":
+        raise Conflict(f"container {req.params['id']} is paused, unpause the container "
+                       "before attach")
+    if status == "restarting":
+        raise Conflict(f"container {req.params['id']} is restarting, wait until the "
+                       "container is running")
+    # docker returns a stopped container's log (logs=1) and ends there; a plain
+    # stream to one has nothing to give (its CLI says so before asking)
+    live = stream and status in ("created", "running")
+    if not live and not logs:
+        raise Conflict("You cannot attach to a stopped container, start it first")
+    want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
+            "stderr": req.qbool("stderr")}
+    keys = detachkeys.for_attach(req.q("detachKeys")) if c["Config"]["Tty"] else None
+    waiting = live and status == "created"
+    if waiting:
+        m.pending_attach[cid] = m.pending_attach.get(cid, 0) + 1
 
     async def run(creader, cwriter, leftover: bytes) -> None:
+        nonlocal waiting
+        try:
+            if logs and (want["stdout"] or want["stderr"]) and \
+                    c["HostConfig"].get("LogConfig", {}).get("Type") != "none":
+                async for chunk in m.logs(cid, follow=False, tail="all", since=None,
+                                          until=None, timestamps=False,
+                                          stdout=want["stdout"], stderr=want["stderr"]):
+                    cwriter.write(chunk)
+                    await cwriter.drain()
+            if not live:
+                await _close(cwriter)
+                return
+            # docker lets a client attach before start: we connect to the
+            # shim as soon as it exists, and it starts the program only
+            # once we are there, so no output is lost.
+            sock = os.path.join(m.paths.run(cid), "shim.sock")
+            for _ in range(4000):
+                if os.path.exists(sock) or not waiting:
+                    break
+                await asyncio.sleep(0.005)
+            try:
+                _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
+            except (Conflict, InternalError) as err:
+                log.warning("attach to %s failed: %s", cid[:12], err)
+                await _close(cwriter)
+                return
+        finally:
+            if waiting and m.pending_attach.get(cid):
+                m.pending_attach[cid] -= 1
+                waiting = False
+        await _pump(sreader, swriter, want["stdin"], keys)(creader, cwriter, leftover)
+
+    return run
+
+
+def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: bool,
+          keys: bytes | None = None):
+    """Copy between the hijacked client connection and the shim's stream.
+
+    ``keys``: the detach sequence (a TTY's input only, as docker): once the
+    client types it, both connections close and the process goes on."""
+
+    async def run(creader, cwriter, leftover: bytes) -> None:
+        proxy = detachkeys.EscapeProxy(keys) if keys is not None and stdin else None
+
+        async def forward(data: bytes) -> bool:
+            if proxy is not None:
+                data = proxy.feed(data)
+            if data:
+                swriter.write(data)
+                await swriter.drain()
+            return proxy is None or not proxy.detached
+
         async def up() -> None:
             try:
-                if leftover:
-                    swriter.write(leftover)
+                if leftover and not await forward(leftover):
+                    return
                 while stdin:
                     data = await creader.read(65536)
                     if not data:
                         break
-                    swriter.write(data)
-                    await swriter.drain()
+                    if not await forward(data):
+                        return
                 if swriter.can_write_eof():
                     swriter.write_eof()
             except (ConnectionError, OSError):
@@ -369,16 +427,27 @@ def _pump(sreader: asyncio.StreamReader, swriter: asyncio.StreamWriter, stdin: b
                 pass
 
         up_task = asyncio.ensure_future(up())
-        await down()
+        down_task = asyncio.ensure_future(down())
+        await asyncio.wait({down_task, up_task} if proxy is not None else {down_task},
+                           return_when=asyncio.FIRST_COMPLETED)
+        if proxy is not None and proxy.detached:  # docker closes the client's stream
+            down_task.cancel()
+        await asyncio.gather(down_task, return_exceptions=True)
         up_task.cancel()
         swriter.close()
-        try:
-            if cwriter.can_write_eof():
-                cwriter.write_eof()
-        except OSError:
-            pass
+        await _close(cwriter)
 
     return run
+
+
+async def _close(cwriter) -> None:
+    """End the client's hijacked stream: what we wrote, then EOF."""
+    try:
+        await cwriter.drain()
+        if cwriter.can_write_eof():
+            cwriter.write_eof()
+    except OSError:
+        pass
 
 
 __all__ = ["routes"]

@@ -377,8 +377,37 @@ class Server:
                          b"\r\nConnection: close\r\n\r\n")
             leftover = b""
         await writer.drain()
+        await _head_read(writer)
         await resp.hijack(reader, writer, bytes(leftover))
         return True
+
+
+async def _head_read(writer, limit: float = 1.0) -> None:
+    """Wait (briefly) until a unix-socket client has read the response head.
+
+    Clients read the head through a buffer (Python's http.client reads up to
+    8 KiB) and then the hijacked stream from the raw socket (docker-py): stream
+    bytes that arrive in the same read as the head are lost to them. The kernel
+    counts what the peer has not read yet (SIOCOUTQ); the stream starts at 0."""
+    import fcntl
+    import socket
+    import struct
+    import termios
+
+    sock = writer.get_extra_info("socket")
+    if sock is None or sock.family != socket.AF_UNIX:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    try:
+        while loop.time() < deadline:
+            unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ,
+                                                    b"\0\0\0\0"))[0]
+            if unread <= 0:
+                return
+            await asyncio.sleep(0.001)
+    except OSError:
+        return
 
 
 def _vkey(v: str) -> tuple[int, ...]:

@@ -99,8 +99,7 @@ def rotation(log_config: dict) -> tuple[int, int]:
             raise InvalidArgument(f"invalid value for max-file: {opts['max-file']}") from None
         if files < 1:
             raise InvalidArgument("max-file cannot be less than 1")
-        if size < 0 and files > 1:
-            raise InvalidArgument("max-file can only be used when max-size is set")
+        # without max-size docker's json-file takes it and never rotates (jsonfilelog.New)
     return size, files
 
 

@@ -28,6 +28,7 @@ import time
 
 from dockling import background, clock
 from dockling.containers import (
+    detachkeys,
     health,
     model,
     resources,
@@ -169,6 +170,7 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
+        hc["Runtime"] = _runtime_name(hc.get("Runtime"), self.paths.runtime)
         logfile.rotation(hc["LogConfig"])
         restart.validate(hc["RestartPolicy"])
         if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
@@ -196,8 +198,10 @@ class ContainerManager:
         icfg = img.container_config
         cfg = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
         cfg["Image"] = image_ref
-        cfg.setdefault("Hostname", cid[:12] if net != "host" else os.uname().nodename)
-        cfg.setdefault("Domainname", "")
+        # "" (what a Go client sends) means the default, as a missing key does
+        if not cfg.get("Hostname"):
+            cfg["Hostname"] = cid[:12] if net != "host" else os.uname().nodename
+        cfg["Domainname"] = cfg.get("Domainname") or ""
         cfg["Env"] = spec.environment({"Env": cfg.get("Env") or []}, icfg)
         cfg["Env"] = [e for e in cfg["Env"] if not e.startswith("HOSTNAME=")]
         if cfg.get("Cmd") is None and cfg.get("Entrypoint") is None:
@@ -729,6 +733,35 @@ class ContainerManager:
         self._emit(c, "stop")
         return True
 
+    async def kill_dead(self, ref: str, sig: int = signal.SIGKILL,
+                        timeout: float = 10.0) -> None:
+        """docker kill: send ``sig``; for SIGKILL, answer once the container has
+        exited (moby's kill.go waits on the state), so an inspect right after sees
+        it stopped. Bounded: a process stuck in the kernel does not hold the
+        client forever (the exit is recorded when it comes)."""
+        if sig != signal.SIGKILL:
+            self.kill(ref, sig)
+            return
+        c = self.get(ref)
+        cid = c["Id"]
+        fut = asyncio.get_running_loop().create_future()
+        entry = (fut, False)
+        self.exit_futures.setdefault(cid, []).append(entry)
+        try:
+            self.kill(cid, sig)
+            if c["State"]["Paused"]:  # a frozen task gets SIGKILL once thawed (moby unpauses)
+                try:
+                    self.runtime.resume(cid)
+                except (NotFound, Conflict):
+                    pass
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            log.warning("container %s not dead %.0f s after SIGKILL", cid[:12], timeout)
+        finally:
+            waiting = self.exit_futures.get(cid) or []
+            if entry in waiting:
+                waiting.remove(entry)
+
     async def kill_and_wait(self, ref: str) -> None:
         """SIGKILL and wait for the exit (rm -f of a running container)."""
         c = self.get(ref)
@@ -741,6 +774,27 @@ class ContainerManager:
         await fut
 
     # -- remove --------------------------------------------------------------------
+    def remove_link(self, ref: str) -> None:
+        """docker rm --link /parent/alias: the parent forgets that link; both
+        containers stay (moby's delete.go rmLink). The link is named as docker
+        registers it: the parent's name, then the alias."""
+        name = "/" + ref.lstrip("/")
+        parent, _, alias = name.rpartition("/")
+        if not parent:
+            # moby: a plain error, so a 500
+            raise InternalError("Conflict, cannot remove the default link name of the "
+                                "container")
+        try:
+            c = self.get(parent)
+        except NotFound:
+            raise NotFound(f"No such container: {ref}") from None
+        links = c["HostConfig"].get("Links") or []
+        kept = [link for link in links if link.partition(":")[2] != f"{c['Name']}/{alias}"]
+        if len(kept) == len(links):
+            raise NotFound(f"No such container: {ref}")
+        c["HostConfig"]["Links"] = kept
+        self._save(c)
+
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """``volumes``: also remove the container's anonymous volumes (rm -v, --rm)."""
         c = self.get(ref)
@@ -1110,6 +1164,9 @@ class ContainerManager:
         cmd = body.get("Cmd") or []
         if not cmd:
             raise InvalidArgument("No exec command specified")
+        keys = _field(body, "DetachKeys") or ""
+        if keys:
+            detachkeys.for_exec(keys)  # docker: 400 at create for keys it cannot read
         eid = model.new_id()
         self.execs[eid] = {
             "ID": eid, "Running": False, "ExitCode": None, "ProcessConfig": {
@@ -1117,11 +1174,43 @@ class ContainerManager:
                 "privileged": bool(body.get("Privileged")), "user": body.get("User", "")},
             "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(
                 body.get("AttachStderr")), "OpenStdout": bool(body.get("AttachStdout")),
-            "CanRemove": False, "ContainerID": c["Id"], "DetachKeys": body.get("DetachKeys", ""),
+            "CanRemove": False, "ContainerID": c["Id"], "DetachKeys": keys,
             "Pid": 0, "_body": body}
         c["ExecIDs"] = [*(c.get("ExecIDs") or []), eid]
         self._save(c)
         return eid
+
+    async def exec_start(self, eid: str, frame: bool):
+        """Start an exec; the shim's (reader, writer) of its stream: docker's 8-byte
+        frames when ``frame`` (the start asked for no TTY), else the raw bytes.
+
+        A process that cannot start raises InvalidArgument in runc's words under
+        docker's prefix, and its exec records exit code 126 (127 for a missing
+        program), as moby's setExitCodeFromError does."""
+        ex = self.exec_get(eid)
+        if ex["Running"] or ex["ExitCode"] is not None:
+            raise Conflict(f"Error: Exec command {ex['ID']} has already run")
+        proc = self.exec_process(ex)
+        ex["Running"] = True  # a second start meanwhile is refused
+        try:
+            _, reply, reader, writer = await self.open_shim_stream(
+                ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc,
+                                    "stdin": ex["OpenStdin"], "tty": proc["terminal"],
+                                    "frame": frame})
+        except BaseException:
+            ex["Running"] = False
+            ex["ExitCode"] = 126
+            raise
+        if "error" in reply:
+            writer.close()
+            ex["Running"] = False
+            ex["ExitCode"] = reply.get("ExitCode", 126)
+            why = reply["error"]
+            if not why.startswith("unable to start container process"):
+                why = f"unable to start container process: {why}"
+            raise InvalidArgument(f"OCI runtime exec failed: exec failed: {why}: unknown")
+        ex["Pid"] = reply.get("Pid", 0)
+        return reader, writer
 
     def exec_get(self, eid: str) -> dict:
         ex = self.execs.get(eid)
@@ -1175,6 +1264,14 @@ _NAMESPACED_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kerne
                        "kernel.shm_rmid_forced")
 
 
+def _field(doc: dict, name: str):
+    """``doc[name]`` matched as Go's encoding/json does: exact key, else any case."""
+    if name in doc:
+        return doc[name]
+    low = name.lower()
+    return next((v for k, v in doc.items() if k.lower() == low), None)
+
+
 def demux_text(data: bytes) -> str:
     """The text of a multiplexed (8-byte framed) stream, stdout and stderr in order."""
     out = bytearray()
@@ -1195,6 +1292,19 @@ def _labels_match(labels: dict, filters: dict[str, list[str]]) -> bool:
         if k in labels and (not eq or labels[k] == val):
             return False
     return True
+
+
+# the runtimes /info lists; the daemon's own (DefaultRuntime) runs every container
+_RUNTIMES = ("dockling", "runc", "crun")
+
+
+def _runtime_name(name: str | None, default: str) -> str:
+    """HostConfig.Runtime: "" or missing is the daemon's default, as in docker."""
+    if not name:
+        return default
+    if name not in _RUNTIMES and name != default:
+        raise InvalidArgument(f"unknown or invalid runtime name: {name}")
+    return name
 
 
 def _check_sysctls(hc: dict) -> None:

@@ -15,7 +15,7 @@ daemon and the CLI. It:
 Its unix socket speaks one JSON line per connection, then a stream:
     {"op": "wait"}                       -> {"ExitCode": N, "OOMKilled": b, ...} at exit
     {"op": "attach", "stdin": b, "stdout": b, "stderr": b} -> raw or framed stream
-    {"op": "exec", "id": ..., "process": {...}, "stdin": b} -> stream, then the exit
+    {"op": "exec", "id": ..., "process": {...}, "stdin": b[, "frame": b]} -> stream, then the exit
     {"op": "resize", "height": h, "width": w[, "exec": id]}
 Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
 """
@@ -547,8 +547,10 @@ class _Shim:
         s = _Stream(conn, "exec", req)
         try:
             proc = spec.decode_process(json.dumps(req["process"]).encode(), "exec")
+            # docker frames the output unless the *start* asked for a TTY: a TTY exec
+            # started with Tty false gets the pty's bytes as stdout frames
             ex: dict = {"stream": s, "outputs": {}, "stdin": None, "master": None, "pid": 0,
-                        "code": None}
+                        "code": None, "frame": bool(req.get("frame", not proc.terminal))}
             if proc.terminal:
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 pid = self._in_child(lambda: self.rt.exec(self.o.cid, proc,
@@ -604,7 +606,7 @@ class _Shim:
                 os.close(fd)
             self._maybe_end_exec(ex)
             return
-        payload = data if ex["master"] is not None else frame(stream, data)
+        payload = frame(stream, data) if ex["frame"] else data
         try:
             ex["stream"].conn.sendall(payload)
         except OSError:

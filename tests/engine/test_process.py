@@ -63,10 +63,14 @@ def test_log_rotation(daemon):
     assert [int(x.split()[1]) for x in out] == list(range(300 - len(out), 300))
     daemon.cli("rm", n, check=True)
     for flags, msg in ((["--log-opt", "bogus=1"], b"unknown log opt 'bogus'"),
-                       (["--log-opt", "max-file=2"], b"max-file can only be used"),
+                       (["--log-opt", "max-file=0"], b"max-file cannot be less than 1"),
                        (["--log-driver", "syslogx"], b"no log driver named 'syslogx'")):
         res = daemon.cli("run", "--rm", *flags, "busybox", "true")
         assert res.returncode == 125 and msg in res.stderr, res.stderr
+    # max-file without max-size: docker's json-file takes it and never rotates
+    out = daemon.cli("run", "--rm", "--log-opt", "max-file=2", "busybox", "echo", "kept",
+                     check=True)
+    assert out.stdout == b"kept\n"
 
 
 def test_log_driver_none(daemon):

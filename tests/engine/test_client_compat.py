@@ -1,0 +1,259 @@
+"""What docker-py and the docker CLI expect of containers on the API socket: exec's
+hijacked stream (framing, errors, detach keys), kill that returns with the container
+dead, attach to a stopped container's log, link removal, create's empty values."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+
+from tests.engine.conftest import name
+
+CTRL_P, CTRL_Q = b"\x10", b"\x11"
+
+
+def _request(d, method: str, path: str, body: dict | None = None) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(d.sock)
+    data = json.dumps(body).encode() if body is not None else b""
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+              f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    return s
+
+
+def hijack(d, method: str, path: str, body: dict | None = None):
+    """(socket, status line, the stream bytes read with the head)."""
+    s = _request(d, method, path, body)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        assert chunk, buf
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return s, head.split(b"\r\n")[0].decode(), rest
+
+
+def read_to_eof(s: socket.socket, got: bytes = b"") -> bytes:
+    while chunk := s.recv(65536):
+        got += chunk
+    s.close()
+    return got
+
+
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    while data:
+        stream, size = struct.unpack(">BxxxI", data[:8])
+        out.append((stream, data[8:8 + size]))
+        data = data[8 + size:]
+    return out
+
+
+def exec_create(d, cid: str, cmd: list[str], **kw) -> str:
+    status, _, doc = d.api("POST", f"/containers/{cid}/exec",
+                           {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True, **kw})
+    assert status == 201, doc
+    return doc["Id"]
+
+
+def running(d, *args: str) -> str:
+    n = name()
+    d.cli("run", "-d", "--name", n, *args, "busybox", *(["sleep", "300"] if "-t" not in args
+                                                           else ["sh"]), check=True)
+    return n
+
+
+def test_exec_stream_starts_after_the_head(daemon):
+    """The output of a quick exec is not in the read that takes the 101's head: a
+    client reading the head through a buffer (docker-py) sees all of it."""
+    n = running(daemon)
+    try:
+        for _ in range(5):
+            eid = exec_create(daemon, n, ["echo", "hello"])
+            s, status, rest = hijack(daemon, "POST", f"/exec/{eid}/start", {"Tty": False})
+            assert status.startswith("HTTP/1.1 101"), status
+            assert rest == b""
+            assert frames(read_to_eof(s)) == [(1, b"hello\n")]
+            _, _, ins = daemon.api("GET", f"/exec/{eid}/json")
+            assert ins["Running"] is False and ins["ExitCode"] == 0 and ins["Pid"] > 0
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_exec_missing_binary_answers_in_the_stream(daemon):
+    n = running(daemon)
+    try:
+        eid = exec_create(daemon, n, ["no-such-binary"])
+        s, status, rest = hijack(daemon, "POST", f"/exec/{eid}/start", {})
+        assert status.startswith("HTTP/1.1 101"), status
+        assert frames(read_to_eof(s, rest)) == [(1, (
+            b'OCI runtime exec failed: exec failed: unable to start container process: '
+            b'exec: "no-such-binary": executable file not found in $PATH: unknown\r\n'))]
+        _, _, ins = daemon.api("GET", f"/exec/{eid}/json")
+        assert ins["ExitCode"] == 127 and ins["Running"] is False
+        # it has run: a second start is docker's 409
+        status, _, _ = daemon.api("POST", f"/exec/{eid}/start", {"Detach": True})
+        assert status == 409
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_exec_tty_output_framing_follows_start(daemon):
+    """A TTY exec writes through the pty (\\r\\n); a start without Tty frames it as stdout."""
+    n = running(daemon)
+    try:
+        cmd = ["sh", "-c", "echo out; echo err >&2"]
+        eid = exec_create(daemon, n, cmd, Tty=True)
+        s, _, rest = hijack(daemon, "POST", f"/exec/{eid}/start", {"Tty": False})
+        got = frames(read_to_eof(s, rest))
+        assert {stream for stream, _ in got} == {1}
+        assert b"".join(data for _, data in got) == b"out\r\nerr\r\n"
+        eid = exec_create(daemon, n, cmd, Tty=True)
+        s, _, rest = hijack(daemon, "POST", f"/exec/{eid}/start", {"Tty": True})
+        assert read_to_eof(s, rest) == b"out\r\nerr\r\n"
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_exec_detach_keys_leave_it_running(daemon):
+    n = running(daemon)
+    try:
+        for keys, typed in ((None, CTRL_P + CTRL_Q), ("ctrl-x,a", b"\x18a")):
+            extra = {"DetachKeys": keys} if keys else {}
+            eid = exec_create(daemon, n, ["cat"], Tty=True, AttachStdin=True, **extra)
+            s, status, rest = hijack(daemon, "POST", f"/exec/{eid}/start", {"Tty": True})
+            assert status.startswith("HTTP/1.1 101")
+            s.sendall(b"echoed\n")
+            got = rest
+            while got.count(b"echoed\r\n") < 2:  # the pty's echo, then cat's copy
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+            s.sendall(typed)
+            read_to_eof(s)  # the daemon ends the stream: no client-side close needed
+            _, _, ins = daemon.api("GET", f"/exec/{eid}/json")
+            assert ins["Running"] is True and ins["ExitCode"] is None
+        status, _, doc = daemon.api("POST", f"/containers/{n}/exec",
+                                    {"Cmd": ["cat"], "DetachKeys": "ctrl-long"})
+        assert status == 400 and doc["message"] == "Invalid escape keys (ctrl-long) provided"
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_exec_detached_start_records_its_state(daemon):
+    n = running(daemon)
+    try:
+        eid = exec_create(daemon, n, ["sleep", "300"])
+        status, _, _ = daemon.api("POST", f"/exec/{eid}/start", {"Detach": True})
+        assert status == 200
+        _, _, ins = daemon.api("GET", f"/exec/{eid}/json")
+        assert ins["Running"] is True and ins["Pid"] > 0 and ins["ExitCode"] is None
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_attach_detach_keys(daemon):
+    n = running(daemon, "-i", "-t")
+    try:
+        s, status, _ = hijack(daemon, "POST", f"/containers/{n}/attach?stream=1&stdin=1"
+                              "&stdout=1&detachKeys=ctrl-a")
+        assert status.startswith("HTTP/1.1 101")
+        s.sendall(b"\x01")
+        read_to_eof(s)
+        assert daemon.cli("inspect", "-f", "{{.State.Running}}", n).stdout == b"true\n"
+        status, _, doc = daemon.api("POST", f"/containers/{n}/attach?stream=1&stdin=1"
+                                    "&detachKeys=ctrl-nope")
+        assert status == 400 and doc["message"] == \
+            "Invalid detach keys (ctrl-nope) provided"
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_kill_answers_once_dead(daemon):
+    for policy in ("no", "always"):
+        n = running(daemon, "--restart", policy)
+        try:
+            status, _, _ = daemon.api("POST", f"/containers/{n}/kill")
+            assert status == 204
+            _, _, ins = daemon.api("GET", f"/containers/{n}/json")
+            assert ins["State"]["Running"] is False and ins["State"]["ExitCode"] == 137
+            assert ins["State"]["Status"] == "exited"
+            status, _, _ = daemon.api("POST", f"/containers/{n}/kill")
+            assert status == 409
+        finally:
+            daemon.cli("rm", "-f", n)
+
+
+def test_attach_logs_of_a_stopped_container(daemon):
+    n = name()
+    daemon.cli("run", "--name", n, "busybox", "sh", "-c", "echo out; echo err >&2",
+               check=True)
+    try:
+        s, status, rest = hijack(daemon, "POST", f"/containers/{n}/attach?logs=1&stream=0"
+                                 "&stdout=1&stderr=1")
+        assert status.startswith("HTTP/1.1 101"), status
+        assert sorted(frames(read_to_eof(s, rest))) == [(1, b"out\n"), (2, b"err\n")]
+        s, status, rest = hijack(daemon, "POST", f"/containers/{n}/attach?logs=1&stream=1"
+                                 "&stdout=1")
+        assert frames(read_to_eof(s, rest)) == [(1, b"out\n")]
+        status, _, _ = daemon.api("POST", f"/containers/{n}/attach?stream=1&stdout=1")
+        assert status == 409
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_remove_link(daemon):
+    target = running(daemon)
+    n = name()
+    try:
+        daemon.cli("run", "-d", "--name", n, "--link", f"{target}:db", "busybox", "sleep",
+                   "300", check=True)
+        status, _, doc = daemon.api("DELETE", f"/containers//{n}/db?link=1")
+        assert status == 204, doc
+        _, _, ins = daemon.api("GET", f"/containers/{n}/json")
+        assert not ins["HostConfig"]["Links"]
+        assert ins["State"]["Running"] is True  # both stay
+        status, _, _ = daemon.api("DELETE", f"/containers/{n}/db?link=1")
+        assert status == 404
+        status, _, _ = daemon.api("DELETE", f"/containers/{n}?link=1")
+        assert status == 500  # docker: "Conflict, cannot remove the default link name"
+        assert daemon.cli("inspect", "-f", "{{.State.Running}}", target).stdout == b"true\n"
+    finally:
+        daemon.cli("rm", "-f", n, target)
+
+
+def test_create_empty_values_mean_defaults(daemon):
+    """What the docker CLI (a Go client) sends for flags it was not given."""
+    body = {"Image": "busybox", "Cmd": ["cat", "/etc/hosts"], "Hostname": "",
+            "Domainname": "", "User": "", "WorkingDir": "", "Entrypoint": None,
+            "StopSignal": "", "HostConfig": {
+                "NetworkMode": "", "RestartPolicy": {"Name": ""}, "Runtime": "",
+                "LogConfig": {"Type": "", "Config": {}}, "Memory": 0}}
+    n = name()
+    status, _, doc = daemon.api("POST", f"/containers/create?name={n}", body)
+    assert status == 201, doc
+    cid = doc["Id"]
+    try:
+        _, _, ins = daemon.api("GET", f"/containers/{cid}/json")
+        assert ins["Config"]["Hostname"] == cid[:12]
+        hc = ins["HostConfig"]
+        assert hc["NetworkMode"] == "default" and hc["RestartPolicy"]["Name"] == "no"
+        assert hc["LogConfig"]["Type"] == "json-file" and hc["Runtime"]
+        out = daemon.cli("start", "-a", n, check=True).stdout.decode()
+        assert any(line.split()[1:] == [cid[:12]] for line in out.splitlines()
+                   if line and not line.startswith("#")), out
+        status, _, doc = daemon.api("POST", "/containers/create",
+                                    {**body, "HostConfig": {"Runtime": "runc"}})
+        assert status == 201
+        _, _, ins = daemon.api("GET", f"/containers/{doc['Id']}/json")
+        assert ins["HostConfig"]["Runtime"] == "runc"
+        daemon.cli("rm", doc["Id"], check=True)
+        status, _, doc = daemon.api("POST", "/containers/create",
+                                    {**body, "HostConfig": {"Runtime": "nosuch"}})
+        assert status == 400 and doc["message"] == "unknown or invalid runtime name: nosuch"
+    finally:
+        daemon.cli("rm", "-f", cid)
+
