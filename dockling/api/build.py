@@ -135,7 +135,7 @@ def routes(r: Router, builder: Builder) -> None:
         async def work(q: asyncio.Queue) -> None:
             await builder.build(ctx, opts, q.put_nowait)
 
-        messages = progress.stream(work)
+        messages = progress.batches(work)
         try:
             first = await messages.__anext__()
         except StopAsyncIteration:
@@ -148,9 +148,9 @@ def routes(r: Router, builder: Builder) -> None:
         async def body():
             try:
                 if first is not None:
-                    yield encode(first)
-                async for m in messages:
-                    yield encode(m)
+                    yield b"".join(map(encode, first))
+                async for batch in messages:
+                    yield b"".join(map(encode, batch))
             except DocklingError as err:
                 yield encode(error_message(err))
             except Exception as err:  # noqa: BLE001 - the stream has begun: report in it

@@ -6,7 +6,7 @@ come again. The key is a sha256 over those (``key``); the record points at
 the image the step made, which holds the layer. Records live in SQLite, so
 the cache survives a daemon restart.
 
-Lifecycle: ``get`` (a hit also counts a use) -> ``put`` after a step ran ->
+Lifecycle: ``get`` -> ``put`` after a step ran, or ``used`` for the hits ->
 ``prune`` (builder prune, system prune). A record whose image is gone (rmi,
 image prune) is a miss and is dropped. Pruning deletes the step images that
 no tag and no container holds; their layers go only when no other image
@@ -41,18 +41,26 @@ class BuildCache:
         self.images = images
 
     def get(self, k: str) -> str | None:
-        """The image a step with key ``k`` made, if it is still there."""
-        row = self.db.one("SELECT image_id FROM build_cache WHERE key = ?", k)
+        """The image a step with key ``k`` made, if it is still there. A read only:
+        the build reports its hits once, at its end (``used``)."""
+        row = self.db.one("SELECT b.image_id, i.id AS present FROM build_cache b "
+                          "LEFT JOIN images i ON i.id = b.image_id WHERE b.key = ?", k)
         if row is None:
             return None
-        if not self.images.exists(row["image_id"]):
+        if row["present"] is None:
             with self.db.tx() as conn:
                 conn.execute("DELETE FROM build_cache WHERE key = ?", (k,))
             return None
-        with self.db.tx() as conn:
-            conn.execute("UPDATE build_cache SET last_used = ?, usage_count = usage_count + 1 "
-                         "WHERE key = ?", (clock.now(), k))
         return row["image_id"]
+
+    def used(self, keys: list[str]) -> None:
+        """Count a build's hits (prune drops the least recently used first)."""
+        if not keys:
+            return
+        now = clock.now()
+        with self.db.tx() as conn:
+            conn.executemany("UPDATE build_cache SET last_used = ?, usage_count = usage_count"
+                             " + 1 WHERE key = ?", [(now, k) for k in keys])
 
     def put(self, k: str, image_id: str, parent: str, description: str, size: int) -> None:
         now = clock.now()

@@ -186,6 +186,7 @@ class _Build:
         self.used_args: set[str] = set()
         self.results: dict[int, asyncio.Future] = {}
         self.containers: set[str] = set()
+        self.hits: list[str] = []  # cache keys reused: counted once, at the end
 
     # -- output -----------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -219,6 +220,14 @@ class _Build:
         tasks = [asyncio.ensure_future(self._stage(self.plan.stages[i]))
                  for i in self.plan.needed]
         try:
+            await self._stages(tasks)
+        finally:
+            if self.hits:
+                await _blocking(self.b.cache.used, self.hits)
+        return await self._finish()
+
+    async def _stages(self, tasks: list[asyncio.Future]) -> None:
+        try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in pending:
                 t.cancel()
@@ -233,6 +242,9 @@ class _Build:
                 if f.done() and not f.cancelled():
                     f.exception()  # retrieved: no "never retrieved" warnings
             raise
+
+    async def _finish(self) -> str:
+        """--label, the result's ID and its tags, after the stages ran."""
         final = self.results[self.plan.target].result()
         announced = final.image_id  # the stage's end sent its aux ID
         if self.opts.labels:
@@ -389,9 +401,10 @@ class _Build:
         hit = self.b.cache.get(key)
         if hit is None or not self._in_cache_from(hit):
             return False
+        self.hits.append(key)
         self.say(" ---> Using cache\n")
         st.image_id = hit
-        st.image = steps.base_image(self.b.images.load(hit).config)
+        st.image = steps.base_image(self.b.images.config(hit))
         self.say(f" ---> {short(hit)}\n")
         return True
 
@@ -507,11 +520,11 @@ class _Build:
         try:
             self.say(f" ---> Running in {cid[:12]}\n")
             await self.b.containers.start(cid)
+            frames = _Frames()
             async for chunk in self.b.containers.logs(cid, follow=True):
-                text_out = chunk[8:].decode("utf-8", "replace")
-                if chunk[:1] == b"\x02":
-                    text_out = f"\x1b[91m{text_out}\x1b[0m"
-                self.say(text_out)
+                for stream, data in frames.feed(chunk):
+                    text_out = data.decode("utf-8", "replace")
+                    self.say(f"\x1b[91m{text_out}\x1b[0m" if stream == 2 else text_out)
             code = await self.b.containers.wait(cid)
             if code != 0:
                 shown = " ".join(argv) if ins.shell else json.dumps(argv)
@@ -682,6 +695,25 @@ class _Build:
         os.chmod(path, 0o600)
         os.utime(path, (mtime, mtime))
         return copylib.Source(name, path, local=False), tmpdir
+
+
+class _Frames:
+    """The (stream, bytes) frames of a multiplexed log stream, as chunks come: a
+    chunk may hold several frames, or part of one."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        self.buf += chunk
+        out = []
+        while len(self.buf) >= 8:
+            size = int.from_bytes(self.buf[4:8], "big")
+            if len(self.buf) < 8 + size:
+                break
+            out.append((self.buf[0], self.buf[8:8 + size]))
+            self.buf = self.buf[8 + size:]
+        return out
 
 
 def _owner(rootfs: str, chown: str) -> tuple[int, int]:

@@ -10,6 +10,7 @@ a unique ID prefix.
 from __future__ import annotations
 
 import json
+import threading
 
 from dockling import clock
 from dockling.errors import Conflict, InvalidArgument, NotFound
@@ -33,6 +34,9 @@ _EMPTY_CONTAINER_CONFIG = {
 
 def short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
+
+
+_CONFIGS_KEPT = 256  # image configs kept in memory (a few KiB each)
 
 
 class Image:
@@ -61,6 +65,8 @@ class ImageStore:
         self.db = db
         self.content = content
         self.layers = layers
+        self._configs: dict[str, bytes] = {}  # image ID -> its config's bytes (``config``)
+        self._configs_lock = threading.Lock()
 
     # -- create --------------------------------------------------------------------
     def add(self, config: dict, parent: str = "") -> str:
@@ -158,10 +164,23 @@ class ImageStore:
         row = self.db.one("SELECT * FROM images WHERE id = ?", image_id)
         if row is None:
             raise NotFound(f"No such image: {image_id}")
-        config = json.loads(self.content.read(image_id))
+        config = self.config(image_id)
         tags = [reference.parse(t["ref"]).familiar for t in self.db.query(
             "SELECT ref FROM tags WHERE image_id = ? ORDER BY ref", image_id)]
         return Image(row, config, tags)
+
+    def config(self, image_id: str) -> dict:
+        """An image's config, a copy of its own. The bytes are kept after the first
+        read: the ID is their digest, so they never change (a build's cache hits
+        read the same few configs again and again)."""
+        raw = self._configs.get(image_id)
+        if raw is None:
+            raw = self.content.read(image_id)
+            with self._configs_lock:  # worker threads load images too
+                if len(self._configs) >= _CONFIGS_KEPT:
+                    self._configs.pop(next(iter(self._configs)))
+                self._configs[image_id] = raw
+        return json.loads(raw)
 
     def all(self) -> list[Image]:
         return [self.load(r["id"]) for r in self.db.query(

@@ -38,29 +38,48 @@ def error(text: str) -> dict:
     return {"errorDetail": {"message": text}, "error": text}
 
 
-async def stream(work):
-    """Run ``work(queue)`` and yield the messages it puts on the queue as they come;
-    its error is raised after the last one. Closing the generator early (the
-    client went away: Ctrl-C) cancels the work, which removes its temp files."""
+async def batches(work):
+    """Run ``work(queue)`` and yield, as lists, the messages it puts on the queue:
+    each list holds all that came while the reader was away (a cached build's
+    thirty lines go out in one write, not thirty). The work's error is raised
+    after the last one. Closing the generator early (the client went away:
+    Ctrl-C) cancels the work, which removes its temp files."""
     import asyncio  # here: the CLI imports this module for Printer and must start fast
 
     q: asyncio.Queue = asyncio.Queue()
     task = asyncio.ensure_future(work(q))
     try:
         while True:
-            getter = asyncio.ensure_future(q.get())
-            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                yield getter.result()
-                continue
-            getter.cancel()
-            while not q.empty():
-                yield q.get_nowait()
-            task.result()
-            return
+            if q.empty():
+                getter = asyncio.ensure_future(q.get())
+                done, _ = await asyncio.wait({getter, task},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    rest = [q.get_nowait() for _ in range(q.qsize())]
+                    if rest:
+                        yield rest
+                    task.result()
+                    return
+                batch = [getter.result()]
+            else:
+                batch = []
+            batch.extend(q.get_nowait() for _ in range(q.qsize()))
+            yield batch
     finally:
         if not task.done():
             task.cancel()
+
+
+async def stream(work):
+    """``batches``, a message at a time."""
+    gen = batches(work)
+    try:
+        async for batch in gen:
+            for m in batch:
+                yield m
+    finally:
+        await gen.aclose()
 
 
 def encode(m: dict) -> bytes:
