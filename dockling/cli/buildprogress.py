@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from dockling.registry.progress import Printer
@@ -42,11 +41,17 @@ def human_size(n: float) -> str:
     return f"{n:.4g}{units[i]}"
 
 
-@dataclass
 class Result:
-    image_id: str = ""
-    error: str | None = None
-    code: int = 0  # the error's exit status: errorDetail.code, or 1 (docker/cli runBuild)
+    def __init__(self, image_id: str = "", error: str | None = None, code: int = 0) -> None:
+        self.image_id = image_id
+        self.error = error
+        self.code = code  # the error's exit status: errorDetail.code, or 1 (docker/cli runBuild)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Result) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return f"Result({self.image_id!r}, {self.error!r}, {self.code!r})"
 
 
 def run(messages: Iterable[dict], view) -> Result:
@@ -158,17 +163,17 @@ class QuietView:
 
 # -- the live view --------------------------------------------------------------------------
 
-@dataclass
 class Step:
-    name: str  # "[2/7] RUN make"
-    start: float
-    end: float | None = None
-    cached: bool = False
-    failed: bool = False
-    detail: str = ""  # a sub-line: "transferring context: 2.05kB"
-    logs: deque = field(default_factory=lambda: deque(maxlen=200))
-    partial: str = ""  # output not yet ended by a newline
-    pulls: dict[str, str] = field(default_factory=dict)  # layer id -> its progress
+    def __init__(self, name: str, start: float) -> None:
+        self.name = name  # "[2/7] RUN make"
+        self.start = start
+        self.end: float | None = None
+        self.cached = False
+        self.failed = False
+        self.detail = ""  # a sub-line: "transferring context: 2.05kB"
+        self.logs: deque = deque(maxlen=200)
+        self.partial = ""  # output not yet ended by a newline
+        self.pulls: dict[str, str] = {}  # layer id -> its progress
 
 
 class TtyView:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -162,6 +161,8 @@ def ensure_daemon(sock: str) -> None:
     fd = os.open("/var/log/dockling.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.fchmod(fd, 0o600)
     log = os.fdopen(fd, "ab")
+    import subprocess  # here: only the first command of a boot needs it
+
     subprocess.Popen([sys.executable, "-m", "dockling.cli.main", "daemon", "-H",
                       "unix://" + sock], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                      start_new_session=True, close_fds=True)
