@@ -13,9 +13,10 @@ fi
 # runc: behaviour is compared against it; libseccomp2: seccomp filters;
 # procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking;
 # tini: the static init that `run --init` puts in front of the command;
-# docker-registry, skopeo, openssl: the tests' registries, seeding and test CA.
+# docker-registry, skopeo, openssl: the tests' registries, seeding and test CA;
+# docker-compose (1.29, on docker-py): tests/compose runs a real project with it.
 PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini
-      docker-registry skopeo openssl mmdebstrap"
+      docker-registry skopeo openssl mmdebstrap docker-compose"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

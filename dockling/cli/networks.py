@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from dockling.cli.common import confirm, each, filters, inspect
 from dockling.cli.format import print_list
@@ -127,13 +128,19 @@ def _network_row(n: dict, no_trunc: bool) -> dict:
             "_labels": labels}
 
 
+def _path(network: str, action: str = "") -> str:
+    """/networks/NAME[/action] with the name escaped as Go's url.URL writes a path:
+    a network's name may hold spaces or any other character (moby checks none)."""
+    return f"/networks/{quote(network)}" + (f"/{action}" if action else "")
+
+
 def cmd_inspect(cli: Client, a) -> int:
-    return inspect(a.networks, lambda n: cli.get(f"/networks/{n}"), a.format,
+    return inspect(a.networks, lambda n: cli.get(_path(n)), a.format,
                    "network.Inspect")
 
 
 def cmd_rm(cli: Client, a) -> int:
-    return each(a.networks, lambda n: cli.call("DELETE", f"/networks/{n}"))
+    return each(a.networks, lambda n: cli.call("DELETE", _path(n)))
 
 
 def cmd_connect(cli: Client, a) -> int:
@@ -145,13 +152,13 @@ def cmd_connect(cli: Client, a) -> int:
         ep["Aliases"] = a.alias
     if a.link:
         ep["Links"] = a.link
-    cli.post(f"/networks/{a.network}/connect", {"Container": a.container,
+    cli.post(_path(a.network, "connect"), {"Container": a.container,
                                                  "EndpointConfig": ep})
     return 0
 
 
 def cmd_disconnect(cli: Client, a) -> int:
-    cli.post(f"/networks/{a.network}/disconnect", {"Container": a.container,
+    cli.post(_path(a.network, "disconnect"), {"Container": a.container,
                                                     "Force": a.force})
     return 0
 

@@ -150,7 +150,7 @@ class NetworkManager:
                                 if ep["IPAddress"] else "", "IPv6Address":
                                 f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
                                 if ep.get("GlobalIPv6Address") else ""}
-        return {**net, "Containers": eps}
+        return {**store.public(net), "Containers": eps}
 
     # -- a container's networks ---------------------------------------------------------------
     def initial_settings(self, hc: dict, networking: dict | None) -> dict:

@@ -3,15 +3,21 @@
 ``bridge``, ``host`` and ``none`` exist from the daemon's first start; there
 is one null and one host network, as in docker. A bridge network owns a
 Linux bridge named by com.docker.network.bridge.name (br-<id12> unless
-given) and one IPAM config (subnet, gateway, optional range and aux
-addresses).
+given, as moby's bridge driver names it; never from the network's name,
+which may be anything) and one IPAM config (subnet, gateway, optional range
+and aux addresses).
+
+A record is docker's Network JSON plus private keys that start with ``_``
+(``_bridge``: the bridge device), which ``public`` leaves out. ``Options``
+holds what the user gave and nothing else: docker's inspect shows only those
+(the default bridge's are the daemon's), and compose takes any other key for
+a changed network ("needs to be recreated").
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import re
 
 from dockling import clock
 from dockling.containers.model import new_id
@@ -30,7 +36,7 @@ OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
 _BRIDGE_OPTS = (OPT_BRIDGE_NAME, OPT_ICC, OPT_MASQ, OPT_MTU, OPT_DEFAULT, OPT_HOST_BINDING,
                 "com.docker.network.bridge.inhibit_ipv4",
                 "com.docker.network.container_iface_prefix")
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+BRIDGE_KEY = "_bridge"
 
 
 def _record(name: str, driver: str, *, ipam_cfg: list[dict] | None = None,
@@ -43,6 +49,11 @@ def _record(name: str, driver: str, *, ipam_cfg: list[dict] | None = None,
             "Internal": internal, "Attachable": attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": options or {},
             "Labels": labels or {}}
+
+
+def public(net: dict) -> dict:
+    """The record as the API shows it: without dockling's private keys."""
+    return {k: v for k, v in net.items() if not k.startswith("_")}
 
 
 def flag(net: dict, key: str, default: bool = True) -> bool:
@@ -112,15 +123,31 @@ class NetworkStore:
         if self.fixed_cidr_v6:  # daemon.json ipv6 + fixed-cidr-v6, as docker
             br["IPAM"]["Config"].append(ipam.parse_config({"Subnet": self.fixed_cidr_v6}))
         br["Options"] = options
+        br[BRIDGE_KEY] = self.bridge_name
         self._save(br)
+        self._migrate()
         return br
+
+    def _migrate(self) -> None:
+        """Records written before ``_bridge``: their device name was put in Options,
+        where compose saw an option nobody set. The name moves out unless the user
+        gave it (then it is not moby's br-<id12>)."""
+        for net in self.all():
+            if net["Driver"] != "bridge" or BRIDGE_KEY in net:
+                continue
+            opts = net["Options"]
+            net[BRIDGE_KEY] = opts.get(OPT_BRIDGE_NAME) or _default_bridge(net)
+            if opts.get(OPT_BRIDGE_NAME) == _default_bridge(net):
+                del opts[OPT_BRIDGE_NAME]
+            self._save(net)
 
     # -- create / remove --------------------------------------------------------------
     def create(self, body: dict) -> dict:
         name = body.get("Name") or ""
-        if not name or not _NAME_RE.match(name):
-            raise InvalidArgument(f"invalid network name \"{name}\"" if name else
-                                  "network name cannot be empty")
+        # moby's only rule for a name (libnetwork's NewNetwork): not blank. Spaces,
+        # slashes or unicode are fine, since the name never names a device or chain.
+        if not name.strip():
+            raise InvalidArgument("invalid name: name is empty")
         driver = body.get("Driver") or "bridge"
         if driver not in DRIVERS:
             raise NotFound(f"plugin \"{driver}\" not found")
@@ -158,10 +185,9 @@ class NetworkStore:
                       labels=body.get("Labels"), internal=bool(body.get("Internal")),
                       attachable=bool(body.get("Attachable")),
                       ipv6=bool(body.get("EnableIPv6")))
-        net["Options"].setdefault(OPT_BRIDGE_NAME, "br-" + net["Id"][:12])
-        if any(n["Options"].get(OPT_BRIDGE_NAME) == net["Options"][OPT_BRIDGE_NAME]
-               for n in self.all()):
-            raise Conflict(f"bridge name {net['Options'][OPT_BRIDGE_NAME]} is in use")
+        net[BRIDGE_KEY] = opts.get(OPT_BRIDGE_NAME) or _default_bridge(net)
+        if any(bridge_of(n) == net[BRIDGE_KEY] for n in self.all() if n["Driver"] == "bridge"):
+            raise Conflict(f"bridge name {net[BRIDGE_KEY]} is in use")
         self._save(net)
         return net
 
@@ -183,7 +209,12 @@ def ipv4_config(net: dict) -> dict:
 
 
 def bridge_of(net: dict) -> str:
-    return net["Options"][OPT_BRIDGE_NAME]
+    """The Linux bridge of a bridge network."""
+    return net.get(BRIDGE_KEY) or net["Options"].get(OPT_BRIDGE_NAME) or _default_bridge(net)
+
+
+def _default_bridge(net: dict) -> str:
+    return "br-" + net["Id"][:12]  # moby's bridge driver: br- and the short ID
 
 
 def mtu_of(net: dict, default: int) -> int:

@@ -12,6 +12,7 @@ import uuid
 
 from dockling.network import bridge
 from dockling.network.iptables import IPTables
+from dockling.network.store import bridge_of
 
 
 def free_port(host: str = "0.0.0.0") -> int:
@@ -41,10 +42,9 @@ def cleanup(root: str, cfg: dict) -> None:
         conn = sqlite3.connect(db)
         try:
             for (doc,) in conn.execute("SELECT doc FROM networks"):
-                name = (json.loads(doc).get("Options") or {}).get(
-                    "com.docker.network.bridge.name")
-                if name:
-                    names.add(name)
+                net = json.loads(doc)
+                if net.get("Driver") == "bridge":
+                    names.add(bridge_of(net))
         except sqlite3.Error:
             pass
         finally:
