@@ -280,37 +280,23 @@ def query(a, env=os.environ, cfg: dict | None = None, host: str = "") -> dict:
 # -- credentials ----------------------------------------------------------------------------
 
 def _config() -> dict:
-    from dockling.cli import registry
+    from dockling.cli import dockerconfig
 
     try:
-        return registry.load_config()
+        return dockerconfig.load_config()
     except UsageError:
         return {}  # docker warns about a broken config.json and goes on without it
 
 
 def registry_config() -> str:
     """X-Registry-Config: base64url JSON of every credential config.json knows, keyed by
-    registry (docker/cli configfile GetAllCredentials), for FROM's pulls."""
+    registry, for FROM's pulls."""
     import base64
 
-    from dockling.cli import registry
+    from dockling.cli import dockerconfig
 
-    auths: dict[str, dict] = {}
     try:
-        cfg = registry.load_config()
-        if cfg.get("credsStore"):
-            # the default store lists what it holds (docker-credential-NAME list)
-            listed = json.loads(registry._run_helper(cfg["credsStore"], "list", "") or "{}")
-        else:
-            listed = cfg.get("auths") or {}
-        keys = list(listed) + [k for k in cfg.get("credHelpers") or {} if k not in listed]
-        for key in keys:
-            try:
-                creds = registry.credentials(key)
-            except UsageError:
-                continue  # docker: a warning for that registry, the others still go
-            if creds:
-                auths[key] = creds
+        auths = dockerconfig.all_credentials()
     except Exception:  # noqa: BLE001 - docker/cli runBuild drops GetAllCredentials' error
         auths = {}
     return base64.urlsafe_b64encode(_json(auths).encode()).decode()

@@ -1,4 +1,5 @@
-"""Registry commands: pull, push, login, logout; credentials as docker keeps them.
+"""Registry commands: pull, push, login, logout (the config file and credential
+helpers they use: dockerconfig.py).
 
 Credentials live in ~/.docker/config.json (``auths``: base64 "user:password"
 per registry, Docker Hub under https://index.docker.io/v1/), or in a
@@ -11,10 +12,10 @@ from __future__ import annotations
 import base64
 import getpass
 import json
-import os
-import subprocess
 import sys
 
+from dockling.cli.dockerconfig import config_path, credentials, load_config, run_helper, save_config
+from dockling.cli.dockerconfig import helper as cred_helper
 from dockling.cli.main import ExitCode, UsageError
 from dockling.client.http import Client
 from dockling.images import reference
@@ -51,75 +52,6 @@ def register(sub, image_sub) -> None:
     sp = sub.add_parser("logout")
     sp.add_argument("server", nargs="?")
     sp.set_defaults(func=cmd_logout)
-
-
-# -- config.json ----------------------------------------------------------------------------
-
-def config_path() -> str:
-    d = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    return os.path.join(d, "config.json")
-
-
-def load_config() -> dict:
-    try:
-        with open(config_path()) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return {}
-    except ValueError as err:
-        raise UsageError(f"loading config file {config_path()}: {err}") from err
-
-
-def save_config(cfg: dict) -> None:
-    path = config_path()
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(cfg, f, indent="\t")
-    os.rename(tmp, path)
-
-
-def _helper(cfg: dict, key: str) -> str | None:
-    helpers = cfg.get("credHelpers") or {}
-    return helpers.get(key) or cfg.get("credsStore")
-
-
-def _run_helper(name: str, action: str, data: str) -> str:
-    try:
-        res = subprocess.run([f"docker-credential-{name}", action], input=data,
-                             capture_output=True, text=True, check=False, timeout=30)
-    except FileNotFoundError:
-        raise UsageError(f"error getting credentials - err: exec: \"docker-credential-{name}\":"
-                         " executable file not found in $PATH, out: ``") from None
-    if res.returncode:
-        out = res.stdout.strip() or res.stderr.strip()
-        if "credentials not found" in out.lower():
-            return ""
-        raise UsageError(f"error getting credentials - err: exit status {res.returncode}, "
-                         f"out: `{out}`")
-    return res.stdout
-
-
-def credentials(key: str) -> dict:
-    """{username, password, serveraddress} or {identitytoken...} for a registry key."""
-    cfg = load_config()
-    helper = _helper(cfg, key)
-    if helper:
-        out = _run_helper(helper, "get", key)
-        if not out:
-            return {}
-        doc = json.loads(out)
-        if doc.get("Username") == "<token>":
-            return {"identitytoken": doc.get("Secret", ""), "serveraddress": key}
-        return {"username": doc.get("Username", ""), "password": doc.get("Secret", ""),
-                "serveraddress": key}
-    entry = (cfg.get("auths") or {}).get(key) or {}
-    if entry.get("auth"):
-        user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
-        return {"username": user, "password": pw, "serveraddress": key}
-    if entry.get("identitytoken"):
-        return {"identitytoken": entry["identitytoken"], "serveraddress": key}
-    return {}
 
 
 def auth_header(ref: reference.Reference) -> dict[str, str]:
@@ -239,7 +171,7 @@ def cmd_login(cli: Client, a) -> int:
               file=sys.stderr)
     out = cli.post("/auth", {"username": user, "password": password, "serveraddress": key})
     cfg = load_config()
-    helper = _helper(cfg, key)
+    helper = cred_helper(cfg, key)
     if out.get("IdentityToken"):
         entry = {"identitytoken": out["IdentityToken"]}
         secret = ("<token>", out["IdentityToken"])
@@ -247,7 +179,7 @@ def cmd_login(cli: Client, a) -> int:
         entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
         secret = (user, password)
     if helper:
-        _run_helper(helper, "store", json.dumps({"ServerURL": key, "Username": secret[0],
+        run_helper(helper, "store", json.dumps({"ServerURL": key, "Username": secret[0],
                                                  "Secret": secret[1]}))
     else:
         cfg.setdefault("auths", {})[key] = entry
@@ -264,9 +196,9 @@ def cmd_logout(cli: Client, a) -> int:
     server = a.server or HUB_AUTH_KEY
     key = auth_key(server_domain(server))
     cfg = load_config()
-    helper = _helper(cfg, key)
+    helper = cred_helper(cfg, key)
     if helper:
-        _run_helper(helper, "erase", key)
+        run_helper(helper, "erase", key)
     elif key not in (cfg.get("auths") or {}):
         print(f"Not logged in to {server}")
         return 0
