@@ -12,7 +12,8 @@ of them into ``{"message": str(err)}`` with that status, and the CLI prints
      ├── Forbidden         403
      ├── NotFound          404  (no such container / image / network)
      ├── Conflict          409  (name in use, wrong lifecycle state)
-     └── InternalError     500  (a kernel call or a helper failed)
+     ├── InternalError     500  (a kernel call or a helper failed)
+     └── Unavailable       503  (a feature this node cannot serve: swarm mode)
 
 DESIGN.md called the last one ``SystemError``; it is ``InternalError`` here
 so that it never shadows Python's builtin of that name in a module that
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "NotModified",
+    "Unavailable",
 ]
 
 
@@ -81,3 +83,10 @@ class Conflict(DocklingError):
 
 class InternalError(DocklingError):
     status = 500
+
+
+class Unavailable(DocklingError):
+    """moby's errdefs.Unavailable: what a node cannot do in its present state (a
+    node in no swarm asked for swarm state)."""
+
+    status = 503

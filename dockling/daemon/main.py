@@ -25,6 +25,7 @@ from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import networks as networks_api
 from dockling.api import registry as registry_api
+from dockling.api import swarm as swarm_api
 from dockling.api import system as system_api
 from dockling.api import volumes as volumes_api
 from dockling.api.server import Router, serve_unix
@@ -104,6 +105,7 @@ class Daemon:
         volumes_api.routes(r, self.volumes, self.containers, self.events)
         networks_api.routes(r, self.networks, self.containers)
         build_api.routes(r, self.builder)
+        swarm_api.routes(r)
         return r
 
     def reconcile(self) -> None:
