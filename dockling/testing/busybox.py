@@ -50,11 +50,21 @@ def make_rootfs(dest: str) -> str:
             continue
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink("/bin/busybox", link)
-    with open(os.path.join(dest, "etc/passwd"), "w") as f:
-        f.write(PASSWD)
-    with open(os.path.join(dest, "etc/group"), "w") as f:
-        f.write(GROUP)
+    _write_inside(dest, "etc/passwd", PASSWD)
+    _write_inside(dest, "etc/group", GROUP)
     return dest
+
+
+def _write_inside(root: str, rel: str, text: str) -> None:
+    """Write root/rel without following a symlink on the way: a dest whose etc/
+    had become a link to the host's /etc once cost this machine its /etc/passwd."""
+    parent = os.path.join(root, os.path.dirname(rel))
+    if os.path.realpath(parent) != os.path.join(os.path.realpath(root), os.path.dirname(rel)):
+        raise RuntimeError(f"{parent}: a symlink; refusing to write {rel} through it")
+    fd = os.open(os.path.join(root, rel),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def make_bundle(dest: str, args: list[str] | None = None) -> str:
