@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 
-from dockling.api import schema
+from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, detachkeys, stats
@@ -45,7 +45,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response([m.summary(c) for c in cs])
 
     async def inspect(req: Request) -> Response:
-        return json_response(m.inspect(req.params["id"]))
+        return json_response(complete.container_inspect(m.inspect(req.params["id"]),
+                                                        m.paths.runtime))
 
     async def start(req: Request) -> Response:
         try:

@@ -10,6 +10,7 @@ import json
 import tempfile
 
 from dockling import clock
+from dockling.api import complete
 from dockling.api.registry import progress_response
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
@@ -54,11 +55,11 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         for img in images.listed(req.qbool("all")):
             if not _match(img, filters, images):
                 continue
-            out.append(images.summary(img))
+            out.append(complete.image_summary(images.summary(img)))
         return json_response(out)
 
     async def inspect(req: Request) -> Response:
-        return json_response(images.inspect(images.get(req.params["name"])))
+        return json_response(complete.image_inspect(images.inspect(images.get(req.params["name"]))))
 
     async def history(req: Request) -> Response:
         img = images.get(req.params["name"])

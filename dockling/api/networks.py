@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockling.api import schema
+from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.network.manager import NetworkManager
@@ -17,12 +17,12 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
     async def list_(req: Request) -> Response:
         filters = req.filters()
         cs = containers.all()
-        out = [nets.inspect(n["Id"], cs) for n in nets.store.all()
+        out = [complete.network(nets.inspect(n["Id"], cs)) for n in nets.store.all()
                if _matches(n, filters, users)]
         return json_response(out)
 
     async def inspect(req: Request) -> Response:
-        return json_response(nets.inspect(req.params["id"], containers.all()))
+        return json_response(complete.network(nets.inspect(req.params["id"], containers.all())))
 
     async def create(req: Request) -> Response:
         net = await nets.create(schema.check(req.json(), schema.NetworkCreate))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockling.api import schema
+from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
@@ -11,17 +11,17 @@ from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
 def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events) -> None:
     async def list_(req: Request) -> Response:
         vols = volumes.list(req.filters(), containers.volume_users())
-        return json_response({"Volumes": vols, "Warnings": None})
+        return json_response(complete.volume_list({"Volumes": vols, "Warnings": None}))
 
     async def create(req: Request) -> Response:
         body = schema.check(req.json(), schema.VolumeCreate)
         vol = volumes.create(body.get("Name") or None, body.get("Driver") or "local",
                              body.get("DriverOpts"), body.get("Labels"))
         events.emit("volume", "create", vol["Name"], {"driver": vol["Driver"]})
-        return json_response(vol, 201)
+        return json_response(complete.volume(vol), 201)
 
     async def inspect(req: Request) -> Response:
-        return json_response(volumes.get(req.params["name"]))
+        return json_response(complete.volume(volumes.get(req.params["name"])))
 
     async def delete(req: Request) -> Response:
         name = req.params["name"]
