@@ -15,10 +15,10 @@ from dockling.api.registry import progress_response
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers.manager import ContainerManager
-from dockling.errors import InvalidArgument, NotFound
+from dockling.errors import DocklingError, InvalidArgument, NotFound
 from dockling.images import archive, reference
 from dockling.images.store import ImageStore
-from dockling.registry import auth
+from dockling.registry import auth, progress
 from dockling.registry.pull import Puller
 
 
@@ -140,8 +140,15 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         return Response(200, content_type="application/x-tar", stream=body())
 
     async def load(req: Request) -> Response:
+        """docker answers 200 and puts a failed load's error in the JSON stream
+        (moby's postImagesLoad writes streamformatter.FormatError): docker-py raises
+        ImageLoadError from its errorDetail, the docker CLI prints it and exits 1."""
         req.body_file.seek(0)
-        lines = await blocking(archive.load, images, req.body_file)
+        try:
+            lines = await blocking(archive.load, images, req.body_file)
+        except DocklingError as err:
+            return Response(200, json.dumps(progress.error(str(err))).encode() + b"\n",
+                            "application/json")
         for line in lines:
             events.emit("image", "load", line.split(": ", 1)[1])
         body = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)

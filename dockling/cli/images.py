@@ -321,6 +321,9 @@ def cmd_load(cli: Client, a) -> int:
     if isinstance(raw, dict):
         lines = [raw]
     for msg in lines:
+        if "errorDetail" in msg or "error" in msg:  # docker's load fails inside its stream
+            print((msg.get("errorDetail") or {}).get("message") or msg["error"], file=sys.stderr)
+            return 1
         if not a.quiet:
             sys.stdout.write(msg.get("stream", ""))
     return 0

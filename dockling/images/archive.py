@@ -187,6 +187,70 @@ def save(images: ImageStore, names: list[str], out) -> None:
             tf.addfile(ti, io.BytesIO(data))
 
 
+# The first bytes of the compressions docker's load takes (moby go-archive compression)
+_GZIP, _BZIP2, _XZ = b"\x1f\x8b\x08", b"BZh", b"\xfd7zXZ\x00"
+
+
+def _check_tar_start(fileobj) -> bool:
+    """Refuse a body that is not a tar as docker's load does, with Go's archive/tar
+    errors (moby tarexport.Load untars the body first and answers with that error):
+    fewer bytes than a header block is ``unexpected EOF``, a first block that is no
+    tar header is ``archive/tar: invalid tar header``. False for an empty tar (no
+    bytes, or zeros). ``fileobj`` is left at its start."""
+    import tarfile
+
+    block = _first_block(fileobj, tarfile.BLOCKSIZE)
+    if not block:
+        return False
+    if len(block) < tarfile.BLOCKSIZE:
+        raise InvalidArgument("unexpected EOF")
+    try:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+    except tarfile.EOFHeaderError:
+        return False  # a block of zeros: the end of an empty archive
+    except tarfile.HeaderError as err:
+        raise InvalidArgument("archive/tar: invalid tar header") from err
+    return True
+
+
+def _first_block(fileobj, size: int) -> bytes:
+    """The first ``size`` bytes of the archive, decompressed (gzip, bzip2, xz)."""
+    import lzma
+
+    start = fileobj.tell()
+    try:
+        stream = _decompressor(fileobj)
+        if stream is None:
+            return fileobj.read(size)
+        with stream:  # closes the decompressor, not fileobj
+            return stream.read(size)
+    except EOFError as err:  # a compressed stream cut short: Go's io.ErrUnexpectedEOF
+        raise InvalidArgument("unexpected EOF") from err
+    except (OSError, lzma.LZMAError) as err:
+        raise InvalidArgument(f"invalid archive: {err}") from err
+    finally:
+        fileobj.seek(start)
+
+
+def _decompressor(fileobj):
+    """A reader of the decompressed stream, by its first bytes; None if plain."""
+    import bz2
+    import gzip
+    import lzma
+
+    start = fileobj.tell()
+    magic = fileobj.read(6)
+    fileobj.seek(start)
+    if magic.startswith(_GZIP):
+        # mode: the spooled body is open w+b, GzipFile would take it for writing
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")
+    if magic.startswith(_BZIP2):
+        return bz2.BZ2File(fileobj)
+    if magic.startswith(_XZ):
+        return lzma.LZMAFile(fileobj)
+    return None
+
+
 def load(images: ImageStore, fileobj) -> list[str]:
     """`docker load` of a docker-archive tar; returns docker's "Loaded image" lines.
 
@@ -196,6 +260,8 @@ def load(images: ImageStore, fileobj) -> list[str]:
     """
     import tarfile
 
+    if not _check_tar_start(fileobj):
+        raise InvalidArgument("invalid archive: manifest.json is missing")
     try:
         tf = tarfile.open(fileobj=fileobj, mode="r:*")
     except tarfile.TarError as err:
