@@ -99,8 +99,9 @@ def daemon(tmp_path_factory, busybox_tar):
 class Project:
     """A compose project in a temp dir, with a name of its own, on the daemon's socket."""
 
-    def __init__(self, daemon, base: str) -> None:
+    def __init__(self, daemon, base: str, docker_paths: bool = False) -> None:
         self.d = daemon
+        self.docker_paths = docker_paths  # compose's defaults: build and exec by `docker`
         self.dir = base
         self.name = f"cp{uuid.uuid4().hex[:8]}"
         self.port = free_port("127.0.0.1")
@@ -115,8 +116,10 @@ class Project:
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DOCKER_", "COMPOSE_"))}
-        env.update(DOCKER_HOST=f"unix://{self.d.sock}", COMPOSE_DOCKER_CLI_BUILD="0",
-                   COMPOSE_INTERACTIVE_NO_CLI="1", DOCKER_CONFIG=os.path.join(self.dir, ".d"))
+        env.update(DOCKER_HOST=f"unix://{self.d.sock}", DOCKER_CONFIG=os.path.join(
+            self.dir, ".d"))
+        if not self.docker_paths:
+            env.update(COMPOSE_DOCKER_CLI_BUILD="0", COMPOSE_INTERACTIVE_NO_CLI="1")
         res = subprocess.run([COMPOSE, "-p", self.name, *args], cwd=self.dir, env=env,
                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
                              timeout=180, check=False)
@@ -155,6 +158,17 @@ class Project:
 @pytest.fixture
 def project(daemon, tmp_path):
     p = Project(daemon, str(tmp_path / "proj"))
+    try:
+        yield p
+    finally:
+        p.remove_all()
+
+
+@pytest.fixture
+def docker_project(daemon, tmp_path):
+    if shutil.which("docker") is None:
+        pytest.skip("compose's default paths need the docker CLI")
+    p = Project(daemon, str(tmp_path / "proj"), docker_paths=True)
     try:
         yield p
     finally:
@@ -270,3 +284,23 @@ def test_a_project_from_build_to_down(project, daemon):
     assert daemon.api("GET", f"/images/{p.name}_app/json")[0] == 404
     assert image_ids(daemon) == images_before
     assert not [dev for dev in devices if bridge.link_exists(dev)]
+
+
+def test_compose_defaults_through_the_docker_cli(docker_project):
+    """Without the COMPOSE_* switches compose builds with `docker build` (the classic
+    builder, no buildx), runs exec as `docker exec` and run as `docker start --attach`
+    (attached before the start, so even a quick program's output arrives)."""
+    p = docker_project
+    up = p("up", "-d")
+    assert "Successfully built" in up.stdout + up.stderr
+    assert http_get(p.port) == "site-bind\n"
+    res = p("exec", "-T", "-e", "P_X=7", "app", "sh", "-c", 'echo "cli $P_X"; exit 5',
+            check=False)
+    assert (res.returncode, res.stdout) == (5, "cli 7\n"), res.stderr
+    res = p("run", "--rm", "-T", "app", "sh", "-c", "echo ran; exit 6", check=False)
+    assert (res.returncode, res.stdout) == (6, "ran\n"), res.stderr
+    assert p.containers(oneoff="True") == []
+    again = p("up", "-d")
+    assert "needs to be recreated" not in again.stderr and "Recreating" not in again.stderr
+    p("down", "-v", "--rmi", "local", "-t", "20")
+    assert p.containers() == []
