@@ -14,16 +14,23 @@ fi
 # procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking;
 # tini: the static init that `run --init` puts in front of the command;
 # docker-registry, skopeo, openssl: the tests' registries, seeding and test CA;
-# docker-compose (1.29, on docker-py): tests/compose runs a real project with it.
 PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini
-      docker-registry skopeo openssl mmdebstrap docker-compose"
-missing=""
-for p in $PKGS; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+      docker-registry skopeo openssl mmdebstrap"
+# Without their Recommends: docker-compose (1.29, on docker-py; tests/compose runs a
+# real project with it) recommends docker.io, a dockerd that would start beside dockling.
+BARE="docker-compose"
+missing() {
+    for p in "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || printf ' %s' "$p"
+    done
+}
+want=$(missing $PKGS)
+bare=$(missing $BARE)
+if [ -n "$want$bare" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    [ -z "$want" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $want >/dev/null
+    [ -z "$bare" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $bare >/dev/null
 fi
 
 # Debian's python3 starts faster than a pyenv one (DESIGN.md, Performance).
