@@ -335,15 +335,15 @@ def _attacher(m: ContainerManager, c: dict, req: Request):
     if status == "restarting":
         raise Conflict(f"container {req.params['id']} is restarting, wait until the "
                        "container is running")
-    # docker returns a stopped container's log (logs=1) and ends there; a plain
-    # stream to one has nothing to give (its CLI says so before asking)
-    live = stream and status in ("created", "running")
+    # docker attaches to a stopped container too: its next start's output comes
+    # (the CLI's start -a attaches first); logs=1 gives the log first
+    live = stream and status in ("created", "running", "exited")
     if not live and not logs:
         raise Conflict("You cannot attach to a stopped container, start it first")
     want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
             "stderr": req.qbool("stderr")}
     keys = detachkeys.for_attach(req.q("detachKeys")) if c["Config"]["Tty"] else None
-    waiting = live and status == "created"
+    waiting = live and status in ("created", "exited")
     if waiting:
         m.pending_attach[cid] = m.pending_attach.get(cid, 0) + 1
 

@@ -894,6 +894,9 @@ def cmd_exec(cli: Client, a) -> int:
 
 def cmd_attach(cli: Client, a) -> int:
     info = cli.get(f"/containers/{a.container}/json")
+    if not info["State"]["Running"]:  # docker's CLI checks here (the API would wait for a start)
+        print("You cannot attach to a stopped container, start it first", file=sys.stderr)
+        return 1
     stdin = not a.no_stdin and info["Config"]["OpenStdin"]
     sock = cli.hijack(f"/containers/{a.container}/attach", {
         "stream": True, "stdin": stdin, "stdout": True, "stderr": True})

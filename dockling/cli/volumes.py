@@ -128,7 +128,8 @@ def cmd_prune(cli: Client, a) -> int:
 
 
 _MOUNT_KEYS = {"type", "source", "src", "target", "destination", "dst", "readonly", "ro",
-               "bind-propagation", "bind-nonrecursive", "volume-nocopy", "volume-label",
+               "bind-propagation", "bind-nonrecursive", "volume-nocopy", "volume-subpath",
+               "volume-label",
                "volume-driver", "volume-opt", "tmpfs-size", "tmpfs-mode", "consistency"}
 
 
@@ -167,6 +168,8 @@ def parse_mount(spec: str) -> dict:
             m.setdefault("BindOptions", {})["NonRecursive"] = _bool(val, key)
         elif key == "volume-nocopy":
             m.setdefault("VolumeOptions", {})["NoCopy"] = _bool(val, key)
+        elif key == "volume-subpath":  # API 1.45
+            m.setdefault("VolumeOptions", {})["Subpath"] = val
         elif key == "volume-label":
             k, _, v = val.partition("=")
             m.setdefault("VolumeOptions", {}).setdefault("Labels", {})[k] = v

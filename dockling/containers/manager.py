@@ -170,7 +170,9 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
-        hc["Runtime"] = _runtime_name(hc.get("Runtime"), self.paths.runtime)
+        # docker's default name is runc, and the built-in runtime is runc's verbs
+        hc["Runtime"] = _runtime_name(hc.get("Runtime"), "runc" if self.paths.runtime in
+                                      BUILTIN else self.paths.runtime)
         logfile.rotation(hc["LogConfig"])
         restart.validate(hc["RestartPolicy"])
         if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
@@ -324,7 +326,7 @@ class ContainerManager:
             for p in points:
                 if p["Type"] != "volume":
                     continue
-                if p.get("CopyData"):
+                if p.get("CopyData") and not p.get("Subpath"):  # a part: nothing of the image's
                     mounts.copy_up(merged, p["Destination"], self.volumes.mount(p["Name"]))
                 self.events.emit("volume", "mount", p["Name"], {  # docker: at start
                     "container": cid, "destination": p["Destination"], "driver": p["Driver"],
@@ -333,7 +335,7 @@ class ContainerManager:
             for_spec = {**c, "Config": {**c["Config"], "Env": link_env + c["Config"]["Env"]}}
             oci = spec.build(for_spec, img.container_config, rootfs=merged, user=user,
                              cgroups_path=cg_path, cgroup_v2=is_unified(), joins=joins,
-                             user_mounts=mounts.oci(points, self.volumes.mount),
+                             user_mounts=mounts.oci(points, lambda p: self._volume_source(c, p)),
                              init_path=self._init_path() if c["HostConfig"].get("Init")
                              else None)
             with open(os.path.join(d, "config.json"), "w") as f:
@@ -440,7 +442,29 @@ class ContainerManager:
             # moby's start cleans up --rm containers too
             self.remove(c["Id"], force=True, volumes=True)
 
+    def _volume_source(self, c: dict, p: dict) -> str:
+        """The host path the runtime binds for a volume point: the volume, or its
+        subpath pinned under the container's directory (mounts.bind_subpath)."""
+        path = self.volumes.mount(p["Name"])
+        if not p.get("Subpath"):
+            return path
+        target = self._subpath_target(c, p)
+        mounts.unbind_subpath(target)  # a start after a crash: not twice
+        mounts.bind_subpath(path, p["Subpath"], target)
+        return target
+
+    def _subpath_target(self, c: dict, p: dict) -> str:
+        import hashlib
+
+        key = hashlib.sha256(p["Destination"].encode()).hexdigest()[:16]
+        return os.path.join(self.paths.container(c["Id"]), "subpaths", key)
+
     def _unmount(self, c: dict) -> None:
+        # subpath binds first: the container's tree is deleted later, and must not
+        # reach into a volume through one
+        for p in c.get("MountPoints") or []:
+            if p.get("Subpath"):
+                mounts.unbind_subpath(self._subpath_target(c, p))
         merged = os.path.join(self.paths.container(c["Id"]), "merged")
         if os.path.ismount(merged):
             unmount(merged)
@@ -666,7 +690,9 @@ class ContainerManager:
         running = c["State"]["Running"]
         if condition in ("next-exit", "removed") or running:
             fut = asyncio.get_running_loop().create_future()
-            self.exit_futures.setdefault(cid, []).append((fut, condition != "next-exit"))
+            # moby: a restart (SetRestarting) wakes not-running and next-exit waiters;
+            # only "removed" waits on through restarts
+            self.exit_futures.setdefault(cid, []).append((fut, condition == "removed"))
             code = await fut
         else:
             code = c["State"]["ExitCode"]
@@ -1094,8 +1120,9 @@ class ContainerManager:
         c = self.get(ref)
         img = self.images.load(c["Image"])
         lowers = self.images.layers.lower_dirs(self.images.layers.chain(img.diff_ids))
-        return pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers,
-                            spec.MOUNT_STUBS)
+        out = pack.changes(os.path.join(self.paths.container(c["Id"]), "upper"), lowers,
+                           spec.MOUNT_STUBS)
+        return _without_stub_parents(out)
 
     @contextlib.contextmanager
     def paused_for(self, c: dict, pause: bool = True):
@@ -1270,6 +1297,16 @@ def _field(doc: dict, name: str):
         return doc[name]
     low = name.lower()
     return next((v for k, v in doc.items() if k.lower() == low), None)
+
+
+def _without_stub_parents(changes: list[dict]) -> list[dict]:
+    """Drop "/etc modified" when all that changed there are the mount stubs (hosts,
+    hostname, resolv.conf): docker keeps those in its init layer, so its diff of a
+    container that only touched /test is [/test added]."""
+    parents = {"/" + os.path.dirname(s) for s in spec.MOUNT_STUBS if "/" in s}
+    busy = {p for p in parents for ch in changes if ch["Path"].startswith(p + "/")}
+    return [ch for ch in changes
+            if not (ch["Kind"] == 0 and ch["Path"] in parents and ch["Path"] not in busy)]
 
 
 def demux_text(data: bytes) -> str:

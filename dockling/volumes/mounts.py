@@ -6,8 +6,10 @@ one list of mount points (docker's MountPoint, plus the two private keys
 below), creating named and anonymous volumes and -v bind sources on the
 way. ``public`` is the inspect view; ``oci`` the runtime's mounts.
 
-Private keys: CopyData (fill an empty volume from the image at start) and
-Tmpfs (the tmpfs mount options).
+Private keys: CopyData (fill an empty volume from the image at start),
+Tmpfs (the tmpfs mount options) and Subpath (--mount volume-subpath=: only that
+part of the volume is mounted; ``bind_subpath`` resolves it at start inside the
+volume and pins what it found with a bind mount, as moby's safepath.Join does).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import os
 import shutil
 import stat
 
-from dockling.errors import InvalidArgument
+from dockling.errors import InvalidArgument, NotFound
+from dockling.runtime import openat2, syscalls
 from dockling.runtime.paths import secure_join
 
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -95,6 +98,8 @@ def parse_mount(m: dict) -> dict:
         vo = m.get("VolumeOptions") or {}
         point.update(Name=src, Driver=(vo.get("DriverConfig") or {}).get("Name") or "local",
                      CopyData=not vo.get("NoCopy"), VolumeOptions=vo)
+        if vo.get("Subpath"):
+            point["Subpath"] = _subpath(err, src, vo["Subpath"])
     elif typ == "tmpfs":
         if src:
             raise InvalidArgument(err + "field Source must not be specified")
@@ -155,6 +160,51 @@ def resolve(config: dict, hc: dict, image_volumes: dict | None, volumes, get_con
     return sorted(points.values(), key=lambda p: p["Destination"].count("/"))
 
 
+def _subpath(err: str, name: str, sub: str) -> str:
+    """VolumeOptions.Subpath, checked as moby's linux_parser does: a named volume,
+    and a path that stays inside it lexically (Go's filepath.IsLocal)."""
+    if not name:
+        raise InvalidArgument(err + "must not set Subpath when using anonymous volumes")
+    clean = os.path.normpath(sub)
+    if sub.startswith("/") or clean == ".." or clean.startswith("../") or "\0" in sub:
+        raise InvalidArgument(err + "subpath must be a relative path within the volume")
+    return clean
+
+
+def bind_subpath(volume_dir: str, sub: str, target: str) -> None:
+    """Bind ``sub`` of the volume on ``target`` (made here: a file or a directory
+    like the source). The path is resolved inside the volume with the volume as
+    its root (a symlink in it cannot lead out), and the bind is made from the
+    descriptor found, so a later swap of the path cannot redirect the mount."""
+    root = os.open(volume_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            fd = openat2.open_in_root(root, sub, os.O_PATH | os.O_CLOEXEC)
+        except OSError as e:
+            # moby's safepath.ErrNotAccessible (a NotFound): docker's words
+            raise NotFound(f"cannot access path {os.path.join(volume_dir, sub)}: "
+                           f"{(e.strerror or str(e)).lower()}") from e
+    finally:
+        os.close(root)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(target, exist_ok=True)
+        else:
+            with open(target, "a"):
+                pass
+        syscalls.mount(f"/proc/self/fd/{fd}", target, None, syscalls.MS_BIND)
+    finally:
+        os.close(fd)
+
+
+def unbind_subpath(target: str) -> None:
+    """Undo ``bind_subpath`` (nothing if it is not mounted)."""
+    try:
+        syscalls.umount(target, syscalls.MNT_DETACH)
+    except OSError:
+        pass
+
+
 def _make_source(path: str) -> None:
     """-v creates a missing source, parents too, 0755 like docker (whatever the
     daemon's umask: a container's users read it)."""
@@ -179,7 +229,8 @@ def public(points: list[dict]) -> list[dict]:
 
 
 def oci(points: list[dict], volume_path) -> list[dict]:
-    """OCI mounts; ``volume_path(name)`` mounts a volume and gives its host path."""
+    """OCI mounts; ``volume_path(point)`` mounts a volume and gives the host path to
+    bind (its subpath's, for a point with one)."""
     out = []
     for p in points:
         if p["Type"] == "tmpfs":
@@ -190,7 +241,7 @@ def oci(points: list[dict], volume_path) -> list[dict]:
             out.append({"destination": p["Destination"], "type": "tmpfs", "source": "tmpfs",
                         "options": opts})
             continue
-        src = volume_path(p["Name"]) if p["Type"] == "volume" else p["Source"]
+        src = volume_path(p) if p["Type"] == "volume" else p["Source"]
         opts = ["rbind", "ro" if not p["RW"] else "rw"]
         if p.get("Propagation"):
             opts.append(p["Propagation"])

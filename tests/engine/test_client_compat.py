@@ -196,11 +196,14 @@ def test_attach_logs_of_a_stopped_container(daemon):
                                  "&stdout=1&stderr=1")
         assert status.startswith("HTTP/1.1 101"), status
         assert sorted(frames(read_to_eof(s, rest))) == [(1, b"out\n"), (2, b"err\n")]
+        # stream=1: the log, then the next run's output (docker's start -a attaches first)
         s, status, rest = hijack(daemon, "POST", f"/containers/{n}/attach?logs=1&stream=1"
                                  "&stdout=1")
-        assert frames(read_to_eof(s, rest)) == [(1, b"out\n")]
-        status, _, _ = daemon.api("POST", f"/containers/{n}/attach?stream=1&stdout=1")
-        assert status == 409
+        daemon.cli("start", n, check=True)
+        assert frames(read_to_eof(s, rest)) == [(1, b"out\n")] * 2
+        res = daemon.cli("attach", n)
+        assert res.returncode == 1 and b"You cannot attach to a stopped container" in \
+            res.stderr
     finally:
         daemon.cli("rm", "-f", n)
 
@@ -241,7 +244,7 @@ def test_create_empty_values_mean_defaults(daemon):
         assert ins["Config"]["Hostname"] == cid[:12]
         hc = ins["HostConfig"]
         assert hc["NetworkMode"] == "default" and hc["RestartPolicy"]["Name"] == "no"
-        assert hc["LogConfig"]["Type"] == "json-file" and hc["Runtime"]
+        assert hc["LogConfig"]["Type"] == "json-file" and hc["Runtime"] == "runc"
         out = daemon.cli("start", "-a", n, check=True).stdout.decode()
         assert any(line.split()[1:] == [cid[:12]] for line in out.splitlines()
                    if line and not line.startswith("#")), out
@@ -257,3 +260,74 @@ def test_create_empty_values_mean_defaults(daemon):
     finally:
         daemon.cli("rm", "-f", cid)
 
+
+
+def test_wait_returns_at_an_exit_the_policy_restarts(daemon):
+    """moby's SetRestarting wakes not-running waiters: docker-py's wait on a
+    --restart always container returns (its restart_policy test hung here)."""
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sh", "-c",
+               "sleep 1; exit 3", check=True)
+    try:
+        status, _, doc = daemon.api("POST", f"/containers/{n}/wait")
+        assert status == 200 and doc["StatusCode"] == 3
+        status, _, doc = daemon.api("DELETE", f"/containers/{n}")
+        assert status == 409 and "stop the container before" in doc["message"].lower()
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_volume_subpath(daemon):
+    """--mount volume-subpath=: only that part of the volume, resolved inside it."""
+    vol, n = name(), name()
+    daemon.cli("volume", "create", vol, check=True)
+    try:
+        daemon.cli("run", "--rm", "-v", f"{vol}:/v", "busybox", "sh", "-c",
+                   "mkdir -p /v/sub/deep && echo inside > /v/sub/deep/f && echo top > /v/top"
+                   " && ln -s / /v/escape && ln -s ../.. /v/sub/up", check=True)
+        out = daemon.cli("run", "--rm", "--mount",
+                         f"type=volume,src={vol},dst=/d,volume-subpath=sub", "busybox", "sh",
+                         "-c", "cat /d/deep/f; ls /d", check=True).stdout
+        assert out == b"inside\ndeep\nup\n"
+        # a symlink in the volume resolves with the volume as its root: never the host's /
+        out = daemon.cli("run", "--rm", "--mount",
+                         f"type=volume,src={vol},dst=/d,volume-subpath=escape", "busybox",
+                         "ls", "/d", check=True).stdout.split()
+        assert sorted(out) == [b"escape", b"sub", b"top"]
+        out = daemon.cli("run", "--rm", "--mount",
+                         f"type=volume,src={vol},dst=/d,volume-subpath=sub/up", "busybox",
+                         "cat", "/d/top", check=True).stdout
+        assert out == b"top\n"
+        res = daemon.cli("run", "--name", n, "--mount",
+                         f"type=volume,src={vol},dst=/d,volume-subpath=nope", "busybox", "true")
+        assert res.returncode != 0 and b"cannot access path" in res.stderr
+        assert b"nope: no such file or directory" in res.stderr
+        res = daemon.cli("run", "--rm", "--mount",
+                         f"type=volume,src={vol},dst=/d,volume-subpath=../x", "busybox", "true")
+        assert b"subpath must be a relative path within the volume" in res.stderr
+    finally:
+        daemon.cli("rm", "-f", n)
+        daemon.cli("volume", "rm", vol)
+    with open("/proc/self/mountinfo") as f:  # no subpath bind left behind
+        assert not [line for line in f if daemon.root in line and "/subpaths/" in line]
+
+
+def test_diff_leaves_out_the_mount_stubs_parent(daemon):
+    """docker's diff of a container that only added /test is just that (its hosts,
+    hostname and resolv.conf live in the init layer, not under a changed /etc)."""
+    n = name()
+    daemon.cli("run", "--name", n, "busybox", "touch", "/test", check=True)
+    try:
+        status, _, doc = daemon.api("GET", f"/containers/{n}/changes")
+        assert status == 200 and doc == [{"Path": "/test", "Kind": 1}]
+        daemon.cli("start", "-a", n, check=True)
+        n2 = name()
+        daemon.cli("run", "--name", n2, "busybox", "touch", "/etc/mine", check=True)
+        try:
+            _, _, doc = daemon.api("GET", f"/containers/{n2}/changes")
+            assert sorted(doc, key=lambda x: x["Path"]) == [
+                {"Path": "/etc", "Kind": 0}, {"Path": "/etc/mine", "Kind": 1}]
+        finally:
+            daemon.cli("rm", n2)
+    finally:
+        daemon.cli("rm", n)

@@ -149,7 +149,7 @@ def test_public_and_oci():
                       "Propagation": ""}
     assert "Name" not in pub[1] and "CopyData" not in pub[1]
     asked = []
-    oci = mounts.oci(points, lambda name: asked.append(name) or f"/mnt/{name}")
+    oci = mounts.oci(points, lambda p: asked.append(p["Name"]) or f"/mnt/{p['Name']}")
     assert asked == ["v"]
     assert oci == [
         {"destination": "/v", "type": "bind", "source": "/mnt/v", "options": ["rbind", "ro"]},
@@ -191,3 +191,18 @@ def test_copy_up_resolves_inside_the_root(tmp_path):
     vol.mkdir()
     mounts.copy_up(str(root), "/data", str(vol))
     assert os.listdir(vol) == []
+
+
+def test_volume_subpath_checked_as_moby():
+    ok = mounts.parse_mount({"Type": "volume", "Source": "v", "Target": "/d",
+                             "VolumeOptions": {"Subpath": "a/./b/"}})
+    assert ok["Subpath"] == "a/b"
+    err = 'invalid mount config for type "volume": '
+    for source, sub, why in (("", "a", "must not set Subpath when using anonymous volumes"),
+                             ("v", "/abs", "subpath must be a relative path within the volume"),
+                             ("v", "a/../../x", "subpath must be a relative path within the "
+                                                "volume")):
+        with pytest.raises(InvalidArgument) as exc:
+            mounts.parse_mount({"Type": "volume", "Source": source, "Target": "/d",
+                                "VolumeOptions": {"Subpath": sub}})
+        assert str(exc.value) == err + why
