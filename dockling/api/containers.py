@@ -26,6 +26,7 @@ from dockling.errors import (
     InvalidArgument,
     NotModified,
 )
+from dockling.runtime import api_name
 from dockling.runtime.process import parse_signal
 from dockling.shim.shim import STDOUT, frame
 
@@ -46,7 +47,7 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def inspect(req: Request) -> Response:
         return json_response(complete.container_inspect(m.inspect(req.params["id"]),
-                                                        m.paths.runtime))
+                                                        api_name(m.paths.runtime)))
 
     async def start(req: Request) -> Response:
         try:

@@ -23,6 +23,7 @@ from dockling.api.server import (
 from dockling.background import blocking
 from dockling.containers.logs import parse_since
 from dockling.daemon import events as events_bus
+from dockling.runtime import BUILTIN, api_name
 
 
 def routes(r: Router, daemon) -> None:
@@ -73,9 +74,10 @@ def routes(r: Router, daemon) -> None:
             "RegistryConfig": _registry_config(daemon.registry), "NCPU": os.cpu_count(),
             "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
             "DockerRootDir": daemon.root, **_proxies(), "Name": u.nodename, "Labels": [],
-            "ServerVersion": dockling.__version__, "DefaultRuntime": daemon.runtime,
-            "Runtimes": {"dockling": {"path": "dockling-runc"}, "runc": {"path": "runc"},
-                         "crun": {"path": "crun"}},
+            "ServerVersion": dockling.__version__, "DefaultRuntime": api_name(daemon.runtime),
+            # every container runs on the daemon's one runtime
+            "Runtimes": {api_name(daemon.runtime): {
+                "path": "dockling-runc" if daemon.runtime in BUILTIN else daemon.runtime}},
             "Swarm": swarm_api.INACTIVE,
             # containers run under their shims, on through a daemon restart
             "LiveRestoreEnabled": True, "InitBinary": "docker-init",

@@ -46,7 +46,7 @@ from dockling.errors import Conflict, Forbidden, InternalError, InvalidArgument,
 from dockling.images import archive, pack
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
-from dockling.runtime import BUILTIN, open_runtime
+from dockling.runtime import BUILTIN, api_name, open_runtime
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.paths import make_mountpoint
 from dockling.runtime.process import parse_signal
@@ -170,9 +170,7 @@ class ContainerManager:
             hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get(
                 "Config") or {}}
         hc.setdefault("AutoRemove", False)
-        # docker's default name is runc, and the built-in runtime is runc's verbs
-        hc["Runtime"] = _runtime_name(hc.get("Runtime"), "runc" if self.paths.runtime in
-                                      BUILTIN else self.paths.runtime)
+        hc["Runtime"] = _runtime_name(hc.get("Runtime"), self.paths.runtime)
         logfile.rotation(hc["LogConfig"])
         restart.validate(hc["RestartPolicy"])
         if hc["AutoRemove"] and hc["RestartPolicy"]["Name"] != "no":
@@ -1331,17 +1329,14 @@ def _labels_match(labels: dict, filters: dict[str, list[str]]) -> bool:
     return True
 
 
-# the runtimes /info lists; the daemon's own (DefaultRuntime) runs every container
-_RUNTIMES = ("dockling", "runc", "crun")
-
-
-def _runtime_name(name: str | None, default: str) -> str:
-    """HostConfig.Runtime: "" or missing is the daemon's default, as in docker."""
-    if not name:
+def _runtime_name(name: str | None, daemon_runtime: str) -> str:
+    """HostConfig.Runtime: "" or missing is the daemon's runtime, as in docker. Every
+    container runs on the daemon's one runtime, so another name is refused (docker's
+    400), never recorded for a container that would not run on it."""
+    default = api_name(daemon_runtime)
+    if not name or name == default or (name in BUILTIN and daemon_runtime in BUILTIN):
         return default
-    if name not in _RUNTIMES and name != default:
-        raise InvalidArgument(f"unknown or invalid runtime name: {name}")
-    return name
+    raise InvalidArgument(f"unknown or invalid runtime name: {name}")
 
 
 def _check_sysctls(hc: dict) -> None:

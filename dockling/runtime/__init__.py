@@ -10,6 +10,13 @@ from dockling.runtime.state import Status
 BUILTIN = ("dockling", "builtin")
 
 
+def api_name(name: str) -> str:
+    """A runtime's name in the API (HostConfig.Runtime, /info DefaultRuntime): the
+    built-in one speaks runc's verbs and stands in for runc, docker's default, so a
+    client that asks for or expects "runc" gets what it means."""
+    return "runc" if name in BUILTIN else name
+
+
 def open_runtime(name: str, root: str):
     """The built-in runtime (in-process), or another OCI runtime's CLI by name."""
     if name in BUILTIN:
@@ -19,4 +26,4 @@ def open_runtime(name: str, root: str):
     return CLIRuntime(name, root)
 
 
-__all__ = ["BUILTIN", "Container", "Runtime", "Status", "open_runtime"]
+__all__ = ["BUILTIN", "Container", "Runtime", "Status", "api_name", "open_runtime"]

@@ -254,9 +254,13 @@ def test_create_empty_values_mean_defaults(daemon):
         _, _, ins = daemon.api("GET", f"/containers/{doc['Id']}/json")
         assert ins["HostConfig"]["Runtime"] == "runc"
         daemon.cli("rm", doc["Id"], check=True)
-        status, _, doc = daemon.api("POST", "/containers/create",
-                                    {**body, "HostConfig": {"Runtime": "nosuch"}})
-        assert status == 400 and doc["message"] == "unknown or invalid runtime name: nosuch"
+        for other in ("nosuch", "crun"):  # every container runs on the daemon's runtime
+            status, _, doc = daemon.api("POST", "/containers/create",
+                                        {**body, "HostConfig": {"Runtime": other}})
+            assert status == 400, doc
+            assert doc["message"] == f"unknown or invalid runtime name: {other}"
+        _, _, info = daemon.api("GET", "/info")
+        assert info["DefaultRuntime"] == "runc" and list(info["Runtimes"]) == ["runc"]
     finally:
         daemon.cli("rm", "-f", cid)
 
