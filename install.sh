@@ -14,8 +14,9 @@ fi
 # procps: `ps` for `dockling-runc ps`; iproute2 and iptables: networking;
 # tini: the static init that `run --init` puts in front of the command;
 # docker-registry, skopeo, openssl: the tests' registries, seeding and test CA;
+# etcd-server (3.4): overlay networks' cluster store (tests/overlay runs three members);
 PKGS="python3 python3-venv busybox-static runc libseccomp2 procps iproute2 iptables tini
-      docker-registry skopeo openssl mmdebstrap"
+      docker-registry skopeo openssl mmdebstrap etcd-server"
 # Without their Recommends: docker-compose (1.29, on docker-py; tests/compose runs a
 # real project with it) recommends docker.io, a dockerd that would start beside dockling.
 BARE="docker-compose"

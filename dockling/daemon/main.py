@@ -19,7 +19,7 @@ import shutil
 import signal
 import sys
 
-from dockling import background
+from dockling import background, cluster
 from dockling.api import build as build_api
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
@@ -182,6 +182,7 @@ async def serve(daemon: Daemon, sock: str) -> None:
     srv.close()
     # (asyncio.run then waits for the worker threads: trees being removed)
     await asyncio.to_thread(daemon.networks.iptables.close)
+    await asyncio.to_thread(daemon.networks.shutdown)  # the cluster store's threads end
     if dog is not None:
         dog.stop()
     try:
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     runtime = a.runtime or cfg.get("default-runtime", "dockling")
     logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug is per message
+    for noisy in ("pyroute2", "httpcore", "httpx"):  # their debug is per message/request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if runtime not in BUILTIN and shutil.which(runtime) is None:
         print(f"dockling daemon: runtime {runtime!r} not found in PATH", file=sys.stderr)
         return 1
@@ -284,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
                     iptables=cfg.get("iptables", True) is not False,
                     chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING",
                     fixed_cidr_v6=cfg.get("fixed-cidr-v6") if cfg.get("ipv6") else None)
+    try:  # cluster-store, cluster-advertise, cluster-store-opts: overlay networks
+        net.cluster = cluster.parse_config(cfg)
+    except InvalidArgument as err:
+        print(f"dockling daemon: {err}", file=sys.stderr)
+        return 1
     if cfg.get("ipv6") and not cfg.get("fixed-cidr-v6"):
         print("dockling daemon: ipv6 needs fixed-cidr-v6 (dockling has no default IPv6 "
               "pool)", file=sys.stderr)

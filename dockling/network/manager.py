@@ -17,7 +17,7 @@ import logging
 import os
 import re
 
-from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
 from dockling.network import bridge, etc, ipam, netns, store
 from dockling.network.dns import Resolver, host_resolvers
 from dockling.network.iptables import IPTables
@@ -26,6 +26,7 @@ from dockling.network.ports import Reservations
 log = logging.getLogger("dockling.network")
 
 _DEFAULT_MODES = ("default", "bridge")
+_DNS_DRIVERS = ("bridge", "overlay")  # user-defined networks with the embedded DNS
 
 
 class Config:
@@ -33,7 +34,8 @@ class Config:
 
     def __init__(self, bridge_name: str = "dockling0", bip: str | None = None,
                  pools: list[dict] | None = None, mtu: int = 1500, iptables: bool = True,
-                 chain_prefix: str = "DOCKLING", fixed_cidr_v6: str | None = None) -> None:
+                 chain_prefix: str = "DOCKLING", fixed_cidr_v6: str | None = None,
+                 cluster=None) -> None:
         self.bridge_name = bridge_name      # ["bridge"]: the default bridge's device
         self.bip = bip                      # ["bip"]: its gateway/prefix
         self.pools = pools or ipam.DEFAULT_POOLS  # ["default-address-pools"]
@@ -41,6 +43,7 @@ class Config:
         self.iptables = iptables            # ["iptables"]
         self.chain_prefix = chain_prefix    # ["iptables-chain-prefix"] (ours)
         self.fixed_cidr_v6 = fixed_cidr_v6  # ["ipv6"] + ["fixed-cidr-v6"]: v6 on the bridge
+        self.cluster = cluster  # ["cluster-store"...]: a cluster.ClusterConfig for overlay
 
 
 def network_name(mode: str) -> str:
@@ -75,6 +78,11 @@ class NetworkManager:
         self.ports = Reservations()
         self.resolvers: dict[str, Resolver] = {}
         self.netns_dir = os.path.join(exec_root, "netns")
+        self.overlay = None
+        if cfg.cluster is not None:
+            from dockling.network.overlay import Overlay
+
+            self.overlay = Overlay(cfg.cluster, self.store, exec_root, cfg.mtu)
 
     # -- daemon ----------------------------------------------------------------------
     def start(self) -> None:
@@ -83,6 +91,8 @@ class NetworkManager:
         for net in self.store.all():
             if net["Driver"] == "bridge":
                 self._bring_up(net).result()  # daemon start: nothing is served yet
+        if self.overlay is not None:
+            self.overlay.start()
 
     def _bring_up(self, net: dict):
         """The bridge now; its rules on the iptables thread (the future returned)."""
@@ -104,18 +114,30 @@ class NetworkManager:
         for r in self.resolvers.values():
             r.close()
         self.resolvers.clear()
+        if self.overlay is not None:
+            self.overlay.stop()
+
+    def _overlay(self):
+        if self.overlay is None:
+            from dockling.network.overlay import NOT_CONFIGURED
+
+            raise Unavailable(NOT_CONFIGURED)  # 503, as docker's "not a swarm manager"
+        return self.overlay
 
     def sandbox_path(self, cid: str) -> str:
         return os.path.join(self.netns_dir, cid)
 
     # -- networks (the API) ---------------------------------------------------------------
     async def create(self, body: dict) -> dict:
-        net = self.store.create(body)
-        try:
-            await asyncio.wrap_future(self._bring_up(net))
-        except Exception:
-            self.store.remove(net)
-            raise
+        if body.get("Driver") == "overlay":  # stored in etcd, made on a host when used
+            net = await asyncio.to_thread(self._overlay().create, body)
+        else:
+            net = self.store.create(body)
+            try:
+                await asyncio.wrap_future(self._bring_up(net))
+            except Exception:
+                self.store.remove(net)
+                raise
         self.events.emit("network", "create", net["Id"], {"name": net["Name"],
                                                          "type": net["Driver"]})
         return net
@@ -133,6 +155,8 @@ class NetworkManager:
                 store.bridge_of(net), cfg["Subnet"], **self._flags(net)),
                 f"rules of network {net['Name']}")
             bridge.delete_link(store.bridge_of(net))
+        if net["Driver"] == "overlay":  # everywhere, if no host uses it
+            self._overlay().remove(net)
         self.ipam.release_network(net["Id"])
         self.store.remove(net)
         self.events.emit("network", "destroy", net["Id"], {"name": net["Name"],
@@ -205,6 +229,9 @@ class NetworkManager:
             for i, (name, ep) in enumerate(sorted(
                     st["Networks"].items(), key=lambda kv: kv[0] != network_name(mode))):
                 net = self.store.get(name)
+                if net["Driver"] == "overlay":
+                    await self._connect_overlay(c, net, ep, f"eth{i}")
+                    continue
                 if net["Driver"] != "bridge":
                     continue
                 self._connect_endpoint(c, net, ep, f"eth{i}", default_route=not gateway_given)
@@ -263,6 +290,18 @@ class NetworkManager:
                                                           "name": net["Name"],
                                                           "type": net["Driver"]})
 
+    async def _connect_overlay(self, c: dict, net: dict, ep: dict, ifname: str) -> None:
+        """An overlay endpoint: etcd and netlink work, off the event loop."""
+        from dockling.containers.model import new_id
+
+        ep.setdefault("_mac", ep.get("MacAddress") or "")
+        await asyncio.to_thread(self._overlay().connect, c, net, ep, ifname,
+                                self.sandbox_path(c["Id"]), bridge.host_veth_name())
+        ep["EndpointID"] = new_id()
+        self.events.emit("network", "connect", net["Id"], {"container": c["Id"],
+                                                          "name": net["Name"],
+                                                          "type": net["Driver"]})
+
     def new_endpoint(self, net: dict, cfg: dict) -> dict:
         ep = empty_endpoint(net["Id"], cfg)
         self._check_endpoint(net, ep, "")
@@ -274,7 +313,10 @@ class NetworkManager:
         ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
         has_route = any(e.get("IPAddress") and e is not ep and not self.store.get(n).get(
             "Internal") for n, e in c["NetworkSettings"]["Networks"].items())
-        self._connect_endpoint(c, net, ep, ifname, default_route=not has_route)
+        if net["Driver"] == "overlay":
+            await self._connect_overlay(c, net, ep, ifname)
+        else:
+            self._connect_endpoint(c, net, ep, ifname, default_route=not has_route)
         if net["Name"] != "bridge" and c["Id"] not in self.resolvers:
             await self.start_dns(c, all_containers)
 
@@ -286,6 +328,9 @@ class NetworkManager:
 
     def _release(self, c: dict, name: str, ep: dict) -> None:
         """An endpoint's address back to IPAM, and docker's disconnect event."""
+        if self.overlay is not None and ep.get("EndpointID") and self.overlay.owns(
+                ep.get("NetworkID")):
+            self.overlay.disconnect(c["Id"], ep)
         if ep.get("NetworkID"):
             self.ipam.release(ep["NetworkID"], c["Id"])
         if ep.get("EndpointID"):
@@ -379,6 +424,8 @@ class NetworkManager:
 
     def restore(self, c: dict) -> None:
         """A running container found at daemon start: its rules and held ports again."""
+        if self.overlay is not None:
+            self.overlay.restore(c)  # its overlay endpoints published again
         bridge_name, ip = self._port_target(c)
         if ip is None:
             return
@@ -410,7 +457,7 @@ class NetworkManager:
 
     async def _start_dns(self, c: dict, all_containers) -> None:
         user_nets = [n for n in c["NetworkSettings"]["Networks"] if n != "bridge"
-                     and self.store.get(n)["Driver"] == "bridge"]
+                     and self.store.get(n)["Driver"] in _DNS_DRIVERS]
         if not user_nets:
             return
         cid = c["Id"]
@@ -448,6 +495,9 @@ class NetworkManager:
                     found.append(ep["IPAddress"])
                     if ep.get("GlobalIPv6Address"):
                         found.append(ep["GlobalIPv6Address"])
+        if self.overlay is not None:  # containers of other hosts, from etcd
+            found += self.overlay.lookup({me["NetworkSettings"]["Networks"][n]["NetworkID"]
+                                          for n in mine}, name)
         return found or None
 
     def write_etc(self, c: dict, containers: list[dict]) -> None:
@@ -485,7 +535,7 @@ class NetworkManager:
                 host_text = f.read()
         except OSError:
             host_text = ""
-        embedded = any(n != "bridge" and self.store.get(n)["Driver"] == "bridge"
+        embedded = any(n != "bridge" and self.store.get(n)["Driver"] in _DNS_DRIVERS
                        for n in c["NetworkSettings"]["Networks"]) and mode != "host"
         with _public(c["ResolvConfPath"]) as f:
             f.write(etc.resolv_conf(host_text, embedded=embedded,
