@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from urllib.parse import quote
 
 from dockling.cli.common import each, filters, print_documents
 from dockling.cli.format import TypedNil, ago, print_list, table
@@ -839,10 +840,14 @@ def cmd_inspect(cli: Client, a) -> int:
             if a.type not in (None, kind):
                 continue
             try:
-                doc = (cli.get(path.format(n)), go_type)
+                # a network's name may hold spaces; an image reference keeps / and :
+                doc = (cli.get(path.format(quote(n, safe="/:@"))), go_type)
                 break
             except APIError as err:
-                if err.status != 404 or a.type == kind:
+                # docker/cli isErrSkippable: not found, or not this kind's kind of name
+                skippable = err.status == 404 or "not supported" in err.message or \
+                    "invalid reference format" in err.message
+                if not skippable or a.type == kind:
                     errors.append(f"Error response from daemon: {err.message}")
                     doc = False
                     break

@@ -335,3 +335,21 @@ def test_diff_leaves_out_the_mount_stubs_parent(daemon):
             daemon.cli("rm", n2)
     finally:
         daemon.cli("rm", n)
+
+
+def test_names_with_slashes_and_spaces_reach_their_handlers(daemon):
+    """moby's {name:.*} routes: the docker CLI's inspect of an image reference asks the
+    containers first, and must hear "No such container" (404) to go on; a network
+    name with a space is found by `inspect` through the image route's refusal."""
+    status, _, doc = daemon.api("GET", "/containers/docker.io/library/busybox:latest/json")
+    assert status == 404 and doc["message"].startswith("No such container"), doc
+    out = daemon.cli("inspect", "-f", "{{.RepoTags}}", "docker.io/library/busybox:latest",
+                     check=True).stdout.decode()
+    assert out == "[busybox:latest]\n"
+    net = name() + " x"
+    daemon.cli("network", "create", net, check=True)
+    try:
+        out = daemon.cli("inspect", "-f", "{{.Name}}", net, check=True).stdout.decode()
+        assert out == net + "\n"
+    finally:
+        daemon.cli("network", "rm", net, check=True)
