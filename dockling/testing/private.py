@@ -66,6 +66,14 @@ def private_daemon(prefix: str = "dockling-bench"):
         raise
     finally:
         log.close()
+        # containers outlive their daemon (shims): remove them while it still answers,
+        # or their cgroups stay busy and their shims run on
+        left = subprocess.run([os.path.join(BIN, "dockling"), "ps", "-aq", "--no-trunc"],
+                              env=env, capture_output=True, text=True, check=False,
+                              timeout=60).stdout.split()
+        if left:
+            subprocess.run([os.path.join(BIN, "dockling"), "rm", "-f", *left], env=env,
+                           capture_output=True, check=False, timeout=120)
         daemon.terminate()
         daemon.wait()
         subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
