@@ -482,16 +482,17 @@ class NetworkManager:
             return None
         mine = {n for n, ep in me["NetworkSettings"]["Networks"].items() if ep.get("IPAddress")}
         found = []
-        links = {}
-        for link in me["HostConfig"].get("Links") or []:
-            target, _, alias = link.partition(":")
-            links[alias.rsplit("/", 1)[-1]] = target.lstrip("/")
+        # --link (all user networks), and an endpoint's own Links (that network only:
+        # docker-py's links= on create or connect): alias -> the linked container's name
+        legacy = _link_aliases(me["HostConfig"].get("Links"))
+        links = {n: {**legacy, **_link_aliases(me["NetworkSettings"]["Networks"][n].get(
+            "Links"))} for n in mine}
         for c in containers:
             for net, ep in c["NetworkSettings"]["Networks"].items():
                 if net not in mine or not ep.get("IPAddress") or net == "bridge":
                     continue
                 names = {x.lower() for x in (ep.get("DNSNames") or [])}
-                if name in names or links.get(name) == c["Name"][1:]:
+                if name in names or links[net].get(name) == c["Name"][1:]:
                     found.append(ep["IPAddress"])
                     if ep.get("GlobalIPv6Address"):
                         found.append(ep["GlobalIPv6Address"])
@@ -591,6 +592,15 @@ class NetworkManager:
                 if k not in ("HOME", "PATH", "HOSTNAME"):
                     env.append(f"{prefix}_ENV_{k}={v}")
         return env
+
+
+def _link_aliases(links: list[str] | None) -> dict[str, str]:
+    """["target:alias"...] (alias may be /me/alias) -> {alias (lower case): target}."""
+    out = {}
+    for link in links or []:
+        target, _, alias = link.partition(":")
+        out[(alias.rsplit("/", 1)[-1] or target.lstrip("/")).lower()] = target.lstrip("/")
+    return out
 
 
 def _public(path: str):

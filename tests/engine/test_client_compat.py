@@ -353,3 +353,40 @@ def test_names_with_slashes_and_spaces_reach_their_handlers(daemon):
         assert out == net + "\n"
     finally:
         daemon.cli("network", "rm", net, check=True)
+
+
+def test_endpoint_links_resolve_on_their_network(daemon):
+    """docker-py's links= in an endpoint config (at create and at connect): the alias
+    resolves, for that container only, on that network (moby: an endpoint's links
+    are names in the embedded DNS)."""
+    net, up, other = name(), name(), name()
+    daemon.cli("network", "create", net, check=True)
+    made = []
+    try:
+        for n in (up, other):
+            daemon.cli("run", "-d", "--name", n, "--network", net, "busybox", "sleep", "300",
+                       check=True)
+            made.append(n)
+        status, _, doc = daemon.api("POST", f"/containers/create?name={name()}", {
+            "Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": net},
+            "NetworkingConfig": {"EndpointsConfig": {net: {"Links": [f"{up}:bar"]}}}})
+        assert status == 201, doc
+        made.append(doc["Id"])
+        daemon.cli("start", doc["Id"], check=True)
+        res = daemon.cli("exec", doc["Id"], "nslookup", "bar")
+        assert res.returncode == 0, res.stdout + res.stderr
+        ip = json.loads(daemon.cli("inspect", up, check=True).stdout)[0][
+            "NetworkSettings"]["Networks"][net]["IPAddress"]
+        assert ip in res.stdout.decode()
+        # another container on the network has no such name
+        assert daemon.cli("exec", other, "nslookup", "bar").returncode != 0
+        # links= at connect
+        daemon.cli("network", "disconnect", net, other, check=True)
+        status, _, doc2 = daemon.api("POST", f"/networks/{net}/connect", {
+            "Container": other, "EndpointConfig": {"Links": [f"{up}:baz"]}})
+        assert status == 200, doc2
+        res = daemon.cli("exec", other, "nslookup", "baz")
+        assert res.returncode == 0 and ip in res.stdout.decode(), res.stdout + res.stderr
+    finally:
+        daemon.cli("rm", "-f", *made)
+        daemon.cli("network", "rm", net)
