@@ -40,12 +40,13 @@ BRIDGE_KEY = "_bridge"
 
 
 def _record(name: str, driver: str, *, ipam_cfg: list[dict] | None = None,
-            options: dict | None = None, labels: dict | None = None, internal: bool = False,
+            ipam_options: dict | None = None, options: dict | None = None,
+            labels: dict | None = None, internal: bool = False,
             attachable: bool = False, ipv6: bool = False) -> dict:
+    # IPAM.Options as the client sent them (null when it sent none), as docker keeps them
     return {"Name": name, "Id": new_id(), "Created": clock.now(), "Scope": "local",
             "Driver": driver, "EnableIPv6": ipv6,
-            "IPAM": {"Driver": "default", "Options": {} if ipam_cfg else None,
-                     "Config": ipam_cfg or []},
+            "IPAM": {"Driver": "default", "Options": ipam_options, "Config": ipam_cfg or []},
             "Internal": internal, "Attachable": attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": options or {},
             "Labels": labels or {}}
@@ -182,6 +183,7 @@ class NetworkStore:
             sub = ipam.pick_subnet(self.pools, existing + ipam.host_routes())
             v4 = [{"Subnet": str(sub), "Gateway": str(next(sub.hosts()))}]
         net = _record(name, driver, ipam_cfg=v4 + v6, options=opts,
+                      ipam_options=(body.get("IPAM") or {}).get("Options"),
                       labels=body.get("Labels"), internal=bool(body.get("Internal")),
                       attachable=bool(body.get("Attachable")),
                       ipv6=bool(body.get("EnableIPv6")))

@@ -75,3 +75,14 @@ def test_records_from_before_move_the_device_name_out_of_options(nets):
     assert store.bridge_of(nets.get("old-auto")) == "br-" + auto["Id"][:12]
     assert nets.get("old-given")["Options"] == {store.OPT_BRIDGE_NAME: "dltgiv0"}
     assert store.bridge_of(nets.get("old-given")) == "dltgiv0"
+
+
+def test_ipam_options_are_what_the_client_sent(nets):
+    # docker-py's test_create_network_with_ipam_config: null when none were sent
+    plain = nets.create({"Name": "plain", "IPAM": {"Driver": "default", "Config": [
+        {"Subnet": "10.252.0.0/24"}]}})
+    assert plain["IPAM"]["Options"] is None
+    cli = nets.create({"Name": "cli", "IPAM": {"Driver": "default", "Options": {}}})
+    assert cli["IPAM"]["Options"] == {}  # the docker CLI sends {}
+    given = nets.create({"Name": "given", "IPAM": {"Options": {"k": "v"}}})
+    assert nets.get("given")["IPAM"]["Options"] == {"k": "v"} == given["IPAM"]["Options"]
