@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 
+from dockling import background
 from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
@@ -156,8 +157,9 @@ def routes(r: Router, m: ContainerManager) -> None:
         # exec create asked for (moby's postContainerExecStart).
         tty = bool(body.get("Tty"))
         if body.get("Detach"):
-            _, swriter = await m.exec_start(ex["ID"], frame=not tty)
-            swriter.close()
+            sreader, swriter = await m.exec_start(ex["ID"], frame=not tty)
+            background.spawn(m.exec_detached(ex["ID"], sreader, swriter),
+                             f"exec {ex['ID'][:12]}")
             return empty(200)
         keys = detachkeys.for_exec(ex["DetachKeys"]) if ex["ProcessConfig"]["tty"] else None
 
@@ -174,6 +176,7 @@ def routes(r: Router, m: ContainerManager) -> None:
                 await _close(cwriter)
                 return
             await _pump(sreader, swriter, ex["OpenStdin"], keys)(creader, cwriter, leftover)
+            m.exec_ended(ex["ID"])
 
         ctype = "application/vnd.docker.raw-stream" if tty else \
             "application/vnd.docker.multiplexed-stream"

@@ -1203,6 +1203,7 @@ class ContainerManager:
             "Pid": 0, "_body": body}
         c["ExecIDs"] = [*(c.get("ExecIDs") or []), eid]
         self._save(c)
+        self._emit(c, f"exec_create: {_exec_text(self.execs[eid])}", execID=eid)
         return eid
 
     async def exec_start(self, eid: str, frame: bool):
@@ -1235,7 +1236,33 @@ class ContainerManager:
                 why = f"unable to start container process: {why}"
             raise InvalidArgument(f"OCI runtime exec failed: exec failed: {why}: unknown")
         ex["Pid"] = reply.get("Pid", 0)
+        self._emit(self.get(ex["ContainerID"]), f"exec_start: {_exec_text(ex)}", execID=eid)
         return reader, writer
+
+    def exec_ended(self, eid: str) -> None:
+        """An exec's stream ended: if the process did (not a detach), record its exit
+        and send moby's exec_die event, once."""
+        ex = self.exec_get(eid)
+        if ex["ExitCode"] is None or ex.get("_died"):
+            return
+        ex["_died"] = True
+        try:
+            c = self.get(ex["ContainerID"])
+        except NotFound:
+            return
+        self._emit(c, "exec_die", execID=eid, exitCode=str(ex["ExitCode"]))
+
+    async def exec_detached(self, eid: str, reader: asyncio.StreamReader, writer) -> None:
+        """A detached exec (start with Detach): its output goes nowhere, and its end
+        is still recorded and announced."""
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            writer.close()
+        self.exec_ended(eid)
 
     def exec_get(self, eid: str) -> dict:
         ex = self.execs.get(eid)
@@ -1305,6 +1332,12 @@ def _without_stub_parents(changes: list[dict]) -> list[dict]:
     busy = {p for p in parents for ch in changes if ch["Path"].startswith(p + "/")}
     return [ch for ch in changes
             if not (ch["Kind"] == 0 and ch["Path"] in parents and ch["Path"] not in busy)]
+
+
+def _exec_text(ex: dict) -> str:
+    """An exec's command in its events, as moby writes it (entrypoint, space, args)."""
+    pc = ex["ProcessConfig"]
+    return pc["entrypoint"] + " " + " ".join(pc["arguments"])
 
 
 def demux_text(data: bytes) -> str:

@@ -390,3 +390,44 @@ def test_endpoint_links_resolve_on_their_network(daemon):
     finally:
         daemon.cli("rm", "-f", *made)
         daemon.cli("network", "rm", net)
+
+
+def _exec_events(daemon, since: int, cid: str) -> list[dict]:
+    import time
+    import urllib.parse
+
+    filters = urllib.parse.quote(json.dumps({"container": [cid]}))
+    _, _, data = daemon.api("GET", f"/events?since={since}&until={int(time.time()) + 1}"
+                                   f"&filters={filters}")
+    text = data.decode() if isinstance(data, bytes) else json.dumps(data)
+    return [e for e in map(json.loads, filter(str.strip, text.split("\n")))
+            if e["Action"].startswith("exec_")]
+
+
+def test_exec_events(daemon):
+    """moby's exec_create: CMD, exec_start: CMD and exec_die (execID, exitCode), for an
+    attached exec and for a detached one, whose end nobody reads."""
+    import time
+
+    n = running(daemon)
+    cid = json.loads(daemon.cli("inspect", n, check=True).stdout)[0]["Id"]
+    since = int(time.time())
+    try:
+        assert daemon.cli("exec", n, "sh", "-c", "exit 3").returncode == 3
+        eid = exec_create(daemon, cid, ["sleep", "0.2"])
+        status, _, _ = daemon.api("POST", f"/exec/{eid}/start", {"Detach": True})
+        assert status == 200
+        for _ in range(100):
+            events = _exec_events(daemon, since, cid)
+            if sum(e["Action"] == "exec_die" for e in events) == 2:
+                break
+            time.sleep(0.1)
+        actions = [e["Action"] for e in events]
+        assert actions == ["exec_create: sh -c exit 3", "exec_start: sh -c exit 3",
+                           "exec_die", "exec_create: sleep 0.2", "exec_start: sleep 0.2",
+                           "exec_die"], actions
+        dies = [e["Actor"]["Attributes"] for e in events if e["Action"] == "exec_die"]
+        assert [d["exitCode"] for d in dies] == ["3", "0"]
+        assert dies[1]["execID"] == eid and events[3]["Actor"]["Attributes"]["execID"] == eid
+    finally:
+        daemon.cli("rm", "-f", n)
