@@ -44,7 +44,8 @@ def routes(r: Router, m: ContainerManager) -> None:
     async def list_(req: Request) -> Response:
         filters = req.filters()
         cs = m.list(req.qbool("all"), filters, req.qint("limit", -1) or -1)
-        return json_response([m.summary(c) for c in cs])
+        links = m.link_names()
+        return json_response([m.summary(c, links.get(c["Name"], [])) for c in cs])
 
     async def inspect(req: Request) -> Response:
         return json_response(complete.container_inspect(m.inspect(req.params["id"]),

@@ -998,13 +998,23 @@ class ContainerManager:
                 del ep[key]
         return c
 
-    def summary(self, c: dict) -> dict:
+    def link_names(self) -> dict[str, list[str]]:
+        """Container name -> the names links give it ("/me/alias"), which docker
+        lists among its Names."""
+        out: dict[str, list[str]] = {}
+        for other in self.all():
+            for link in other["HostConfig"].get("Links") or []:
+                target, _, alias = link.partition(":")
+                out.setdefault(target, []).append(alias)
+        return out
+
+    def summary(self, c: dict, link_names: list[str] = ()) -> dict:
         cfg = c["Config"]
         img_name = cfg.get("Image", "")
         cmd = " ".join([c["Path"], *c["Args"]])
         return {
             "Id": c["Id"],
-            "Names": [c["Name"]],
+            "Names": [c["Name"], *link_names],
             "Image": img_name,
             "ImageID": c["Image"],
             "Command": cmd,

@@ -431,3 +431,21 @@ def test_exec_events(daemon):
         assert dies[1]["execID"] == eid and events[3]["Actor"]["Attributes"]["execID"] == eid
     finally:
         daemon.cli("rm", "-f", n)
+
+
+def test_link_names_are_listed(daemon):
+    """docker's ps: a linked container is also named /linker/alias (docker-py's
+    test_create_with_links_and_ports looks it up by that name)."""
+    target, linker = running(daemon), name()
+    daemon.cli("run", "-d", "--name", linker, "--link", f"{target}:db", "busybox", "sleep",
+               "300", check=True)
+    try:
+        _, _, listed = daemon.api("GET", "/containers/json")
+        names = next(c["Names"] for c in listed if f"/{target}" in c["Names"])
+        assert names == [f"/{target}", f"/{linker}/db"]
+        out = daemon.cli("ps", "--format", "{{.Names}}", check=True).stdout.decode().split()
+        assert target in out and f"{linker}/db" not in ",".join(out)
+        out = daemon.cli("ps", "--no-trunc", "--format", "{{.Names}}", check=True).stdout
+        assert f"{target},{linker}/db" in out.decode().split()
+    finally:
+        daemon.cli("rm", "-f", linker, target)
