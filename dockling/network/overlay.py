@@ -179,7 +179,10 @@ class Overlay:
             for nid in list(nets):
                 if os.path.exists(self._sandbox(nid)):
                     self._ready.discard(nid)
-                    self._ensure_sandbox(nets[nid], fresh=True)
+                    try:
+                        self._ensure_sandbox(nets[nid], fresh=True)
+                    except Exception:  # noqa: BLE001 - the next endpoint retries it
+                        log.exception("cannot program overlay network %s", nid[:12])
         return rev
 
     def _mirror(self, net: dict) -> None:

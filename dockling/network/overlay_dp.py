@@ -82,15 +82,21 @@ def _make_vxlan(path: str, vni: int, mtu: int) -> None:
             finally:
                 os.close(fd)
 
-    def inside() -> None:
+    def drop_old() -> None:
+        # first: the kernel refuses a second device of this VNI and port while the
+        # old one (whose UDP socket is the host's) exists
         with IPRoute() as ipr:
             old = _index(ipr, VXLAN)
             if old is not None:
                 ipr.link("del", index=old)
+
+    def inside() -> None:
+        with IPRoute() as ipr:
             idx = _index(ipr, tmp)
             ipr.link("set", index=idx, ifname=VXLAN)
             ipr.link("set", index=idx, master=_index(ipr, BRIDGE), mtu=mtu, state="up")
 
+    run_in(path, drop_old)
     run_on_thread(outside)
     run_in(path, inside)
 
