@@ -93,6 +93,8 @@ def register(sub) -> None:
         sp = sub.add_parser(name, add_help=False)
         sp.add_argument("--help", action="help")
         _create_args(sp)
+        if name == "run":
+            sp.add_argument("--detach-keys")
         sp.set_defaults(func=cmd_run if name == "run" else cmd_create)
     for name, fn in (("start", cmd_start), ("container start", None)):
         if fn is None:
@@ -100,6 +102,7 @@ def register(sub) -> None:
         sp = sub.add_parser(name)
         sp.add_argument("-a", "--attach", action="store_true")
         sp.add_argument("-i", "--interactive", action="store_true")
+        sp.add_argument("--detach-keys")
         sp.add_argument("containers", nargs="+")
         sp.set_defaults(func=fn)
     sp = sub.add_parser("stop")
@@ -152,6 +155,7 @@ def register(sub) -> None:
     sp.add_argument("-u", "--user")
     sp.add_argument("-w", "--workdir")
     sp.add_argument("--privileged", action="store_true")
+    sp.add_argument("--detach-keys")
     sp.add_argument("container")
     sp.add_argument("command", nargs="...")
     sp.set_defaults(func=cmd_exec)
@@ -161,6 +165,7 @@ def register(sub) -> None:
     sp = sub.add_parser("attach")
     sp.add_argument("--no-stdin", action="store_true")
     sp.add_argument("--sig-proxy", default="true")
+    sp.add_argument("--detach-keys")
     sp.add_argument("container")
     sp.set_defaults(func=cmd_attach)
     sp = sub.add_parser("top")
@@ -496,12 +501,13 @@ def cmd_run(cli: Client, a) -> int:
         return 0
     want = {x.lower() for x in a.attach} or {"stdout", "stderr", *(
         ["stdin"] if a.interactive else [])}
+    spec, keys = detach_keys(a)
     sock = cli.hijack(f"/containers/{cid}/attach", {
         "stream": True, "stdin": "stdin" in want, "stdout": "stdout" in want,
-        "stderr": "stderr" in want})
+        "stderr": "stderr" in want, "detachKeys": spec or None})
     _start_or_exit(cli, cid)
     try:
-        pump(sock, tty_mode=a.tty, stdin="stdin" in want,
+        pump(sock, tty_mode=a.tty, stdin="stdin" in want, detach_keys=keys,
              on_resize=lambda: _resize(cli, f"/containers/{cid}/resize"))
     except Detached:
         print("\r\nread escape sequence", file=sys.stderr)
@@ -511,6 +517,25 @@ def cmd_run(cli: Client, a) -> int:
     # The stream ends when the container does; the daemon remembers the
     # status of an auto-removed container for this call.
     return cli.post(f"/containers/{cid}/wait")["StatusCode"]
+
+
+def detach_keys(a) -> tuple[str, bytes]:
+    """--detach-keys, else config.json's detachKeys (docker/cli), else docker's
+    ctrl-p,ctrl-q: (as written, for the daemon, which ends the stream on them and
+    refuses keys it cannot read; as bytes, for our watch of the terminal)."""
+    from dockling.cli import dockerconfig
+    from dockling.containers import detachkeys
+
+    spec = getattr(a, "detach_keys", None)
+    if not spec:
+        try:
+            spec = dockerconfig.load_config().get("detachKeys") or ""
+        except UsageError:
+            spec = ""
+    try:
+        return spec, detachkeys.parse(spec) if spec else detachkeys.DEFAULT
+    except ValueError:
+        return spec, detachkeys.DEFAULT  # the daemon answers with docker's error
 
 
 def _start_or_exit(cli: Client, cid: str) -> None:
@@ -537,12 +562,13 @@ def cmd_start(cli: Client, a) -> int:
         cid = a.containers[0]
         info = cli.get(f"/containers/{cid}/json")
         tty = info["Config"]["Tty"]
-        sock = cli.hijack(f"/containers/{cid}/attach", {"stream": True,
-                                                         "stdin": a.interactive,
-                                                         "stdout": True, "stderr": True})
+        spec, keys = detach_keys(a)
+        sock = cli.hijack(f"/containers/{cid}/attach", {
+            "stream": True, "stdin": a.interactive, "stdout": True, "stderr": True,
+            "detachKeys": spec or None})
         _start_or_exit(cli, cid)
         try:
-            pump(sock, tty_mode=tty, stdin=a.interactive)
+            pump(sock, tty_mode=tty, stdin=a.interactive, detach_keys=keys)
         except Detached:
             return 0
         return cli.post(f"/containers/{cid}/wait")["StatusCode"]
@@ -872,6 +898,9 @@ def cmd_exec(cli: Client, a) -> int:
         body["User"] = a.user
     if a.workdir:
         body["WorkingDir"] = a.workdir
+    spec, keys = detach_keys(a)
+    if spec:
+        body["DetachKeys"] = spec
     eid = cli.post(f"/containers/{a.container}/exec", body)["Id"]
     try:
         if a.detach:
@@ -883,7 +912,7 @@ def cmd_exec(cli: Client, a) -> int:
         raise ExitCode(exec_error_code(err.message) if exec_error_code(
             err.message) != 125 else 126) from err
     try:
-        pump(sock, tty_mode=a.tty, stdin=a.interactive,
+        pump(sock, tty_mode=a.tty, stdin=a.interactive, detach_keys=keys,
              on_resize=lambda: _resize(cli, f"/exec/{eid}/resize"))
     except Detached:
         return 0
@@ -903,10 +932,12 @@ def cmd_attach(cli: Client, a) -> int:
         print("You cannot attach to a stopped container, start it first", file=sys.stderr)
         return 1
     stdin = not a.no_stdin and info["Config"]["OpenStdin"]
+    spec, keys = detach_keys(a)
     sock = cli.hijack(f"/containers/{a.container}/attach", {
-        "stream": True, "stdin": stdin, "stdout": True, "stderr": True})
+        "stream": True, "stdin": stdin, "stdout": True, "stderr": True,
+        "detachKeys": spec or None})
     try:
-        pump(sock, tty_mode=info["Config"]["Tty"], stdin=stdin,
+        pump(sock, tty_mode=info["Config"]["Tty"], stdin=stdin, detach_keys=keys,
              on_resize=lambda: _resize(cli, f"/containers/{a.container}/resize"))
     except Detached:
         print("\r\nread escape sequence", file=sys.stderr)

@@ -18,12 +18,13 @@ class Detached(Exception):
     pass
 
 
-def pump(sock: socket.socket, *, tty_mode: bool, stdin: bool, on_resize=None) -> None:
+def pump(sock: socket.socket, *, tty_mode: bool, stdin: bool, on_resize=None,
+         detach_keys: bytes = DETACH_KEYS) -> None:
     """Copy stdin to the socket and the socket to stdout/stderr until the stream ends.
 
     Without a tty the stream is docker's multiplexed format. With a tty,
     a terminal stdin goes raw (ctrl-c travels to the container) and the
-    window size follows ours; ctrl-p ctrl-q detaches.
+    window size follows ours; ``detach_keys`` (ctrl-p ctrl-q) detach.
     """
     in_fd = sys.stdin.fileno() if stdin else None
     restore = None
@@ -61,8 +62,8 @@ def pump(sock: socket.socket, *, tty_mode: bool, stdin: bool, on_resize=None) ->
                     in_fd = None
                     continue
                 if tty_mode and restore is not None:
-                    keys = (keys + data)[-len(DETACH_KEYS):]
-                    if keys == DETACH_KEYS:
+                    keys = (keys + data)[-len(detach_keys):]
+                    if keys == detach_keys:
                         raise Detached
                 sock.sendall(data)
     finally:

@@ -121,3 +121,42 @@ def test_attach_and_detach_keys(daemon):
     out = daemon.cli("inspect", "-f", "{{.State.Status}}", n).stdout.decode().strip()
     assert out == "running"
     daemon.cli("rm", "-f", n, check=True)
+
+
+def test_detach_keys_from_the_flag_and_config_json(daemon, tmp_path):
+    """--detach-keys, else config.json's detachKeys (docker/cli): the sequence that
+    detaches; docker's default (ctrl-p ctrl-q) then travels to the container."""
+    import json
+
+    from tests.engine.conftest import name
+
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(json.dumps({"detachKeys": "ctrl-x,x"}))
+    for extra, env_cfg, keys in ((["--detach-keys", "ctrl-a,b"], {}, b"\x01b"),
+                                 ([], {"DOCKER_CONFIG": str(cfg)}, b"\x18x")):
+        n = name()
+        daemon.cli("run", "-dit", "--name", n, "busybox", "sh", check=True)
+        master, slave = os.openpty()
+        env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}",
+               "DOCKLING_NO_AUTOSTART": "1", **env_cfg}
+        proc = subprocess.Popen([os.path.join(BIN, "dockling"), "attach", *extra, n],
+                                stdin=slave, stdout=slave, stderr=slave, env=env,
+                                start_new_session=True)
+        os.close(slave)
+        t = Term(master)
+        try:
+            t.wait_raw()
+            t.type(b"\x10\x11echo still-$((1+1))\r")  # the default keys do not detach now
+            t.expect(b"still-2")
+            t.type(keys)
+            assert proc.wait(10) == 0
+            t.expect(b"read escape sequence")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+        out = daemon.cli("inspect", "-f", "{{.State.Status}}", n).stdout.decode().strip()
+        assert out == "running"
+        daemon.cli("rm", "-f", n, check=True)
