@@ -105,7 +105,7 @@ class LayerStore:
         os.chmod(os.path.join(tmp, "diff"), 0o755)  # the layer's /, as docker's (not the umask's)
         try:
             split: list = []
-            diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split)
+            diff_id, size = apply_layer(stream, os.path.join(tmp, "diff"), split, spread=True)
             if expected and diff_id != expected:
                 raise DiffIDMismatch(diff_id, expected)
             return self._place(tmp, split, diff_id, size, parent)
