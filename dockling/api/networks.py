@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
+from dockling.errors import Forbidden
 from dockling.network.manager import NetworkManager
 from dockling.network.store import PREDEFINED
 
@@ -54,7 +55,10 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
             if not _matches(net, {k: v for k, v in req.filters().items()
                                   if k in ("label", "label!")}, users):
                 continue
-            nets.remove(net["Id"], [])
+            try:
+                nets.remove(net["Id"], [])
+            except Forbidden:  # an overlay network another host still uses: kept
+                continue
             deleted.append(net["Name"])
         await nets.iptables.idle()
         return json_response({"NetworksDeleted": deleted or None})

@@ -123,6 +123,8 @@ def test_rm_everywhere_once_unused_anywhere(hosts):
     _run(c, n, cc)
     res = a.cli("network", "rm", n)
     assert res.returncode != 0 and "has active endpoints" in res.stderr
+    a.cli("network", "prune", "-f", check=True)  # used on C: prune on A keeps it
+    assert n in b.cli("network", "ls").stdout and n in a.cli("network", "ls").stdout
     c.cli("rm", "-f", cc, check=True)
     a.cli("network", "rm", n, check=True)
     for h in (b, c):
