@@ -14,8 +14,8 @@ import os
 import tempfile
 
 from dockling import background
-from dockling.api import complete, schema
-from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.api import complete, schema, websocket
+from dockling.api.server import Request, Response, Router, empty, json_response, version_key
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, detachkeys, stats
 from dockling.containers.logs import parse_since
@@ -29,7 +29,7 @@ from dockling.errors import (
 )
 from dockling.runtime import api_name
 from dockling.runtime.process import parse_signal
-from dockling.shim.shim import STDOUT, frame
+from dockling.shim.shim import STDOUT, Frames, frame
 
 log = logging.getLogger("dockling.api")
 
@@ -140,6 +140,20 @@ def routes(r: Router, m: ContainerManager) -> None:
         ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
             "application/vnd.docker.multiplexed-stream"
         return Response(101, content_type=ctype, hijack=run)
+
+    async def attach_ws(req: Request) -> Response:
+        """moby's wsContainersAttach: the same attach over a websocket, raw output in
+        binary frames (text before API 1.28)."""
+        c = m.get(req.params["id"])
+        headers = websocket.accept(req.headers)
+        run = _attacher(m, c, req, raw=True)
+        binary = req.version is None or version_key(req.version) >= (1, 28)
+
+        async def over_ws(creader, cwriter, leftover: bytes) -> None:
+            ws = websocket.Stream(creader, cwriter, leftover, binary)
+            await run(ws, ws, b"")
+
+        return Response(101, headers=headers, hijack=over_ws)
 
     async def resize(req: Request) -> Response:
         await m.resize(req.params["id"], req.qint("h", 0), req.qint("w", 0))
@@ -297,6 +311,7 @@ def routes(r: Router, m: ContainerManager) -> None:
     r.add("GET", "/containers/{id*}/top", top)
     r.add("GET", "/containers/{id*}/logs", logs)
     r.add("POST", "/containers/{id*}/attach", attach)
+    r.add("GET", "/containers/{id*}/attach/ws", attach_ws)
     r.add("POST", "/containers/{id*}/resize", resize)
     r.add("POST", "/containers/{id*}/pause", pause)
     r.add("POST", "/containers/{id*}/unpause", unpause)
@@ -328,9 +343,10 @@ async def _file_chunks(tmp):
         in_thread(tmp.close)  # freeing a GB of blocks takes a while
 
 
-def _attacher(m: ContainerManager, c: dict, req: Request):
+def _attacher(m: ContainerManager, c: dict, req: Request, raw: bool = False):
     """The hijack of an attach: the log first (``logs``), then the live streams
-    (``stream``) until the container ends or the client types the detach keys."""
+    (``stream``) until the container ends or the client types the detach keys.
+    ``raw``: no 8-byte stream headers, even without a TTY (attach/ws)."""
     cid = c["Id"]
     status = c["State"]["Status"]
     stream = req.qbool("stream")
@@ -347,7 +363,7 @@ def _attacher(m: ContainerManager, c: dict, req: Request):
     if not live and not logs:
         raise Conflict("You cannot attach to a stopped container, start it first")
     want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
-            "stderr": req.qbool("stderr")}
+            "stderr": req.qbool("stderr"), "frame": not raw}
     keys = detachkeys.for_attach(req.q("detachKeys")) if c["Config"]["Tty"] else None
     waiting = live and status in ("created", "exited")
     if waiting:
@@ -358,11 +374,15 @@ def _attacher(m: ContainerManager, c: dict, req: Request):
         try:
             if logs and (want["stdout"] or want["stderr"]) and \
                     c["HostConfig"].get("LogConfig", {}).get("Type") != "none":
+                frames = Frames() if raw and not c["Config"]["Tty"] else None
                 async for chunk in m.logs(cid, follow=False, tail="all", since=None,
                                           until=None, timestamps=False,
                                           stdout=want["stdout"], stderr=want["stderr"]):
-                    cwriter.write(chunk)
-                    await cwriter.drain()
+                    if frames is not None:
+                        chunk = b"".join(data for _, data in frames.feed(chunk))
+                    if chunk:
+                        cwriter.write(chunk)
+                        await cwriter.drain()
             if not live:
                 await _close(cwriter)
                 return

@@ -51,6 +51,7 @@ class Request:
         self.query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
         self.headers = headers
         self.params = params
+        self.version: str | None = None  # the /v1.xx/ of the path, if any
 
     @property
     def body(self) -> bytes:
@@ -273,7 +274,7 @@ class Server:
         log.debug("%s %s", req.method, req.path + ("?" + urllib.parse.urlencode(
             req.query, doseq=True) if req.query else ""))
         path, version = strip_version(req.path)
-        if version is not None and _vkey(version) > _vkey(API_VERSION):
+        if version is not None and version_key(version) > version_key(API_VERSION):
             return error_response(400, f"client version {version} is too new. Maximum "
                                        f"supported API version is {API_VERSION}")
         handler, params = self.router.match(req.method, path)
@@ -282,6 +283,7 @@ class Server:
                 return error_response(405, "method not allowed")
             return error_response(404, "page not found")
         req.params = params
+        req.version = version
         try:
             return await handler(req)
         except DocklingError as err:
@@ -367,7 +369,12 @@ class Server:
     async def _hijack(self, conn, req: Request, resp: Response, reader, writer) -> bool:
         """101 UPGRADED (or 200 for a client that did not ask), then raw bytes."""
         ctype = resp.content_type or "application/vnd.docker.raw-stream"
-        if req.upgrade:
+        if resp.headers.get("Upgrade") == "websocket":  # attach/ws: the handshake's 101
+            writer.write(conn.send(h11.InformationalResponse(
+                status_code=101, headers=list(resp.headers.items()),
+                reason=b"Switching Protocols")))
+            leftover, _ = conn.trailing_data
+        elif req.upgrade:
             writer.write(conn.send(h11.InformationalResponse(
                 status_code=101, headers=[("Content-Type", ctype), ("Connection", "Upgrade"),
                                           ("Upgrade", "tcp")], reason=b"UPGRADED")))
@@ -410,7 +417,7 @@ async def _head_read(writer, limit: float = 1.0) -> None:
         return
 
 
-def _vkey(v: str) -> tuple[int, ...]:
+def version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("."))
 
 

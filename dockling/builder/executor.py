@@ -47,6 +47,7 @@ from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFo
 from dockling.images import reference
 from dockling.images.layers import unmount
 from dockling.images.store import short
+from dockling.shim.shim import Frames
 
 log = logging.getLogger("dockling.builder")
 
@@ -520,7 +521,7 @@ class _Build:
         try:
             self.say(f" ---> Running in {cid[:12]}\n")
             await self.b.containers.start(cid)
-            frames = _Frames()
+            frames = Frames()
             async for chunk in self.b.containers.logs(cid, follow=True):
                 for stream, data in frames.feed(chunk):
                     text_out = data.decode("utf-8", "replace")
@@ -695,25 +696,6 @@ class _Build:
         os.chmod(path, 0o600)
         os.utime(path, (mtime, mtime))
         return copylib.Source(name, path, local=False), tmpdir
-
-
-class _Frames:
-    """The (stream, bytes) frames of a multiplexed log stream, as chunks come: a
-    chunk may hold several frames, or part of one."""
-
-    def __init__(self) -> None:
-        self.buf = b""
-
-    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        self.buf += chunk
-        out = []
-        while len(self.buf) >= 8:
-            size = int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < 8 + size:
-                break
-            out.append((self.buf[0], self.buf[8:8 + size]))
-            self.buf = self.buf[8 + size:]
-        return out
 
 
 def _owner(rootfs: str, chown: str) -> tuple[int, int]:

@@ -229,7 +229,9 @@ def _body(a) -> dict:
         labels[k] = v
     body: dict = {
         "Image": a.image, "Tty": a.tty, "OpenStdin": a.interactive,
-        "StdinOnce": a.interactive, "AttachStdin": a.interactive and not a.detach,
+        # docker/cli run: -d attaches nothing, so nothing closes stdin (StdinOnce off)
+        "StdinOnce": a.interactive and not a.detach,
+        "AttachStdin": a.interactive and not a.detach,
         "AttachStdout": not a.detach, "AttachStderr": not a.detach,
         "Env": env, "Labels": labels,
         "HostConfig": {"AutoRemove": a.rm, "NetworkMode": a.network or "default",

@@ -14,7 +14,7 @@ daemon and the CLI. It:
 
 Its unix socket speaks one JSON line per connection, then a stream:
     {"op": "wait"}                       -> {"ExitCode": N, "OOMKilled": b, ...} at exit
-    {"op": "attach", "stdin": b, "stdout": b, "stderr": b} -> raw or framed stream
+    {"op": "attach", "stdin": b, "stdout": b, "stderr": b[, "frame": b]} -> raw or framed stream
     {"op": "exec", "id": ..., "process": {...}, "stdin": b[, "frame": b]} -> stream, then the exit
     {"op": "resize", "height": h, "width": w[, "exec": id]}
 Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
@@ -38,6 +38,25 @@ STDOUT, STDERR = 1, 2
 
 def frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+class Frames:
+    """The (stream, bytes) of a framed stream as its chunks come: a chunk may hold
+    several frames, or part of one."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        self.buf += chunk
+        out = []
+        while len(self.buf) >= 8:
+            size = int.from_bytes(self.buf[4:8], "big")
+            if len(self.buf) < 8 + size:
+                break
+            out.append((self.buf[0], self.buf[8:8 + size]))
+            self.buf = self.buf[8 + size:]
+        return out
 
 
 def write_json_atomic(path: str, doc: dict) -> None:
@@ -422,8 +441,9 @@ class _Shim:
         self._log(stream, data)
         for c in self.clients:
             if c.kind == "attach" and c.req.get("stdout" if stream == STDOUT else "stderr"):
-                payload = data if self.o.tty else frame(stream, data)
-                self._send(c, payload)
+                # raw for a tty, and for a client that asked ("frame": false: attach/ws)
+                raw = self.o.tty or c.req.get("frame") is False
+                self._send(c, data if raw else frame(stream, data))
 
     def _log(self, stream: int, data: bytes) -> None:
         if self.log is None:
