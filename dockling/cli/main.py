@@ -46,6 +46,24 @@ class ArgParser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message}\nSee '{self.prog} --help'.")
 
+    def _get_formatter(self):
+        # argparse makes a formatter for every add_argument (a metavar check); without
+        # a width each asks shutil for the terminal's: a third of a command's parse
+        # time and shutil's imports, for help that is rarely printed
+        return self.formatter_class(prog=self.prog, width=_help_width())
+
+
+def _help_width() -> int:
+    """shutil.get_terminal_size().columns - 2, as argparse computes it."""
+    try:
+        cols = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            cols = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            cols = 80
+    return cols - 2
+
 
 # command -> the module that defines it: a run builds only its own parser
 # (argparse for every command costs ~25 ms of a ~60 ms start)
@@ -63,6 +81,30 @@ _MODULES = {
 }
 
 
+class _Unused:
+    """Stands in for the parser of a command not being run: takes every call."""
+
+    def __getattr__(self, name: str):
+        return self._take
+
+    def _take(self, *args, **kwargs):
+        return self
+
+
+class _OnlyCommand:
+    """The subparsers, building only ``command``'s parser (a module registers all of
+    its commands; building them all was most of a command's start: run and create
+    alone are ~200 arguments)."""
+
+    def __init__(self, sub, command: str) -> None:
+        self.sub, self.command = sub, command
+
+    def add_parser(self, name: str, **kwargs):
+        if name == self.command or self.command in kwargs.get("aliases", ()):
+            return self.sub.add_parser(name, **kwargs)
+        return _Unused()
+
+
 def build_parser(command: str | None = None) -> ArgParser:
     """The parser; with ``command``, only that command's module is registered."""
     import importlib
@@ -77,8 +119,9 @@ def build_parser(command: str | None = None) -> ArgParser:
         names = []
     else:  # help, or an unknown command: docker lists them all
         names = sorted(set(_MODULES.values()))
+    target = _OnlyCommand(sub, command) if command in _MODULES else sub
     for name in names:
-        importlib.import_module(f"dockling.cli.{name}").register(sub)
+        importlib.import_module(f"dockling.cli.{name}").register(target)
     sp = sub.add_parser("version")
     sp.add_argument("-f", "--format", default=None)
     sp.set_defaults(func=cmd_version)
