@@ -265,8 +265,6 @@ def _body(a) -> dict:
     if a.security_opt:
         hc["SecurityOpt"] = [_security_opt(o) for o in a.security_opt]
     if a.device:
-        from dockling.containers.security import parse_device
-
         hc["Devices"] = [parse_device(d) for d in a.device]
     if a.group_add:
         hc["GroupAdd"] = a.group_add
@@ -519,6 +517,16 @@ def cmd_run(cli: Client, a) -> int:
     # The stream ends when the container does; the daemon remembers the
     # status of an auto-removed container for this call.
     return cli.post(f"/containers/{cid}/wait")["StatusCode"]
+
+
+def parse_device(spec: str) -> dict:
+    """--device /dev/x[:/dev/y[:rwm]] -> HostConfig.Devices entry (docker/cli
+    parseDevice; here, not in the engine, whose module loaded the runtime)."""
+    parts = spec.split(":")
+    host = parts[0]
+    inside = parts[1] if len(parts) > 1 and not set(parts[1]) <= set("rwm") else host
+    perms = parts[-1] if len(parts) > 1 and set(parts[-1]) <= set("rwm") else "rwm"
+    return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms}
 
 
 def detach_keys(a) -> tuple[str, bytes]:

@@ -93,15 +93,6 @@ def docker_profile_to_oci(profile: dict) -> dict:
     return out
 
 
-def parse_device(spec: str) -> dict:
-    """--device /dev/x[:/dev/y[:rwm]] -> HostConfig.Devices entry."""
-    parts = spec.split(":")
-    host = parts[0]
-    inside = parts[1] if len(parts) > 1 and not set(parts[1]) <= set("rwm") else host
-    perms = parts[-1] if len(parts) > 1 and set(parts[-1]) <= set("rwm") else "rwm"
-    return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms}
-
-
 def oci_devices(entries: list[dict]) -> tuple[list[dict], list[dict]]:
     """HostConfig.Devices -> (linux.devices, device cgroup allow rules)."""
     devs, rules = [], []

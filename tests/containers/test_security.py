@@ -88,17 +88,6 @@ def test_docker_profile_to_oci():
     assert security.docker_profile_to_oci(opts.seccomp)["syscalls"][2]["errnoRet"] == 13
 
 
-@pytest.mark.parametrize("spec, want", [
-    ("/dev/fuse", ("/dev/fuse", "/dev/fuse", "rwm")),
-    ("/dev/fuse:/dev/f", ("/dev/fuse", "/dev/f", "rwm")),
-    ("/dev/fuse:r", ("/dev/fuse", "/dev/fuse", "r")),
-    ("/dev/fuse:/dev/f:rw", ("/dev/fuse", "/dev/f", "rw")),
-])
-def test_parse_device(spec, want):
-    d = security.parse_device(spec)
-    assert (d["PathOnHost"], d["PathInContainer"], d["CgroupPermissions"]) == want
-
-
 def test_oci_devices(tmp_path):
     devs, rules = security.oci_devices([{"PathOnHost": "/dev/null",
                                          "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}])
