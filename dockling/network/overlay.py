@@ -232,6 +232,7 @@ class Overlay:
                 known[cid] = ep
                 if ready:
                     overlay_dp.add_peer(self._sandbox(nid), ep["ip"], ep["mac"], ep["host"])
+                    overlay_dp.announce(self._sandbox(nid), ep["ip"], ep["mac"])
 
     # -- networks ---------------------------------------------------------------------------
     def create(self, body: dict) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -160,6 +161,29 @@ def add_peer(sandbox: str, ip: str, mac: str, vtep: str) -> None:
             ipr.fdb("append", ifindex=vx, lladdr=mac, dst=vtep)
             ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
     run_in(sandbox, work)
+
+
+def announce(sandbox: str, ip: str, mac: str) -> None:
+    """A gratuitous ARP for a remote container, sent by br0 to the local ones.
+
+    A local container that asked for this IP before it existed has an incomplete
+    (or failed) neighbour entry and would ask again only at the kernel's next ARP
+    retry (1 s later); an ARP reply resolves such an entry at once. Nothing is
+    created in caches that never asked (arp_accept is 0 by default)."""
+    def work() -> None:
+        hw = bytes.fromhex(mac.replace(":", ""))
+        addr = socket.inet_aton(ip)
+        frame = (b"\xff" * 6 + hw + b"\x08\x06"  # Ethernet: broadcast, from it, ARP
+                 + b"\x00\x01\x08\x00\x06\x04\x00\x02"  # Ethernet/IPv4, a reply
+                 + hw + addr + b"\xff" * 6 + addr)
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((BRIDGE, 0))
+            s.send(frame)
+    if netns.exists(sandbox):
+        try:
+            run_in(sandbox, work)
+        except OSError:
+            pass  # an optimisation: the container's own ARP retry still comes
 
 
 def delete_peer(sandbox: str, ip: str, mac: str) -> None:
