@@ -111,12 +111,14 @@ def unchanged(key: str, mod_revision: int) -> dict:
 
 class Etcd:
     def __init__(self, endpoints: list[str], ca: str | None = None,
-                 cert: tuple[str, str] | None = None, timeout: float = 2.0) -> None:
+                 cert: tuple[str, str] | None = None, timeout: float = 2.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.endpoints = list(endpoints)
         self.timeout = timeout
         verify: bool | str = ca or True
         self._tls = {"verify": verify, "cert": cert}
-        self.client = httpx.Client(timeout=timeout, **self._tls)
+        # transport: httpx.MockTransport in tests of the failover logic
+        self.client = httpx.Client(timeout=timeout, transport=transport, **self._tls)
         self._good = 0  # index of the member that answered last
         self._lock = threading.Lock()
 
