@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import threading
 from typing import NamedTuple
 
@@ -249,11 +250,16 @@ class Etcd:
     def interrupt_watch(self) -> None:
         """Break the watch's stream now (the daemon is stopping)."""
         resp = getattr(self, "_watching", None)
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:  # noqa: BLE001 - closing from another thread may race
-                pass
+        if resp is None:
+            return
+        # close() from another thread does not wake a blocked read; shutdown does
+        stream = resp.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
 
 
 class _Compacted(Exception):

@@ -92,7 +92,8 @@ class Overlay:
         self._remote: dict[str, dict[str, dict]] = {}  # net id -> container -> endpoint
         self._mine: dict[tuple[str, str], dict] = {}  # (net id, container) -> endpoint
         self._ready: set[str] = set()  # sandboxes programmed by this daemon run
-        self._pending: list[dict] = []  # txn operations etcd could not take yet
+        self._pending: list[tuple] = []  # ("endpoint"|"release", net, container[, ip])
+        self._flush_lock = threading.Lock()
         self._cursor: dict[str, int] = {}
         self._lease = 0
         self._synced = False
@@ -323,6 +324,7 @@ class Overlay:
         cid = c["Id"]
         cfg = netstore.ipv4_config(net)
         subnet = ipaddress.ip_network(cfg["Subnet"])
+        self._forget_pending(net["Id"], cid)
         ip = self.allocate(net, cid, (ep.get("IPAMConfig") or {}).get("IPv4Address"))
         mac = ep.get("_mac") or c["Config"].get("MacAddress") or ipam.mac_for(ip)
         names = [c["Name"][1:], cid[:12], *(ep.get("Aliases") or [])]
@@ -336,7 +338,9 @@ class Overlay:
             self.etcd.put(self.keys.endpoint(net["Id"], cid), json.dumps(record), self._lease)
         except BaseException:
             overlay_dp.delete_endpoint(self._sandbox(net["Id"]), host_if)
-            self._release_address(net["Id"], cid, ip)
+            with self._lock:
+                self._pending.append(("release", net["Id"], cid, ip))
+            self._flush_quietly()
             raise
         with self._lock:
             self._mine[(net["Id"], cid)] = record
@@ -352,13 +356,13 @@ class Overlay:
             self._mine.pop((nid, cid), None)
         if ep.get("_host_if"):
             overlay_dp.delete_endpoint(self._sandbox(nid), ep["_host_if"])
-        try:
-            self.etcd.delete(self.keys.endpoint(nid, cid))
-        except StoreError:
-            with self._lock:
-                self._pending.append(delete_op(self.keys.endpoint(nid, cid)))
-        if ep.get("IPAddress"):
-            self._release_address(nid, cid, ep["IPAddress"])
+        # On a thread: a container's exit must not wait for etcd (nor fail without it);
+        # the liveness thread retries what is left.
+        with self._lock:
+            self._pending.append(("endpoint", nid, cid))
+            if ep.get("IPAddress"):
+                self._pending.append(("release", nid, cid, ep["IPAddress"]))
+        threading.Thread(target=self._flush_quietly, name="cluster-release", daemon=True).start()
 
     def restore(self, c: dict) -> None:
         """A container that ran on while the daemon was away: publish it again."""
@@ -440,33 +444,40 @@ class Overlay:
     def _release_address(self, nid: str, cid: str, ip: str) -> None:
         """Delete ipam/<net>/<ip> only if ``cid`` holds it: never another's."""
         key = self.keys.ipam(nid, ip)
-        try:
-            kv = self.etcd.get(key)
-            if kv is not None and kv.json().get("owner") == cid:
-                self.etcd.txn([unchanged(key, kv.mod_revision)], [delete_op(key)])
-        except StoreError:
-            with self._lock:
-                self._pending.append({"release": (nid, cid, ip)})
+        kv = self.etcd.get(key)
+        if kv is not None and kv.json().get("owner") == cid:
+            self.etcd.txn([unchanged(key, kv.mod_revision)], [delete_op(key)])
 
     def _flush_pending(self) -> None:
-        """What etcd could not take while it was away, in order; a failure keeps
-        the rest for the next round."""
-        with self._lock:
-            todo, self._pending = self._pending, []
-        try:
-            while todo:
-                op = todo[0]
-                if "release" in op:
-                    key = self.keys.ipam(*op["release"][::2])
-                    kv = self.etcd.get(key)
-                    if kv is not None and kv.json().get("owner") == op["release"][1]:
-                        self.etcd.txn([unchanged(key, kv.mod_revision)], [delete_op(key)])
-                else:
-                    self.etcd.txn([], [op])
-                todo.pop(0)
-        finally:
+        """Endpoint keys and addresses of containers gone, in order; a failure keeps
+        the rest for the next round. One flush at a time (``connect`` takes the same
+        lock to drop what a container coming back would otherwise lose)."""
+        with self._flush_lock:
             with self._lock:
-                self._pending = todo + self._pending
+                todo, self._pending = self._pending, []
+            try:
+                while todo:
+                    kind, nid, cid, *ip = todo[0]
+                    if kind == "endpoint":
+                        self.etcd.delete(self.keys.endpoint(nid, cid))
+                    else:
+                        self._release_address(nid, cid, ip[0])
+                    todo.pop(0)
+            finally:
+                with self._lock:
+                    self._pending = todo + self._pending
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush_pending()
+        except StoreError:
+            pass  # etcd away: the liveness thread flushes once it answers
+
+    def _forget_pending(self, nid: str, cid: str) -> None:
+        """A container connecting again keeps what its last exit queued for release
+        (the same address, found again by owner): drop those operations."""
+        with self._flush_lock, self._lock:
+            self._pending = [op for op in self._pending if op[1:3] != (nid, cid)]
 
     # -- sandboxes -------------------------------------------------------------------------------
     def _sandbox(self, nid: str) -> str:

@@ -203,11 +203,14 @@ def test_etcd_one_member_down_everything_works(hosts):
 def test_etcd_without_quorum_old_traffic_flows_new_endpoints_fail(hosts):
     a, b, c = hosts.hosts
     n = _net(hosts, "10.77.4.0/24", on=0)
-    ca, cc = name("a"), name("c")
+    ca, cc, gone = name("a"), name("c"), name("gone")
     _run(a, n, ca)
+    _run(a, n, gone)
     wait_until(lambda: n in c.cli("network", "ls").stdout, what="network on C")
     _run(c, n, cc)
     assert _ping(a, ca, cc)
+    ip_gone = _ip(a, gone, n)
+    nid = _id(a, n)
     for m in hosts.members[1:]:
         m.stop()
     try:
@@ -217,10 +220,15 @@ def test_etcd_without_quorum_old_traffic_flows_new_endpoints_fail(hosts):
         assert res.returncode != 0
         assert "cluster store unavailable" in res.stderr, res.stderr
         a.cli("rm", "-f", late)
+        # a container may still go: its address and endpoint are released later
+        a.cli("rm", "-f", gone, check=True)
     finally:
         for i in (1, 2):
             hosts.restart_member(i)
         hosts.wait_etcd()
+    wait_until(lambda: ip_gone not in _etcd_range(hosts, f"/dockling/ipam/{nid}/"),
+               timeout=30, what="the address of the removed container released")
+    wait_until(lambda: ip_gone not in _remote_neighbours(c, n), what="its endpoint gone on C")
     # back: new endpoints again, and the first address was not handed out twice
     again = name("again")
     wait_until(lambda: a.cli("run", "-d", "--name", again, "--network", n, "busybox",
