@@ -148,7 +148,8 @@ def test_absolute_names_stay_inside(dirs):
     [("d", "sym", {"target": "OUTSIDE"}), ("d/.wh..wh..opq", "file", {})],
 ], ids=["dotdot", "nested-dotdot", "abs-symlink-dir", "rel-symlink-dir", "hardlink-dotdot",
         "hardlink-abs", "whiteout-through-symlink", "opaque-through-symlink"])
-def test_hostile_layers_refused(dirs, entries):
+@pytest.mark.parametrize("spread", [False, True], ids=["plain", "spread"])
+def test_hostile_layers_refused(dirs, entries, spread):
     dest, outside = dirs
     fixed = []
     for name, kind, extra in entries:
@@ -156,7 +157,7 @@ def test_hostile_layers_refused(dirs, entries):
                  for k, v in extra.items()}
         fixed.append((name, kind, extra))
     with pytest.raises(InvalidArgument, match="invalid layer"):
-        apply_layer(io.BytesIO(make_tar(fixed)), str(dest))
+        apply_layer(io.BytesIO(make_tar(fixed)), str(dest), spread=spread)
     _untouched(outside)
 
 
@@ -266,3 +267,97 @@ def test_tar_split_never_reads_through_a_link_the_layer_planted(tmp_path):
     with pytest.raises(DocklingError):
         store.write_tar(layer.chain_id, out)
     assert b"HOSTSECRET" not in out.getvalue()
+
+
+def _fs_flags(path) -> int | None:
+    """FS_IOC_GETFLAGS of a directory; None where the filesystem has no such flags."""
+    import array
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, 0x80086601, flags, True)
+        return flags[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def test_spread_layer_keeps_names_modes_and_owners(dirs):
+    """A layer store's unpack (spread=True) makes its top directories under a
+    temporary name and renames them: what lands is what the tar says, nothing
+    else, and the layer's root is marked a top directory (chattr +T) where the
+    filesystem has such flags (ext4)."""
+    dest, outside = dirs
+    data = make_tar([
+        ("usr", "dir", {"mode": 0o750, "uid": 7, "gid": 8, "mtime": 1_500_000_000}),
+        ("usr/lib/x", "file", {"data": b"x"}),
+        ("opt/implied/file", "file", {"data": b"y"}),  # opt and opt/implied not in the tar
+        ("top", "file", {"data": b"t"}),
+        ("usr", "dir", {"mode": 0o755}),  # a directory again: kept, its mode changes
+    ])
+    apply_layer(io.BytesIO(data), str(dest), spread=True)
+    assert sorted(os.listdir(dest)) == ["opt", "top", "usr"]
+    st = os.lstat(dest / "usr")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
+    assert (dest / "usr" / "lib" / "x").read_bytes() == b"x"
+    assert stat.S_IMODE(os.lstat(dest / "opt").st_mode) == 0o755  # docker's implied mode
+    assert (dest / "opt" / "implied" / "file").read_bytes() == b"y"
+    flags = _fs_flags(dest)
+    assert flags is None or flags & 0x00020000
+    _untouched(outside)
+
+
+def test_plain_unpack_leaves_the_destination_flags_alone(dirs):
+    """docker cp's destination is the user's directory: never marked."""
+    dest, _ = dirs
+    before = _fs_flags(dest)
+    apply_layer(io.BytesIO(make_tar([("a/b", "file", {"data": b"x"})])), str(dest),
+                whiteouts=False)
+    assert _fs_flags(dest) == before
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["plain", "spread"])
+def test_later_entries_replace_earlier_ones(dirs, spread):
+    """A tar may name a path twice; the last entry wins, whatever the kinds
+    (created exclusively first, the old entry removed only when it is there)."""
+    dest, outside = dirs
+    data = make_tar([
+        ("f", "file", {"data": b"one"}),
+        ("f", "file", {"data": b"two", "mode": 0o600}),
+        ("d", "dir", {}),
+        ("d/inner", "file", {"data": b"gone"}),
+        ("d", "file", {"data": b"now a file"}),
+        ("s", "sym", {"target": str(outside / "secret")}),
+        ("s", "file", {"data": b"not through the link"}),
+        ("l", "file", {"data": b"plain"}),
+        ("l", "hard", {"target": "f"}),
+        ("g", "file", {"data": b"x"}),
+        ("g", "dir", {"mode": 0o700}),
+        ("g/in", "file", {"data": b"in"}),
+        ("p", "file", {"data": b"x"}),
+        ("p", "fifo", {"mode": 0o640}),
+    ])
+    apply_layer(io.BytesIO(data), str(dest), spread=spread)
+    assert (dest / "f").read_bytes() == b"two"
+    assert stat.S_IMODE(os.lstat(dest / "f").st_mode) == 0o600
+    assert (dest / "d").read_bytes() == b"now a file"
+    assert (dest / "s").read_bytes() == b"not through the link"
+    assert not (dest / "s").is_symlink()
+    assert os.lstat(dest / "l").st_ino == os.lstat(dest / "f").st_ino
+    assert (dest / "g" / "in").read_bytes() == b"in"
+    assert stat.S_ISFIFO(os.lstat(dest / "p").st_mode)
+    assert stat.S_IMODE(os.lstat(dest / "p").st_mode) == 0o640
+    assert sorted(os.listdir(dest)) == ["d", "f", "g", "l", "p", "s"]
+    _untouched(outside)
+
+
+def test_truncated_small_file_is_refused(dirs):
+    """File data is read from the stream directly: a tar cut inside a member's
+    data is an invalid layer, not a short file."""
+    dest, _ = dirs
+    data = make_tar([("a", "file", {"data": b"x" * 300}), ("b", "file", {"data": b"y" * 3000})])
+    with pytest.raises(InvalidArgument, match="invalid layer"):
+        apply_layer(io.BytesIO(data[:512 * 4 + 1000]), str(dest))

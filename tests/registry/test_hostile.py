@@ -507,3 +507,71 @@ def test_registry_without_ranges_restarts_the_layer(rdaemon, hostile, tmp_path):
     assert (tmp_path / "big").stat().st_size == 2 * 1024 * 1024
     rdaemon.cli("rm", c, check=True)
     rdaemon.cli("rmi", ref, check=True)
+
+
+def multi_image(layers: list[dict[str, bytes]]) -> dict:
+    """An image of several layers: {"blobs": [...], "config", "manifest"}."""
+    made = [layer(files) for files in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [d for _, d in made]},
+                         "created": "2026-01-01T00:00:00Z"}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MT_V2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": len(config), "digest": sha(config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(b), "digest": sha(b)} for b, _ in made]}).encode()
+    return {"blobs": [b for b, _ in made], "diff_ids": [d for _, d in made],
+            "config": config, "manifest": manifest}
+
+
+def _add_multi(hostile, tag: str, img: dict) -> None:
+    hostile.manifests[tag] = (MT_V2, img["manifest"])
+    hostile.blobs[sha(img["config"])] = img["config"]
+    for b in img["blobs"]:
+        hostile.blobs[sha(b)] = b
+
+
+def test_many_layers_complete_in_order(rdaemon, hostile):
+    """Each layer unpacks into its own directory as its download comes in, and
+    "Pull complete" comes in the layers' order; a later layer's file wins; the
+    downloads are not kept."""
+    d = rdaemon
+    files = [{f"l{i}/f{j}": os.urandom(2000) for j in range(50)} for i in range(4)]
+    files[1]["l0/f0"] = b"replaced by layer 1"
+    img = multi_image(files)
+    _add_multi(hostile, "side", img)
+    out = d.cli("pull", f"{hostile.host}/side/img:side", check=True).stdout.decode()
+    done = [line.split(":")[0] for line in out.splitlines() if line.endswith(": Pull complete")]
+    assert done == [sha(b)[7:19] for b in img["blobs"]]
+    info = json.loads(d.cli("image", "inspect", f"{hostile.host}/side/img:side").stdout)[0]
+    assert info["RootFS"]["Layers"] == img["diff_ids"]
+    assert not os.listdir(os.path.join(d.root, "tmp"))
+    assert not {sha(b)[7:] for b in img["blobs"]} & _blob_files(d)
+    cid = d.cli("create", f"{hostile.host}/side/img:side", check=True).stdout.decode().strip()
+    try:
+        got = d.cli("cp", f"{cid}:/l0/f0", "-").stdout
+        with tarfile.open(fileobj=io.BytesIO(got)) as tf:
+            assert tf.extractfile("f0").read() == b"replaced by layer 1"
+    finally:
+        d.cli("rm", "-f", cid)
+        d.cli("rmi", f"{hostile.host}/side/img:side", check=True)
+
+
+def test_a_bad_layer_among_many_leaves_no_temporaries(rdaemon, hostile):
+    """One layer of four fails its digest while the others download and unpack:
+    the pull fails in docker's words, no ingest file and no
+    half-unpacked layer is left, and no image is stored."""
+    d = rdaemon
+    img = multi_image([{f"b{i}/f{j}": os.urandom(3000) for j in range(40)} for i in range(4)])
+    _add_multi(hostile, "bad", img)
+    lie = bytearray(img["blobs"][1])
+    lie[len(lie) // 2] ^= 0xFF
+    hostile.blobs[sha(img["blobs"][1])] = bytes(lie)
+    res = d.cli("pull", f"{hostile.host}/bad4/img:bad")
+    assert res.returncode == 1
+    assert b"filesystem layer verification failed for digest" in res.stderr, res.stderr
+    assert not os.listdir(os.path.join(d.root, "tmp"))
+    assert not [n for n in os.listdir(os.path.join(d.root, "layers")) if n.startswith("tmp-")]
+    assert not {sha(b)[7:] for b in img["blobs"]} & _blob_files(d)
+    assert d.cli("image", "inspect", f"{hostile.host}/bad4/img:bad").returncode == 1
