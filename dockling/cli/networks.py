@@ -94,7 +94,9 @@ def cmd_create(cli: Client, a) -> int:
     body = {"Name": a.name, "Driver": a.driver, "Internal": a.internal,
             "Attachable": a.attachable, "EnableIPv6": a.ipv6,
             "IPAM": {"Driver": a.ipam_driver, "Config": configs, "Options": {}},
-            "Options": _kv(a.opt, "option"), "Labels": _kv(
+            # docker's MapOpts: a bare key (-o encrypted) is the key with ""
+            "Options": _kv([x if "=" in x else x + "=" for x in a.opt], "option"),
+            "Labels": _kv(
                 [x if "=" in x else x + "=" for x in a.label], "label")}
     print(cli.post("/networks/create", body)["Id"])
     return 0
