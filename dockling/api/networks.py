@@ -82,6 +82,8 @@ def _matches(net: dict, filters: dict[str, list[str]], users) -> bool:
             return False
         if key == "driver" and net["Driver"] not in vals:
             return False
+        if key == "scope" and net.get("Scope", "local") not in vals:  # local, global
+            return False
         if key == "type":
             kind = "builtin" if net["Name"] in PREDEFINED else "custom"
             if kind not in vals:

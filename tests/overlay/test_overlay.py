@@ -58,6 +58,9 @@ def test_created_on_a_listed_everywhere_as_global(hosts):
                                           "{{.Name}} {{.Scope}}").stdout, what=f"{n} on {h.ns}")
         line = next(x for x in h.cli("network", "ls").stdout.splitlines() if f" {n} " in x)
         assert line.split()[2:] == ["overlay", "global"]
+    scoped = c.cli("network", "ls", "--filter", "scope=global", "--format", "{{.Scope}}",
+                   check=True).stdout.split()
+    assert scoped and set(scoped) == {"global"}
     status, body = b.api("GET", f"/networks/{n}")
     assert status == 200 and body["Driver"] == "overlay" and body["Scope"] == "global"
     assert not any(k.startswith("_") for k in body)
