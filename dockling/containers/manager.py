@@ -1146,7 +1146,9 @@ class ContainerManager:
             try:
                 self.pause(c["Id"])
                 paused = True
-            except (Conflict, InvalidArgument, InternalError) as err:
+            except (Conflict, InvalidArgument, InternalError, NotFound) as err:
+                # NotFound: it exited meanwhile and its runtime state is gone (moby's
+                # commit ignores the pause's error too)
                 log.warning("container %s not paused: %s", c["Id"][:12], err)
         try:
             yield
@@ -1154,8 +1156,8 @@ class ContainerManager:
             if paused:
                 try:
                     self.unpause(c["Id"])
-                except Conflict:
-                    pass  # unpaused (or stopped) by someone else meanwhile
+                except (Conflict, NotFound):
+                    pass  # unpaused, stopped or gone meanwhile
 
     def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
                author: str = "", changes: list[str] | None = None,
