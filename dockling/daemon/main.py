@@ -25,6 +25,7 @@ from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import networks as networks_api
 from dockling.api import registry as registry_api
+from dockling.api import plugins as plugins_api
 from dockling.api import swarm as swarm_api
 from dockling.api import system as system_api
 from dockling.api import volumes as volumes_api
@@ -106,6 +107,7 @@ class Daemon:
         networks_api.routes(r, self.networks, self.containers)
         build_api.routes(r, self.builder)
         swarm_api.routes(r)
+        plugins_api.routes(r)
         return r
 
     def reconcile(self) -> None:
