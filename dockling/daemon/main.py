@@ -24,8 +24,8 @@ from dockling.api import build as build_api
 from dockling.api import containers as containers_api
 from dockling.api import images as images_api
 from dockling.api import networks as networks_api
-from dockling.api import registry as registry_api
 from dockling.api import plugins as plugins_api
+from dockling.api import registry as registry_api
 from dockling.api import swarm as swarm_api
 from dockling.api import system as system_api
 from dockling.api import volumes as volumes_api
