@@ -262,3 +262,27 @@ def _etcd_range(hosts, prefix: str) -> dict[str, str]:
     finally:
         e.close()
     return {kv.key[len(prefix):]: kv.value.decode() for kv in kvs}
+
+
+def test_connect_and_disconnect_a_running_container(hosts):
+    a, b, _ = hosts.hosts
+    n = _net(hosts, on=1)
+    local = name("lo")
+    a.cli("network", "create", local, check=True)
+    ca, cb = name("a"), name("b")
+    try:
+        _run(a, local, ca)
+        _run(b, n, cb)
+        wait_until(lambda: n in a.cli("network", "ls").stdout, what="network on A")
+        a.cli("network", "connect", n, ca, check=True)
+        assert _ping(a, ca, cb)  # by name, through the embedded DNS it already had
+        assert _ping(b, cb, ca)
+        ip = _ip(a, ca, n)
+        a.cli("network", "disconnect", n, ca, check=True)
+        assert ip not in a.exec(ca, "ip", "-o", "addr").stdout
+        wait_until(lambda: ip not in _remote_neighbours(b, n), what="its endpoint gone on B")
+        wait_until(lambda: ip not in _etcd_range(hosts, f"/dockling/ipam/{_id(a, n)}/"),
+                   what="its address released")
+    finally:
+        a.cli("rm", "-f", ca)
+        a.cli("network", "rm", local)
