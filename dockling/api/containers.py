@@ -37,7 +37,8 @@ log = logging.getLogger("dockling.api")
 def routes(r: Router, m: ContainerManager) -> None:
     async def create(req: Request) -> Response:
         warnings: list[str] = []
-        body = schema.strslices(schema.check(req.json(), schema.ContainerCreate))
+        body = schema.strslices(schema.check(schema.create_body(req.json()),
+                                             schema.ContainerCreate))
         c = m.create(body, req.q("name"), warnings)
         return json_response({"Id": c["Id"], "Warnings": warnings}, 201)
 

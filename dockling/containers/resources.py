@@ -59,6 +59,18 @@ def _has_blkio_weight() -> bool:
         "blkio.weight", "blkio.bfq.weight"))
 
 
+def _has_cpu_realtime() -> bool:
+    """moby sysinfo's CPURealtime: v1's cpu.rt_period_us (CONFIG_RT_GROUP_SCHED); cgroup
+    v2 has no real-time budgets."""
+    from dockling.runtime.cgroups import is_unified
+    from dockling.runtime.cgroups.v1 import find_mounts
+
+    if is_unified():
+        return False
+    mount = find_mounts().get("cpu")
+    return bool(mount) and os.path.exists(os.path.join(mount, "cpu.rt_period_us"))
+
+
 def validate(hc: dict) -> None:
     """docker's create-time checks of the resource fields."""
     mem = hc.get("Memory") or 0
@@ -85,6 +97,11 @@ def validate(hc: dict) -> None:
         if not want <= have:
             raise InvalidArgument(f"Requested CPUs are not available - requested {cpus}, "
                                   f"available: {_fmt(have)}")
+    rt_period, rt_runtime = hc.get("CpuRealtimePeriod") or 0, hc.get("CpuRealtimeRuntime") or 0
+    if (rt_period > 0 or rt_runtime > 0) and not _has_cpu_realtime():
+        raise InvalidArgument("Your kernel does not support CPU real-time scheduler")
+    if rt_period and rt_runtime and rt_runtime > rt_period:
+        raise InvalidArgument("cpu-rt-runtime cannot be higher than cpu-rt-period")
     weight = hc.get("BlkioWeight") or 0
     if weight and not 10 <= weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
@@ -122,6 +139,10 @@ def oci_resources(hc: dict) -> dict:
         cpu["cpus"] = hc["CpusetCpus"]
     if hc.get("CpusetMems"):
         cpu["mems"] = hc["CpusetMems"]
+    if hc.get("CpuRealtimePeriod"):
+        cpu["realtimePeriod"] = hc["CpuRealtimePeriod"]
+    if hc.get("CpuRealtimeRuntime"):
+        cpu["realtimeRuntime"] = hc["CpuRealtimeRuntime"]
     if cpu:
         r["cpu"] = cpu
     mem: dict = {}

@@ -223,3 +223,21 @@ def test_image_inspect_is_the_legacy_shape_below_api_1_50():
     assert doc["RepoTags"] == [] and doc["RepoDigests"] == []
     assert doc["Config"]["Hostname"] == "" and doc["Config"]["Env"] is None
     assert doc["RootFS"] == {} and doc["Metadata"] == {"LastTagTime": "0001-01-01T00:00:00Z"}
+
+
+def test_create_body_keys_match_as_go_matches_them():
+    """Go's encoding/json takes a key that differs from a field's name in case only
+    (docker-py sends CPURealtimePeriod; the docker CLI never does): the create body is
+    folded onto docker's names, maps' own keys (labels, endpoints) untouched."""
+    from dockling.api.schema import create_body
+
+    body = create_body({
+        "image": "busybox", "Labels": {"lower": "x"},
+        "HostConfig": {"CPURealtimePeriod": 1000, "cpurealtimeruntime": 500, "Memory": 1,
+                       "memory": 2, "logconfig": {"type": "none"}},
+        "networkingconfig": {"endpointsconfig": {"my net": {"aliases": ["a"]}}}})
+    assert body == {
+        "Image": "busybox", "Labels": {"lower": "x"},
+        "HostConfig": {"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 500, "Memory": 1,
+                       "LogConfig": {"Type": "none"}},
+        "NetworkingConfig": {"EndpointsConfig": {"my net": {"Aliases": ["a"]}}}}

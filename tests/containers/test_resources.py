@@ -103,3 +103,21 @@ def test_discard_unsupported_blkio_weight(monkeypatch):
     monkeypatch.setattr(resources, "_has_blkio_weight", lambda: True)
     hc = {"BlkioWeight": 300}
     assert resources.discard_unsupported(hc) == [] and hc["BlkioWeight"] == 300
+
+
+def test_cpu_realtime(monkeypatch):
+    """docker's real-time limits: refused where the kernel has no RT group scheduling
+    (moby sysinfo.CPURealtime: v1's cpu.rt_period_us; never on v2), runtime not
+    above period, and into the spec's cpu.realtime* (written to cpu.rt_*_us)."""
+    hc = {"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 500}
+    monkeypatch.setattr(resources, "_has_cpu_realtime", lambda: False)
+    with pytest.raises(InvalidArgument, match="^Your kernel does not support CPU real-time "
+                                              "scheduler$"):
+        resources.validate(hc)
+    monkeypatch.setattr(resources, "_has_cpu_realtime", lambda: True)
+    resources.validate(hc)
+    with pytest.raises(InvalidArgument, match="^cpu-rt-runtime cannot be higher than "
+                                              "cpu-rt-period$"):
+        resources.validate({"CpuRealtimePeriod": 500, "CpuRealtimeRuntime": 1000})
+    assert resources.oci_resources(hc) == {"cpu": {"realtimePeriod": 1000,
+                                                   "realtimeRuntime": 500}}

@@ -522,3 +522,25 @@ def test_attach_over_websocket(daemon):
         assert status == 400 and "websocket" in doc["message"]  # not a handshake
     finally:
         daemon.cli("rm", "-f", n)
+
+
+def test_create_keys_in_docker_py_spelling(daemon):
+    """docker-py's CPURealtimePeriod/CPURealtimeRuntime: Go's decoder folds case, so
+    docker records them as CpuRealtime* (docker-py's test_create_with_cpu_rt_options)."""
+    import os
+
+    if not os.path.exists("/sys/fs/cgroup/cpu/cpu.rt_period_us"):
+        import pytest
+
+        pytest.skip("no real-time group scheduling here (docker refuses these too)")
+    status, _, doc = daemon.api("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["true"],
+        "HostConfig": {"CPURealtimePeriod": 1000, "CPURealtimeRuntime": 500}})
+    assert status == 201, doc
+    try:
+        _, _, ins = daemon.api("GET", f"/containers/{doc['Id']}/json")
+        hc = ins["HostConfig"]
+        assert (hc["CpuRealtimePeriod"], hc["CpuRealtimeRuntime"]) == (1000, 500)
+        assert "CPURealtimePeriod" not in hc
+    finally:
+        daemon.cli("rm", "-f", doc["Id"])
