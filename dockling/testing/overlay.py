@@ -301,8 +301,10 @@ class Cluster:
     # -- tear-down ----------------------------------------------------------------------
     def close(self) -> None:
         errors: list[BaseException] = []
-        for h in self.hosts:
+        for i, h in enumerate(self.hosts):
             errors += h.close()
+            # at once: the kernel would take it with the namespace, but later (a workqueue)
+            _run("ip", "link", "del", f"dlv{self.tag}{i}", check=False)
         for m in self.members:
             m.stop()
         _run("ip", "link", "del", self.bridge, check=False)
