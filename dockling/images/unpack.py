@@ -431,8 +431,8 @@ def _replacing(dirs: _Dirs, pfd: int, rel: str, base: str, make):
 
 
 def _copy_data(tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> None:
-    """A member's data into ``fd``, read from the tar stream itself: no file object
-    per member (extractfile's three), which is most of a small file's cost."""
+    """A member's data into ``fd``, read from the tar stream itself: extractfile
+    makes three objects per member, for a few hundred bytes in a small file."""
     if m.sparse is not None:  # GNU sparse: tarfile knows the map
         src = tf.extractfile(m)
         while chunk := src.read(1 << 20):
