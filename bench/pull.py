@@ -167,9 +167,10 @@ def bench_shape(shape: str, blobs: list[bytes], host: str, work: str, runs: int,
     return out
 
 
-def report(shape: str, res: dict[str, list[float]], mb: float) -> None:
+def report(shape: str, res: dict[str, list[float]], mb: float, what: str) -> None:
     med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"{shape}: {mb:.1f} MB uncompressed, {len(res['dockling'])} runs each (median)")
+    print(f"{shape}: {what}, {mb:.1f} MB of layer tars, {len(res['dockling'])} runs each "
+          f"(median; MB/s of the tars)")
     for k, t in med.items():
         runs = " ".join(f"{x:.2f}" for x in res[k])
         print(f"  {k:20s} {t:7.2f} s  {mb / t:7.1f} MB/s   runs: {runs}")
@@ -205,11 +206,12 @@ def main() -> int:
             per = a.mb * 1024 * 1024 // a.layers
             blobs = [big_layer(i, per) for i in range(a.layers)]
             report("big", bench_shape("big", blobs, host, work, a.n, a.spy),
-                   sum(map(len, blobs)) / 1e6)
+                   sum(map(len, blobs)) / 1e6, f"{a.layers} layers of random data")
         if a.only in (None, "small"):
             blobs = [small_layer(i, a.files // 2, 300, 375) for i in range(2)]
             report("small", bench_shape("small", blobs, host, work, a.n, a.spy),
-                   sum(map(len, blobs)) / 1e6)
+                   sum(map(len, blobs)) / 1e6,
+                   f"2 layers, {a.files} files of {a.files * 375 / 1e6:.1f} MB in all")
     finally:
         reg.terminate()
         reg.wait()
