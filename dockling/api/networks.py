@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.background import blocking
 from dockling.containers.manager import ContainerManager
 from dockling.errors import Forbidden
 from dockling.network.manager import NetworkManager
@@ -29,9 +30,15 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
         net = await nets.create(schema.check(req.json(), schema.NetworkCreate))
         return json_response({"Id": net["Id"], "Warning": ""}, 201)
 
+    async def remove(net: dict, used: list[str]) -> None:
+        if net["Driver"] == "overlay":  # etcd round trips (seconds while it is down)
+            await blocking(nets.remove, net["Id"], used)
+        else:
+            nets.remove(net["Id"], used)
+
     async def delete(req: Request) -> Response:
         net = nets.store.get(req.params["id"])
-        nets.remove(net["Id"], users(net))
+        await remove(net, users(net))
         await nets.iptables.idle()  # docker answers once the rules are gone
         return empty(204)
 
@@ -56,7 +63,7 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
                                   if k in ("label", "label!")}, users):
                 continue
             try:
-                nets.remove(net["Id"], [])
+                await remove(net, [])
             except Forbidden:  # an overlay network another host still uses: kept
                 continue
             deleted.append(net["Name"])
