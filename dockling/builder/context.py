@@ -114,7 +114,8 @@ def unpack(body, data_root: str, dockerfile: str) -> Context:
             pass  # an empty context: the Dockerfile lookup below says what is missing
         elif head.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd")) or _is_tar(stream):
             try:
-                apply_layer(stream, root, whiteouts=False)
+                # root is the daemon's own new dir: spread over the disk, as a layer is
+                apply_layer(stream, root, whiteouts=False, spread=True)
             except InvalidArgument as err:
                 raise InvalidArgument(f"failed to unpack the build context: {err}") from err
         else:  # not an archive: a Dockerfile sent alone
