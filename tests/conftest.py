@@ -17,7 +17,8 @@ import pytest
 
 from dockling.testing.private import remove_cgroup_parent  # noqa: F401 - for the test suites
 
-from dockling.runtime import defaults, syscalls
+from dockling.kernel import syscalls
+from dockling.runtime import defaults
 from dockling.testing.busybox import make_rootfs
 
 ROOT = os.geteuid() == 0

@@ -25,7 +25,7 @@ import tarfile
 from dockling.builder.ignore import Matcher, read_patterns
 from dockling.errors import InvalidArgument
 from dockling.images.unpack import apply_layer
-from dockling.runtime.paths import secure_join
+from dockling.kernel.paths import secure_join
 
 _BZIP2 = b"BZh"
 _XZ = b"\xfd7zXZ\x00"

@@ -30,7 +30,7 @@ import tempfile
 from dockling.errors import InvalidArgument
 from dockling.images.pack import walk
 from dockling.images.unpack import apply_layer
-from dockling.runtime.paths import make_mountpoint, secure_join
+from dockling.kernel.paths import make_mountpoint, secure_join
 
 _WILDCARD = set("*?[")
 

@@ -4,7 +4,7 @@ A running container's processes are hostile and quick: any directory on a
 path may become a symlink to the host's / between two of our calls (the
 CVE-2018-15664 class). So, as docker does, cp pauses a running container
 (commit too, in the manager), and every path is resolved and opened with
-descriptors confined to the root it lies in (``runtime.openat2``:
+descriptors confined to the root it lies in (``kernel.openat2``:
 openat2 RESOLVE_IN_ROOT, or a component-by-component O_NOFOLLOW walk);
 trees are packed and unpacked through descriptors (images/pack.py,
 images/unpack.py), never by joined path strings. Export is not paused
@@ -33,7 +33,7 @@ from dockling import clock
 from dockling.errors import Forbidden, InvalidArgument, NotFound
 from dockling.images import pack
 from dockling.images.unpack import apply_layer
-from dockling.runtime.openat2 import open_in_root
+from dockling.kernel.openat2 import open_in_root
 
 
 def mount_for(rootfs: str, points: list[dict], path: str) -> tuple[str, str]:

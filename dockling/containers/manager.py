@@ -48,7 +48,7 @@ from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
 from dockling.runtime import BUILTIN, api_name, open_runtime
 from dockling.runtime.cgroups import is_unified
-from dockling.runtime.paths import make_mountpoint
+from dockling.kernel.paths import make_mountpoint
 from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib
 from dockling.store.db import DB
@@ -411,7 +411,7 @@ class ContainerManager:
 
     def _joins(self, hc: dict) -> dict[str, str]:
         """container:X modes -> the /proc paths of X's namespaces (X must run)."""
-        from dockling.runtime.syscalls import NAMESPACE_FILES
+        from dockling.kernel.syscalls import NAMESPACE_FILES
 
         out = {}
         for typ, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"),

@@ -17,7 +17,7 @@ import os
 import stat
 
 from dockling.errors import InvalidArgument
-from dockling.runtime.openat2 import open_in_root, reopen
+from dockling.kernel.openat2 import open_in_root, reopen
 
 MAX_SIZE = 4 << 20
 

@@ -28,7 +28,7 @@ import tarfile
 from collections.abc import Iterator
 
 from dockling.images.unpack import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX
-from dockling.runtime.openat2 import reopen
+from dockling.kernel.openat2 import reopen
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC

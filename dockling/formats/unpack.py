@@ -39,7 +39,7 @@ import stat
 import tarfile
 
 from dockling.errors import InvalidArgument
-from dockling.runtime.openat2 import reopen
+from dockling.kernel.openat2 import reopen
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"

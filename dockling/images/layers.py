@@ -35,7 +35,7 @@ import msgspec
 from dockling import background
 from dockling.errors import InternalError, InvalidArgument, NotFound
 from dockling.images.unpack import apply_layer, write_split
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 
 
 def chain_id(parent: str | None, diff_id: str) -> str:

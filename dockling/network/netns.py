@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 
 
 def create(path: str) -> None:

@@ -17,7 +17,8 @@ import socket
 import sys
 
 from dockling.errors import DocklingError, InvalidArgument
-from dockling.runtime import defaults, spec, syscalls
+from dockling.kernel import syscalls
+from dockling.runtime import defaults, spec
 from dockling.runtime.container import Runtime
 from dockling.runtime.process import ExecError, parse_signal
 from dockling.runtime.state import process_start_time

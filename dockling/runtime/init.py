@@ -16,7 +16,7 @@ import os
 import msgspec
 
 from dockling.runtime import console, hooks, process, rootfs, sync
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 
 
 class InitArgs(msgspec.Struct):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from dockling.runtime import sync
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 
 # setns order: user first (it decides our privileges for the rest), mount
 # last (after it, host paths such as /proc/PID/ns are out of reach; the fds

@@ -17,7 +17,7 @@ import stat
 
 from dockling.errors import InvalidArgument
 from dockling.runtime import capabilities, seccomp
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

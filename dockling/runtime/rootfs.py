@@ -24,8 +24,8 @@ import stat
 import msgspec
 
 from dockling.errors import InvalidArgument
-from dockling.runtime import paths
-from dockling.runtime import syscalls as sc
+from dockling.kernel import paths
+from dockling.kernel import syscalls as sc
 
 _FLAGS = {
     # option: (set?, flag)

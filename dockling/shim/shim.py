@@ -31,7 +31,8 @@ import socket
 import struct
 
 from dockling import clock
-from dockling.runtime import console, open_runtime, spec, syscalls
+from dockling.kernel import syscalls
+from dockling.runtime import console, open_runtime, spec
 
 STDOUT, STDERR = 1, 2
 

@@ -19,8 +19,8 @@ import shutil
 import stat
 
 from dockling.errors import InvalidArgument, NotFound
-from dockling.runtime import openat2, syscalls
-from dockling.runtime.paths import secure_join
+from dockling.kernel import openat2, syscalls
+from dockling.kernel.paths import secure_join
 
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 _MODES = {"ro", "rw", "z", "Z", "nocopy", *_PROPAGATIONS}

@@ -21,7 +21,7 @@ import secrets
 from dockling import background, clock
 from dockling.disk import tree_size
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 from dockling.store.db import DB
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

@@ -10,7 +10,7 @@ import pytest
 
 from dockling.runtime import cgroups, rootfs
 from dockling.runtime.cgroups import v1
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 from tests.conftest import new_id
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from dockling.errors import InvalidArgument
 from dockling.runtime import defaults, spec
-from dockling.runtime import syscalls as sc
+from dockling.kernel import syscalls as sc
 from dockling.runtime.rootfs import parse_options
 
 

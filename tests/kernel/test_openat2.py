@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from dockling.runtime import openat2
+from dockling.kernel import openat2
 
 
 @pytest.fixture(params=["openat2", "walk"])

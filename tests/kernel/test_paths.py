@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dockling.runtime.paths import is_within, make_mountpoint, secure_join
+from dockling.kernel.paths import is_within, make_mountpoint, secure_join
 
 
 @pytest.fixture
