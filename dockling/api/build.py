@@ -19,7 +19,7 @@ from dockling.api.server import Request, Response, Router, json_response
 from dockling.builder import context as ctxlib
 from dockling.builder.executor import Builder, Options
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument
-from dockling.registry import progress
+from dockling.formats import progress
 
 log = logging.getLogger("dockling.api")
 

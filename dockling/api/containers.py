@@ -17,7 +17,7 @@ from dockling import background
 from dockling.api import complete, schema, websocket
 from dockling.api.server import Request, Response, Router, empty, json_response, version_key
 from dockling.background import blocking, in_thread
-from dockling.containers import copy, detachkeys, stats
+from dockling.containers import copy, stats
 from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
 from dockling.errors import (
@@ -27,6 +27,7 @@ from dockling.errors import (
     InvalidArgument,
     NotModified,
 )
+from dockling.formats import detachkeys
 from dockling.runtime import api_name
 from dockling.runtime.process import parse_signal
 from dockling.shim.shim import STDOUT, Frames, frame

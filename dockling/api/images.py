@@ -16,9 +16,10 @@ from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers.manager import ContainerManager
 from dockling.errors import DocklingError, InvalidArgument, NotFound
-from dockling.images import archive, reference
+from dockling.formats import progress, reference
+from dockling.images import archive
 from dockling.images.store import ImageStore
-from dockling.registry import auth, progress
+from dockling.registry import auth
 from dockling.registry.pull import Puller
 
 

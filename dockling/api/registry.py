@@ -7,10 +7,11 @@ import logging
 
 from dockling.api.server import Request, Response, Router, json_response
 from dockling.errors import DocklingError, Forbidden
-from dockling.images import reference
-from dockling.registry import auth, progress, search
+from dockling.formats import progress, reference
+from dockling.formats.reference import HUB_AUTH_KEY, server_domain
+from dockling.registry import auth, search
 from dockling.registry.client import RepoClient
-from dockling.registry.endpoints import HUB_AUTH_KEY, RegistryConfig, server_domain
+from dockling.registry.endpoints import RegistryConfig
 from dockling.registry.push import Pusher
 
 log = logging.getLogger("dockling.api")

@@ -22,9 +22,9 @@ import stat
 import subprocess
 import tarfile
 
-from dockling.builder.ignore import Matcher, read_patterns
+from dockling.formats.dockerignore import Matcher, read_patterns
 from dockling.errors import InvalidArgument
-from dockling.images.unpack import apply_layer
+from dockling.formats.unpack import apply_layer
 from dockling.kernel.paths import secure_join
 
 _BZIP2 = b"BZh"

@@ -28,8 +28,8 @@ import tarfile
 import tempfile
 
 from dockling.errors import InvalidArgument
-from dockling.images.pack import walk
-from dockling.images.unpack import apply_layer
+from dockling.formats.pack import walk
+from dockling.formats.unpack import apply_layer
 from dockling.kernel.paths import make_mountpoint, secure_join
 
 _WILDCARD = set("*?[")

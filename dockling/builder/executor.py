@@ -44,7 +44,7 @@ from dockling.builder.expand import expand_word
 from dockling.containers import users
 from dockling.containers.spec import MOUNT_STUBS
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFound
-from dockling.images import reference
+from dockling.formats import reference
 from dockling.images.layers import unmount
 from dockling.images.store import short
 from dockling.shim.shim import Frames
@@ -345,7 +345,7 @@ class _Build:
 
         creds = auth.Credentials()
         for server, doc in (self.opts.registry_auth or {}).items():
-            from dockling.registry.endpoints import server_domain
+            from dockling.formats.reference import server_domain
 
             if isinstance(doc, dict) and server_domain(server) == ref.domain:
                 creds = auth.Credentials(doc.get("username") or "", doc.get("password") or "",

@@ -196,7 +196,7 @@ def dockerfile_rel_path(root: str, given: str) -> str:
 
 
 def read_dockerignore(root: str) -> list[str]:
-    from dockling.builder.ignore import read_patterns
+    from dockling.formats.dockerignore import read_patterns
 
     try:
         with open(os.path.join(root, ".dockerignore"), encoding="utf-8",
@@ -212,7 +212,7 @@ def read_dockerignore(root: str) -> list[str]:
 def trim_build_files(patterns: list[str], dockerfile: str, from_stdin: bool) -> list[str]:
     """docker/cli TrimBuildFilesFromExcludes: the Dockerfile and .dockerignore are always
     sent, even when ignored; the daemon leaves them out of what COPY sees."""
-    from dockling.builder.ignore import Matcher
+    from dockling.formats.dockerignore import Matcher
 
     matcher = Matcher(patterns)
     out = list(patterns)
@@ -227,7 +227,7 @@ def trim_build_files(patterns: list[str], dockerfile: str, from_stdin: bool) -> 
 def validate(root: str, patterns: list[str]) -> None:
     """docker/cli ValidateContextDirectory: fail before sending anything when a file in the
     context cannot be read (symlinks and named pipes are not opened)."""
-    from dockling.builder.ignore import Matcher
+    from dockling.formats.dockerignore import Matcher
     from dockling.errors import InvalidArgument
 
     try:
@@ -283,7 +283,7 @@ def from_dir(spec: str, dockerfile: str, stdin: BinaryIO) -> Context:
     patterns = read_dockerignore(root)
     validate(root, patterns)
     patterns = trim_build_files(patterns, rel, dockerfile == "-")
-    from dockling.builder.ignore import Matcher
+    from dockling.formats.dockerignore import Matcher
 
     body = tar_dir(root, Matcher(patterns), extra)
     return Context(body, extra[0] if extra else rel)

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from dockling.registry.progress import Printer
+from dockling.formats.progress import Printer
 
 SENDING = "Sending build context to Docker daemon"
 _STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")

@@ -314,7 +314,7 @@ def _body(a) -> dict:
 def _network_fields(a, body: dict) -> None:
     """-p/-P/--expose, --ip, --network-alias, --mac-address, --dns*, --add-host, --link."""
     from dockling.errors import InvalidArgument
-    from dockling.network.ports import parse_spec
+    from dockling.formats.ports import parse_spec
 
     hc = body["HostConfig"]
     exposed: dict = {}
@@ -478,7 +478,7 @@ def _create(cli: Client, a) -> str:
         if err.status != 404 or "No such image" not in err.message or a.pull == "never":
             raise
         from dockling.cli.registry import pull
-        from dockling.images.reference import parse
+        from dockling.formats.reference import parse
 
         print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
         pull(cli, a.image, sys.stderr)
@@ -534,7 +534,7 @@ def detach_keys(a) -> tuple[str, bytes]:
     ctrl-p,ctrl-q: (as written, for the daemon, which ends the stream on them and
     refuses keys it cannot read; as bytes, for our watch of the terminal)."""
     from dockling.cli import dockerconfig
-    from dockling.containers import detachkeys
+    from dockling.formats import detachkeys
 
     spec = getattr(a, "detach_keys", None)
     if not spec:
@@ -635,7 +635,7 @@ def cmd_commit(cli: Client, a) -> int:
     params: dict = {"container": a.container, "comment": a.message, "author": a.author,
                     "changes": a.change, "pause": a.pause}
     if a.reference:
-        from dockling.images.reference import parse
+        from dockling.formats.reference import parse
 
         ref = parse(a.reference)
         params.update(repo=ref.familiar_name, tag=ref.tag)

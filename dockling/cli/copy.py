@@ -84,7 +84,7 @@ def _from_container(cli: Client, container: str, src: str, dst: str, quiet: bool
         sys.stdout.buffer.flush()
         return 0
     st = json.loads(base64.b64decode(resp.getheader("X-Docker-Container-Path-Stat")))
-    from dockling.images.unpack import apply_layer
+    from dockling.formats.unpack import apply_layer
 
     contents_only = src.rstrip("/").endswith("/.")
     dst = os.path.abspath(dst)
@@ -151,7 +151,7 @@ class _Counting(io.RawIOBase):
 
 
 def _to_container(cli: Client, src: str, container: str, dst: str, quiet: bool) -> int:
-    from dockling.containers.copy import write_archive
+    from dockling.formats.pack import write_archive
 
     if src == "-":
         body = sys.stdin.buffer.read()
@@ -179,7 +179,7 @@ def _to_container(cli: Client, src: str, container: str, dst: str, quiet: bool) 
             dst.rstrip("/"))
     with tempfile.TemporaryFile() as tmp:
         if contents_only:
-            from dockling.images import pack
+            from dockling.formats import pack
 
             pack.write_layer(os.path.abspath(src), tmp)
         else:

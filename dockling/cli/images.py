@@ -211,7 +211,7 @@ def cmd_rmi(cli: Client, a) -> int:
 
 
 def cmd_tag(cli: Client, a) -> int:
-    from dockling.images.reference import parse
+    from dockling.formats.reference import parse
 
     try:
         ref = parse(a.target)
@@ -232,7 +232,7 @@ def cmd_import(cli: Client, a) -> int:
             raise UsageError(f"open {a.file}: {err.strerror.lower()}") from err
     params: dict = {"fromSrc": "-", "changes": a.change, "message": a.message}
     if a.reference:
-        from dockling.images.reference import parse
+        from dockling.formats.reference import parse
 
         ref = parse(a.reference)
         params["repo"] = ref.familiar_name

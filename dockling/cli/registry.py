@@ -18,9 +18,9 @@ from dockling.cli.dockerconfig import config_path, credentials, load_config, run
 from dockling.cli.dockerconfig import helper as cred_helper
 from dockling.cli.main import ExitCode, UsageError
 from dockling.client.http import Client
-from dockling.images import reference
-from dockling.registry.endpoints import HUB_AUTH_KEY, auth_key, server_domain
-from dockling.registry.progress import Printer
+from dockling.formats import reference
+from dockling.formats.progress import Printer
+from dockling.formats.reference import HUB_AUTH_KEY, auth_key, server_domain
 
 
 def register(sub, image_sub) -> None:

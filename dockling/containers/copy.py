@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from dockling import clock
 from dockling.errors import Forbidden, InvalidArgument, NotFound
-from dockling.images import pack
-from dockling.images.unpack import apply_layer
+from dockling.formats import pack
+from dockling.formats.unpack import apply_layer
 from dockling.kernel.openat2 import open_in_root
 
 
@@ -104,33 +104,6 @@ def stat_header(st: dict) -> str:
     return base64.b64encode(json.dumps(st).encode()).decode()
 
 
-def _write(parent_fd: int, name: str, arcname: str, out) -> None:
-    """``name`` in ``parent_fd`` as a tar whose top entry is ``arcname`` (a
-    directory with its tree; the name is not followed)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     dir_fd=parent_fd)
-    except OSError as err:
-        if err.errno not in (errno.ENOTDIR, errno.ELOOP):
-            raise
-        pack.write_entry(parent_fd, name, arcname, out)  # not a directory
-        return
-    try:
-        pack.write_layer(fd, out, prefix=arcname)
-    finally:
-        os.close(fd)
-
-
-def write_archive(path: str, arcname: str, out) -> None:
-    """A host path as a tar whose top entry is ``arcname`` (the CLI's side of cp)."""
-    parent, name = os.path.split(os.path.abspath(path))
-    parent_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        _write(parent_fd, name or ".", arcname, out)
-    finally:
-        os.close(parent_fd)
-
-
 def extract(fileobj, t: Target, container_path: str, c: dict) -> None:
     """Unpack a tar into the directory ``t`` names (a symlink to one is followed,
     inside the root, as docker follows it)."""
@@ -192,7 +165,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
             resolve(rootfs, c.get("MountPoints") or [], path, c) as t:
         st = path_stat(t, path, c)
         name = st["name"] if not path.rstrip("/").endswith("/.") else "."
-        _write(t.parent_fd, t.name, name, out)
+        pack.write_named(t.parent_fd, t.name, name, out)
         return st
 
 

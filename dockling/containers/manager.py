@@ -28,7 +28,6 @@ import time
 
 from dockling import background, clock
 from dockling.containers import (
-    detachkeys,
     health,
     model,
     resources,
@@ -43,7 +42,8 @@ from dockling.containers.logs import parse_since
 from dockling.containers.model import Status
 from dockling.disk import tree_size
 from dockling.errors import Conflict, Forbidden, InternalError, InvalidArgument, NotFound
-from dockling.images import archive, pack
+from dockling.formats import detachkeys, pack
+from dockling.images import archive
 from dockling.images.layers import unmount
 from dockling.images.store import ImageStore
 from dockling.runtime import BUILTIN, api_name, open_runtime

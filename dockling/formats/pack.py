@@ -27,8 +27,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 
-from dockling.images.unpack import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX
-from dockling.kernel.openat2 import reopen
+from dockling.formats.unpack import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX, open_checked
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -202,7 +201,7 @@ class _Writer:
                 ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}
             if stat.S_ISREG(st.st_mode):
                 # checked: a regular file, so opening it for reading has no side effect
-                with open(reopen(fd, os.O_RDONLY), "rb") as f:
+                with open_checked(fd) as f:
                     if st.st_nlink > 1:
                         self.inodes[(st.st_dev, st.st_ino)] = rel
                     tf.addfile(ti, f)
@@ -244,6 +243,32 @@ def write_entry(dir_fd: int, name: str, arcname: str, out) -> None:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
         _Writer(tf).add(arcname, dir_fd, name,
                         os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
+
+
+def write_named(parent_fd: int, name: str, arcname: str, out) -> None:
+    """``name`` in ``parent_fd`` as a tar whose top entry is ``arcname``: a
+    directory with its tree, anything else alone (the name is not followed)."""
+    try:
+        fd = os.open(name, _DIR, dir_fd=parent_fd)
+    except OSError as err:
+        if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        write_entry(parent_fd, name, arcname, out)  # not a directory
+        return
+    try:
+        write_layer(fd, out, prefix=arcname)
+    finally:
+        os.close(fd)
+
+
+def write_archive(path: str, arcname: str, out) -> None:
+    """A host path as a tar whose top entry is ``arcname`` (the CLI's side of cp)."""
+    parent, name = os.path.split(os.path.abspath(path))
+    parent_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_named(parent_fd, name or ".", arcname, out)
+    finally:
+        os.close(parent_fd)
 
 
 # Written by overlayfs on copy-up; meaningless (or misleading) in a lower layer.

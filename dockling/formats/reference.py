@@ -115,3 +115,21 @@ def looks_like_id_prefix(s: str) -> bool:
     """docker accepts a short hex id (and sha256:prefix) wherever an image is named."""
     h = s.removeprefix("sha256:")
     return 1 <= len(h) <= 64 and all(c in "0123456789abcdef" for c in h)
+
+
+# -- registries as credentials name them (config.json auths, X-Registry-Auth) ---------
+
+HUB_AUTH_KEY = "https://index.docker.io/v1/"  # the key of Docker Hub in config.json
+
+
+def server_domain(server: str) -> str:
+    """A login server as users write it (https://host:5000/, docker.io, Docker Hub's
+    index URL) -> the registry's domain."""
+    if server in (HUB_AUTH_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"):
+        return DEFAULT_DOMAIN
+    return server.removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def auth_key(domain: str) -> str:
+    """The key credentials are stored under (config.json auths, X-Registry-Auth)."""
+    return HUB_AUTH_KEY if domain == DEFAULT_DOMAIN else domain

@@ -39,7 +39,6 @@ import stat
 import tarfile
 
 from dockling.errors import InvalidArgument
-from dockling.kernel.openat2 import reopen
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -101,6 +100,15 @@ class HashingReader(io.RawIOBase):
     @property
     def digest(self) -> str:
         return "sha256:" + self.hash.hexdigest()
+
+
+def open_checked(fd: int):
+    """A file object reading the inode the O_PATH descriptor ``fd`` holds, reopened
+    through its /proc link: the file the caller checked (fstat: a regular file) is
+    the one read, never a FIFO or device swapped in by name. (The engine's
+    openat2 module has the same ``reopen``; this package imports no engine code,
+    as the CLI's cp runs it.)"""
+    return open(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), "rb")
 
 
 def decompressed(fileobj):
@@ -296,7 +304,7 @@ def _open_content(dirs: _Dirs, rel: str):
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InvalidArgument(f"layer content changed: {rel} is not a regular file")
-        return open(reopen(fd, os.O_RDONLY), "rb")
+        return open_checked(fd)
     finally:
         os.close(fd)
 

@@ -117,7 +117,7 @@ def save(images: ImageStore, names: list[str], out) -> None:
     import tarfile
     import tempfile
 
-    from dockling.images import reference
+    from dockling.formats import reference
 
     written: set[str] = set()
     manifests, index, repos = [], [], {}

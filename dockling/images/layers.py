@@ -34,7 +34,7 @@ import msgspec
 
 from dockling import background
 from dockling.errors import InternalError, InvalidArgument, NotFound
-from dockling.images.unpack import apply_layer, write_split
+from dockling.formats.unpack import apply_layer, write_split
 from dockling.kernel import syscalls as sc
 
 
@@ -123,7 +123,7 @@ class LayerStore:
         dir with overlay redirects or metacopy files (not the layer format) is
         packed and unpacked instead, like any other layer.
         """
-        from dockling.images import pack
+        from dockling.formats import pack
 
         for rel in exclude:
             _drop(upper, rel)

@@ -14,7 +14,7 @@ import threading
 
 from dockling import clock
 from dockling.errors import Conflict, InvalidArgument, NotFound
-from dockling.images import reference
+from dockling.formats import reference
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.store.db import DB

@@ -215,7 +215,7 @@ class RepoClient:
 
     # -- errors ---------------------------------------------------------------------------------
     def error(self, resp: httpx.Response, ref: str, push: bool = False) -> DocklingError:
-        from dockling.images.reference import DEFAULT_DOMAIN
+        from dockling.formats.reference import DEFAULT_DOMAIN
 
         name = self.repo if self.domain == DEFAULT_DOMAIN else f"{self.domain}/{self.repo}"
         if name.startswith("library/"):

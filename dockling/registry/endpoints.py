@@ -13,10 +13,9 @@ import glob
 import ipaddress
 import os
 
-from dockling.images.reference import DEFAULT_DOMAIN
+from dockling.formats.reference import DEFAULT_DOMAIN
 
 HUB_API = "registry-1.docker.io"
-HUB_AUTH_KEY = "https://index.docker.io/v1/"  # the key of Docker Hub in config.json
 
 
 class Endpoint:
@@ -83,15 +82,3 @@ class RegistryConfig:
                     Endpoint(f"http://{host}", False, mirror)]
         return [Endpoint(f"https://{host}", self.tls(host), mirror)]
 
-
-def server_domain(server: str) -> str:
-    """A login server as users write it (https://host:5000/, docker.io, Docker Hub's
-    index URL) -> the registry's domain."""
-    if server in (HUB_AUTH_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"):
-        return DEFAULT_DOMAIN
-    return server.removeprefix("https://").removeprefix("http://").rstrip("/")
-
-
-def auth_key(domain: str) -> str:
-    """The key credentials are stored under (config.json auths, X-Registry-Auth)."""
-    return HUB_AUTH_KEY if domain == DEFAULT_DOMAIN else domain

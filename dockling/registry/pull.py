@@ -20,15 +20,15 @@ import threading
 import httpx
 
 from dockling.errors import DocklingError, InternalError, InvalidArgument
-from dockling.images import reference
+from dockling.formats import reference
 from dockling.images.layers import chain_id
 from dockling.images.store import ImageStore
 from dockling.registry import manifests as mf
 from dockling.registry.auth import Credentials
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import RegistryConfig
-from dockling.registry import progress
-from dockling.registry.progress import message
+from dockling.formats import progress
+from dockling.formats.progress import message
 
 log = logging.getLogger("dockling.pull")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockling.builder.ignore import Matcher, read_patterns
+from dockling.formats.dockerignore import Matcher, read_patterns
 from dockling.errors import InvalidArgument
 
 # (pattern, path, ignored)

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from dockling.images import pack
+from dockling.formats import pack
 
 # Swaps root/x/d (a directory) and root/x/l (a symlink to a host directory) with
 # renameat2(RENAME_EXCHANGE) as fast as it can, in another process: the walk

@@ -1,7 +1,7 @@
 import pytest
 
 from dockling.errors import InvalidArgument
-from dockling.images.reference import looks_like_id_prefix, parse
+from dockling.formats.reference import looks_like_id_prefix, parse
 
 
 @pytest.mark.parametrize("given, full, familiar", [

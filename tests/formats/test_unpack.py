@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from dockling.errors import InvalidArgument
-from dockling.images.unpack import OPAQUE_XATTR, apply_layer
+from dockling.formats.unpack import OPAQUE_XATTR, apply_layer
 
 
 def make_tar(entries) -> bytes:

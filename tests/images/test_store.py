@@ -13,7 +13,7 @@ from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore, chain_id
 from dockling.images.store import ImageStore
 from dockling.store.db import DB
-from tests.images.test_unpack import make_tar
+from tests.formats.test_unpack import make_tar
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from dockling.errors import Conflict, InvalidArgument
 from dockling.network import etc, ipam
-from dockling.network.ports import parse_spec
+from dockling.formats.ports import parse_spec
 from dockling.store.db import DB
 
 

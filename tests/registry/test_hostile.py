@@ -457,7 +457,7 @@ def test_foreign_layer_from_its_url(rdaemon, hostile):
 
 
 def test_terminal_progress_rendering():
-    from dockling.registry.progress import Printer, message
+    from dockling.formats.progress import Printer, message
 
     out = io.StringIO()
     p = Printer(out, tty=True)
