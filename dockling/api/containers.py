@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
 import tempfile
 
 from dockling import background
@@ -18,21 +16,14 @@ from dockling.api import complete, schema, websocket
 from dockling.api.server import Request, Response, Router, empty, json_response, version_key
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, stats
+from dockling.containers.attach import Attach
 from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
-from dockling.errors import (
-    Conflict,
-    DocklingError,
-    InternalError,
-    InvalidArgument,
-    NotModified,
-)
+from dockling.errors import DocklingError, InvalidArgument, NotModified
 from dockling.formats import detachkeys
 from dockling.runtime import api_name
 from dockling.runtime.process import parse_signal
-from dockling.shim.shim import STDOUT, Frames, frame
-
-log = logging.getLogger("dockling.api")
+from dockling.shim.shim import STDOUT, frame
 
 
 def routes(r: Router, m: ContainerManager) -> None:
@@ -64,7 +55,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         t = req.qint("t", req.qint("timeout"))
         if not await m.stop(req.params["id"], t, req.q("signal")):
             return empty(304)
-        await m.networks.iptables.idle()  # docker answers with the ports unpublished
+        await m.settled()  # docker answers with the ports unpublished
         return empty(204)
 
     async def restart(req: Request) -> Response:
@@ -79,8 +70,7 @@ def routes(r: Router, m: ContainerManager) -> None:
     async def wait(req: Request) -> Response:
         # docker sends the headers at once and the body at exit: its CLI
         # starts the container only after the wait is acknowledged.
-        if req.params["id"] not in m.recent_exits:
-            m.get(req.params["id"])  # 404 now, not mid-stream
+        m.check_waitable(req.params["id"])  # 404 now, not mid-stream
         waiting = asyncio.ensure_future(m.wait(req.params["id"],
                                                req.q("condition") or "not-running"))
         await asyncio.sleep(0)  # let the wait register before we answer
@@ -101,12 +91,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         if req.qbool("link"):
             m.remove_link(cid)
             return empty(204)
-        if req.qbool("force"):
-            c = m.get(cid)
-            if c["State"]["Running"] and not c["State"]["Restarting"]:
-                await m.kill_and_wait(cid)  # docker: kill, die, destroy (no stop event)
-        m.remove(cid, force=req.qbool("force"), volumes=req.qbool("v"))  # trees: in a thread
-        await m.networks.iptables.idle()  # docker answers with the ports unpublished
+        await m.delete(cid, force=req.qbool("force"), volumes=req.qbool("v"))
+        await m.settled()  # docker answers with the ports unpublished
         return empty(204)
 
     async def rename(req: Request) -> Response:
@@ -137,18 +123,17 @@ def routes(r: Router, m: ContainerManager) -> None:
         return Response(200, content_type=ctype, stream=gen)
 
     async def attach(req: Request) -> Response:
-        c = m.get(req.params["id"])
-        run = _attacher(m, c, req)
-        ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
+        att = _attach(m, req)
+        ctype = "application/vnd.docker.raw-stream" if att.c["Config"]["Tty"] else \
             "application/vnd.docker.multiplexed-stream"
-        return Response(101, content_type=ctype, hijack=run)
+        return Response(101, content_type=ctype, hijack=_attacher(att))
 
     async def attach_ws(req: Request) -> Response:
         """moby's wsContainersAttach: the same attach over a websocket, raw output in
         binary frames (text before API 1.28)."""
-        c = m.get(req.params["id"])
+        m.get(req.params["id"])
         headers = websocket.accept(req.headers)
-        run = _attacher(m, c, req, raw=True)
+        run = _attacher(_attach(m, req, raw=True))
         binary = req.version is None or version_key(req.version) >= (1, 28)
 
         async def over_ws(creader, cwriter, leftover: bytes) -> None:
@@ -166,10 +151,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         return json_response({"Id": eid}, 201)
 
     async def exec_start(req: Request) -> Response:
-        ex = m.exec_get(req.params["id"])
+        ex = m.exec_startable(req.params["id"])
         body = req.json()
-        if ex["Running"] or ex["ExitCode"] is not None:
-            raise Conflict(f"Error: Exec command {ex['ID']} has already run")
         # The start's Tty picks the framing only; the process has the pty that
         # exec create asked for (moby's postContainerExecStart).
         tty = bool(body.get("Tty"))
@@ -178,7 +161,7 @@ def routes(r: Router, m: ContainerManager) -> None:
             background.spawn(m.exec_detached(ex["ID"], sreader, swriter),
                              f"exec {ex['ID'][:12]}")
             return empty(200)
-        keys = detachkeys.for_exec(ex["DetachKeys"]) if ex["ProcessConfig"]["tty"] else None
+        keys = m.exec_detach_keys(ex)
 
         async def run(creader, cwriter, leftover: bytes) -> None:
             # docker answers 101 first and starts the process after: its output
@@ -200,8 +183,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return Response(101, content_type=ctype, hijack=run)
 
     async def exec_inspect(req: Request) -> Response:
-        ex = m.exec_get(req.params["id"])
-        return json_response({k: v for k, v in ex.items() if not k.startswith("_")})
+        return json_response(m.exec_inspect(req.params["id"]))
 
     async def exec_resize(req: Request) -> Response:
         ex = m.exec_get(req.params["id"])
@@ -224,12 +206,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         stream = req.qbool("stream", True)
 
         def reading(previous):
-            cur = m.get(c["Id"])
-            if cur["State"]["Status"] not in ("running", "paused"):
-                return stats.zero(cur), None
-            sample, system = m.stats_sample(cur)
-            doc = stats.document(cur, sample, system, previous, mem_total)
-            return doc, (sample, system, doc["read"])
+            return m.stats_reading(c["Id"], previous, mem_total)
 
         if not stream:
             doc, prev = reading(None)
@@ -276,7 +253,6 @@ def routes(r: Router, m: ContainerManager) -> None:
         except BaseException:
             in_thread(tmp.close)
             raise
-        m._emit(m.get(req.params["id"]), "export")
         return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp))
 
     async def update(req: Request) -> Response:
@@ -345,68 +321,29 @@ async def _file_chunks(tmp):
         in_thread(tmp.close)  # freeing a GB of blocks takes a while
 
 
-def _attacher(m: ContainerManager, c: dict, req: Request, raw: bool = False):
+def _attach(m: ContainerManager, req: Request, raw: bool = False) -> Attach:
+    """The engine's attach for the request's query (409s now, before the 101)."""
+    return m.attach(req.params["id"], stdin=req.qbool("stdin"), stdout=req.qbool("stdout"),
+                    stderr=req.qbool("stderr"), stream=req.qbool("stream"),
+                    logs=req.qbool("logs"), raw=raw, detach_keys=req.q("detachKeys"))
+
+
+def _attacher(att: Attach):
     """The hijack of an attach: the log first (``logs``), then the live streams
-    (``stream``) until the container ends or the client types the detach keys.
-    ``raw``: no 8-byte stream headers, even without a TTY (attach/ws)."""
-    cid = c["Id"]
-    status = c["State"]["Status"]
-    stream = req.qbool("stream")
-    logs = req.qbool("logs")
-    if status == "paused":
-        raise Conflict(f"container {req.params['id']} is paused, unpause the container "
-                       "before attach")
-    if status == "restarting":
-        raise Conflict(f"container {req.params['id']} is restarting, wait until the "
-                       "container is running")
-    # docker attaches to a stopped container too: its next start's output comes
-    # (the CLI's start -a attaches first); logs=1 gives the log first
-    live = stream and status in ("created", "running", "exited")
-    if not live and not logs:
-        raise Conflict("You cannot attach to a stopped container, start it first")
-    want = {"op": "attach", "stdin": req.qbool("stdin"), "stdout": req.qbool("stdout"),
-            "stderr": req.qbool("stderr"), "frame": not raw}
-    keys = detachkeys.for_attach(req.q("detachKeys")) if c["Config"]["Tty"] else None
-    waiting = live and status in ("created", "exited")
-    if waiting:
-        m.pending_attach[cid] = m.pending_attach.get(cid, 0) + 1
+    (``stream``) until the container ends or the client types the detach keys."""
 
     async def run(creader, cwriter, leftover: bytes) -> None:
-        nonlocal waiting
         try:
-            if logs and (want["stdout"] or want["stderr"]) and \
-                    c["HostConfig"].get("LogConfig", {}).get("Type") != "none":
-                frames = Frames() if raw and not c["Config"]["Tty"] else None
-                async for chunk in m.logs(cid, follow=False, tail="all", since=None,
-                                          until=None, timestamps=False,
-                                          stdout=want["stdout"], stderr=want["stderr"]):
-                    if frames is not None:
-                        chunk = b"".join(data for _, data in frames.feed(chunk))
-                    if chunk:
-                        cwriter.write(chunk)
-                        await cwriter.drain()
-            if not live:
-                await _close(cwriter)
-                return
-            # docker lets a client attach before start: we connect to the
-            # shim as soon as it exists, and it starts the program only
-            # once we are there, so no output is lost.
-            sock = os.path.join(m.paths.run(cid), "shim.sock")
-            for _ in range(4000):
-                if os.path.exists(sock) or not waiting:
-                    break
-                await asyncio.sleep(0.005)
-            try:
-                _, _, sreader, swriter = await m.open_shim_stream(cid, want, force=waiting)
-            except (Conflict, InternalError) as err:
-                log.warning("attach to %s failed: %s", cid[:12], err)
+            async for chunk in att.backlog():
+                cwriter.write(chunk)
+                await cwriter.drain()
+            streams = await att.connect() if att.live else None
+            if streams is None:
                 await _close(cwriter)
                 return
         finally:
-            if waiting and m.pending_attach.get(cid):
-                m.pending_attach[cid] -= 1
-                waiting = False
-        await _pump(sreader, swriter, want["stdin"], keys)(creader, cwriter, leftover)
+            att.release()
+        await _pump(*streams, att.stdin, att.keys)(creader, cwriter, leftover)
 
     return run
 

@@ -179,6 +179,8 @@ def put_archive(manager, ref: str, path: str, fileobj) -> None:
 
 
 def export(manager, ref: str, out) -> None:
+    """docker export: the root filesystem's tar to ``out``, then the export event."""
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs:
         pack.write_layer(rootfs, out)
+    manager.emit(c, "export")

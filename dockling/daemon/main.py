@@ -37,7 +37,7 @@ from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon import layout
 from dockling.daemon.events import Events
 from dockling.daemon.watchdog import Watchdog
-from dockling.errors import InvalidArgument
+from dockling.errors import Conflict, InvalidArgument
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.images.store import ImageStore
@@ -48,7 +48,6 @@ from dockling.registry.pull import Puller
 from dockling.registry.push import Pusher
 from dockling.runtime import BUILTIN
 from dockling.runtime.cgroups import is_unified
-from dockling.runtime.state import process_start_time
 from dockling.store.db import DB
 from dockling.volumes.store import VolumeStore
 
@@ -120,51 +119,9 @@ class Daemon:
         build_context.clean(self.root)
         self.networks.start()
         m = self.containers
-        for c in m.all():
-            if c["State"]["Status"] == "created":
-                self._end_unreported_start(c)
-                continue
-            if c["State"]["Status"] not in ("running", "paused"):
-                continue
-            cid = c["Id"]
-            run = m.paths.run(cid)
-            shim_pid = _read_int(os.path.join(run, "shim.pid"))
-            if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
-                    os.path.join(run, "shim.sock")):
-                m._watch(cid, m.healthcheck(c))
-                self.networks.restore(c)
-                background.spawn(self.networks.start_dns(c, m.all), f"DNS of {cid[:12]}")
-                continue
-            m._exited(cid, m._read_exit(cid) or m._shim_lost(cid))
-        self.networks.remove_stale_sandboxes({c["Id"] for c in m.all()
-                                              if c["State"]["Status"] in ("running", "paused")})
+        m.reconcile()
+        self.networks.remove_stale_sandboxes(m.monitor.live())
         m.start_at_boot()
-
-
-    def _end_unreported_start(self, c: dict) -> None:
-        """A daemon killed during a start leaves a shim that started the container
-        with nobody told: its record still says created. End that start (the
-        client saw it fail): the container, its shim, mounts and endpoint go."""
-        m = self.containers
-        cid = c["Id"]
-        run = m.paths.run(cid)
-        shim_pid = _read_int(os.path.join(run, "shim.pid"))
-        if not os.path.exists(os.path.join(m.paths.runtime_root, cid)) and not shim_pid:
-            return
-        log.warning("container %s was started by a daemon that died before it was told: "
-                    "stopping it", cid[:12])
-        try:
-            m.runtime.delete(cid, force=True)
-        except Exception:  # noqa: BLE001 - nothing of it may be left: go on
-            log.exception("deleting %s", cid[:12])
-        if shim_pid and process_start_time(shim_pid) is not None:
-            try:
-                os.kill(shim_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        m._unmount(c)
-        self.networks.detach(c)
-        shutil.rmtree(run, ignore_errors=True)
 
 
 async def serve(daemon: Daemon, sock: str) -> None:
@@ -205,14 +162,6 @@ def _engine_id(root: str) -> str:
         return eid
 
 
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def load_config(path: str, explicit: bool) -> dict:
     try:
         with open(path) as f:
@@ -224,6 +173,48 @@ def load_config(path: str, explicit: bool) -> dict:
         return {}
     except ValueError as err:
         raise InvalidArgument(f"unable to configure the daemon with file {path}: {err}") from err
+
+
+def hold_pidfile(path: str):
+    """Create and lock the pid file, our pid in it: one engine (a daemon or a
+    dockling.Engine) per exec root. Conflict when another one holds it; the
+    lock goes with the returned file (or the process)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    pf = open(path, "a+")  # noqa: SIM115 - the caller holds it
+    try:
+        fcntl.flock(pf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pf.close()
+        raise Conflict(f"pid file {path} is locked: is another daemon running?") from None
+    pf.seek(0)
+    pf.truncate()
+    pf.write(str(os.getpid()))
+    pf.flush()
+    return pf
+
+
+def from_config(root: str, exec_root: str, cfg: dict, cgroup_parent: str | None = None,
+                runtime: str | None = None, init_path: str | None = None) -> Daemon:
+    """The engine's managers as daemon.json's keys (``cfg``) set them up: the one
+    construction the daemon and dockling.Engine share. InvalidArgument for
+    settings that cannot work."""
+    net = NetConfig(bridge_name=cfg.get("bridge") or "dockling0", bip=cfg.get("bip"),
+                    pools=cfg.get("default-address-pools"), mtu=int(cfg.get("mtu") or 1500),
+                    iptables=cfg.get("iptables", True) is not False,
+                    chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING",
+                    fixed_cidr_v6=cfg.get("fixed-cidr-v6") if cfg.get("ipv6") else None)
+    # cluster-store, cluster-advertise, cluster-store-opts: overlay networks
+    net.cluster = cluster.parse_config(cfg)
+    if cfg.get("ipv6") and not cfg.get("fixed-cidr-v6"):
+        raise InvalidArgument("ipv6 needs fixed-cidr-v6 (dockling has no default IPv6 pool)")
+    reg = RegistryConfig(mirrors=cfg.get("registry-mirrors"),
+                         insecure=cfg.get("insecure-registries"),
+                         certs_dir=os.environ.get("DOCKLING_CERTS_DIR", DEFAULT_CERTS))
+    d = Daemon(root, exec_root, cgroup_parent or cfg.get("cgroup-parent", "dockling"),
+               runtime or cfg.get("default-runtime", "dockling"), net, reg,
+               int(cfg.get("max-concurrent-downloads") or 3))
+    d.containers.init_path = init_path or cfg.get("init-path")
+    return d
 
 
 def parser() -> argparse.ArgumentParser:
@@ -271,41 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket_path(host)
     os.makedirs(os.path.dirname(sock), exist_ok=True)
     pidfile = a.pidfile or os.path.join(exec_root, "dockling.pid")
-    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
-    pf = open(pidfile, "a+")  # noqa: SIM115 - held (and locked) for the daemon's life
     try:
-        fcntl.flock(pf, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"dockling daemon: pid file {pidfile} is locked: is another daemon running?",
-              file=sys.stderr)
-        return 1
-    pf.seek(0)
-    pf.truncate()
-    pf.write(str(os.getpid()))
-    pf.flush()
-    net = NetConfig(bridge_name=cfg.get("bridge") or "dockling0", bip=cfg.get("bip"),
-                    pools=cfg.get("default-address-pools"), mtu=int(cfg.get("mtu") or 1500),
-                    iptables=cfg.get("iptables", True) is not False,
-                    chain_prefix=cfg.get("iptables-chain-prefix") or "DOCKLING",
-                    fixed_cidr_v6=cfg.get("fixed-cidr-v6") if cfg.get("ipv6") else None)
-    try:  # cluster-store, cluster-advertise, cluster-store-opts: overlay networks
-        net.cluster = cluster.parse_config(cfg)
-    except InvalidArgument as err:
+        pf = hold_pidfile(pidfile)  # held (and locked) for the daemon's life
+        d = from_config(root, exec_root, cfg, a.cgroup_parent, runtime, a.init_path)
+    except (Conflict, InvalidArgument) as err:
         print(f"dockling daemon: {err}", file=sys.stderr)
         return 1
-    if cfg.get("ipv6") and not cfg.get("fixed-cidr-v6"):
-        print("dockling daemon: ipv6 needs fixed-cidr-v6 (dockling has no default IPv6 "
-              "pool)", file=sys.stderr)
-        return 1
-    reg = RegistryConfig(mirrors=cfg.get("registry-mirrors"),
-                         insecure=cfg.get("insecure-registries"),
-                         certs_dir=os.environ.get("DOCKLING_CERTS_DIR", DEFAULT_CERTS))
-    d = Daemon(root, exec_root, a.cgroup_parent or cfg.get("cgroup-parent", "dockling"),
-               runtime, net, reg, int(cfg.get("max-concurrent-downloads") or 3))
-    d.containers.init_path = a.init_path or cfg.get("init-path")
     try:
         asyncio.run(serve(d, sock))
     finally:
         d.db.close()
         os.unlink(pidfile)
+        pf.close()
     return 0

@@ -13,7 +13,7 @@ import pytest
 from dockling.api import images as images_api
 from dockling.api import networks as networks_api
 from dockling.api.server import Request
-from dockling.containers import manager
+from dockling.containers import records
 from dockling.daemon import events
 from dockling.errors import InvalidArgument, NotFound
 from dockling.volumes import store as volume_store
@@ -69,7 +69,7 @@ ALL = [WEB, DB, NEW]
 
 
 def ps(filters: dict) -> list[str]:
-    return [c["Name"][1:] for c in ALL if manager._matches(c, filters, FakeImages())]
+    return [c["Name"][1:] for c in ALL if records.matches(c, filters, FakeImages())]
 
 
 @pytest.mark.parametrize("filters, names", [

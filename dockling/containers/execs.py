@@ -1,0 +1,227 @@
+"""docker exec: exec instances, their processes in the shim, and health probes.
+
+An exec instance lives in memory (as in moby: they do not survive a daemon
+restart); its process runs under the container's shim, which writes
+``exec-<id>.json`` with the exit code when it ends. The process is the
+container's own (config.json's) with the exec's overrides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+
+from dockling.containers import health, model, users
+from dockling.containers.model import Status
+from dockling.errors import Conflict, InvalidArgument, NotFound
+from dockling.formats import detachkeys
+
+
+class Execs:
+    """The exec instances of the manager ``m``'s containers."""
+
+    def __init__(self, m) -> None:
+        self.m = m
+        self.instances: dict[str, dict] = {}
+
+    def create(self, ref: str, body: dict) -> str:
+        m = self.m
+        c = m.records.get(ref)
+        Status(c["State"]["Status"]).check_running(c["Id"])
+        cmd = body.get("Cmd") or []
+        if not cmd:
+            raise InvalidArgument("No exec command specified")
+        keys = _field(body, "DetachKeys") or ""
+        if keys:
+            detachkeys.for_exec(keys)  # docker: 400 at create for keys it cannot read
+        eid = model.new_id()
+        self.instances[eid] = {
+            "ID": eid, "Running": False, "ExitCode": None, "ProcessConfig": {
+                "tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                "privileged": bool(body.get("Privileged")), "user": body.get("User", "")},
+            "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(
+                body.get("AttachStderr")), "OpenStdout": bool(body.get("AttachStdout")),
+            "CanRemove": False, "ContainerID": c["Id"], "DetachKeys": keys,
+            "Pid": 0, "_body": body}
+        c["ExecIDs"] = [*(c.get("ExecIDs") or []), eid]
+        m.records.save(c)
+        m.records.emit(c, f"exec_create: {_exec_text(self.instances[eid])}", execID=eid)
+        return eid
+
+    def get(self, eid: str) -> dict:
+        ex = self.instances.get(eid)
+        if ex is None:
+            raise NotFound(f"No such exec instance: {eid}")
+        if ex["Running"]:
+            st = self._result(ex["ContainerID"], ex["ID"])
+            if st is not None:
+                ex["Running"] = False
+                ex["ExitCode"] = st["ExitCode"]
+        return ex
+
+    def inspect(self, eid: str) -> dict:
+        """The exec as docker's exec inspect shows it (private keys left out)."""
+        return {k: v for k, v in self.get(eid).items() if not k.startswith("_")}
+
+    def startable(self, eid: str) -> dict:
+        """The exec, which must not have run yet (docker's 409)."""
+        ex = self.get(eid)
+        if ex["Running"] or ex["ExitCode"] is not None:
+            raise Conflict(f"Error: Exec command {ex['ID']} has already run")
+        return ex
+
+    def detach_keys(self, ex: dict) -> bytes | None:
+        """The exec's detach sequence: a TTY's input only, as docker."""
+        return detachkeys.for_exec(ex["DetachKeys"]) if ex["ProcessConfig"]["tty"] else None
+
+    async def start(self, eid: str, frame: bool):
+        """Start an exec; the shim's (reader, writer) of its stream: docker's 8-byte
+        frames when ``frame`` (the start asked for no TTY), else the raw bytes.
+
+        A process that cannot start raises InvalidArgument in runc's words under
+        docker's prefix, and its exec records exit code 126 (127 for a missing
+        program), as moby's setExitCodeFromError does."""
+        m = self.m
+        ex = self.startable(eid)
+        proc = self.process(ex)
+        ex["Running"] = True  # a second start meanwhile is refused
+        try:
+            _, reply, reader, writer = await m.attachments.open_stream(
+                ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc,
+                                    "stdin": ex["OpenStdin"], "tty": proc["terminal"],
+                                    "frame": frame})
+        except BaseException:
+            ex["Running"] = False
+            ex["ExitCode"] = 126
+            raise
+        if "error" in reply:
+            writer.close()
+            ex["Running"] = False
+            ex["ExitCode"] = reply.get("ExitCode", 126)
+            why = reply["error"]
+            if not why.startswith("unable to start container process"):
+                why = f"unable to start container process: {why}"
+            raise InvalidArgument(f"OCI runtime exec failed: exec failed: {why}: unknown")
+        ex["Pid"] = reply.get("Pid", 0)
+        m.records.emit(m.records.get(ex["ContainerID"]), f"exec_start: {_exec_text(ex)}",
+                       execID=eid)
+        return reader, writer
+
+    def ended(self, eid: str) -> None:
+        """An exec's stream ended: if the process did (not a detach), record its exit
+        and send moby's exec_die event, once."""
+        ex = self.get(eid)
+        if ex["ExitCode"] is None or ex.get("_died"):
+            return
+        ex["_died"] = True
+        try:
+            c = self.m.records.get(ex["ContainerID"])
+        except NotFound:
+            return
+        self.m.records.emit(c, "exec_die", execID=eid, exitCode=str(ex["ExitCode"]))
+
+    async def detached(self, eid: str, reader: asyncio.StreamReader, writer) -> None:
+        """A detached exec (start with Detach): its output goes nowhere, and its end
+        is still recorded and announced."""
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            writer.close()
+        self.ended(eid)
+
+    def _result(self, cid: str, eid: str) -> dict | None:
+        try:
+            with open(os.path.join(self.m.paths.run(cid), f"exec-{eid}.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def process(self, ex: dict) -> dict:
+        """The OCI process for an exec: the container's, with exec's overrides."""
+        return self.process_for(self.m.records.get(ex["ContainerID"]), ex["_body"])
+
+    def process_for(self, c: dict, body: dict) -> dict:
+        paths = self.m.paths
+        with open(os.path.join(paths.container(c["Id"]), "config.json")) as f:
+            proc = json.load(f)["process"]
+        proc["args"] = body["Cmd"]
+        proc["terminal"] = bool(body.get("Tty"))
+        env = {kv.split("=", 1)[0]: kv for kv in proc["env"]}
+        for kv in body.get("Env") or []:
+            env[kv.split("=", 1)[0]] = kv
+        proc["env"] = list(env.values())
+        if body.get("WorkingDir"):
+            proc["cwd"] = body["WorkingDir"]
+        if body.get("User"):
+            merged = os.path.join(paths.container(c["Id"]), "merged")
+            uid, gid, groups = users.resolve(merged, body["User"])
+            proc["user"] = {"uid": uid, "gid": gid, "additionalGids": groups}
+        if body.get("Privileged"):
+            from dockling.runtime.capabilities import CAPS
+
+            proc["capabilities"] = {k: list(CAPS) for k in ("bounding", "effective",
+                                                            "permitted")}
+        proc.pop("consoleSize", None)
+        return proc
+
+    async def probe(self, cid: str, argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run argv in the container (as an exec, not listed); its exit code and output."""
+        m = self.m
+        eid = model.new_id()
+        proc = self.process_for(m.records.get(cid), {"Cmd": argv})
+        _, reply, reader, writer = await m.attachments.open_stream(
+            cid, {"op": "exec", "id": eid, "process": proc, "stdin": False, "tty": False})
+        try:
+            if "error" in reply:
+                return reply.get("ExitCode", 126), reply["error"]
+            out = bytearray()
+
+            async def collect() -> None:
+                while chunk := await reader.read(65536):
+                    out.extend(chunk)
+
+            try:
+                await asyncio.wait_for(collect(), timeout)
+            except TimeoutError:
+                try:
+                    os.kill(reply["Pid"], signal.SIGKILL)
+                except (ProcessLookupError, KeyError):
+                    pass
+                return -1, f"Health check exceeded timeout ({health.go_duration(timeout)})"
+            result = self._result(cid, eid) or {}
+            return result.get("ExitCode", -1), demux_text(bytes(out))
+        finally:
+            writer.close()
+            try:
+                os.unlink(os.path.join(m.paths.run(cid), f"exec-{eid}.json"))
+            except OSError:
+                pass
+
+
+def _field(doc: dict, name: str):
+    """``doc[name]`` matched as Go's encoding/json does: exact key, else any case."""
+    if name in doc:
+        return doc[name]
+    low = name.lower()
+    return next((v for k, v in doc.items() if k.lower() == low), None)
+
+
+def _exec_text(ex: dict) -> str:
+    """An exec's command in its events, as moby writes it (entrypoint, space, args)."""
+    pc = ex["ProcessConfig"]
+    return pc["entrypoint"] + " " + " ".join(pc["arguments"])
+
+
+def demux_text(data: bytes) -> str:
+    """The text of a multiplexed (8-byte framed) stream, stdout and stderr in order."""
+    out = bytearray()
+    while len(data) >= 8:
+        size = int.from_bytes(data[4:8], "big")
+        out.extend(data[8:8 + size])
+        data = data[8 + size:]
+    return out.decode(errors="replace")

@@ -1,0 +1,449 @@
+"""start, stop, kill, pause, unpause, update and remove: a container's state changes.
+
+Start path: mount the overlay, write hostname/hosts/resolv.conf, build the
+OCI config, have a shim forked (it creates and starts the container through
+the runtime), then hand the container to the monitor, which records its exit.
+Each transition is guarded by ``model.Status`` (docker's 409 wording); the
+record is saved and the event sent once the change is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+
+from dockling import background, clock
+from dockling.containers import health, model, resources, spec, users
+from dockling.containers import logs as logfile
+from dockling.containers.model import Status
+from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.images.layers import unmount
+from dockling.kernel.paths import make_mountpoint
+from dockling.runtime.cgroups import is_unified
+from dockling.runtime.process import parse_signal
+from dockling.shim import shim as shimlib
+from dockling.volumes import mounts
+from dockling.volumes.store import ANONYMOUS_LABEL
+
+log = logging.getLogger("dockling.containers")
+
+# static builds only: the init runs inside images that have no libc
+_INIT_BINARIES = ("docker-init", "tini-static", "catatonit")
+
+
+class Lifecycle:
+    """The state changes of the manager ``m``'s containers."""
+
+    def __init__(self, m) -> None:
+        self.m = m
+
+    # -- start ---------------------------------------------------------------------
+    async def start(self, ref: str, by_policy: bool = False) -> dict:
+        """Start a created or exited container; ``by_policy``: a restart policy's restart."""
+        m = self.m
+        c = m.records.get(ref)
+        Status(c["State"]["Status"]).check_start()
+        cid = c["Id"]
+        c["HasBeenManuallyStopped"] = False
+        if not by_policy:  # a user's start begins the policy's count again, as in docker
+            c["RestartCount"] = 0
+            m.restarts.forget_backoff(cid)
+        d = m.paths.container(cid)
+        img = m.images.load(c["Image"])
+        merged = os.path.join(d, "merged")
+        run_dir = m.paths.run(cid)
+        os.makedirs(run_dir, exist_ok=True)
+        try:
+            os.unlink(os.path.join(run_dir, "exit.json"))
+        except FileNotFoundError:
+            pass
+        t0 = time.perf_counter()
+        try:
+            if not os.path.ismount(merged):
+                m.images.layers.mount(m.images.layers.chain(img.diff_ids),
+                                      os.path.join(d, "upper"), os.path.join(d, "work"), merged)
+            workdir = c["Config"].get("WorkingDir") or img.container_config.get("WorkingDir")
+            if workdir:
+                # docker creates a missing working directory (inside the rootfs only)
+                make_mountpoint(merged, workdir, True)
+            user = _user(merged, c)
+            cg_path = f"{m.cgroup_parent}/{cid}"
+            joins = self._joins(c["HostConfig"])
+            self._check_links_running(c)
+            netns_path = await m.networks.attach(c, m.records.all)
+            if netns_path:
+                joins["network"] = netns_path
+            others = m.records.all()
+            m.networks.write_etc(c, others)
+            link_env = m.networks.link_env(c, others)
+            points = c.get("MountPoints") or []
+            self._mount_volumes(c, merged, points)
+            # link variables go to the process only, not into the record (docker's way)
+            for_spec = {**c, "Config": {**c["Config"], "Env": link_env + c["Config"]["Env"]}}
+            oci = spec.build(for_spec, img.container_config, rootfs=merged, user=user,
+                             cgroups_path=cg_path, cgroup_v2=is_unified(), joins=joins,
+                             user_mounts=mounts.oci(points, lambda p: self._volume_source(c, p)),
+                             init_path=self._init_path() if c["HostConfig"].get("Init")
+                             else None)
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(oci, f)
+            t1 = time.perf_counter()
+            started = await self._spawn_shim(c, d, run_dir)
+            log.debug("start %s: rootfs+spec %.1f ms, shim+runtime %.1f ms", cid[:12],
+                      (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
+        except Exception as err:
+            self._start_failed(c, err)
+            raise
+        st = c["State"]
+        model.set_status(st, Status.RUNNING)
+        st.update(Pid=started["Pid"], StartedAt=clock.now(), ExitCode=0, Error="",
+                  FinishedAt=model.ZERO_TIME, OOMKilled=False)
+        check = m.monitor.healthcheck(c, img)
+        if check is not None:
+            st["Health"] = health.initial()
+        m.records.save(c)
+        m.records.emit(c, "start")
+        m.monitor.watch(cid, check)
+        return c
+
+    def _mount_volumes(self, c: dict, merged: str, points: list[dict]) -> None:
+        """Copy the image's files up into empty volumes; docker's volume mount events."""
+        m = self.m
+        for p in points:
+            if p["Type"] != "volume":
+                continue
+            if p.get("CopyData") and not p.get("Subpath"):  # a part: nothing of the image's
+                mounts.copy_up(merged, p["Destination"], m.volumes.mount(p["Name"]))
+            m.events.emit("volume", "mount", p["Name"], {  # docker: at start
+                "container": c["Id"], "destination": p["Destination"], "driver": p["Driver"],
+                "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
+
+    async def _spawn_shim(self, c: dict, bundle: str, run_dir: str) -> dict:
+        """Have the shim forked; its "started" message ({"Pid", "ShimPid"})."""
+        m = self.m
+        cid = c["Id"]
+        log_type = c["HostConfig"].get("LogConfig", {}).get("Type", "json-file")
+        max_size, max_files = logfile.rotation(c["HostConfig"].get("LogConfig") or {})
+        opts = shimlib.Options(
+            cid=cid, bundle=bundle, runtime_root=m.paths.runtime_root, state_dir=run_dir,
+            log_path=c["LogPath"] if log_type == "json-file" else None,
+            tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
+            stdin_once=c["Config"]["StdinOnce"],
+            new_netns=False,  # the network manager made (or chose) the namespace
+            wait_attach=m.attachments.take_pending(cid), runtime=m.paths.runtime,
+            log_max_size=max_size, log_max_files=max_files)
+        log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
+                  opts.wait_attach)
+        sock = shimlib.spawn(opts)
+        try:
+            sock.setblocking(False)
+            data = await asyncio.get_running_loop().sock_recv(sock, 65536)
+        finally:
+            sock.close()
+        return shimlib.started(json.loads(data) if data else None, cid)
+
+    def _check_links_running(self, c: dict) -> None:
+        for link in c["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            try:
+                other = self.m.records.get(target.lstrip("/"))
+            except NotFound:
+                raise NotFound(f"could not get container for {target.lstrip('/')}") from None
+            if not other["State"]["Running"]:
+                raise Conflict(f"Cannot link to a non running container: {target} AS {alias}")
+
+    def _init_path(self) -> str:
+        """The static init binary for --init (daemon's init-path, else found on PATH)."""
+        if self.m.init_path:
+            return self.m.init_path
+        for name in _INIT_BINARIES:
+            path = shutil.which(name)
+            if path:
+                return path
+        raise InvalidArgument('exec: "docker-init": executable file not found in $PATH')
+
+    def _joins(self, hc: dict) -> dict[str, str]:
+        """container:X modes -> the /proc paths of X's namespaces (X must run)."""
+        from dockling.kernel.syscalls import NAMESPACE_FILES
+
+        out = {}
+        for typ, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"),
+                         ("network", "NetworkMode")):
+            mode = hc.get(key) or ""
+            if not mode.startswith("container:"):
+                continue
+            other = self.m.records.get(mode.split(":", 1)[1])
+            if not other["State"]["Running"]:
+                raise Conflict(f"cannot join {typ} namespace of a non running container: "
+                               f"{other['Name'][1:]}")
+            out[typ] = f"/proc/{other['State']['Pid']}/ns/{NAMESPACE_FILES[typ]}"
+        return out
+
+    def _start_failed(self, c: dict, err: Exception) -> None:
+        m = self.m
+        st = c["State"]
+        code = getattr(err, "code", None) or 128
+        model.set_status(st, Status.EXITED if c["State"]["StartedAt"] != model.ZERO_TIME
+                         else Status.CREATED)
+        st.update(Error=str(err), ExitCode=code, Pid=0)
+        m.networks.detach(c)
+        m.records.save(c)
+        self.unmount(c)
+        if c["HostConfig"].get("AutoRemove"):
+            m.monitor.remember_exit(c["Id"], code)
+            # moby's start cleans up --rm containers too
+            self.remove(c["Id"], force=True, volumes=True)
+
+    # -- the root filesystem -------------------------------------------------------------
+    def _volume_source(self, c: dict, p: dict) -> str:
+        """The host path the runtime binds for a volume point: the volume, or its
+        subpath pinned under the container's directory (mounts.bind_subpath)."""
+        path = self.m.volumes.mount(p["Name"])
+        if not p.get("Subpath"):
+            return path
+        target = self._subpath_target(c, p)
+        mounts.unbind_subpath(target)  # a start after a crash: not twice
+        mounts.bind_subpath(path, p["Subpath"], target)
+        return target
+
+    def _subpath_target(self, c: dict, p: dict) -> str:
+        key = hashlib.sha256(p["Destination"].encode()).hexdigest()[:16]
+        return os.path.join(self.m.paths.container(c["Id"]), "subpaths", key)
+
+    def unmount(self, c: dict) -> None:
+        """The container's root filesystem and the volumes no running container uses."""
+        m = self.m
+        # subpath binds first: the container's tree is deleted later, and must not
+        # reach into a volume through one
+        for p in c.get("MountPoints") or []:
+            if p.get("Subpath"):
+                mounts.unbind_subpath(self._subpath_target(c, p))
+        merged = os.path.join(m.paths.container(c["Id"]), "merged")
+        if os.path.ismount(merged):
+            unmount(merged)
+        in_use = {p["Name"] for o in m.records.all()
+                  if o["State"]["Running"] and o["Id"] != c["Id"]
+                  for p in o.get("MountPoints") or [] if p["Type"] == "volume"}
+        for p in c.get("MountPoints") or []:
+            if p["Type"] == "volume" and p["Name"] not in in_use:
+                m.volumes.unmount(p["Name"])
+
+    # -- stop / kill ---------------------------------------------------------------
+    def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
+        m = self.m
+        c = m.records.get(ref)
+        if not c["State"]["Running"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is not running")
+        if c["State"]["Restarting"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is restarting, "
+                           "wait until the container is running")
+        if sig in (signal.SIGKILL, parse_signal(c["Config"].get("StopSignal") or "SIGTERM")):
+            c["HasBeenManuallyStopped"] = True  # the policy must not bring it back
+            m.records.save(c)
+        try:
+            m.runtime.kill(c["Id"], sig)
+        except (NotFound, Conflict):
+            pass
+        m.records.emit(c, "kill", signal=str(sig))
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> bool:
+        """SIGTERM (or the stop signal), then SIGKILL after timeout. False if not running."""
+        m = self.m
+        c = m.records.get(ref)
+        if not c["State"]["Running"]:
+            return False
+        cid = c["Id"]
+        c["HasBeenManuallyStopped"] = True
+        if c["State"]["Restarting"]:  # between two runs: just call off the restart
+            m.restarts.cancel(cid)
+            model.set_status(c["State"], Status.EXITED)
+            m.records.save(c)
+            m.monitor.wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+            m.records.emit(c, "stop")
+            return True
+        m.records.save(c)
+        if timeout is None:
+            timeout = c["Config"].get("StopTimeout") or 10
+        sig_name = sig or c["Config"].get("StopSignal") or "SIGTERM"
+        fut = m.monitor.exit_future(cid)
+        if c["State"]["Paused"]:
+            m.runtime.resume(cid)
+        try:
+            m.runtime.kill(cid, parse_signal(sig_name))
+        except (NotFound, Conflict):
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout if timeout >= 0 else None)
+        except TimeoutError:
+            try:
+                m.runtime.kill(cid, signal.SIGKILL)
+            except (NotFound, Conflict):
+                pass
+            await fut
+        m.records.emit(c, "stop")
+        return True
+
+    async def kill_dead(self, ref: str, sig: int = signal.SIGKILL,
+                        timeout: float = 10.0) -> None:
+        """docker kill: send ``sig``; for SIGKILL, answer once the container has
+        exited (moby's kill.go waits on the state), so an inspect right after sees
+        it stopped. Bounded: a process stuck in the kernel does not hold the
+        client forever (the exit is recorded when it comes)."""
+        m = self.m
+        if sig != signal.SIGKILL:
+            self.kill(ref, sig)
+            return
+        c = m.records.get(ref)
+        cid = c["Id"]
+        fut = m.monitor.exit_future(cid)
+        try:
+            self.kill(cid, sig)
+            if c["State"]["Paused"]:  # a frozen task gets SIGKILL once thawed (moby unpauses)
+                try:
+                    m.runtime.resume(cid)
+                except (NotFound, Conflict):
+                    pass
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            log.warning("container %s not dead %.0f s after SIGKILL", cid[:12], timeout)
+        finally:
+            m.monitor.drop_future(cid, fut)
+
+    async def kill_and_wait(self, ref: str) -> None:
+        """SIGKILL and wait for the exit (rm -f of a running container)."""
+        m = self.m
+        c = m.records.get(ref)
+        fut = m.monitor.exit_future(c["Id"])
+        try:
+            self.kill(c["Id"], signal.SIGKILL)
+        except Conflict:  # it ended on its own meanwhile
+            m.monitor.wake_waiters(c["Id"], c["State"]["ExitCode"], restarting=False)
+        await fut
+
+    # -- pause / update ----------------------------------------------------------------
+    def pause(self, ref: str) -> None:
+        m = self.m
+        c = m.records.get(ref)
+        Status(c["State"]["Status"]).check_pause(c["Id"])
+        m.runtime.pause(c["Id"])
+        model.set_status(c["State"], Status.PAUSED)
+        m.records.save(c)
+        m.records.emit(c, "pause")
+
+    def unpause(self, ref: str) -> None:
+        m = self.m
+        c = m.records.get(ref)
+        if c["State"]["Status"] != Status.PAUSED.value:
+            raise Conflict(f"Container {c['Id']} is not paused")
+        m.runtime.resume(c["Id"])
+        model.set_status(c["State"], Status.RUNNING)
+        m.records.save(c)
+        m.records.emit(c, "unpause")
+
+    def update(self, ref: str, changes: dict) -> None:
+        """docker update: new resource limits, applied live if the container runs."""
+        m = self.m
+        c = m.records.get(ref)
+        allowed = {"CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
+                   "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "PidsLimit",
+                   "BlkioWeight", "RestartPolicy"}
+        hc = {**c["HostConfig"], **{k: v for k, v in changes.items() if k in allowed}}
+        resources.validate(hc)
+        if c["State"]["Running"]:
+            from dockling.runtime import spec as oci
+
+            new = oci.from_dict({"root": {"path": "/"}, "process": {"args": ["x"]},
+                                 "linux": {"resources": resources.oci_resources(
+                                     {k: v for k, v in hc.items() if k in changes
+                                      or k in ("Memory", "MemorySwap")})}})
+            m.runtime.update(c["Id"], new.linux.resources)
+        c["HostConfig"] = hc
+        m.records.save(c)
+        m.records.emit(c, "update")
+
+    # -- remove --------------------------------------------------------------------
+    def remove_link(self, ref: str) -> None:
+        """docker rm --link /parent/alias: the parent forgets that link; both
+        containers stay (moby's delete.go rmLink). The link is named as docker
+        registers it: the parent's name, then the alias."""
+        name = "/" + ref.lstrip("/")
+        parent, _, alias = name.rpartition("/")
+        if not parent:
+            # moby: a plain error, so a 500
+            raise InternalError("Conflict, cannot remove the default link name of the "
+                                "container")
+        try:
+            c = self.m.records.get(parent)
+        except NotFound:
+            raise NotFound(f"No such container: {ref}") from None
+        links = c["HostConfig"].get("Links") or []
+        kept = [link for link in links if link.partition(":")[2] != f"{c['Name']}/{alias}"]
+        if len(kept) == len(links):
+            raise NotFound(f"No such container: {ref}")
+        c["HostConfig"]["Links"] = kept
+        self.m.records.save(c)
+
+    async def delete(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """docker rm: with ``force``, a running container is killed first and
+        removed once it has exited (moby: kill, die, destroy; no stop event)."""
+        if force:
+            c = self.m.records.get(ref)
+            if c["State"]["Running"] and not c["State"]["Restarting"]:
+                await self.kill_and_wait(ref)
+        self.remove(ref, force=force, volumes=volumes)
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``volumes``: also remove the container's anonymous volumes (rm -v, --rm)."""
+        m = self.m
+        c = m.records.get(ref)
+        cid = c["Id"]
+        Status(c["State"]["Status"]).check_remove(c["Name"], force)
+        m.restarts.cancel(cid)
+        m.restarts.forget_backoff(cid)
+        if c["State"]["Running"] and not c["State"]["Restarting"]:
+            try:
+                m.runtime.delete(cid, force=True)
+            except (NotFound, Conflict):
+                pass
+        m.networks.detach(c)
+        self.unmount(c)
+        m.records.delete(cid)
+        # a writable layer can be GBs and many files: deleted in a worker thread
+        background.remove_tree(m.paths.container(cid))
+        background.remove_tree(m.paths.run(cid))
+        m.monitor.unwatch(cid)
+        if volumes:
+            self._remove_anonymous_volumes(c)
+        # Waiters (condition=removed) learn the last exit code.
+        m.monitor.wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+        m.records.emit(c, "destroy")
+
+    def _remove_anonymous_volumes(self, c: dict) -> None:
+        m = self.m
+        in_use = m.records.volume_users()
+        for p in c.get("MountPoints") or []:
+            if p["Type"] != "volume" or in_use.get(p["Name"]):
+                continue
+            try:
+                vol = m.volumes.get(p["Name"])
+            except NotFound:
+                continue
+            if ANONYMOUS_LABEL in (vol.get("Labels") or {}):
+                m.volumes.remove(p["Name"], [])
+                m.events.emit("volume", "destroy", p["Name"], {"driver": "local"})
+
+
+def _user(merged: str, c: dict) -> tuple[int, int, list[int]]:
+    """The process's uid, gid and groups (--group-add too), from the image's files."""
+    try:
+        user = users.resolve(merged, c["Config"].get("User") or "0")
+        extra = [users.group_id(merged, g) for g in c["HostConfig"].get("GroupAdd") or []]
+    except InvalidArgument as err:
+        raise InvalidArgument(f"unable to start container process: {err}") from err
+    return user[0], user[1], user[2] + [g for g in extra if g not in user[2]]
