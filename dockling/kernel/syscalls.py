@@ -1,17 +1,15 @@
-"""The kernel calls the runtime needs and Python's stdlib lacks, via ctypes.
+"""The system calls the engine makes, as functions, and their flags.
 
-Each function raises OSError with errno and the path or value it acted on,
-so a failed mount says which mount. Nothing here decides anything: the
-callers (rootfs, namespaces, capabilities, process) hold the logic.
+Each function passes its call to the kernel in use (``base.current()``):
+the real one (ctypes, ``linux.py``), a ``Recorder`` that also writes it to
+a trace, or a test's ``Fake``. Errors are OSError with errno and the path
+or value acted on. Nothing here decides anything: the callers (rootfs,
+namespaces, capabilities, process, netns, layers) hold the logic.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
-
-_libc = ctypes.CDLL(None, use_errno=True)
+from dockling.kernel.base import current
 
 # clone(2) flags for unshare/setns.
 CLONE_NEWNS = 0x00020000
@@ -73,67 +71,39 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
-_CAP_V3 = 0x20080522
-
-
-def _check(ret: int, what: str, path: str | None = None) -> int:
-    if ret == -1:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}", path)
-    return ret
-
-
-def _b(s: str | None) -> bytes | None:
-    return None if s is None else os.fsencode(s)
-
-
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                        ctypes.c_ulong]
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
           data: str | None = None) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None)
-    _check(ret, f"mount {source or fstype} on {target}", target)
+    current().mount(source, target, fstype, flags, data)
 
 
 def umount(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), flags), f"umount {target}", target)
+    current().umount(target, flags)
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+    current().unshare(flags)
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(fd, nstype), "setns")
+    current().setns(fd, nstype)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    nr = _SYS_PIVOT_ROOT[os.uname().machine]
-    _check(_libc.syscall(nr, _b(new_root), _b(put_old)), "pivot_root", new_root)
+    current().pivot_root(new_root, put_old)
 
 
 def sethostname(name: str) -> None:
-    b = name.encode()
-    _check(_libc.sethostname(b, len(b)), "sethostname")
+    current().sethostname(name)
 
 
 def setdomainname(name: str) -> None:
-    b = name.encode()
-    _check(_libc.setdomainname(b, len(b)), "setdomainname")
+    current().setdomainname(name)
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+    return current().prctl(option, arg2, arg3, arg4, arg5)
 
 
 def set_no_new_privs() -> None:
@@ -167,21 +137,29 @@ def ambient_raise(cap: int) -> None:
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
-
-
 def capset(effective: int, permitted: int, inheritable: int) -> None:
-    hdr = _CapHeader(_CAP_V3, 0)
-    data = (_CapData * 2)()
-    for i in range(2):
-        shift = 32 * i
-        data[i].effective = (effective >> shift) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.capset(ctypes.byref(hdr), data), "capset")
+    current().capset(effective, permitted, inheritable)
+
+
+def seccomp(program: bytes, flags: int = 0) -> None:
+    """Install a BPF filter (seccomp(2) SET_MODE_FILTER) in the calling thread."""
+    current().seccomp(program, flags)
+
+
+def execve(path: str, args: list[str], env: dict[str, str]):
+    current().execve(path, args, env)
+
+
+def write(path: str, value: str) -> None:
+    """Write a kernel file (a cgroup limit): the whole value in one write."""
+    current().write(path, value)
+
+
+def netlink(ipr, call: str, *args, **kwargs):
+    """A netlink request through pyroute2: ``ipr.<call>(*args, **kwargs)`` (link, addr, route)."""
+    return current().netlink(ipr, call, *args, **kwargs)
+
+
+def iptables(argv: list[str]):
+    """Run the iptables command; its CompletedProcess (text output)."""
+    return current().iptables(argv)

@@ -7,6 +7,8 @@ network that gives the default route, a route via the gateway.
 
 pyroute2's synchronous API runs its own event loop, so every call here
 runs on a worker thread (``netns.run_on_thread``), never on the daemon's.
+Requests that change something go through the kernel seam
+(``syscalls.netlink``), so a trace shows the veth, addresses and routes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from dockling.errors import Conflict, InternalError
+from dockling.kernel import syscalls as sc
 from dockling.network.netns import run_in, run_on_thread
 
 
@@ -47,26 +50,26 @@ def ensure_bridge(name: str, gateway: str, prefix: int, mtu: int,
             idx = _index(ipr, name)
             if idx is None:
                 try:
-                    ipr.link("add", ifname=name, kind="bridge")
+                    sc.netlink(ipr, "link", "add", ifname=name, kind="bridge")
                 except NetlinkError as err:
                     raise InternalError(f"failed to create bridge {name}: {err}") from err
                 idx = _index(ipr, name)
-            ipr.link("set", index=idx, mtu=mtu)
+            sc.netlink(ipr, "link", "set", index=idx, mtu=mtu)
             have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
             if gateway not in have:
                 try:
-                    ipr.addr("add", index=idx, address=gateway, prefixlen=prefix)
+                    sc.netlink(ipr, "addr", "add", index=idx, address=gateway, prefixlen=prefix)
                 except NetlinkError as err:
                     if err.code != errno.EEXIST:
                         raise
             if v6:
                 try:
-                    ipr.addr("add", index=idx, address=v6[0], prefixlen=v6[1],
-                             flags=IFA_F_NODAD)
+                    sc.netlink(ipr, "addr", "add", index=idx, address=v6[0], prefixlen=v6[1],
+                               flags=IFA_F_NODAD)
                 except NetlinkError as err:
                     if err.code != errno.EEXIST:
                         raise
-            ipr.link("set", index=idx, state="up")
+            sc.netlink(ipr, "link", "set", index=idx, state="up")
     run_on_thread(work)
     # Traffic from the host's own 127.0.0.1 to a published port is DNATed to
     # a container; the kernel routes it out of the bridge only with this.
@@ -80,7 +83,7 @@ def delete_link(name: str) -> None:
             idx = _index(ipr, name)
             if idx is not None:
                 try:
-                    ipr.link("del", index=idx)
+                    sc.netlink(ipr, "link", "del", index=idx)
                 except NetlinkError as err:
                     if err.code != errno.ENODEV:
                         raise
@@ -110,7 +113,7 @@ def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, addres
                 raise InternalError(f"bridge {bridge} is missing")
             fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                ipr.link("add", ifname=host_if, kind="veth", peer={
+                sc.netlink(ipr, "link", "add", ifname=host_if, kind="veth", peer={
                     "ifname": ifname, "net_ns_fd": fd, "address": mac, "mtu": mtu})
             except NetlinkError as err:
                 if err.code == errno.EEXIST:
@@ -118,19 +121,22 @@ def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, addres
                 raise
             finally:
                 os.close(fd)
-            ipr.link("set", index=_index(ipr, host_if), master=br, mtu=mtu, state="up")
+            sc.netlink(ipr, "link", "set", index=_index(ipr, host_if), master=br, mtu=mtu,
+                       state="up")
 
     def inside() -> None:
         with IPRoute() as ipr:
             p = _index(ipr, ifname)
-            ipr.addr("add", index=p, address=address, prefixlen=prefix)
-            ipr.link("set", index=p, state="up")
+            sc.netlink(ipr, "addr", "add", index=p, address=address, prefixlen=prefix)
+            sc.netlink(ipr, "link", "set", index=p, state="up")
             if gateway:
-                ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=p)
+                sc.netlink(ipr, "route", "replace", dst="0.0.0.0/0", gateway=gateway, oif=p)
             if v6:
-                ipr.addr("add", index=p, address=v6[0], prefixlen=v6[1], flags=IFA_F_NODAD)
+                sc.netlink(ipr, "addr", "add", index=p, address=v6[0], prefixlen=v6[1],
+                           flags=IFA_F_NODAD)
                 if v6[2]:
-                    ipr.route("replace", dst="::/0", gateway=v6[2], oif=p, family=10)
+                    sc.netlink(ipr, "route", "replace", dst="::/0", gateway=v6[2], oif=p,
+                               family=10)
 
     try:
         run_on_thread(outside)
@@ -143,7 +149,7 @@ def add_endpoint(netns_path: str, bridge: str, host_if: str, ifname: str, addres
 def loopback_up(netns_path: str) -> None:
     def inside() -> None:
         with IPRoute() as ipr:
-            ipr.link("set", index=_index(ipr, "lo"), state="up")
+            sc.netlink(ipr, "link", "set", index=_index(ipr, "lo"), state="up")
     run_in(netns_path, inside)
 
 

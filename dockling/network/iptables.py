@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 import shutil
-import subprocess
 
 from dockling.errors import InternalError
+from dockling.kernel import syscalls
 
 log = logging.getLogger("dockling.network")
 
@@ -51,7 +52,8 @@ class IPTables:
         if self._worker is None:
             self._worker = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="iptables")
-        return self._worker.submit(fn, *args)
+        # the caller's context goes along: the kernel in use (a trace) is the caller's
+        return self._worker.submit(contextvars.copy_context().run, fn, *args)
 
     @staticmethod
     def forget(fut: concurrent.futures.Future, what: str) -> None:
@@ -73,8 +75,7 @@ class IPTables:
 
     # -- plumbing -------------------------------------------------------------------
     def _run(self, table: str, *args: str, check: bool = True) -> bool:
-        res = subprocess.run(["iptables", "-w", "-t", table, *args], capture_output=True,
-                             text=True, check=False)
+        res = syscalls.iptables(["iptables", "-w", "-t", table, *args])
         if res.returncode and check:
             raise InternalError(f"iptables -t {table} {' '.join(args)}: {res.stderr.strip()}")
         return res.returncode == 0

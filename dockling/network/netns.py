@@ -9,6 +9,7 @@ are per thread, so the daemon's own threads never move.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 
@@ -68,7 +69,8 @@ def run_on_thread(fn):
         except BaseException as err:  # noqa: BLE001 - re-raised in the caller
             result["error"] = err
 
-    t = threading.Thread(target=body, name="netns")
+    # the caller's context goes along: the kernel in use (a trace) is the caller's
+    t = threading.Thread(target=contextvars.copy_context().run, args=(body,), name="netns")
     t.start()
     t.join()
     if "error" in result:

@@ -1,6 +1,6 @@
 """Capability and rlimit names, and the capability sets of a process.
 
-The name tables are pure data (from linux/capability.h and
+The name tables are pure data (capabilities: ``kernel.caps``; rlimits:
 linux/resource.h). ``apply`` is the kernel side: bounding set, ambient set,
 and capset(2) for effective/permitted/inheritable.
 """
@@ -9,17 +9,8 @@ from __future__ import annotations
 
 import resource
 
-CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]
+from dockling.kernel.caps import CAPS, names_of
+
 _NUMBERS = {name: i for i, name in enumerate(CAPS)}
 
 RLIMITS = {
@@ -72,10 +63,6 @@ def mask(names: list[str]) -> int:
         if n is not None and n <= top:
             bits |= 1 << n
     return bits
-
-
-def names_of(bits: int) -> list[str]:
-    return [name for i, name in enumerate(CAPS) if bits >> i & 1]
 
 
 def drop_bounding(caps, syscalls) -> None:

@@ -22,7 +22,7 @@ import select
 import signal
 import time
 
-from dockling import clock
+from dockling import clock, kernel
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.runtime import (
     cgroups,
@@ -342,6 +342,7 @@ class Runtime:
 def _stage1(sock, cg, ns: dict[str, str], then) -> None:
     """First child: join the cgroup and namespaces, fork PID 1, report its pid."""
     try:
+        kernel.current().process("stage1")
         cg.add(os.getpid())
         namespaces.enter(ns, sock)
         pid = os.fork()

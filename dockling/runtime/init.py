@@ -15,8 +15,9 @@ import os
 
 import msgspec
 
-from dockling.runtime import console, hooks, process, rootfs, sync
+from dockling import kernel
 from dockling.kernel import syscalls as sc
+from dockling.runtime import console, hooks, process, rootfs, sync
 
 
 class InitArgs(msgspec.Struct):
@@ -47,6 +48,7 @@ def run_init(a: InitArgs) -> None:
 
 
 def _init(a: InitArgs) -> None:
+    kernel.current().process("init")
     spec = a.spec
     proc = spec.process
     ns = {n.type: n.path for n in spec.linux.namespaces}

@@ -149,4 +149,4 @@ def execute(path: str, proc, seccomp_filter: seccomp.Filter | None, keep_fds: in
     reset_signals()
     if seccomp_filter is not None and proc.no_new_privileges:
         seccomp.load(seccomp_filter)
-    os.execve(path, proc.args, env_dict(proc.env))
+    sc.execve(path, proc.args, env_dict(proc.env))

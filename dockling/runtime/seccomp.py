@@ -19,7 +19,6 @@ Compatibility decisions, as runc makes them:
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
@@ -28,6 +27,7 @@ import msgspec.structs
 import pyseccomp
 
 from dockling.errors import InvalidArgument
+from dockling.kernel import syscalls
 
 _ARCHES = {
     "SCMP_ARCH_X86": pyseccomp.Arch.X86,
@@ -182,17 +182,8 @@ def with_program(f: Filter, cache_dir: str) -> Filter:
     return msgspec.structs.replace(f, program=program)
 
 
-_SECCOMP_SET_MODE_FILTER = 1
 _FILTER_FLAGS = {pyseccomp.Attr.CTL_TSYNC: 1, pyseccomp.Attr.CTL_LOG: 2,
                  pyseccomp.Attr.CTL_SSB: 4}
-_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358, "s390x": 348}
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def load(f: Filter) -> None:
@@ -200,12 +191,7 @@ def load(f: Filter) -> None:
     if not f.program:
         _build(f).load()
         return
-    buf = ctypes.create_string_buffer(f.program, len(f.program))
-    prog = _SockFprog(len(f.program) // 8, ctypes.cast(buf, ctypes.c_void_p))
     flags = 0
     for attr in f.flags:
         flags |= _FILTER_FLAGS.get(attr, 0)
-    nr = _SYS_SECCOMP[os.uname().machine]
-    if _libc.syscall(nr, _SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog)) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"seccomp(SET_MODE_FILTER): {os.strerror(e)}")
+    syscalls.seccomp(f.program, flags)

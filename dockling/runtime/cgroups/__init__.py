@@ -93,11 +93,12 @@ def read(path: str) -> str:
 
 
 def write(path: str, value: str | int) -> None:
+    """A cgroup file's new value, through the kernel in use (a trace shows it)."""
     from dockling.errors import InvalidArgument
+    from dockling.kernel import syscalls
 
     try:
-        with open(path, "w") as f:
-            f.write(str(value))
+        syscalls.write(path, str(value))
     except OSError as err:
         raise InvalidArgument(
             f"cannot set cgroup value {value!r} in {path}: {err.strerror}"
