@@ -53,7 +53,7 @@ class RegistryConfig:
 
     def tls(self, host: str):
         """An SSLContext: the system CAs plus certs.d/HOST/*.crt, client *.cert/*.key."""
-        import ssl  # here: the CLI imports this module, and ssl is slow to load
+        import ssl  # here: ssl is slow to load, and only TLS registries need it
 
         ctx = ssl.create_default_context()
         d = os.path.join(self.certs_dir, host)
