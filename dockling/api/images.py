@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import tempfile
 
-from dockling import clock
 from dockling.api import complete
 from dockling.api.registry import progress_response
 from dockling.api.server import Request, Response, Router, empty, json_response
@@ -18,6 +17,8 @@ from dockling.containers.manager import ContainerManager
 from dockling.errors import DocklingError, InvalidArgument, NotFound
 from dockling.formats import progress, reference
 from dockling.images import archive
+from dockling.images import filters as image_filters
+from dockling.images.history import history as image_history
 from dockling.images.store import ImageStore
 from dockling.registry import auth
 from dockling.registry.pull import Puller
@@ -54,7 +55,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         filters = req.filters()
         out = []
         for img in images.listed(req.qbool("all")):
-            if not _match(img, filters, images):
+            if not image_filters.matches(img, filters, images):
                 continue
             out.append(complete.image_summary(images.summary(img)))
         return json_response(out)
@@ -63,23 +64,7 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         return json_response(complete.image_inspect(images.inspect(images.get(req.params["name"]))))
 
     async def history(req: Request) -> Response:
-        img = images.get(req.params["name"])
-        hist = img.config.get("history") or []
-        out = []
-        sizes = [images.layers.get(c).size for c in images.layers.chain(img.diff_ids)]
-        layer = 0
-        for i, h in enumerate(reversed(hist)):
-            empty_layer = h.get("empty_layer", False)
-            size = 0
-            if not empty_layer:
-                idx = len([x for x in hist if not x.get("empty_layer")]) - 1 - layer
-                size = sizes[idx] if 0 <= idx < len(sizes) else 0
-                layer += 1
-            out.append({"Id": img.id if i == 0 else "<missing>",
-                        "Created": int(clock.unix(h.get("created", img.created))), "CreatedBy": h.get(
-                            "created_by", ""), "Tags": img.tags if i == 0 else None,
-                        "Size": size, "Comment": h.get("comment", "")})
-        return json_response(out)
+        return json_response(image_history(images, req.params["name"]))
 
     async def tag(req: Request) -> Response:
         repo = req.q("repo") or ""
@@ -166,34 +151,3 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
     r.add("GET", "/images/{name*}/get", get)
     r.add("DELETE", "/images/{name*}", delete)
 
-
-def _match(img, filters: dict[str, list[str]], images: ImageStore) -> bool:
-    import fnmatch
-
-    for key, values in filters.items():
-        if not values:
-            continue
-        if key == "dangling":
-            want = values[-1].lower() in ("true", "1")
-            if want != (not img.tags):
-                return False
-        elif key == "reference":
-            names = [t.split(":")[0] for t in img.tags] + img.tags
-            if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
-                return False
-        elif key == "label":
-            labels = img.container_config.get("Labels") or {}
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k not in labels or (eq and labels[k] != val):
-                    return False
-        elif key in ("before", "since"):
-            try:
-                other = images.load(images.resolve(values[-1]))
-            except NotFound:
-                return False
-            if key == "before" and not img.created < other.created:
-                return False
-            if key == "since" and not img.created > other.created:
-                return False
-    return True

@@ -22,7 +22,6 @@ from dockling.api.server import (
 )
 from dockling.background import blocking
 from dockling.containers.logs import parse_since
-from dockling.daemon import events as events_bus
 from dockling.runtime import BUILTIN, api_name
 
 
@@ -87,30 +86,14 @@ def routes(r: Router, daemon) -> None:
 
     async def events(req: Request) -> Response:
         since, until = parse_since(req.q("since")), parse_since(req.q("until"), "until")
-        filters = req.filters()
-
-        def ok(ev: dict) -> bool:
-            return events_bus.matches(ev, filters)
+        stream = daemon.events.stream(req.filters(), since, until)
 
         async def gen():
-            q = daemon.events.subscribe()
             try:
-                if since is not None:
-                    for ev in list(daemon.events.history):
-                        if ev["timeNano"] / 1e9 >= since and (until is None or
-                                                              ev["timeNano"] / 1e9 <= until):
-                            if ok(ev):
-                                yield json.dumps(ev).encode() + b"\n"
-                while True:
-                    timeout = None if until is None else max(0.0, until - time.time())
-                    try:
-                        ev = await asyncio.wait_for(q.get(), timeout)
-                    except TimeoutError:
-                        return
-                    if ok(ev):
-                        yield json.dumps(ev).encode() + b"\n"
+                async for ev in stream:
+                    yield json.dumps(ev).encode() + b"\n"
             finally:
-                daemon.events.unsubscribe(q)
+                await stream.aclose()  # the client hung up: its subscription ends now
 
         return Response(200, content_type="application/json", stream=gen())
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
-from dockling.volumes.store import ANONYMOUS_LABEL, VolumeStore
+from dockling.volumes.prune import prune as prune_volumes
+from dockling.volumes.store import VolumeStore
 
 
 def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events) -> None:
@@ -32,21 +33,8 @@ def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events
 
     async def prune(req: Request) -> Response:
         """Unused volumes; only anonymous ones unless all=true (API 1.42+)."""
-        filters = req.filters()
-        everything = filters.pop("all", ["false"])[-1].lower() in ("1", "true")
-        users = containers.volume_users()
-        deleted, reclaimed = [], 0
-        for vol in volumes.list(filters, users):
-            if users.get(vol["Name"]):
-                continue
-            if not everything and ANONYMOUS_LABEL not in (vol.get("Labels") or {}):
-                continue
-            size = volumes.size(vol["Name"])
-            volumes.remove(vol["Name"], [])
-            events.emit("volume", "destroy", vol["Name"], {"driver": vol["Driver"]})
-            deleted.append(vol["Name"])
-            reclaimed += size
-        events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
+        deleted, reclaimed = prune_volumes(volumes, req.filters(), containers.volume_users(),
+                                           events)
         return json_response({"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     r.add("GET", "/volumes", list_)

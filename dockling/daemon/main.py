@@ -35,7 +35,7 @@ from dockling.builder.cache import BuildCache
 from dockling.builder.executor import Builder
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon import layout
-from dockling.daemon.events import Events
+from dockling.events import Events
 from dockling.daemon.watchdog import Watchdog
 from dockling.errors import Conflict, InvalidArgument
 from dockling.images.content import ContentStore

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 
-from dockling import background, clock
+from dockling import background, clock, names
 from dockling.disk import tree_size
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.filters import labels_match
 from dockling.kernel import syscalls as sc
 from dockling.store.db import DB
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _LOCAL_OPTS = ("type", "device", "o")
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
@@ -54,10 +53,10 @@ class VolumeStore:
             anonymous = True
         if anonymous:
             labels.setdefault(ANONYMOUS_LABEL, "")
-        if not _NAME_RE.match(name):
+        if not names.valid(name):
             raise InvalidArgument(
                 f'create {name}: "{name}" includes invalid characters for a local volume '
-                'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass '
+                f'name, only "{names.ALLOWED}" are allowed. If you intended to pass '
                 "a host directory, use absolute path")
         for key in opts:
             if key not in _LOCAL_OPTS:
@@ -158,16 +157,7 @@ def _matches(vol: dict, filters: dict[str, list[str]], users: dict[str, list[str
             want = values[0].lower() in ("1", "true")
             if bool(not users.get(vol["Name"])) != want:
                 return False
-        if key == "label":
-            labels = vol.get("Labels") or {}
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k not in labels or (eq and labels[k] != val):
-                    return False
-        if key == "label!":
-            labels = vol.get("Labels") or {}
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k in labels and (not eq or labels[k] == val):
-                    return False
+        if key in ("label", "label!") and not labels_match(vol.get("Labels") or {},
+                                                           {key: values}):
+            return False
     return True

@@ -10,12 +10,12 @@ import urllib.parse
 
 import pytest
 
-from dockling.api import images as images_api
-from dockling.api import networks as networks_api
 from dockling.api.server import Request
 from dockling.containers import records
-from dockling.daemon import events
+from dockling import events
 from dockling.errors import InvalidArgument, NotFound
+from dockling.images import filters as image_filters
+from dockling.network import filters as net_filters
 from dockling.volumes import store as volume_store
 
 BUSYBOX = "sha256:" + "b" * 64
@@ -130,7 +130,7 @@ class ImageStoreStub:
 
 
 def image_list(filters: dict) -> list[str]:
-    return [i.id[7:8] for i in IMAGES if images_api._match(i, filters, ImageStoreStub())]
+    return [i.id[7:8] for i in IMAGES if image_filters.matches(i, filters, ImageStoreStub())]
 
 
 @pytest.mark.parametrize("filters, ids", [
@@ -209,7 +209,7 @@ def test_network_filters():
 
     def ls(filters, used=()):
         return [n["Name"] for n in nets
-                if networks_api._matches(n, filters, lambda n: n["Name"] in used)]
+                if net_filters.matches(n, filters, lambda n: n["Name"] in used)]
 
     assert ls({"driver": ["bridge"]}) == ["bridge", "mine"]
     assert ls({"type": ["custom"]}) == ["mine"]

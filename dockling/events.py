@@ -1,5 +1,8 @@
 """The events bus: every action becomes a docker event, kept for --since.
 
+It sits below the engine packages and the API: the managers emit, the API's
+/events and the daemon's /info read (``stream``, ``subscribers``).
+
 With a database the events are kept there too (the newest ``keep`` of
 them), so `events --since` still sees what happened before a daemon
 restart; without one, in memory only.
@@ -15,6 +18,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import AsyncIterator
 
 
 class Events:
@@ -75,6 +79,29 @@ class Events:
     def unsubscribe(self, q: asyncio.Queue) -> None:
         if q in self.subscribers:
             self.subscribers.remove(q)
+
+    async def stream(self, filters: dict[str, list[str]], since: float | None = None,
+                     until: float | None = None) -> AsyncIterator[dict]:
+        """docker events: the kept events from ``since`` (unix seconds), then the new
+        ones as they come, until ``until`` (or for ever); only those ``filters`` pass."""
+        q = self.subscribe()
+        try:
+            if since is not None:
+                for ev in list(self.history):
+                    if ev["timeNano"] / 1e9 >= since and (until is None or
+                                                          ev["timeNano"] / 1e9 <= until):
+                        if matches(ev, filters):
+                            yield ev
+            while True:
+                timeout = None if until is None else max(0.0, until - time.time())
+                try:
+                    ev = await asyncio.wait_for(q.get(), timeout)
+                except TimeoutError:
+                    return
+                if matches(ev, filters):
+                    yield ev
+        finally:
+            self.unsubscribe(q)
 
 
 def matches(ev: dict, filters: dict[str, list[str]]) -> bool:

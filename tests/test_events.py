@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from dockling.daemon.events import Events
+from dockling.events import Events
 
 
 def test_an_event_emitted_in_a_thread_wakes_a_waiting_subscriber():
