@@ -46,10 +46,15 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def start(req: Request) -> Response:
         try:
-            await m.start(req.params["id"])
+            # trace=1 is dockling's own (run --trace): the start's kernel calls are kept
+            await m.start(req.params["id"], trace=req.qbool("trace"))
         except NotModified:
             return empty(304)
         return empty(204)
+
+    async def trace(req: Request) -> Response:
+        """dockling's own (no docker route): the kernel calls of a start?trace=1."""
+        return json_response(m.trace(req.params["id"]))
 
     async def stop(req: Request) -> Response:
         t = req.qint("t", req.qint("timeout"))
@@ -280,6 +285,7 @@ def routes(r: Router, m: ContainerManager) -> None:
     r.add("POST", "/containers/prune", prune)
     r.add("GET", "/containers/{id*}/json", inspect)
     r.add("POST", "/containers/{id*}/start", start)
+    r.add("GET", "/containers/{id*}/trace", trace)
     r.add("POST", "/containers/{id*}/stop", stop)
     r.add("POST", "/containers/{id*}/restart", restart)
     r.add("POST", "/containers/{id*}/kill", kill)

@@ -95,6 +95,10 @@ def register(sub) -> None:
         _create_args(sp)
         if name == "run":
             sp.add_argument("--detach-keys")
+            # dockling's own: the kernel calls that made the container, on stderr
+            # (--trace=json is its own option string: "--trace IMAGE" stays unambiguous)
+            sp.add_argument("--trace", action="store_const", const="tree")
+            sp.add_argument("--trace=json", dest="trace", action="store_const", const="json")
         sp.set_defaults(func=cmd_run if name == "run" else cmd_create)
     for name, fn in (("start", cmd_start), ("container start", None)):
         if fn is None:
@@ -495,9 +499,12 @@ def cmd_create(cli: Client, a) -> int:
 
 def cmd_run(cli: Client, a) -> int:
     cid = _create(cli, a)
+    trace = getattr(a, "trace", None)
     if a.detach:
-        _start_or_exit(cli, cid)
+        _start_or_exit(cli, cid, trace)
         print(cid)
+        if trace:
+            _print_trace(trace, _fetch_trace(cli, cid))
         return 0
     want = {x.lower() for x in a.attach} or {"stdout", "stderr", *(
         ["stdin"] if a.interactive else [])}
@@ -505,7 +512,9 @@ def cmd_run(cli: Client, a) -> int:
     sock = cli.hijack(f"/containers/{cid}/attach", {
         "stream": True, "stdin": "stdin" in want, "stdout": "stdout" in want,
         "stderr": "stderr" in want, "detachKeys": spec or None})
-    _start_or_exit(cli, cid)
+    _start_or_exit(cli, cid, trace)
+    # fetched now: an auto-removed container takes its trace along when it exits
+    records = _fetch_trace(cli, cid) if trace else []
     try:
         pump(sock, tty_mode=a.tty, stdin="stdin" in want, detach_keys=keys,
              on_resize=lambda: _resize(cli, f"/containers/{cid}/resize"))
@@ -514,9 +523,34 @@ def cmd_run(cli: Client, a) -> int:
         return 0
     finally:
         sock.close()
+        if trace:
+            _print_trace(trace, records)
     # The stream ends when the container does; the daemon remembers the
     # status of an auto-removed container for this call.
     return cli.post(f"/containers/{cid}/wait")["StatusCode"]
+
+
+def _fetch_trace(cli: Client, cid: str) -> list[dict]:
+    """The start's kernel calls. The container's init writes its last ones (seccomp,
+    execve) after the start has answered: ask again for a moment until they are in."""
+    from dockling.cli import trace
+
+    records: list[dict] = []
+    for _ in range(100):
+        try:
+            records = cli.get(f"/containers/{cid}/trace")
+        except APIError:
+            break  # gone (removed at exit): what we have
+        if trace.complete(records):
+            break
+        time.sleep(0.02)
+    return records
+
+
+def _print_trace(mode: str, records: list[dict]) -> None:
+    from dockling.cli import trace
+
+    print(trace.render(records, as_json=mode == "json"), file=sys.stderr)
 
 
 def parse_device(spec: str) -> dict:
@@ -548,9 +582,9 @@ def detach_keys(a) -> tuple[str, bytes]:
         return spec, detachkeys.DEFAULT  # the daemon answers with docker's error
 
 
-def _start_or_exit(cli: Client, cid: str) -> None:
+def _start_or_exit(cli: Client, cid: str, trace: str | None = None) -> None:
     try:
-        cli.post(f"/containers/{cid}/start")
+        cli.post(f"/containers/{cid}/start", **({"trace": 1} if trace else {}))
     except APIError as err:
         print(f"dockling: Error response from daemon: {err.message}", file=sys.stderr)
         raise ExitCode(exec_error_code(err.message)) from err

@@ -24,6 +24,7 @@ from dockling.containers import logs as logfile
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images.layers import unmount
+from dockling.kernel import record
 from dockling.kernel.paths import make_mountpoint
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.process import parse_signal
@@ -44,8 +45,23 @@ class Lifecycle:
         self.m = m
 
     # -- start ---------------------------------------------------------------------
-    async def start(self, ref: str, by_policy: bool = False) -> dict:
-        """Start a created or exited container; ``by_policy``: a restart policy's restart."""
+    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> dict:
+        """Start a created or exited container; ``by_policy``: a restart policy's restart;
+        ``trace``: the kernel calls of this start (the daemon's and the shim's) go to
+        the container's trace (``kernel.record``), for ``run --trace``."""
+        if not trace:
+            return await self._start(ref, by_policy, False)
+        d = self.m.paths.container(self.m.records.get(ref)["Id"])
+        with record.tracing(os.path.join(d, record.TRACE_FILE), "daemon"):
+            return await self._start(ref, by_policy, True)
+
+    def trace(self, ref: str) -> list[dict]:
+        """The kernel calls of the container's last traced start, in time order (kept in
+        its directory, not the run dir: they outlive its exit, until rm)."""
+        d = self.m.paths.container(self.m.records.get(ref)["Id"])
+        return record.read(os.path.join(d, record.TRACE_FILE))
+
+    async def _start(self, ref: str, by_policy: bool, trace: bool) -> dict:
         m = self.m
         c = m.records.get(ref)
         Status(c["State"]["Status"]).check_start()
@@ -94,7 +110,7 @@ class Lifecycle:
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(oci, f)
             t1 = time.perf_counter()
-            started = await self._spawn_shim(c, d, run_dir)
+            started = await self._spawn_shim(c, d, run_dir, trace)
             log.debug("start %s: rootfs+spec %.1f ms, shim+runtime %.1f ms", cid[:12],
                       (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
         except Exception as err:
@@ -124,7 +140,7 @@ class Lifecycle:
                 "container": c["Id"], "destination": p["Destination"], "driver": p["Driver"],
                 "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
 
-    async def _spawn_shim(self, c: dict, bundle: str, run_dir: str) -> dict:
+    async def _spawn_shim(self, c: dict, bundle: str, run_dir: str, trace: bool) -> dict:
         """Have the shim forked; its "started" message ({"Pid", "ShimPid"})."""
         m = self.m
         cid = c["Id"]
@@ -137,7 +153,7 @@ class Lifecycle:
             stdin_once=c["Config"]["StdinOnce"],
             new_netns=False,  # the network manager made (or chose) the namespace
             wait_attach=m.attachments.take_pending(cid), runtime=m.paths.runtime,
-            log_max_size=max_size, log_max_files=max_files)
+            log_max_size=max_size, log_max_files=max_files, trace=trace)
         log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                   opts.wait_attach)
         sock = shimlib.spawn(opts)

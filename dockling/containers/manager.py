@@ -118,8 +118,11 @@ class ContainerManager:
         return creation.create(self, body, name, warnings, image_volumes)
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self, ref: str, by_policy: bool = False) -> dict:
-        return await self.lifecycle.start(ref, by_policy)
+    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> dict:
+        return await self.lifecycle.start(ref, by_policy, trace)
+
+    def trace(self, ref: str) -> list[dict]:
+        return self.lifecycle.trace(ref)
 
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
         self.lifecycle.kill(ref, sig)

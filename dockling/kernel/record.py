@@ -20,6 +20,7 @@ next call of that name fail, to test the way back.
 
 from __future__ import annotations
 
+import contextlib
 import errno as errno_mod
 import json
 import os
@@ -28,7 +29,10 @@ import threading
 import time
 
 from dockling.kernel import caps, syscalls
-from dockling.kernel.base import Kernel, current
+from dockling.kernel.base import Kernel, current, using
+
+# A container's trace, in its run dir: the daemon's steps and its shim's.
+TRACE_FILE = "trace.jsonl"
 
 
 def _bits(prefix: str) -> list[tuple[int, str]]:
@@ -95,6 +99,10 @@ def describe(call: str, args: tuple, kwargs: dict) -> dict:
                 **{k: v for k, v in kwargs.items()}}
     if call == "iptables":
         return {"argv": list(args[0])}
+    if call == "pivot_root":
+        return {"new_root": args[0], "put_old": args[1]}
+    if call in ("sethostname", "setdomainname"):
+        return {"name": args[0]}
     if call == "write":
         return {"path": args[0], "value": args[1]}
     return {"args": list(args), **kwargs}
@@ -270,6 +278,21 @@ class Fake(Kernel):
     def execve(self, path, args, env):
         self._call("execve", path, args)
         raise SystemExit(0)  # the process would be gone
+
+
+@contextlib.contextmanager
+def tracing(path: str, role: str):
+    """Record the calls made in the block to ``path`` (a new trace: an old one goes)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    rec = Recorder(path, role)
+    try:
+        with using(rec):
+            yield rec
+    finally:
+        rec.close()
 
 
 def read(path: str) -> list[dict]:

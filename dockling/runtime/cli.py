@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log", default="")
     p.add_argument("--log-format", default="text")
     p.add_argument("--systemd-cgroup", action="store_true")
+    # dockling's own: print the kernel calls the command made (stderr), as a tree or JSON
+    p.add_argument("--trace", action="store_const", const="tree")
+    p.add_argument("--trace=json", dest="trace", action="store_const", const="json")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def with_id(name, **kw):
@@ -88,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     rt = Runtime(args.root)
+    if args.trace:
+        return _traced(rt, args)
+    return _run(rt, args)
+
+
+def _run(rt: Runtime, args) -> int:
     try:
         return COMMANDS[args.cmd](rt, args) or 0
     except DocklingError as err:
@@ -95,6 +104,22 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(err, "code", None) or 1 if isinstance(err, ExecError) else 1
     except KeyboardInterrupt:
         return 130
+
+
+def _traced(rt: Runtime, args) -> int:
+    """The command with every kernel call recorded (this process and the container's,
+    which share the file), then printed."""
+    import tempfile
+
+    from dockling.cli import trace
+    from dockling.kernel import record
+
+    with tempfile.TemporaryDirectory(prefix="dockling-runc-trace-") as d:
+        path = os.path.join(d, record.TRACE_FILE)
+        with record.tracing(path, "runtime"):
+            code = _run(rt, args)
+        print(trace.render(record.read(path), as_json=args.trace == "json"), file=sys.stderr)
+    return code
 
 
 def cmd_create(rt: Runtime, a) -> int:

@@ -75,7 +75,7 @@ class Options:
     def __init__(self, *, cid: str, bundle: str, runtime_root: str, state_dir: str,
                  log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
                  new_netns: bool, wait_attach: int = 0, runtime: str = "dockling",
-                 log_max_size: int = -1, log_max_files: int = 1) -> None:
+                 log_max_size: int = -1, log_max_files: int = 1, trace: bool = False) -> None:
         self.cid = cid
         self.bundle = bundle
         self.runtime_root = runtime_root
@@ -92,6 +92,9 @@ class Options:
         # json-file rotation (--log-opt max-size/max-file); -1: never rotate
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
+        # run --trace: the runtime's kernel calls go to the trace in the bundle (the
+        # container's directory, beside the daemon's part of it)
+        self.trace = trace
 
     @property
     def socket_path(self) -> str:
@@ -295,7 +298,16 @@ class _Shim:
 
     def _create_in_child(self, **kw) -> int:
         """The runtime's create (see _in_child); the container init's pid."""
-        return self._in_child(lambda: self.rt.create(self.o.cid, self.o.bundle, **kw).pid)
+        def make() -> int:
+            if self.o.trace:  # this child's calls and those of the processes it forks
+                from dockling import kernel
+                from dockling.kernel import record
+
+                kernel.install(record.Recorder(
+                    os.path.join(self.o.bundle, record.TRACE_FILE), "runtime"))
+            return self.rt.create(self.o.cid, self.o.bundle, **kw).pid
+
+        return self._in_child(make)
 
     def _in_child(self, make) -> int:
         """``make()`` (the runtime's create or exec: it returns the pid of the process
