@@ -194,7 +194,7 @@ class Container:
     def remove(self, force: bool = False, volumes: bool = False) -> None:
         """rm (``force``: kill a running one first, as docker's rm -f; ``volumes``:
         its anonymous volumes too)."""
-        self._e.run(_remove(self._e.daemon.containers, self.id, force, volumes))
+        self._e.run(_remove(self._e.daemon, self.id, force, volumes))
 
 
 async def _logs(m, cid: str, **kw) -> bytes:
@@ -207,12 +207,15 @@ async def _logs(m, cid: str, **kw) -> bytes:
     return b"".join(out)
 
 
-async def _remove(m, cid: str, force: bool, volumes: bool) -> None:
+async def _remove(d, cid: str, force: bool, volumes: bool) -> None:
+    """As the API's DELETE /containers/{id} does it (docker's rm -f: kill, die,
+    destroy; the ports unpublished when rm returns)."""
+    m = d.containers
     c = m.get(cid)
     if force and c["State"]["Running"] and not c["State"]["Restarting"]:
-        await m.kill_and_wait(cid)  # docker: kill, die, destroy
+        await m.kill_and_wait(cid)
     m.remove(cid, force=force, volumes=volumes)
-    await m.networks.iptables.idle()  # the ports are unpublished when rm returns
+    await d.networks.iptables.idle()
 
 
 class Containers:
@@ -253,7 +256,8 @@ class Containers:
         """By ID, ID prefix or name (NotFound)."""
         return Container(self._e, self._e.call(self._e.daemon.containers.get, ref)["Id"])
 
-    def list(self, all: bool = False, filters: dict | None = None) -> list[Container]:  # noqa: A002 - docker-py's name
+    def list(self, all: bool = False,  # noqa: A002 - docker-py's name
+             filters: dict | None = None) -> list[Container]:
         """ps (``all``: -a; ``filters``: docker's, {"label": ["a=b"]})."""
         found = self._e.call(self._e.daemon.containers.list, all,
                              {k: list(v) for k, v in (filters or {}).items()})
