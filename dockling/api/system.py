@@ -98,28 +98,13 @@ def routes(r: Router, daemon) -> None:
         return Response(200, content_type="application/json", stream=gen())
 
     async def df(req: Request) -> Response:
-        return json_response(await blocking(_df, daemon))  # tree walks: in a thread
+        return json_response(await blocking(daemon.disk_usage))  # tree walks: in a thread
 
     r.add("GET", "/_ping", ping)
     r.add("GET", "/version", version)
     r.add("GET", "/info", info)
     r.add("GET", "/events", events)
     r.add("GET", "/system/df", df)
-
-
-def _df(daemon) -> dict:
-    imgs = daemon.images.all()
-    cs = daemon.containers.all()
-    users = daemon.containers.volume_users()
-    vols = [{**v, "UsageData": {"Size": daemon.volumes.size(v["Name"]),
-                                "RefCount": len(users.get(v["Name"], []))}}
-            for v in daemon.volumes.all()]
-    return {
-        "LayersSize": sum(i.size for i in imgs),
-        "Images": [daemon.images.summary(i) for i in imgs],
-        "Containers": [{**daemon.containers.summary(c),
-                        "SizeRw": daemon.containers.size_rw(c)} for c in cs],
-        "Volumes": vols, "BuildCache": daemon.build_cache.records()}
 
 
 def _os_release(key: str, default: str) -> str:

@@ -109,6 +109,21 @@ class Daemon:
         plugins_api.routes(r)
         return r
 
+    def disk_usage(self) -> dict:
+        """docker system df: images, containers (SizeRw), volumes (size, users) and
+        the build cache. Tree walks: for a worker thread."""
+        imgs = self.images.all()
+        users = self.containers.volume_users()
+        vols = [{**v, "UsageData": {"Size": self.volumes.size(v["Name"]),
+                                    "RefCount": len(users.get(v["Name"], []))}}
+                for v in self.volumes.all()]
+        return {
+            "LayersSize": sum(i.size for i in imgs),
+            "Images": [self.images.summary(i) for i in imgs],
+            "Containers": [{**self.containers.summary(c), "SizeRw": self.containers.size_rw(c)}
+                           for c in self.containers.all()],
+            "Volumes": vols, "BuildCache": self.build_cache.records()}
+
     def reconcile(self) -> None:
         """Re-attach to live shims; settle the containers whose shim is gone."""
         self.content.clean_tmp()
