@@ -20,6 +20,8 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
+from dockling.filters import labels_match
+
 
 class Events:
     def __init__(self, keep: int = 1024, db=None) -> None:
@@ -121,9 +123,8 @@ def matches(ev: dict, filters: dict[str, list[str]]) -> bool:
         elif key == "image":
             ok = any(attrs.get("image") == v or attrs.get("name") == v or (
                 ev["Type"] == "image" and actor["ID"] in (v, "sha256:" + v)) for v in vals)
-        elif key == "label":
-            ok = any(attrs.get(v.partition("=")[0]) == v.partition("=")[2] if "=" in v
-                     else v in attrs for v in vals)
+        elif key == "label":  # moby's MatchKVList over the attributes: every value (AND)
+            ok = labels_match(attrs, {"label": vals})
         elif key == "scope":
             ok = ev.get("scope", "local") in vals
         else:

@@ -193,6 +193,8 @@ def seen(filters: dict) -> list[str]:
     ({"label": ["app"]}, ["create"]),
     ({"label": ["app=web"]}, ["create"]),
     ({"label": ["app=db"]}, []),
+    ({"label": ["app", "name=web"]}, ["create"]),     # every value must hold (moby's
+    ({"label": ["app", "app=db"]}, []),               # MatchKVList), not any one
     ({"scope": ["local"]}, list(EVENTS)),
     ({"scope": ["swarm"]}, []),
     ({"type": ["container"], "event": ["create", "pull"]}, ["create"]),
