@@ -424,11 +424,7 @@ class Volumes:
                driver_opts: dict | None = None, labels: dict | None = None) -> dict:
         d = self._e.daemon
 
-        def create() -> dict:
-            vol = d.volumes.create(name, driver, driver_opts, labels)
-            d.events.emit("volume", "create", vol["Name"], {"driver": vol["Driver"]})
-            return vol
-        return self._e.call(create)
+        return self._e.call(d.volumes.create, name, driver, driver_opts, labels)
 
     def get(self, name: str) -> dict:
         return self._e.call(self._e.daemon.volumes.get, name)
@@ -442,5 +438,4 @@ class Volumes:
         def remove() -> None:
             users = d.containers.volume_users().get(name, [])
             d.volumes.remove(name, users, force=force)
-            d.events.emit("volume", "destroy", name, {"driver": "local"})
         self._e.call(remove)

@@ -18,7 +18,6 @@ def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events
         body = schema.check(req.json(), schema.VolumeCreate)
         vol = volumes.create(body.get("Name") or None, body.get("Driver") or "local",
                              body.get("DriverOpts"), body.get("Labels"))
-        events.emit("volume", "create", vol["Name"], {"driver": vol["Driver"]})
         return json_response(complete.volume(vol), 201)
 
     async def inspect(req: Request) -> Response:
@@ -28,7 +27,6 @@ def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events
         name = req.params["name"]
         users = containers.volume_users().get(name, [])
         volumes.remove(name, users, force=req.qbool("force"))
-        events.emit("volume", "destroy", name, {"driver": "local"})
         return empty(204)
 
     async def prune(req: Request) -> Response:

@@ -451,8 +451,7 @@ class Lifecycle:
             except NotFound:
                 continue
             if ANONYMOUS_LABEL in (vol.get("Labels") or {}):
-                m.volumes.remove(p["Name"], [])
-                m.events.emit("volume", "destroy", p["Name"], {"driver": "local"})
+                m.volumes.remove(p["Name"], [])  # its destroy event: the store's
 
 
 def _user(merged: str, c: dict) -> tuple[int, int, list[int]]:

@@ -35,9 +35,9 @@ from dockling.builder.cache import BuildCache
 from dockling.builder.executor import Builder
 from dockling.containers.manager import ContainerManager, Paths
 from dockling.daemon import layout
-from dockling.events import Events
 from dockling.daemon.watchdog import Watchdog
 from dockling.errors import Conflict, InvalidArgument
+from dockling.events import Events
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
 from dockling.images.store import ImageStore
@@ -85,7 +85,7 @@ class Daemon:
         self.puller = Puller(self.images, self.registry, max_downloads)
         self.events = Events(db=self.db)
         self.runtime = runtime
-        self.volumes = VolumeStore(self.db, root)
+        self.volumes = VolumeStore(self.db, root, self.events)
         self.networks = NetworkManager(self.db, exec_root, net_config or NetConfig(),
                                        self.events)
         self.containers = ContainerManager(self.db, self.images, self.volumes, self.networks,

@@ -22,8 +22,7 @@ def prune(volumes: VolumeStore, filters: dict[str, list[str]], users: dict[str, 
         if not everything and ANONYMOUS_LABEL not in (vol.get("Labels") or {}):
             continue
         size = volumes.size(vol["Name"])
-        volumes.remove(vol["Name"], [])
-        events.emit("volume", "destroy", vol["Name"], {"driver": vol["Driver"]})
+        volumes.remove(vol["Name"], [])  # its destroy event: the store's
         deleted.append(vol["Name"])
         reclaimed += size
     events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})

@@ -29,8 +29,12 @@ ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
 class VolumeStore:
-    def __init__(self, db: DB, root: str) -> None:
+    """Volume records and their directories; sends docker's volume create and destroy
+    events itself (named, anonymous, prune's and rm -v's alike) when given the bus."""
+
+    def __init__(self, db: DB, root: str, events=None) -> None:
         self.db = db
+        self.events = events
         self.root = os.path.join(root, "volumes")
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.chmod(self.root, 0o700)
@@ -75,7 +79,12 @@ class VolumeStore:
         with self.db.tx() as conn:
             conn.execute("INSERT INTO volumes(name, doc) VALUES (?, ?)",
                          (name, json.dumps(vol)))
+        self._emit("create", vol)
         return vol
+
+    def _emit(self, action: str, vol: dict) -> None:
+        if self.events is not None:
+            self.events.emit("volume", action, vol["Name"], {"driver": vol["Driver"]})
 
     def _row(self, name: str) -> dict | None:
         row = self.db.one("SELECT doc FROM volumes WHERE name = ?", name)
@@ -110,6 +119,7 @@ class VolumeStore:
         self.unmount(name)
         with self.db.tx() as conn:
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
+        self._emit("destroy", vol)
         background.remove_tree(os.path.join(self.root, name))
 
     def size(self, name: str) -> int:

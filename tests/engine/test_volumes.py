@@ -199,3 +199,22 @@ def test_system_df_prune_and_events(daemon):
                      check=True).stdout.decode()
     assert out.startswith("Deleted Containers:\n") and "Total reclaimed space: 1kB" in out
     assert daemon.cli("inspect", c).returncode == 1
+
+
+def test_volume_events_for_every_volume(daemon):
+    """docker's volume create/destroy events come from the volume store: for a named
+    volume, an anonymous one made by -v and removed by --rm, and prune's."""
+    import time
+
+    since = str(int(time.time()))
+    named = name()
+    daemon.cli("volume", "create", named, check=True)
+    daemon.cli("run", "--rm", "-v", "/anon", "busybox", "true", check=True)
+    daemon.cli("volume", "rm", named, check=True)
+    out = daemon.cli("events", "--since", since, "--until", "0s", "-f", "type=volume",
+                     "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}",
+                     check=True).stdout.decode().splitlines()
+    assert f"create {named} local" in out and f"destroy {named} local" in out, out
+    anon = [line.split()[1] for line in out if line.startswith("create ") and named not in line]
+    assert len(anon) == 1 and f"destroy {anon[0]} local" in out, out
+    assert len([x for x in out if x.split()[0] in ("create", "destroy")]) == 4, out  # once
