@@ -639,8 +639,54 @@ def cmd_kill(cli: Client, a) -> int:
 
 
 def cmd_rm(cli: Client, a) -> int:
-    return each(a.containers, lambda n: cli.call(
-        "DELETE", f"/containers/{n}", {"force": a.force, "v": a.volumes}))
+    params = {"force": a.force, "v": a.volumes}
+    done = iter(_in_parallel(a.containers,
+                             lambda n: cli.call("DELETE", f"/containers/{n}", params)))
+    return each(a.containers, lambda n: next(done)())
+
+
+_PARALLEL = 50  # docker/cli's parallelOperation: at most 50 requests out at once
+
+
+def _in_parallel(names: list[str], fn) -> list:
+    """fn(name) for every name, the requests out together as docker/cli sends
+    them (rm -f of many: the daemon kills and waits for all at once). For each
+    name in order, a callable that returns its result or raises its error, so
+    the caller prints in the given order. One name: no thread (nor their import)."""
+    results: list = [None] * len(names)
+
+    def one(i: int) -> None:
+        try:
+            out = fn(names[i])
+            results[i] = lambda: out
+        except Exception as err:  # noqa: BLE001 - raised in the caller's thread, in order
+            results[i] = lambda err=err: _raise(err)  # (``err`` is unbound after except)
+
+    if len(names) == 1:
+        one(0)
+        return results
+    import threading
+
+    slots = threading.BoundedSemaphore(_PARALLEL)
+
+    def held(i: int) -> None:
+        try:
+            one(i)
+        finally:
+            slots.release()
+
+    threads = []
+    for i in range(len(names)):
+        slots.acquire()
+        threads.append(threading.Thread(target=held, args=(i,), daemon=True))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _raise(err: Exception):
+    raise err
 
 
 def cmd_wait(cli: Client, a) -> int:

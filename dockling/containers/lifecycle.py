@@ -26,6 +26,7 @@ from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images.layers import unmount
 from dockling.kernel import record
 from dockling.kernel.paths import make_mountpoint
+from dockling.runtime import rootfs
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib
@@ -234,21 +235,28 @@ class Lifecycle:
 
     def unmount(self, c: dict) -> None:
         """The container's root filesystem and the volumes no running container uses."""
+        merged = os.path.join(self.m.paths.container(c["Id"]), "merged")
+        self._release_volumes(c)
+        if os.path.ismount(merged):
+            unmount(merged)
+
+    def _release_volumes(self, c: dict) -> None:
+        """Subpath binds, and the volumes no running container uses, unmounted."""
         m = self.m
         # subpath binds first: the container's tree is deleted later, and must not
         # reach into a volume through one
         for p in c.get("MountPoints") or []:
             if p.get("Subpath"):
                 mounts.unbind_subpath(self._subpath_target(c, p))
-        merged = os.path.join(m.paths.container(c["Id"]), "merged")
-        if os.path.ismount(merged):
-            unmount(merged)
+        own = [p["Name"] for p in c.get("MountPoints") or [] if p["Type"] == "volume"]
+        if not own:  # the scan below reads every record: not for each of many exits
+            return
         in_use = {p["Name"] for o in m.records.all()
                   if o["State"]["Running"] and o["Id"] != c["Id"]
                   for p in o.get("MountPoints") or [] if p["Type"] == "volume"}
-        for p in c.get("MountPoints") or []:
-            if p["Type"] == "volume" and p["Name"] not in in_use:
-                m.volumes.unmount(p["Name"])
+        for name in own:
+            if name not in in_use:
+                m.volumes.unmount(name)
 
     # -- stop / kill ---------------------------------------------------------------
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
@@ -415,7 +423,15 @@ class Lifecycle:
         self.remove(ref, force=force, volumes=volumes)
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        """``volumes``: also remove the container's anonymous volumes (rm -v, --rm)."""
+        """``volumes``: also remove the container's anonymous volumes (rm -v, --rm).
+
+        What a client can see goes first, at once: ports and addresses released,
+        volumes let go, the record deleted (ps -a and inspect no longer show it, its
+        name is free). The rest, its root filesystem's unmount and the deletion of
+        its directories, runs in a worker thread after the answer: docker's
+        "removal in progress", never shown. A daemon killed in between leaves
+        directories without a record, which reconcile removes at the next start
+        (``Monitor.remove_orphans``)."""
         m = self.m
         c = m.records.get(ref)
         cid = c["Id"]
@@ -428,11 +444,10 @@ class Lifecycle:
             except (NotFound, Conflict):
                 pass
         m.networks.detach(c)
-        self.unmount(c)
+        self._release_volumes(c)
         m.records.delete(cid)
-        # a writable layer can be GBs and many files: deleted in a worker thread
-        background.remove_tree(m.paths.container(cid))
-        background.remove_tree(m.paths.run(cid))
+        background.in_thread(remove_dirs, m.paths.container(cid), m.paths.run(cid),
+                             name=f"remove {cid[:12]}")
         m.monitor.unwatch(cid)
         if volumes:
             self._remove_anonymous_volumes(c)
@@ -452,6 +467,26 @@ class Lifecycle:
                 continue
             if ANONYMOUS_LABEL in (vol.get("Labels") or {}):
                 m.volumes.remove(p["Name"], [])  # its destroy event: the store's
+
+
+def remove_dirs(*dirs: str) -> None:
+    """A removed container's directories: what is mounted below each detached
+    (its overlay, a subpath bind a crash left), then the tree renamed aside and
+    deleted. Blocking: for a worker thread. A tree with a mount still below it is
+    left alone: deleting through a bind would reach into a volume or the host."""
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        try:
+            rootfs.unmount_below(d)
+        except OSError as err:
+            log.warning("cannot unmount below %s: %s", d, err)
+        left = rootfs.mounts_below(d)
+        if left:
+            log.error("not removing %s: still mounted below it: %s", d,
+                      ", ".join(mp for _, mp in left))
+            continue
+        background.remove_tree(d)
 
 
 def _user(merged: str, c: dict) -> tuple[int, int, list[int]]:

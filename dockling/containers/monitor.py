@@ -19,6 +19,7 @@ import signal
 
 from dockling import background, clock
 from dockling.containers import health, model, restart
+from dockling.containers.lifecycle import remove_dirs
 from dockling.containers.model import Status
 from dockling.errors import Conflict, NotFound
 from dockling.runtime.state import process_start_time
@@ -125,7 +126,9 @@ class Monitor:
         if os.path.exists(shim_log):  # a crashed shim's traceback: into the daemon's log
             with open(shim_log, errors="replace") as f:
                 log.error("shim of %s failed:\n%s", cid[:12], f.read())
-        shutil.rmtree(m.paths.run(cid), ignore_errors=True)
+        # renamed aside now, deleted in a worker thread: not on the loop, where many
+        # exits at once (rm -f of many) would wait for each other's rmtree
+        background.remove_tree(m.paths.run(cid))
         m.records.emit(c, "die", exitCode=str(st["ExitCode"]))
         self.watchers.pop(cid, None)  # this task: not cancelled by the remove below
         mon = self.health_monitors.pop(cid, None)
@@ -205,9 +208,12 @@ class Monitor:
     # -- daemon start ------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Re-attach to live shims; settle the containers whose shim is gone; a
-        start nobody heard back from is ended."""
+        start nobody heard back from is ended; what a removal cut short left
+        behind is removed."""
         m = self.m
-        for c in m.records.all():
+        records = m.records.all()
+        self.remove_orphans({c["Id"] for c in records})
+        for c in records:
             if c["State"]["Status"] == Status.CREATED.value:
                 self._end_unreported_start(c)
                 continue
@@ -236,23 +242,54 @@ class Monitor:
             return
         log.warning("container %s was started by a daemon that died before it was told: "
                     "stopping it", cid[:12])
+        self._end_processes(cid)
+        m.lifecycle.unmount(c)
+        m.networks.detach(c)
+        shutil.rmtree(run, ignore_errors=True)
+
+    def _end_processes(self, cid: str) -> None:
+        """The container's processes (through the runtime: its cgroup and state
+        go too) and its shim, killed."""
+        m = self.m
         try:
             m.runtime.delete(cid, force=True)
         except Exception:  # noqa: BLE001 - nothing of it may be left: go on
             log.exception("deleting %s", cid[:12])
+        shim_pid = _read_int(os.path.join(m.paths.run(cid), "shim.pid"))
         if shim_pid and process_start_time(shim_pid) is not None:
             try:
                 os.kill(shim_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        m.lifecycle.unmount(c)
-        m.networks.detach(c)
-        shutil.rmtree(run, ignore_errors=True)
+
+    def remove_orphans(self, known: set[str]) -> None:
+        """A daemon killed in a removal, after the record was deleted (the point
+        where the container is gone for clients, ``Lifecycle.remove``), leaves its
+        directories, maybe its rootfs mounted, maybe runtime state: all of it
+        goes now, as the removal would have done."""
+        m = self.m
+        found: set[str] = set()
+        for top in (os.path.join(m.paths.root, "containers"),
+                    os.path.join(m.paths.exec_root, "containers"), m.paths.runtime_root):
+            try:
+                found.update(n for n in os.listdir(top) if _is_id(n))
+            except FileNotFoundError:
+                continue
+        for cid in sorted(found - known):
+            log.warning("container %s was being removed when the daemon stopped: "
+                        "finishing its removal", cid[:12])
+            self._end_processes(cid)
+            background.in_thread(remove_dirs, m.paths.container(cid), m.paths.run(cid),
+                                 name=f"remove {cid[:12]}")
 
     def live(self) -> set[str]:
         """IDs of the containers whose records say running or paused."""
         return {c["Id"] for c in self.m.records.all()
                 if c["State"]["Status"] in (Status.RUNNING.value, Status.PAUSED.value)}
+
+
+def _is_id(name: str) -> bool:
+    return len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)
 
 
 def _read_int(path: str) -> int | None:
