@@ -109,7 +109,7 @@ class Lifecycle:
                              init_path=self._init_path() if c["HostConfig"].get("Init")
                              else None)
             with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(oci, f)
+                f.write(json.dumps(oci))  # dumps: C's encoder; dump streams through Python's
             t1 = time.perf_counter()
             started = await self._spawn_shim(c, d, run_dir, trace)
             log.debug("start %s: rootfs+spec %.1f ms, shim+runtime %.1f ms", cid[:12],
@@ -469,24 +469,36 @@ class Lifecycle:
                 m.volumes.remove(p["Name"], [])  # its destroy event: the store's
 
 
-def remove_dirs(*dirs: str) -> None:
-    """A removed container's directories: what is mounted below each detached
-    (its overlay, a subpath bind a crash left), then the tree renamed aside and
-    deleted. Blocking: for a worker thread. A tree with a mount still below it is
-    left alone: deleting through a bind would reach into a volume or the host."""
-    for d in dirs:
-        if not os.path.isdir(d):
-            continue
-        try:
-            rootfs.unmount_below(d)
-        except OSError as err:
-            log.warning("cannot unmount below %s: %s", d, err)
-        left = rootfs.mounts_below(d)
-        if left:
+def remove_dirs(container_dir: str, run_dir: str, unknown: bool = False) -> None:
+    """A removed container's directories, in a worker thread: its overlay
+    unmounted, then each tree renamed aside and deleted. ``unknown``: what a
+    crash left (``Monitor.remove_orphans``), where anything may still be
+    mounted below: all of it is detached, and a tree with a mount still below
+    it is left alone, as deleting through a bind would reach into a volume or
+    the host. (A removal knows its own mounts: the subpath binds went before
+    the record; reading the mount table for each of many removals would not
+    pay.)"""
+    if unknown:
+        for d in (container_dir, run_dir):
+            if os.path.isdir(d):
+                _detach_all_below(d)
+    else:
+        merged = os.path.join(container_dir, "merged")
+        if os.path.ismount(merged):
+            unmount(merged)
+    for d in (container_dir, run_dir):
+        if unknown and os.path.isdir(d) and rootfs.mounts_below(d):
             log.error("not removing %s: still mounted below it: %s", d,
-                      ", ".join(mp for _, mp in left))
+                      ", ".join(mp for _, mp in rootfs.mounts_below(d)))
             continue
         background.remove_tree(d)
+
+
+def _detach_all_below(d: str) -> None:
+    try:
+        rootfs.unmount_below(d)
+    except OSError as err:
+        log.warning("cannot unmount below %s: %s", d, err)
 
 
 def _user(merged: str, c: dict) -> tuple[int, int, list[int]]:

@@ -279,7 +279,7 @@ class Monitor:
             log.warning("container %s was being removed when the daemon stopped: "
                         "finishing its removal", cid[:12])
             self._end_processes(cid)
-            background.in_thread(remove_dirs, m.paths.container(cid), m.paths.run(cid),
+            background.in_thread(remove_dirs, m.paths.container(cid), m.paths.run(cid), True,
                                  name=f"remove {cid[:12]}")
 
     def live(self) -> set[str]:
