@@ -642,7 +642,17 @@ def cmd_rm(cli: Client, a) -> int:
     params = {"force": a.force, "v": a.volumes}
     done = iter(_in_parallel(a.containers,
                              lambda n: cli.call("DELETE", f"/containers/{n}", params)))
-    return each(a.containers, lambda n: next(done)())
+    rc = 0
+    for n in a.containers:
+        try:
+            next(done)()
+            print(n)
+        except APIError as err:
+            if a.force and err.status == 404:
+                continue  # docker/cli: rm -f of what is not there is no error, and silent
+            print(f"Error response from daemon: {err.message}", file=sys.stderr)
+            rc = 1
+    return rc
 
 
 _PARALLEL = 50  # docker/cli's parallelOperation: at most 50 requests out at once

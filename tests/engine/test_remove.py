@@ -133,6 +133,10 @@ def test_rm_of_many_reports_each_in_order(daemon):
     assert res.returncode == 1
     assert res.stdout.decode().split() == [a, b]
     assert f"No such container: {missing}" in res.stderr.decode()
+    # docker/cli: rm -f passes over what is not there, silently, and succeeds
+    c = daemon.cli("create", "busybox", "true", check=True).stdout.decode().strip()
+    res = daemon.cli("rm", "-f", missing, c)
+    assert (res.returncode, res.stdout.decode().split(), res.stderr) == (0, [c], b"")
 
 
 def _delete_record(d, cid: str) -> None:
