@@ -47,7 +47,18 @@ class Container:
         self.store = store
         self.st = st
         self.cgroup = cgroups.from_dict(st.cgroup)
-        self.spec = spec.from_dict(st.config)
+        self._spec = None
+
+    @property
+    def spec(self):
+        """The saved config as a Spec, converted at first use: start, kill and state
+        need none of it but the hooks (a shim's start: its memory stays smaller)."""
+        if self._spec is None:
+            self._spec = spec.from_dict(self.st.config)
+        return self._spec
+
+    def has_hooks(self, name: str) -> bool:
+        return bool((self.st.config.get("hooks") or {}).get(name))
 
     @property
     def id(self) -> str:
@@ -211,9 +222,9 @@ class Runtime:
 
     # -- start / kill / pause ----------------------------------------------------
     def start(self, cid: str) -> None:
-        c = self.load(cid)
-        c.status().check_start()
+        b = self.store.load_brief(cid)  # the spec is needed only for poststart hooks
         fifo = self.store.fifo(cid)
+        derive_status(b, fifo, cgroups.from_dict(b.cgroup).frozen).check_start()
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             # The init opens the fifo for writing as soon as we are a reader;
@@ -223,7 +234,7 @@ class Runtime:
                 r, _, _ = select.select([fd], [], [], 0.05)
                 if r and os.read(fd, 1):
                     break
-                if process_start_time(c.pid) != c.st.init_start_time:
+                if process_start_time(b.pid) != b.init_start_time:
                     raise Conflict("cannot start a container that has stopped")
                 if time.monotonic() > deadline:
                     raise InternalError(f"container {cid}: init did not take the start signal")
@@ -233,7 +244,8 @@ class Runtime:
                 os.unlink(fifo)
             except FileNotFoundError:
                 pass
-        if c.spec.hooks and c.spec.hooks.poststart:
+        if b.hooks("poststart"):
+            c = self.load(cid)
             # The state as start left it: a program that exits at once (true)
             # is often gone by now, and the hook got "stopped" with pid 0
             # (runtime-tools' hooks_stdin failed now and then).
@@ -286,33 +298,49 @@ class Runtime:
         if c.st.host_mounts is not None:
             rootfs.unmount_below(c.st.rootfs, keep=c.st.host_mounts)
         self.store.remove(cid)
-        if c.spec.hooks and c.spec.hooks.poststop:
+        if c.has_hooks("poststop"):
             hooks.run_warn(c.spec.hooks.poststop, "poststop", c.st.oci(Status.STOPPED), _warn)
 
     # -- exec --------------------------------------------------------------------
-    def exec(self, cid: str, proc, *, console_socket: str | None = None, console_sock=None,
-             pid_file: str | None = None, stdio: tuple | None = None) -> int:
-        """Start ``proc`` inside the running container; return its pid.
-
-        The caller reaps it (set child subreaper first, as for create).
-        """
+    def exec_target(self, cid: str) -> ExecTarget:
+        """What every exec into this running container needs, worked out once: the
+        loaded state and spec, the seccomp filter with its BPF, the namespaces to
+        join. A caller that execs often (the shim: health checks, `docker exec`)
+        keeps it; the container's init never changes while it runs."""
         c = self.load(cid)
         c.status().check_exec()
+        types = [n.type for n in c.spec.linux.namespaces]
+        return ExecTarget(
+            container=c, seccomp=self._seccomp(c.spec.linux.seccomp),
+            # No mount namespace to join: the init's root is reached by chroot.
+            root_of=0 if "mount" in types else c.pid,
+            ns=namespaces.proc_paths(c.pid, [t for t in types if not (
+                t == "user" and namespaces.same_as_host(t, c.pid))]))
+
+    def exec(self, cid: str, proc, *, console_socket: str | None = None, console_sock=None,
+             pid_file: str | None = None, stdio: tuple | None = None,
+             target: ExecTarget | None = None) -> int:
+        """Start ``proc`` inside the running container; return its pid.
+
+        ``target``: a kept ``exec_target(cid)`` (else it is worked out now). The
+        caller reaps the process (set child subreaper first, as for create).
+        """
+        if target is None:
+            t = self.exec_target(cid)
+        else:
+            t = target
+            t.container.status().check_exec()  # it may have stopped since
+        c = t.container
         if proc.terminal and console_socket is None and console_sock is None:
             raise InvalidArgument("process.terminal is true: --console-socket is required")
-        filt = self._seccomp(c.spec.linux.seccomp)
-        types = [n.type for n in c.spec.linux.namespaces]
-        # No mount namespace to join: the init's root is reached by chroot.
-        root_of = 0 if "mount" in types else c.pid
-        ns = namespaces.proc_paths(c.pid, [t for t in types if not (
-            t == "user" and namespaces.same_as_host(t, c.pid))])
+        filt, root_of = t.seccomp, t.root_of
         if console_socket is not None:
             console_sock = console.connect(console_socket)
         parent, child = sync.pair()
         first = os.fork()
         if first == 0:
             parent.close()
-            _stage1(child, c.cgroup, ns,
+            _stage1(child, c.cgroup, t.ns,
                     lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
         child.close()
         if console_sock is not None:
@@ -337,6 +365,19 @@ class Runtime:
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
+
+
+class ExecTarget:
+    """A running container as exec needs it (see Runtime.exec_target)."""
+
+    __slots__ = ("container", "ns", "root_of", "seccomp")
+
+    def __init__(self, *, container: Container, seccomp, root_of: int,
+                 ns: dict[str, str]) -> None:
+        self.container = container
+        self.seccomp = seccomp
+        self.root_of = root_of
+        self.ns = ns
 
 
 def _stage1(sock, cg, ns: dict[str, str], then) -> None:

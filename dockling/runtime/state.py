@@ -91,6 +91,25 @@ class State(msgspec.Struct):
         return out
 
 
+class Brief(msgspec.Struct):
+    """What start and status read of state.json. The config (the whole spec) stays
+    undecoded bytes: decoding it into a long-lived shim, for two fields, left
+    ~0.6 MB of its memory private (measured per idle container)."""
+    id: str
+    pid: int
+    init_start_time: int
+    cgroup: dict
+    config: msgspec.Raw
+
+    def hooks(self, name: str) -> bool:
+        """Does the config have hooks of this kind (e.g. "poststart")?"""
+        return bool(msgspec.json.decode(self.config, type=ConfigHooks).hooks.get(name))
+
+
+class ConfigHooks(msgspec.Struct):
+    hooks: dict = {}
+
+
 def check_id(cid: str) -> None:
     if not cid or not _ID_RE.match(cid) or cid in (".", ".."):
         raise InvalidArgument(f"invalid container id format: {cid!r}")
@@ -122,16 +141,23 @@ class Store:
     def save(self, st: State) -> None:
         d = self.dir(st.id)
         tmp = os.path.join(d, f".state.json.{os.getpid()}")
+        # Atomic (rename) but not fsync'd, as runc writes it: the state root is
+        # under /run, a tmpfs gone at reboot with every container it describes.
         with open(tmp, "wb") as f:
             f.write(msgspec.json.encode(st))
-            f.flush()
-            os.fsync(f.fileno())
         os.rename(tmp, os.path.join(d, "state.json"))
 
     def load(self, cid: str) -> State:
         try:
             with open(os.path.join(self.dir(cid), "state.json"), "rb") as f:
                 return msgspec.json.decode(f.read(), type=State)
+        except FileNotFoundError as err:
+            raise NotFound("container does not exist") from err
+
+    def load_brief(self, cid: str) -> Brief:
+        try:
+            with open(os.path.join(self.dir(cid), "state.json"), "rb") as f:
+                return msgspec.json.decode(f.read(), type=Brief)
         except FileNotFoundError as err:
             raise NotFound("container does not exist") from err
 
@@ -161,7 +187,7 @@ def process_start_time(pid: int) -> int | None:
     return int(rest[19])
 
 
-def derive_status(st: State, fifo: str, frozen) -> Status:
+def derive_status(st: State | Brief, fifo: str, frozen) -> Status:
     if process_start_time(st.pid) != st.init_start_time:
         return Status.STOPPED
     if os.path.exists(fifo):

@@ -68,6 +68,35 @@ def test_exec_in_stopped_container_refused(runtime, bundle):
     assert res.returncode != 0
 
 
+def test_execs_from_a_kept_target(dockling, bundle, tmp_path):
+    """The shim's way: the exec target (spec, seccomp BPF, namespaces) worked out once,
+    then used for each exec; once the container stops, the target refuses."""
+    import signal
+
+    import pytest
+
+    from dockling.errors import Conflict
+    from dockling.runtime import Runtime, spec
+
+    cid, st = _running(dockling, bundle, "extgt")
+    rt = Runtime(dockling.root)
+    target = rt.exec_target(cid)
+    for word in ("one", "two"):
+        out = tmp_path / f"out-{word}"
+        with open(out, "wb") as f, open(os.devnull, "rb") as null:
+            proc = spec.decode_process(json.dumps({
+                "args": ["sh", "-c", f"echo {word} $(hostname)"], "cwd": "/",
+                "env": ["PATH=/bin:/usr/bin"], "user": {"uid": 0, "gid": 0}}).encode())
+            pid = rt.exec(cid, proc, stdio=(null.fileno(), f.fileno(), f.fileno()),
+                          target=target)
+        assert reap(pid) == 0
+        assert out.read_text() == f"{word} dockling-test\n"
+    os.kill(st["pid"], signal.SIGKILL)
+    reap(st["pid"])
+    with pytest.raises(Conflict):
+        rt.exec(cid, proc, target=target)
+
+
 class ConsoleReceiver:
     """The listening end of runc's console-socket protocol (like runc's recvtty)."""
 
