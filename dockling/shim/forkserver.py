@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +67,9 @@ def serve(fd: int) -> None:
     os.umask(0o077)  # the daemon's (inherited): the shims' files are private
 
     shimlib.preload()
+    # Shims are our children until we exit: the kernel reaps those that end first
+    # (a shim's own handler replaces this before it forks the container)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     gc.freeze()  # what is here now is shared by every shim: keep the collector off it
     while True:
@@ -84,7 +88,6 @@ def serve(fd: int) -> None:
                                  socket.socket(fileno=fds[0]))
             os._exit(0)
         os.close(fds[0])
-        os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
