@@ -25,6 +25,11 @@ class Execs:
     def __init__(self, m) -> None:
         self.m = m
         self.instances: dict[str, dict] = {}
+        # container id -> (config.json's identity, its process as JSON): the file
+        # holds the whole spec (a seccomp profile of ~1,000 lines) and only start
+        # rewrites it, so an exec (a health check every few seconds) parses just
+        # the process part
+        self._procs: dict[str, tuple[tuple, str]] = {}
 
     def create(self, ref: str, body: dict) -> str:
         m = self.m
@@ -85,7 +90,8 @@ class Execs:
         program), as moby's setExitCodeFromError does."""
         m = self.m
         ex = self.startable(eid)
-        proc = self.process(ex)
+        c = m.records.get(ex["ContainerID"])  # once: the process, then the event
+        proc = self.process_for(c, ex["_body"])
         ex["Running"] = True  # a second start meanwhile is refused
         try:
             _, reply, reader, writer = await m.attachments.open_stream(
@@ -105,8 +111,7 @@ class Execs:
                 why = f"unable to start container process: {why}"
             raise InvalidArgument(f"OCI runtime exec failed: exec failed: {why}: unknown")
         ex["Pid"] = reply.get("Pid", 0)
-        m.records.emit(m.records.get(ex["ContainerID"]), f"exec_start: {_exec_text(ex)}",
-                       execID=eid)
+        m.records.emit(c, f"exec_start: {_exec_text(ex)}", execID=eid)
         return reader, writer
 
     def ended(self, eid: str) -> None:
@@ -147,8 +152,8 @@ class Execs:
 
     def process_for(self, c: dict, body: dict) -> dict:
         paths = self.m.paths
-        with open(os.path.join(paths.container(c["Id"]), "config.json")) as f:
-            proc = json.load(f)["process"]
+        proc = json.loads(self._base_process(os.path.join(paths.container(c["Id"]),
+                                                          "config.json"), c["Id"]))
         proc["args"] = body["Cmd"]
         proc["terminal"] = bool(body.get("Tty"))
         env = {kv.split("=", 1)[0]: kv for kv in proc["env"]}
@@ -168,6 +173,20 @@ class Execs:
                                                             "permitted")}
         proc.pop("consoleSize", None)
         return proc
+
+    def _base_process(self, path: str, cid: str) -> str:
+        """The container's process in config.json, as JSON (a fresh copy per load)."""
+        st = os.stat(path)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._procs.get(cid)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        with open(path) as f:
+            text = json.dumps(json.load(f)["process"])
+        if len(self._procs) >= 512:  # removed containers' entries: drop them all, rarely
+            self._procs.clear()
+        self._procs[cid] = (key, text)
+        return text
 
     async def probe(self, cid: str, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run argv in the container (as an exec, not listed); its exit code and output."""
