@@ -384,9 +384,63 @@ class Server:
                          b"\r\nConnection: close\r\n\r\n")
             leftover = b""
         await writer.drain()
-        await _head_read(writer)
-        await resp.hijack(reader, writer, bytes(leftover))
+        # The route's work (an exec's process start: most of an exec) runs while the
+        # client reads the head; only its bytes wait for that read.
+        gated = _HeadFirst(writer, asyncio.ensure_future(_head_read(writer)))
+        try:
+            await resp.hijack(reader, gated, bytes(leftover))
+        finally:
+            await gated.settle()
         return True
+
+
+class _HeadFirst:
+    """The hijacked connection's writer while the client may not have read the
+    response head yet (see _head_read): what the route writes is held until it
+    has, and goes out in order at the route's next drain."""
+
+    def __init__(self, writer, head_read: asyncio.Future) -> None:
+        self._w = writer
+        self._head = head_read
+        self._held: list[bytes] | None = []
+
+    def write(self, data: bytes) -> None:
+        if self._held is None:
+            self._w.write(data)
+        else:
+            self._held.append(bytes(data))
+
+    async def drain(self) -> None:
+        if self._held is not None:
+            await self._head
+            self._flush()
+        await self._w.drain()
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._w.write(b"".join(held))
+
+    def write_eof(self) -> None:
+        self._flush()  # callers drain first; one that did not still loses nothing
+        self._w.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._w.close()
+
+    async def settle(self) -> None:
+        """After the route: what it left held goes out; the head watch ends."""
+        if self._held:
+            try:
+                await self.drain()
+            except OSError:
+                pass
+        self._head.cancel()
+        await asyncio.gather(self._head, return_exceptions=True)
+
+    def __getattr__(self, name: str):  # can_write_eof, get_extra_info, is_closing...
+        return getattr(self._w, name)
 
 
 async def _head_read(writer, limit: float = 1.0) -> None:

@@ -77,3 +77,62 @@ def test_without_the_group_the_socket_is_roots(tmp_path):
     asyncio.run(main())
     st = os.stat(path)
     assert st.st_gid == 0 and stat.S_IMODE(st.st_mode) == 0o660
+
+
+def test_a_hijack_starts_at_once_and_its_bytes_follow_the_head(tmp_path):
+    """The route's work (an exec's start) runs before the client has read the 101;
+    what it writes meanwhile reaches the client after the head, never in the read
+    that takes it (docker-py reads the head through a buffer, then the raw socket)."""
+    import threading
+
+    path = str(tmp_path / "d.sock")
+    route_ran = threading.Event()
+    ready = threading.Event()
+
+    async def hijacked(creader, cwriter, leftover: bytes) -> None:
+        route_ran.set()
+        cwriter.write(b"stream bytes")
+        await cwriter.drain()
+        cwriter.write_eof()
+
+    async def start(req):
+        return server.Response(101, content_type="application/vnd.docker.raw-stream",
+                               hijack=hijacked)
+
+    router = server.Router()
+    router.add("POST", "/exec/{id}/start", start)
+    stop: list = []
+
+    def serve() -> None:
+        async def main() -> None:
+            srv = await server.serve_unix(router, path)
+            done = asyncio.get_running_loop().create_future()
+            stop.append((asyncio.get_running_loop(), done))
+            ready.set()
+            await done
+            srv.close()
+            await srv.wait_closed()
+
+        asyncio.run(main())
+
+    t = threading.Thread(target=serve)
+    t.start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        assert ready.wait(10)
+        s.connect(path)
+        s.sendall(b"POST /exec/x/start HTTP/1.1\r\nHost: docker\r\nContent-Length: 2\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n{}")
+        assert route_ran.wait(10)  # before we read a byte
+        head = s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 101 UPGRADED\r\n") and head.endswith(b"\r\n\r\n")
+        rest = b""
+        while chunk := s.recv(65536):
+            rest += chunk
+        assert rest == b"stream bytes"
+    finally:
+        s.close()
+        if stop:
+            loop, done = stop[0]
+            loop.call_soon_threadsafe(done.set_result, None)
+        t.join(10)
