@@ -188,6 +188,11 @@ class Runtime:
                     raise InternalError("container init exited before it was ready")
                 kind = msg["type"]
                 if kind == "error":
+                    if not init_pid:
+                        # The init's error can come before stage 1's "pid" (as its
+                        # ready can, below): learn the pid, or the failed init is
+                        # left unreaped (a zombie for whoever adopts it)
+                        init_pid = _late_pid(sock)
                     sync.raise_error(msg)
                 elif kind == "userns":
                     namespaces.write_id_maps(first, cfg.linux.uid_mappings,
@@ -378,6 +383,23 @@ class ExecTarget:
         self.seccomp = seccomp
         self.root_of = root_of
         self.ns = ns
+
+
+def _late_pid(sock) -> int:
+    """Stage 1's "pid" message after an error came first; 0 if stage 1 failed before
+    it forked (it then exits: EOF) or says nothing in time."""
+    sock.settimeout(2)
+    try:
+        while True:
+            msg = sync.recv(sock)
+            if msg is None:
+                return 0
+            if msg["type"] == "pid":
+                return msg["pid"]
+    except (OSError, ValueError):
+        return 0
+    finally:
+        sock.settimeout(None)
 
 
 def _stage1(sock, cg, ns: dict[str, str], then) -> None:
