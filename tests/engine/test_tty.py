@@ -94,23 +94,27 @@ def test_interactive_terminal(daemon):
         os.close(master)
 
 
-def test_attach_and_detach_keys(daemon):
+def _attach_then_detach(daemon, before: bytes, seen: bytes, keys: bytes,
+                        flags: tuple[str, ...] = (), env_extra: dict | None = None) -> None:
+    """`dockling attach` on a pty to a `run -dit` sh: type ``before``, see ``seen``, type
+    ``keys``: attach ends 0 with docker's words and the container keeps running."""
     from tests.engine.conftest import name
 
     n = name()
     daemon.cli("run", "-dit", "--name", n, "busybox", "sh", check=True)
     master, slave = os.openpty()
     env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}",
-           "DOCKLING_NO_AUTOSTART": "1"}
-    proc = subprocess.Popen([os.path.join(BIN, "dockling"), "attach", n], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+           "DOCKLING_NO_AUTOSTART": "1", **(env_extra or {})}
+    proc = subprocess.Popen([os.path.join(BIN, "dockling"), "attach", *flags, n],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
     os.close(slave)
     t = Term(master)
     try:
         t.wait_raw()  # attach turns the terminal raw once its stream is connected
-        t.type(b"echo attached-$((2+3))\r")
-        t.expect(b"attached-5")
-        t.type(b"\x10\x11")  # ctrl-p ctrl-q: detach, the container keeps running
+        t.type(before)
+        t.expect(seen)
+        t.type(keys)
         assert proc.wait(10) == 0
         t.expect(b"read escape sequence")
     finally:
@@ -123,40 +127,20 @@ def test_attach_and_detach_keys(daemon):
     daemon.cli("rm", "-f", n, check=True)
 
 
+def test_attach_and_detach_keys(daemon):
+    # ctrl-p ctrl-q: detach, the container keeps running
+    _attach_then_detach(daemon, b"echo attached-$((2+3))\r", b"attached-5", b"\x10\x11")
+
+
 def test_detach_keys_from_the_flag_and_config_json(daemon, tmp_path):
     """--detach-keys, else config.json's detachKeys (docker/cli): the sequence that
     detaches; docker's default (ctrl-p ctrl-q) then travels to the container."""
     import json
 
-    from tests.engine.conftest import name
-
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     (cfg / "config.json").write_text(json.dumps({"detachKeys": "ctrl-x,x"}))
-    for extra, env_cfg, keys in ((["--detach-keys", "ctrl-a,b"], {}, b"\x01b"),
-                                 ([], {"DOCKER_CONFIG": str(cfg)}, b"\x18x")):
-        n = name()
-        daemon.cli("run", "-dit", "--name", n, "busybox", "sh", check=True)
-        master, slave = os.openpty()
-        env = {**os.environ, "DOCKLING_HOST": f"unix://{daemon.sock}",
-               "DOCKLING_NO_AUTOSTART": "1", **env_cfg}
-        proc = subprocess.Popen([os.path.join(BIN, "dockling"), "attach", *extra, n],
-                                stdin=slave, stdout=slave, stderr=slave, env=env,
-                                start_new_session=True)
-        os.close(slave)
-        t = Term(master)
-        try:
-            t.wait_raw()
-            t.type(b"\x10\x11echo still-$((1+1))\r")  # the default keys do not detach now
-            t.expect(b"still-2")
-            t.type(keys)
-            assert proc.wait(10) == 0
-            t.expect(b"read escape sequence")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
-        out = daemon.cli("inspect", "-f", "{{.State.Status}}", n).stdout.decode().strip()
-        assert out == "running"
-        daemon.cli("rm", "-f", n, check=True)
+    # the default keys do not detach now: they travel to sh
+    before, seen = b"\x10\x11echo still-$((1+1))\r", b"still-2"
+    _attach_then_detach(daemon, before, seen, b"\x01b", flags=("--detach-keys", "ctrl-a,b"))
+    _attach_then_detach(daemon, before, seen, b"\x18x", env_extra={"DOCKER_CONFIG": str(cfg)})
