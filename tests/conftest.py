@@ -4,22 +4,23 @@ root and cgroup parent, and clean-up that runs even when a test fails."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 
 import pytest
 
-from dockling.testing.private import remove_cgroup_parent  # noqa: F401 - for the test suites
-
 from dockling.kernel import syscalls
 from dockling.runtime import defaults
 from dockling.testing.busybox import make_rootfs
+from dockling.testing.private import remove_cgroup_parent  # noqa: F401 - for the test suites
 
 ROOT = os.geteuid() == 0
 HAVE_RUNC = shutil.which("runc") is not None
@@ -221,6 +222,17 @@ def new_id(prefix: str = "t") -> str:
 def mount_count() -> int:
     with open("/proc/self/mountinfo") as f:
         return sum(1 for _ in f)
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    """An uncompressed tar of regular files, name -> content, in that order."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for n, data in files.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def wait_for(pred, timeout: float = 10.0, interval: float = 0.02):

@@ -5,15 +5,14 @@ are Go's archive/tar errors, which tarexport.Load's untar returns)."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 
 import pytest
 
+from tests.conftest import tar_of
 from tests.engine.conftest import daemon  # noqa: F401 - the module's test daemon
 
 
@@ -29,16 +28,6 @@ def _error(message: str) -> list[dict]:
     return [{"errorDetail": {"message": message}, "error": message}]
 
 
-def _tar_of(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for n, data in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("body,message", [
     (b"abc", "unexpected EOF"),  # docker-py's test_load_error: less than a tar block
     (gzip.compress(b"abc"), "unexpected EOF"),  # decompressed first, as docker does
@@ -49,7 +38,7 @@ def test_a_body_that_is_no_tar(daemon, body, message):  # noqa: F811
 
 
 def test_a_tar_that_is_no_image_archive(daemon):  # noqa: F811
-    for body in (b"", _tar_of({"hello.txt": b"hi"})):
+    for body in (b"", tar_of({"hello.txt": b"hi"})):
         status, _, lines = _load(daemon, body)
         assert status == 200 and lines == _error("invalid archive: manifest.json is missing")
 

@@ -17,6 +17,7 @@ import tarfile
 
 import pytest
 
+from tests.conftest import tar_of
 from tests.engine.conftest import running_daemon
 
 BIN = os.path.dirname(sys.executable)
@@ -373,16 +374,6 @@ def test_docker_images_system_df_and_builder_prune(daemon, tmp_path):
 
 # -- what docker-py does -----------------------------------------------------------------------
 
-def _ctx_tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_a_kept_alive_connection_serves_the_request_after_a_build(daemon):
     """requests' pool reuses the connection of a build stream for the next call."""
     import http.client
@@ -393,7 +384,7 @@ def test_a_kept_alive_connection_serves_the_request_after_a_build(daemon):
     conn = http.client.HTTPConnection("localhost", timeout=60)
     conn.sock = s
     try:
-        conn.request("POST", "/build?t=cl-keepalive", body=_ctx_tar(
+        conn.request("POST", "/build?t=cl-keepalive", body=tar_of(
             {"Dockerfile": b"FROM busybox\nENV KEEP=alive\n"}),
             headers={"Content-Type": "application/x-tar"})
         resp = conn.getresponse()
@@ -410,7 +401,7 @@ def test_a_kept_alive_connection_serves_the_request_after_a_build(daemon):
 def test_dockerfile_named_twice_takes_the_first(daemon):
     """docker-py sends a Dockerfile from outside the context as
     dockerfile=<its name in the tar>&dockerfile=<its text>: Go's FormValue is the first."""
-    body = _ctx_tar({".dockerfile.abc": b"FROM busybox\nENV WHICH=first\n"})
+    body = tar_of({".dockerfile.abc": b"FROM busybox\nENV WHICH=first\n"})
     status, _, data = daemon.api(
         "POST", "/build?t=cl-twice&dockerfile=.dockerfile.abc&dockerfile=" +
         "FROM%20busybox%0AENV%20WHICH%3Dsecond", body=body,
@@ -424,7 +415,7 @@ def test_cache_from_limits_the_cache_to_those_images(daemon):
     images (and their ancestors); an unknown one means no cache."""
     from urllib.parse import quote
 
-    body = _ctx_tar({"Dockerfile": b"FROM busybox\nENV CF=1\nRUN touch /cf\n"})
+    body = tar_of({"Dockerfile": b"FROM busybox\nENV CF=1\nRUN touch /cf\n"})
 
     def build(query: str) -> str:
         status, _, data = daemon.api("POST", "/build?" + query, body=body,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import tarfile
 
+from tests.conftest import tar_of
 from tests.engine.conftest import name
 
 
@@ -25,13 +25,7 @@ def test_load_with_a_wrong_diff_id_leaves_the_image_sharing_its_layer_runnable(d
     tag = f"evil-{name()}:latest"
     files = {cfg: raw, "l/layer.tar": layer, "manifest.json": json.dumps(
         [{"Config": cfg, "RepoTags": [tag], "Layers": ["l/layer.tar"]}]).encode()}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for n, data in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    res = daemon.cli("load", input=buf.getvalue())
+    res = daemon.cli("load", input=tar_of(files))
     assert res.returncode == 1 and b"invalid diffID for layer 0" in res.stderr, res
     out = daemon.cli("run", "--rm", "busybox", "echo", "still here", check=True)
     assert out.stdout == b"still here\n"

@@ -13,6 +13,7 @@ from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore, chain_id
 from dockling.images.store import ImageStore
 from dockling.store.db import DB
+from tests.conftest import tar_of
 from tests.formats.test_unpack import make_tar
 
 
@@ -173,7 +174,6 @@ def _archive(config: dict, layer_tars: list[bytes]) -> bytes:
     """A docker-archive (manifest.json, config, layers) around a config as given."""
     import hashlib
     import json
-    import tarfile
 
     raw = json.dumps(config).encode()
     cfg = hashlib.sha256(raw).hexdigest() + ".json"
@@ -184,13 +184,7 @@ def _archive(config: dict, layer_tars: list[bytes]) -> bytes:
         names.append(f"l{i}/layer.tar")
     files["manifest.json"] = json.dumps(
         [{"Config": cfg, "RepoTags": ["evil:latest"], "Layers": names}]).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for n, data in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_of(files)
 
 
 def test_load_with_a_wrong_diff_id_keeps_layers_other_images_use(images):

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from tests.conftest import tar_of
 from tests.registry.conftest import free_port, needs_registry
 
 MT_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -32,13 +33,7 @@ def sha(b: bytes) -> str:
 
 def layer(files: dict[str, bytes]) -> tuple[bytes, str]:
     """A gzipped layer and its diff id."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tf:
-        for n, data in files.items():
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    tar = raw.getvalue()
+    tar = tar_of(files)
     return gzip.compress(tar, mtime=0), sha(tar)
 
 
