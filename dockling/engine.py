@@ -198,7 +198,7 @@ class Container:
 
 
 async def _logs(m, cid: str, **kw) -> bytes:
-    from dockling.shim.shim import Frames
+    from dockling.formats.stdcopy import Frames
 
     tty = m.get(cid)["Config"]["Tty"]
     frames, out = Frames(), []

@@ -21,9 +21,9 @@ from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
 from dockling.errors import DocklingError, InvalidArgument, NotModified
 from dockling.formats import detachkeys
+from dockling.formats.stdcopy import STDOUT, frame
 from dockling.runtime import api_name
 from dockling.runtime.process import parse_signal
-from dockling.shim.shim import STDOUT, frame
 
 
 def routes(r: Router, m: ContainerManager) -> None:

@@ -45,9 +45,9 @@ from dockling.containers import users
 from dockling.containers.spec import MOUNT_STUBS
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFound
 from dockling.formats import reference
+from dockling.formats.stdcopy import Frames
 from dockling.images.layers import unmount
 from dockling.images.store import short
-from dockling.shim.shim import Frames
 
 log = logging.getLogger("dockling.builder")
 

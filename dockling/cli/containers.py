@@ -10,8 +10,9 @@ from urllib.parse import quote
 from dockling.cli.common import each, filters, print_documents
 from dockling.cli.format import TypedNil, ago, print_list, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
-from dockling.cli.streams import Detached, demux_bytes, pump, terminal_size
+from dockling.cli.streams import Detached, pump, terminal_size
 from dockling.client.http import APIError, Client
+from dockling.formats.stdcopy import STDERR, Frames
 
 PS_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
               "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
@@ -930,21 +931,10 @@ def cmd_logs(cli: Client, a) -> int:
             out.write(chunk)
             out.flush()
         return 0
-    buf = b""
-    while True:
-        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
-        if not chunk:
-            break
-        buf += chunk
-        # write complete frames as they arrive (follow mode)
-        import struct
-
-        while len(buf) >= 8:
-            size = struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            demux_bytes(buf[:8 + size], out, err)
-            buf = buf[8 + size:]
+    frames = Frames()
+    while chunk := resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536):
+        for stream, payload in frames.feed(chunk):  # complete frames as they come (-f)
+            (err if stream == STDERR else out).write(payload)
         out.flush()
         err.flush()
     return 0

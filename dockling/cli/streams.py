@@ -6,10 +6,11 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 import termios
 import tty
+
+from dockling.formats.stdcopy import STDERR, Frames
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, docker's default
 
@@ -73,33 +74,17 @@ def pump(sock: socket.socket, *, tty_mode: bool, stdin: bool, on_resize=None,
 
 class _Demux:
     def __init__(self) -> None:
-        self.buf = b""
+        self.frames = Frames()
 
     def feed(self, data: bytes) -> None:
-        self.buf += data
-        while len(self.buf) >= 8:
-            stream, size = struct.unpack(">BxxxI", self.buf[:8])
-            if len(self.buf) < 8 + size:
-                return
-            payload = self.buf[8:8 + size]
-            self.buf = self.buf[8 + size:]
-            _write(2 if stream == 2 else 1, payload)
+        for stream, payload in self.frames.feed(data):
+            _write(2 if stream == STDERR else 1, payload)
 
 
 def _write(fd: int, data: bytes) -> None:
     while data:
         n = os.write(fd, data)
         data = data[n:]
-
-
-def demux_bytes(data: bytes, out, err) -> None:
-    """Split a complete multiplexed body (logs) into two writers."""
-    i = 0
-    while i + 8 <= len(data):
-        stream, size = struct.unpack(">BxxxI", data[i:i + 8])
-        payload = data[i + 8:i + 8 + size]
-        (err if stream == 2 else out).write(payload)
-        i += 8 + size
 
 
 def terminal_size() -> tuple[int, int]:

@@ -16,8 +16,8 @@ from dockling.containers import logs as logfile
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument
 from dockling.formats import detachkeys
+from dockling.formats.stdcopy import Frames
 from dockling.shim.client import ShimClient
-from dockling.shim.shim import Frames
 
 log = logging.getLogger("dockling.containers")
 

@@ -17,6 +17,7 @@ from dockling.containers import health, model, users
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.formats import detachkeys
+from dockling.formats.stdcopy import Frames
 
 
 class Execs:
@@ -238,9 +239,4 @@ def _exec_text(ex: dict) -> str:
 
 def demux_text(data: bytes) -> str:
     """The text of a multiplexed (8-byte framed) stream, stdout and stderr in order."""
-    out = bytearray()
-    while len(data) >= 8:
-        size = int.from_bytes(data[4:8], "big")
-        out.extend(data[8:8 + size])
-        data = data[8 + size:]
-    return out.decode(errors="replace")
+    return b"".join(d for _, d in Frames().feed(data)).decode(errors="replace")

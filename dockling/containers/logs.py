@@ -14,7 +14,7 @@ import time
 
 from dockling import clock
 from dockling.errors import InvalidArgument
-from dockling.shim.shim import STDERR, STDOUT, frame
+from dockling.formats.stdcopy import STDERR, STDOUT, frame
 from dockling.units import ram_in_bytes
 
 

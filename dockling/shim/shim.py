@@ -31,33 +31,9 @@ import socket
 import struct
 
 from dockling import clock
+from dockling.formats.stdcopy import STDERR, STDOUT, frame
 from dockling.kernel import syscalls
 from dockling.runtime import console, open_runtime, spec
-
-STDOUT, STDERR = 1, 2
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    return struct.pack(">BxxxI", stream, len(data)) + data
-
-
-class Frames:
-    """The (stream, bytes) of a framed stream as its chunks come: a chunk may hold
-    several frames, or part of one."""
-
-    def __init__(self) -> None:
-        self.buf = b""
-
-    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        self.buf += chunk
-        out = []
-        while len(self.buf) >= 8:
-            size = int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < 8 + size:
-                break
-            out.append((self.buf[0], self.buf[8:8 + size]))
-            self.buf = self.buf[8 + size:]
-        return out
 
 
 def write_json_atomic(path: str, doc: dict) -> None:
