@@ -806,13 +806,13 @@ def ellipsis(s: str, width: int) -> str:
 
 def _familiar(image: str) -> str:
     """reference.FamiliarString of a tag reference, the name alone for a digest one."""
-    name, at, _ = image.partition("@")
+    name = image.partition("@")[0]
     for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
                    "index.docker.io/"):
         if name.startswith(prefix):
             name = name[len(prefix):]
             break
-    return name if at or ":" in name.rsplit("/", 1)[-1] else name
+    return name
 
 
 def _ps_image(c: dict, trunc: bool) -> str:
