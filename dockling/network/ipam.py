@@ -122,29 +122,10 @@ class IPAM:
         return choice
 
     def _next(self, network_id: str, cfg: dict, unavailable: set[str], conn) -> str:
-        """The first free address after the last one handed out, wrapping around;
-        integers, not address objects: a /16 has 65534 of them."""
-        pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
-        subnet = ipaddress.ip_network(cfg["Subnet"])
-        first = max(int(pool.network_address), int(subnet.network_address) + 1)
-        last = min(int(pool.broadcast_address), int(subnet.broadcast_address) - 1)
-        if pool.prefixlen >= subnet.max_prefixlen - 1:  # /31, /32: every address
-            first, last = int(pool.network_address), int(pool.broadcast_address)
-        taken = {int(ipaddress.ip_address(a)) for a in unavailable}
         row = conn.execute("SELECT last FROM ipam_cursor WHERE network_id = ?",
-                           (_cursor_key(network_id, subnet),)).fetchone()
-        start = first
-        if row is not None:
-            prev = int(ipaddress.ip_address(row["last"]))
-            if first <= prev < last:
-                start = prev + 1
-        span = last - first + 1
-        for k in range(span):
-            n = first + (start - first + k) % span
-            if n not in taken:
-                return str(ipaddress.ip_address(n))
-        raise Conflict(f"no available IPv{subnet.version} addresses on this network's "
-                       f"address pools: {cfg['Subnet']}")
+                           (_cursor_key(network_id, ipaddress.ip_network(cfg["Subnet"])),)
+                           ).fetchone()
+        return next_free(cfg, unavailable, row["last"] if row is not None else None)
 
     def release(self, network_id: str, owner: str) -> None:
         with self.db.tx() as conn:
@@ -160,6 +141,32 @@ class IPAM:
     def owners(self, network_id: str) -> dict[str, str]:
         return {r["owner"]: r["address"] for r in self.db.query(
             "SELECT owner, address FROM ip_allocations WHERE network_id = ?", network_id)}
+
+
+def next_free(cfg: dict, unavailable: set[str], after: str | None = None) -> str:
+    """The first address of cfg's pool (its IPRange, else its Subnet) not in
+    ``unavailable``, after ``after`` (the one handed out last), wrapping around:
+    a local network's cursor is in SQLite, an overlay's in the daemon. Integers, not
+    address objects: a /16 has 65534 of them."""
+    pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
+    subnet = ipaddress.ip_network(cfg["Subnet"])
+    first = max(int(pool.network_address), int(subnet.network_address) + 1)
+    last = min(int(pool.broadcast_address), int(subnet.broadcast_address) - 1)
+    if pool.prefixlen >= subnet.max_prefixlen - 1:  # /31, /32: every address
+        first, last = int(pool.network_address), int(pool.broadcast_address)
+    taken = {int(ipaddress.ip_address(a)) for a in unavailable}
+    start = first
+    if after is not None:
+        prev = int(ipaddress.ip_address(after))
+        if first <= prev < last:
+            start = prev + 1
+    span = last - first + 1
+    for k in range(span):
+        n = first + (start - first + k) % span
+        if n not in taken:
+            return str(ipaddress.ip_address(n))
+    raise Conflict(f"no available IPv{subnet.version} addresses on this network's "
+                   f"address pools: {cfg['Subnet']}")
 
 
 def _cursor_key(network_id: str, subnet) -> str:

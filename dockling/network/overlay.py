@@ -94,7 +94,7 @@ class Overlay:
         self._ready: set[str] = set()  # sandboxes programmed by this daemon run
         self._pending: list[tuple] = []  # ("endpoint"|"release", net, container[, ip])
         self._flush_lock = threading.Lock()
-        self._cursor: dict[str, int] = {}
+        self._cursor: dict[str, str] = {}  # network -> the address handed out last
         self._lease = 0
         self._synced = False
         self._stop = threading.Event()
@@ -417,29 +417,14 @@ class Overlay:
             elif mine:
                 return mine[0]
             else:
-                choice = self._next_free(nid, cfg, set(taken))
+                reserved = {cfg["Gateway"], *(cfg.get("AuxiliaryAddresses") or {}).values()}
+                choice = ipam.next_free(cfg, set(taken) | reserved, self._cursor.get(nid))
             value = json.dumps({"owner": cid, "host": self.host})
             if self.etcd.create(self.keys.ipam(nid, choice), value):
-                self._cursor[nid] = int(ipaddress.ip_address(choice))
+                self._cursor[nid] = choice
                 return choice
         raise Conflict(f"could not allocate an address on {net['Name']}: too many "
                        "concurrent allocations")
-
-    def _next_free(self, nid: str, cfg: dict, taken: set[str]) -> str:
-        subnet = ipaddress.ip_network(cfg["Subnet"])
-        pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
-        first = max(int(pool.network_address), int(subnet.network_address) + 1)
-        last = min(int(pool.broadcast_address), int(subnet.broadcast_address) - 1)
-        unavailable = {int(ipaddress.ip_address(a)) for a in taken | {cfg["Gateway"], *(
-            cfg.get("AuxiliaryAddresses") or {}).values()}}
-        start = self._cursor.get(nid, first - 1) + 1
-        span = last - first + 1
-        for k in range(span):
-            n = first + (start - first + k) % span
-            if n not in unavailable:
-                return str(ipaddress.ip_address(n))
-        raise Conflict(f"no available IPv4 addresses on this network's address pools: "
-                       f"{cfg['Subnet']}")
 
     def _release_address(self, nid: str, cid: str, ip: str) -> None:
         """Delete ipam/<net>/<ip> only if ``cid`` holds it: never another's."""
