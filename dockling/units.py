@@ -33,6 +33,12 @@ def human_size(n: float) -> str:
     return _scaled(n, 1000.0, ["B", "kB", "MB", "GB", "TB", "PB"], 3)
 
 
+def human_size4(n: float) -> str:
+    """HumanSize: decimal units, 4 significant digits ("2.048kB"; images' and volumes'
+    sizes in --format, system df, the build context)."""
+    return _scaled(n, 1000.0, ["B", "kB", "MB", "GB", "TB", "PB"], 4)
+
+
 def bytes_size(n: float) -> str:
     """BytesSize: binary units, 4 significant digits."""
     return _scaled(n, 1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)

@@ -388,8 +388,8 @@ def _result(a, view, res) -> int:
 # -- builder prune --------------------------------------------------------------------------
 
 def cmd_builder_prune(cli: Client, a) -> int:
-    from dockling.cli.buildprogress import human_size
     from dockling.cli.common import confirm, filters
+    from dockling.units import human_size4
 
     keep = _size(a.keep_storage, "--keep-storage")
     f = filters(a.filter)
@@ -404,5 +404,5 @@ def cmd_builder_prune(cli: Client, a) -> int:
     deleted = out.get("CachesDeleted") or []
     if deleted:
         print("Deleted build cache objects:\n" + "".join(f"{i}\n" for i in deleted))
-    print(f"Total reclaimed space: {human_size(out.get('SpaceReclaimed') or 0)}")
+    print(f"Total reclaimed space: {human_size4(out.get('SpaceReclaimed') or 0)}")
     return 0

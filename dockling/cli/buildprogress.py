@@ -24,21 +24,12 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from dockling.formats.progress import Printer
+from dockling.units import human_size4
 
 SENDING = "Sending build context to Docker daemon"
 _STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")
 _LAYER = re.compile(r" ---> ([0-9a-f]{12,64})")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def human_size(n: float) -> str:
-    """go-units HumanSize: decimal units, 4 significant digits ("2.048kB")."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000.0 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 class Result:
@@ -110,7 +101,7 @@ class PlainView:
         # docker/cli: a terminal sees every update ("…\r"), a pipe only the last; the last
         # ends "\r\r\n" (rawProgressFormatter then the LastUpdate newline)
         if self.tty or done:
-            self.out.write(f"{SENDING} {human_size(n):>8}\r" + ("\r\n" if done else ""))
+            self.out.write(f"{SENDING} {human_size4(n):>8}\r" + ("\r\n" if done else ""))
             self.out.flush()
 
     def feed(self, m: dict) -> None:
@@ -141,7 +132,7 @@ class QuietView:
 
     def sending(self, n: int, done: bool) -> None:
         if done:
-            self.progress = f"{SENDING} {human_size(n):>8}\r\r\n"
+            self.progress = f"{SENDING} {human_size4(n):>8}\r\r\n"
 
     def feed(self, m: dict) -> None:
         if "stream" in m:
@@ -220,7 +211,7 @@ class TtyView:
 
     def sending(self, n: int, done: bool) -> None:
         with self._lock:
-            self.internal.detail = f"transferring context: {human_size(n)}"
+            self.internal.detail = f"transferring context: {human_size4(n)}"
             if done:
                 self.internal.end = self.clock()
 
@@ -253,9 +244,9 @@ class TtyView:
         d = m.get("progressDetail") or {}
         text = f"{m['id']}: {m.get('status', '')}"
         if d.get("current"):
-            text += f" {human_size(d['current'])}"
+            text += f" {human_size4(d['current'])}"
             if d.get("total"):
-                text += f" / {human_size(d['total'])}"
+                text += f" / {human_size4(d['total'])}"
         step.pulls[m["id"]] = text
 
     def _line(self, line: str) -> None:

@@ -169,7 +169,7 @@ def _image_rows(img: dict, digests_flag: bool, need_digest: bool) -> list[tuple]
 
 def _image_row(img: dict, repo: str, tag: str, digest: str, no_trunc: bool) -> dict:
     """docker/cli's imageContext."""
-    from dockling.units import human_size
+    from dockling.units import human_size, human_size4
 
     size, shared = img.get("Size", 0), img.get("SharedSize", -1)
     created = img.get("Created", 0)
@@ -180,18 +180,9 @@ def _image_row(img: dict, repo: str, tag: str, digest: str, no_trunc: bool) -> d
             "Size": human_size(size),
             "Containers": "N/A" if img.get("Containers", -1) == -1 else
             str(img["Containers"]),
-            "VirtualSize": _human_size4(size),
-            "SharedSize": "N/A" if shared == -1 else _human_size4(shared),
-            "UniqueSize": "N/A" if size == -1 or shared == -1 else _human_size4(size - shared)}
-
-
-def _human_size4(n: float) -> str:
-    """units.HumanSize: four significant digits."""
-    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
+            "VirtualSize": human_size4(size),
+            "SharedSize": "N/A" if shared == -1 else human_size4(shared),
+            "UniqueSize": "N/A" if size == -1 or shared == -1 else human_size4(size - shared)}
 
 
 def cmd_rmi(cli: Client, a) -> int:

@@ -8,6 +8,7 @@ import json
 from dockling.cli.common import confirm, filters
 from dockling.cli.format import human_size, print_formatted, table
 from dockling.client.http import Client
+from dockling.units import human_size4
 
 
 def register(sub) -> None:
@@ -81,19 +82,10 @@ DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size":
               "Reclaimable": "RECLAIMABLE"}
 
 
-def _size4(n: float) -> str:
-    """units.HumanSize: decimal units, four significant digits."""
-    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
 def _reclaim(part: int, total: int) -> str:
     if total > 0:
-        return f"{_size4(part)} ({part * 100 // total}%)"
-    return _size4(part)
+        return f"{human_size4(part)} ({part * 100 // total}%)"
+    return human_size4(part)
 
 
 def df_rows(df: dict) -> list[dict]:
@@ -119,19 +111,19 @@ def df_rows(df: dict) -> list[dict]:
     return [
         {"Type": "Images", "TotalCount": str(len(images)),
          "Active": str(sum(1 for i in images if i.get("Containers", 0) > 0)),
-         "Size": _size4(layers), "Reclaimable": _reclaim(layers - used, layers),
+         "Size": human_size4(layers), "Reclaimable": _reclaim(layers - used, layers),
          "_type": "formatter.diskUsageImagesContext"},
         {"Type": "Containers", "TotalCount": str(len(containers)), "Active": str(len(active)),
-         "Size": _size4(c_size), "Reclaimable": _reclaim(c_reclaim, c_size),
+         "Size": human_size4(c_size), "Reclaimable": _reclaim(c_reclaim, c_size),
          "_type": "formatter.diskUsageContainersContext"},
         {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
          "Active": str(sum(1 for v in volumes
                            if (v.get("UsageData") or {}).get("RefCount", 0) > 0)),
-         "Size": _size4(v_size), "Reclaimable": _reclaim(v_reclaim, v_size),
+         "Size": human_size4(v_size), "Reclaimable": _reclaim(v_reclaim, v_size),
          "_type": "formatter.diskUsageVolumesContext"},
         {"Type": "Build Cache", "TotalCount": str(len(cache)),
-         "Active": str(sum(1 for b in cache if b.get("InUse"))), "Size": _size4(builder),
-         "Reclaimable": _size4(builder - in_use),
+         "Active": str(sum(1 for b in cache if b.get("InUse"))), "Size": human_size4(builder),
+         "Reclaimable": human_size4(builder - in_use),
          "_type": "formatter.diskUsageBuilderContext"},
     ]
 

@@ -9,6 +9,7 @@ from dockling.cli.common import confirm, each, filters, inspect
 from dockling.cli.format import human_size, print_list
 from dockling.cli.main import UsageError
 from dockling.client.http import Client
+from dockling.units import human_size4
 
 VOLUME_HEADERS = {"ID": "ID", "Name": "VOLUME NAME", "Group": "GROUP", "Driver": "DRIVER",
                   "Scope": "SCOPE", "Availability": "AVAILABILITY", "Mountpoint": "MOUNTPOINT",
@@ -84,19 +85,11 @@ def _volume_row(v: dict) -> dict:
             "Mountpoint": v.get("Mountpoint", ""),
             "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
             "Links": "N/A" if usage is None else str(usage.get("RefCount", 0)),
-            "Size": "N/A" if usage is None else _human_size4(usage.get("Size", 0)),
+            "Size": "N/A" if usage is None else human_size4(usage.get("Size", 0)),
             "Group": "N/A" if cluster is None else cluster.get("Spec", {}).get("Group", ""),
             "Availability": "N/A" if cluster is None else
             cluster.get("Spec", {}).get("Availability", ""),
             "Status": "N/A" if cluster is None else "created", "_labels": labels}
-
-
-def _human_size4(n: float) -> str:
-    i, units = 0, ["B", "kB", "MB", "GB", "TB", "PB"]
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 def cmd_inspect(cli: Client, a) -> int:

@@ -71,3 +71,17 @@ def test_resolv_conf():
         "nameserver 1.2.3.4\nsearch x\noptions ndots:2\n"
     assert etc.resolv_conf(host, embedded=False, dns=[], search=[], options=[],
                            host_network=True) == host
+
+
+def test_next_free_serves_any_cursor():
+    """ipam.next_free, the one loop local and overlay networks allocate with: the pool,
+    after the cursor, wrapping; /31 and /32 use every address."""
+    cfg = {"Subnet": "10.0.0.0/29", "Gateway": "10.0.0.1"}
+    assert ipam.next_free(cfg, {"10.0.0.1"}) == "10.0.0.2"
+    assert ipam.next_free(cfg, {"10.0.0.1"}, after="10.0.0.4") == "10.0.0.5"
+    assert ipam.next_free(cfg, {"10.0.0.1", "10.0.0.2"}, after="10.0.0.6") == "10.0.0.3"
+    assert ipam.next_free({"Subnet": "10.0.0.0/31", "Gateway": "10.0.0.0"},
+                          {"10.0.0.0"}) == "10.0.0.1"
+    with pytest.raises(Conflict, match="no available IPv4 addresses"):
+        ipam.next_free({"Subnet": "10.0.0.0/30", "Gateway": "10.0.0.1"},
+                       {"10.0.0.1", "10.0.0.2"})
