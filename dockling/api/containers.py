@@ -36,9 +36,8 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def list_(req: Request) -> Response:
         filters = req.filters()
-        cs = m.list(req.qbool("all"), filters, req.qint("limit", -1) or -1)
-        links = m.link_names()
-        return json_response([m.summary(c, links.get(c["Name"], [])) for c in cs])
+        return json_response(m.summaries(req.qbool("all"), filters,
+                                         req.qint("limit", -1) or -1))
 
     async def inspect(req: Request) -> Response:
         return json_response(complete.container_inspect(m.inspect(req.params["id"]),

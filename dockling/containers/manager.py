@@ -95,8 +95,9 @@ class ContainerManager:
     def network_users(self, network_name: str) -> list[str]:
         return self.records.network_users(network_name)
 
-    def link_names(self) -> dict[str, list[str]]:
-        return self.records.link_names()
+    def summaries(self, all_: bool, filters: dict[str, list[str]],
+                  limit: int = -1) -> list[dict]:
+        return self.records.summaries(all_, filters, self.images, limit)
 
     def inspect(self, ref: str) -> dict:
         return self.records.inspect(ref)

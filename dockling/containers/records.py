@@ -119,16 +119,6 @@ class Records:
         return [c["Id"] for c in self.all()
                 if (c["NetworkSettings"]["Networks"].get(network_name) or {}).get("EndpointID")]
 
-    def link_names(self) -> dict[str, list[str]]:
-        """Container name -> the names links give it ("/me/alias"), which docker
-        lists among its Names."""
-        out: dict[str, list[str]] = {}
-        for other in self.all():
-            for link in other["HostConfig"].get("Links") or []:
-                target, _, alias = link.partition(":")
-                out.setdefault(target, []).append(alias)
-        return out
-
     # -- queries -------------------------------------------------------------------
     def inspect(self, ref: str) -> dict:
         """The record as docker's inspect shows it: private keys left out."""
@@ -143,16 +133,34 @@ class Records:
     def list(self, all_: bool, filters: dict[str, list[str]], images,
              limit: int = -1) -> list[dict]:
         """docker ps: newest first; running ones unless ``all_`` (or a limit)."""
-        out = []
-        for c in sorted(self.all(), key=lambda c: c["Created"], reverse=True):
-            if not all_ and not c["State"]["Running"] and limit <= 0:
-                continue
-            if not matches(c, filters, images):
-                continue
-            out.append(c)
-        if limit > 0:
-            out = out[:limit]
-        return out
+        return _select(self.all(), all_, filters, images, limit)
+
+    def summaries(self, all_: bool, filters: dict[str, list[str]], images,
+                  limit: int = -1) -> list[dict]:
+        """GET /containers/json: ``list`` as docker's rows, each named also by the
+        links to it ("/me/alias"), from one read of the records."""
+        every = self.all()
+        links: dict[str, list[str]] = {}
+        for other in every:
+            for link in other["HostConfig"].get("Links") or []:
+                target, _, alias = link.partition(":")
+                links.setdefault(target, []).append(alias)
+        return [summary(c, links.get(c["Name"], []))
+                for c in _select(every, all_, filters, images, limit)]
+
+
+def _select(every: list[dict], all_: bool, filters: dict[str, list[str]], images,
+            limit: int) -> list[dict]:
+    out = []
+    for c in sorted(every, key=lambda c: c["Created"], reverse=True):
+        if not all_ and not c["State"]["Running"] and limit <= 0:
+            continue
+        if not matches(c, filters, images):
+            continue
+        out.append(c)
+    if limit > 0:
+        out = out[:limit]
+    return out
 
 
 def summary(c: dict, link_names: list[str] = ()) -> dict:
