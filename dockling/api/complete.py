@@ -152,9 +152,11 @@ def version(doc: dict) -> dict:
 
 # -- Go types -> JSON -------------------------------------------------------------------
 
-def fill(value, type_name: str):
-    """``value`` (JSON of Go type ``type_name``) with every field Go would marshal."""
-    return _complete(value, type_name)
+def fill(value, type_name: str, typed: bool = False):
+    """``value`` (JSON of Go type ``type_name``) with every field Go would marshal.
+    ``typed``: ``value`` comes from a typed record, which holds every field (zero or
+    not): the omitempty fields that are empty are left out, as Go leaves them out."""
+    return _complete(value, type_name, typed)
 
 
 @functools.cache
@@ -180,30 +182,46 @@ def _is_struct(typ: str) -> bool:
     return typ in STRUCTS or typ in EXTRA
 
 
-def _complete(value, typ: str):
+def _complete(value, typ: str, typed: bool = False):
     typ = _resolve(typ)
     if typ.startswith("*"):
-        return None if value is None else _complete(value, typ[1:])
+        return None if value is None else _complete(value, typ[1:], typed)
     if _is_struct(typ):
-        return _complete_struct(value, typ) if isinstance(value, dict) else value
+        return _complete_struct(value, typ, typed) if isinstance(value, dict) else value
     if typ.startswith("[]") and isinstance(value, list):
-        return [_complete(v, typ[2:]) for v in value]
+        return [_complete(v, typ[2:], typed) for v in value]
     if typ.startswith("map[") and isinstance(value, dict):
         elem = _map_elem(typ)
-        return {k: _complete(v, elem) for k, v in value.items()}
+        return {k: _complete(v, elem, typed) for k, v in value.items()}
     return value
 
 
-def _complete_struct(doc: dict, struct: str) -> dict:
+def _complete_struct(doc: dict, struct: str, typed: bool = False) -> dict:
+    if typed:
+        for key in [k for k in doc if k.startswith("_")]:
+            del doc[key]  # a record's private state (dockling's), never in an answer
     for name, typ, embedded, omitempty in _fields(struct):
         inner = _resolve(typ.lstrip("*"))
         if embedded and _is_struct(inner):
-            _complete_struct(doc, inner)  # Go inlines an embedded struct's fields
+            _complete_struct(doc, inner, typed)  # Go inlines an embedded struct's fields
         elif name in doc:
-            doc[name] = _complete(doc[name], typ)
+            if typed and omitempty and _is_empty(doc[name], typ):
+                del doc[name]
+            else:
+                doc[name] = _complete(doc[name], typ, typed)
         elif not omitempty or not _can_be_empty(typ):
             doc[name] = _zero(typ)
     return doc
+
+
+def _is_empty(value, typ: str) -> bool:
+    """What Go's omitempty leaves out: nil, and for a non-pointer false, 0, "" and
+    empty slices and maps (a pointer to a zero value is sent)."""
+    if value is None:
+        return True
+    if _resolve(typ).startswith("*") or not _can_be_empty(typ):
+        return False
+    return value in ("", 0, False) or value == [] or value == {}
 
 
 def _can_be_empty(typ: str) -> bool:

@@ -241,3 +241,16 @@ def test_create_body_keys_match_as_go_matches_them():
         "HostConfig": {"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 500, "Memory": 1,
                        "LogConfig": {"Type": "none"}},
         "NetworkingConfig": {"EndpointsConfig": {"my net": {"Aliases": ["a"]}}}}
+
+
+def test_a_typed_record_loses_its_empty_omitempty_fields_and_private_keys():
+    """A typed record holds every field: Go's omitempty ones go when empty, a pointer
+    to a zero value stays, ``_`` keys (dockling's private state) never leave."""
+    doc = {"Type": "", "Name": "", "Source": "/s", "Destination": "/d", "Driver": "",
+           "Mode": "", "RW": False, "Propagation": "", "_private": 1}
+    assert complete.fill(dict(doc), "container.MountPoint", typed=True) == {
+        "Source": "/s", "Destination": "/d", "Mode": "", "RW": False, "Propagation": ""}
+    hc = complete.fill({"Init": False, "Sysctls": {}, "Memory": 0}, "container.HostConfig",
+                       typed=True)
+    assert hc["Init"] is False and "Sysctls" not in hc and hc["Memory"] == 0
+    assert "_private" in complete.fill(dict(doc), "container.MountPoint")  # untyped: as is
