@@ -389,17 +389,25 @@ class Networks:
     def create(self, name: str, driver: str = "bridge", **options) -> dict:
         """docker network create; ``options``: NetworkCreate's fields in docker's names
         (``IPAM``, ``Options``, ``Labels``, ``Internal``...). The network's document."""
-        body = {**options, "Name": name, "Driver": driver}
-        return self._e.run(self._e.daemon.networks.create(body))
+        from dockling.network import model
+
+        req = model.create_request({**options, "Name": name, "Driver": driver})
+        return model.document(self._e.run(self._e.daemon.networks.create(req)))
 
     def get(self, ref: str) -> dict:
         d = self._e.daemon
-        return self._e.call(lambda: d.networks.inspect(ref, d.containers.all()))
+        return self._e.call(lambda: self._document(d.networks.store.get(ref)))
 
     def list(self) -> list[dict]:
         d = self._e.daemon
-        return self._e.call(lambda: [d.networks.inspect(n["Id"], d.containers.all())
-                                     for n in d.networks.store.all()])
+        return self._e.call(lambda: [self._document(n) for n in d.networks.store.all()])
+
+    def _document(self, net) -> dict:
+        """docker's inspect JSON of a network (with its Containers)."""
+        from dockling.network import model
+
+        d = self._e.daemon
+        return model.document(net, d.networks.endpoints(net, d.containers.all()))
 
     def remove(self, ref: str) -> None:
         self._e.run(self._remove(ref))
@@ -408,11 +416,11 @@ class Networks:
         d = self._e.daemon
         net = d.networks.store.get(ref)
         users = [c["Id"] for c in d.containers.all()
-                 if (c["NetworkSettings"]["Networks"].get(net["Name"]) or {}).get("EndpointID")]
-        if net["Driver"] == "overlay":  # etcd round trips: not on the loop
-            await asyncio.to_thread(d.networks.remove, net["Id"], users)
+                 if (c["NetworkSettings"]["Networks"].get(net.Name) or {}).get("EndpointID")]
+        if net.Driver == "overlay":  # etcd round trips: not on the loop
+            await asyncio.to_thread(d.networks.remove, net.Id, users)
         else:
-            d.networks.remove(net["Id"], users)
+            d.networks.remove(net.Id, users)
         await d.networks.iptables.idle()
 
 

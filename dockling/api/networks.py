@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-from dockling.api import complete, schema
+from dockling.api import complete
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.network import filters as selection
+from dockling.network import model
 from dockling.network.manager import NetworkManager
 
 
 def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> None:
-    def users(net: dict) -> list[str]:
-        return containers.network_users(net["Name"])
+    def users(net: model.Network) -> list[str]:
+        return containers.network_users(net.Name)
+
+    def answer(net: model.Network, cs: list) -> dict:
+        """docker's Network JSON: the record's public fields and its Containers."""
+        return complete.network(model.document(net, nets.endpoints(net, cs)))
 
     async def list_(req: Request) -> Response:
         filters = req.filters()
         cs = containers.all()
-        out = [complete.network(nets.inspect(n["Id"], cs)) for n in nets.store.all()
-               if selection.matches(n, filters, users)]
+        out = [answer(n, cs) for n in nets.store.all() if selection.matches(n, filters, users)]
         return json_response(out)
 
     async def inspect(req: Request) -> Response:
-        return json_response(complete.network(nets.inspect(req.params["id"], containers.all())))
+        return json_response(answer(nets.store.get(req.params["id"]), containers.all()))
 
     async def create(req: Request) -> Response:
-        net = await nets.create(schema.check(req.json(), schema.NetworkCreate))
-        return json_response({"Id": net["Id"], "Warning": ""}, 201)
+        net = await nets.create(model.create_request(req.json()))
+        return json_response({"Id": net.Id, "Warning": ""}, 201)
 
     async def delete(req: Request) -> Response:
         net = nets.store.get(req.params["id"])

@@ -11,42 +11,42 @@ from __future__ import annotations
 from dockling.background import blocking
 from dockling.errors import Forbidden
 from dockling.filters import labels_match
+from dockling.network.model import Network
 from dockling.network.store import PREDEFINED
 
 
-def matches(net: dict, filters: dict[str, list[str]], users) -> bool:
+def matches(net: Network, filters: dict[str, list[str]], users) -> bool:
     for key, vals in filters.items():
         if not vals:
             continue
-        if key == "name" and not any(v in net["Name"] for v in vals):
+        if key == "name" and not any(v in net.Name for v in vals):
             return False
-        if key == "id" and not any(net["Id"].startswith(v) for v in vals):
+        if key == "id" and not any(net.Id.startswith(v) for v in vals):
             return False
-        if key == "driver" and net["Driver"] not in vals:
+        if key == "driver" and net.Driver not in vals:
             return False
-        if key == "scope" and net.get("Scope", "local") not in vals:  # local, global
+        if key == "scope" and net.Scope not in vals:  # local, global
             return False
         if key == "type":
-            kind = "builtin" if net["Name"] in PREDEFINED else "custom"
+            kind = "builtin" if net.Name in PREDEFINED else "custom"
             if kind not in vals:
                 return False
         if key == "dangling":
             want = vals[-1].lower() in ("1", "true")
-            if (not users(net) and net["Name"] not in PREDEFINED) != want:
+            if (not users(net) and net.Name not in PREDEFINED) != want:
                 return False
-        if key in ("label", "label!") and not labels_match(net.get("Labels") or {},
-                                                           {key: vals}):
+        if key in ("label", "label!") and not labels_match(net.Labels, {key: vals}):
             return False
     return True
 
 
-async def remove(nets, net: dict, used: list[str]) -> None:
+async def remove(nets, net: Network, used: list[str]) -> None:
     """network rm: an overlay network's etcd round trips (seconds while etcd is
     down) in a worker thread, off the event loop."""
-    if net["Driver"] == "overlay":
-        await blocking(nets.remove, net["Id"], used)
+    if net.Driver == "overlay":
+        await blocking(nets.remove, net.Id, used)
     else:
-        nets.remove(net["Id"], used)
+        nets.remove(net.Id, used)
 
 
 async def prune(nets, filters: dict[str, list[str]], users) -> list[str]:
@@ -55,7 +55,7 @@ async def prune(nets, filters: dict[str, list[str]], users) -> list[str]:
     labels = {k: v for k, v in filters.items() if k in ("label", "label!")}
     deleted = []
     for net in nets.store.all():
-        if net["Name"] in PREDEFINED or users(net):
+        if net.Name in PREDEFINED or users(net):
             continue
         if not matches(net, labels, users):
             continue
@@ -63,5 +63,5 @@ async def prune(nets, filters: dict[str, list[str]], users) -> list[str]:
             await remove(nets, net, [])
         except Forbidden:  # an overlay network another host still uses: kept
             continue
-        deleted.append(net["Name"])
+        deleted.append(net.Name)
     return deleted

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from dockling.errors import Conflict, InvalidArgument
+from dockling.network.model import CreateIPAMConfig, IPAMConfig, str_map
 from dockling.store.db import DB
 
 # docker's default pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s
@@ -49,18 +50,19 @@ def pick_subnet(pools: list[dict], taken: list[ipaddress._BaseNetwork]) -> ipadd
                           "among the defaults to assign to the network")
 
 
-def parse_config(cfg: dict, version: int = 4) -> dict:
-    """Check one IPAM.Config entry (Subnet, Gateway, IPRange, AuxiliaryAddresses)."""
+def parse_config(cfg: CreateIPAMConfig) -> IPAMConfig:
+    """Check one IPAM.Config entry of a create request (Subnet, Gateway, IPRange,
+    AuxiliaryAddresses); the entry as the record keeps it."""
     try:
-        subnet = ipaddress.ip_network(cfg["Subnet"], strict=False)
-    except (KeyError, ValueError) as err:
-        raise InvalidArgument(f"invalid subnet {cfg.get('Subnet')!r}: {err}") from err
-    if str(subnet) != cfg["Subnet"] and ipaddress.ip_interface(cfg["Subnet"]).ip != \
+        subnet = ipaddress.ip_network(cfg.Subnet, strict=False)
+    except (TypeError, ValueError) as err:  # TypeError: no Subnet
+        raise InvalidArgument(f"invalid subnet {cfg.Subnet!r}: {err}") from err
+    if str(subnet) != cfg.Subnet and ipaddress.ip_interface(cfg.Subnet).ip != \
             subnet.network_address:
-        raise InvalidArgument(f"invalid subnet {cfg['Subnet']} : it should be "
+        raise InvalidArgument(f"invalid subnet {cfg.Subnet} : it should be "
                               f"{subnet}")
-    out = {"Subnet": str(subnet)}
-    gw = cfg.get("Gateway")
+    out = IPAMConfig(Subnet=str(subnet))
+    gw = cfg.Gateway
     if gw:
         try:
             g = ipaddress.ip_address(gw)
@@ -68,37 +70,48 @@ def parse_config(cfg: dict, version: int = 4) -> dict:
             raise InvalidArgument(f"invalid gateway address {gw}") from err
         if g not in subnet:
             raise InvalidArgument(f"no matching subnet for gateway {gw}")
-        out["Gateway"] = gw
+        out.Gateway = gw
     else:
-        out["Gateway"] = str(next(subnet.hosts()))
-    if cfg.get("IPRange"):
+        out.Gateway = str(next(subnet.hosts()))
+    if cfg.IPRange:
         try:
-            rng = ipaddress.ip_network(cfg["IPRange"], strict=False)
+            rng = ipaddress.ip_network(cfg.IPRange, strict=False)
         except ValueError as err:
-            raise InvalidArgument(f"invalid ip range {cfg['IPRange']}") from err
+            raise InvalidArgument(f"invalid ip range {cfg.IPRange}") from err
         if not rng.subnet_of(subnet):
-            raise InvalidArgument(f"no matching subnet for range {cfg['IPRange']}")
-        out["IPRange"] = str(rng)
-    aux = cfg.get("AuxiliaryAddresses") or {}
-    for key, addr in aux.items():
+            raise InvalidArgument(f"no matching subnet for range {cfg.IPRange}")
+        out.IPRange = str(rng)
+    aux = str_map(cfg.AuxiliaryAddresses)
+    for addr in aux.values():
         try:
             if ipaddress.ip_address(addr) not in subnet:
                 raise ValueError
         except ValueError:
             raise InvalidArgument(f"no matching subnet for aux-address {addr}") from None
     if aux:
-        out["AuxiliaryAddresses"] = dict(aux)
+        out.AuxiliaryAddresses = aux
     return out
+
+
+def config_for(subnet: ipaddress._BaseNetwork) -> IPAMConfig:
+    """A subnet the daemon picked, with docker's gateway: its first host."""
+    return IPAMConfig(Subnet=str(subnet), Gateway=str(next(subnet.hosts())))
+
+
+def reserved(cfg: IPAMConfig) -> set[str]:
+    """Addresses of a subnet no endpoint gets: the gateway, the aux addresses."""
+    return {cfg.Gateway, *(cfg.AuxiliaryAddresses or {}).values()}
 
 
 class IPAM:
     def __init__(self, db: DB) -> None:
         self.db = db
 
-    def allocate(self, network_id: str, cfg: dict, owner: str, want: str | None = None) -> str:
+    def allocate(self, network_id: str, cfg: IPAMConfig, owner: str,
+                 want: str | None = None) -> str:
         """An address of the network's subnet for ``owner`` (``want`` if given and free)."""
-        subnet = ipaddress.ip_network(cfg["Subnet"])
-        reserved = {cfg["Gateway"], *(cfg.get("AuxiliaryAddresses") or {}).values()}
+        subnet = ipaddress.ip_network(cfg.Subnet)
+        unavailable = reserved(cfg)
         with self.db.tx() as conn:
             taken = {r["address"] for r in conn.execute(
                 "SELECT address FROM ip_allocations WHERE network_id = ?", (network_id,))}
@@ -110,20 +123,20 @@ class IPAM:
                 if addr not in subnet:
                     raise InvalidArgument(f"invalid IP address {want}: it does not belong to "
                                           "any of this network's subnets")
-                if want in taken or want in reserved:
+                if want in taken or want in unavailable:
                     raise Conflict("Address already in use")
                 choice = want
             else:
-                choice = self._next(network_id, cfg, taken | reserved, conn)
+                choice = self._next(network_id, cfg, taken | unavailable, conn)
             conn.execute("INSERT INTO ip_allocations(network_id, address, owner) "
                          "VALUES (?, ?, ?)", (network_id, choice, owner))
             conn.execute("INSERT OR REPLACE INTO ipam_cursor(network_id, last) VALUES (?, ?)",
                          (_cursor_key(network_id, subnet), choice))
         return choice
 
-    def _next(self, network_id: str, cfg: dict, unavailable: set[str], conn) -> str:
+    def _next(self, network_id: str, cfg: IPAMConfig, unavailable: set[str], conn) -> str:
         row = conn.execute("SELECT last FROM ipam_cursor WHERE network_id = ?",
-                           (_cursor_key(network_id, ipaddress.ip_network(cfg["Subnet"])),)
+                           (_cursor_key(network_id, ipaddress.ip_network(cfg.Subnet)),)
                            ).fetchone()
         return next_free(cfg, unavailable, row["last"] if row is not None else None)
 
@@ -143,13 +156,13 @@ class IPAM:
             "SELECT owner, address FROM ip_allocations WHERE network_id = ?", network_id)}
 
 
-def next_free(cfg: dict, unavailable: set[str], after: str | None = None) -> str:
+def next_free(cfg: IPAMConfig, unavailable: set[str], after: str | None = None) -> str:
     """The first address of cfg's pool (its IPRange, else its Subnet) not in
     ``unavailable``, after ``after`` (the one handed out last), wrapping around:
     a local network's cursor is in SQLite, an overlay's in the daemon. Integers, not
     address objects: a /16 has 65534 of them."""
-    pool = ipaddress.ip_network(cfg.get("IPRange") or cfg["Subnet"])
-    subnet = ipaddress.ip_network(cfg["Subnet"])
+    pool = ipaddress.ip_network(cfg.IPRange or cfg.Subnet)
+    subnet = ipaddress.ip_network(cfg.Subnet)
     first = max(int(pool.network_address), int(subnet.network_address) + 1)
     last = min(int(pool.broadcast_address), int(subnet.broadcast_address) - 1)
     if pool.prefixlen >= subnet.max_prefixlen - 1:  # /31, /32: every address
@@ -166,7 +179,7 @@ def next_free(cfg: dict, unavailable: set[str], after: str | None = None) -> str
         if n not in taken:
             return str(ipaddress.ip_address(n))
     raise Conflict(f"no available IPv{subnet.version} addresses on this network's "
-                   f"address pools: {cfg['Subnet']}")
+                   f"address pools: {cfg.Subnet}")
 
 
 def _cursor_key(network_id: str, subnet) -> str:

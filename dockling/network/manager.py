@@ -21,6 +21,7 @@ from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unav
 from dockling.network import bridge, etc, ipam, netns, store
 from dockling.network.dns import Resolver, host_resolvers
 from dockling.network.iptables import IPTables
+from dockling.network.model import CreateRequest, EndpointResource, Network
 from dockling.network.ports import Reservations
 
 log = logging.getLogger("dockling.network")
@@ -89,26 +90,26 @@ class NetworkManager:
         self.store.ensure_defaults()
         self.iptables.setup()
         for net in self.store.all():
-            if net["Driver"] == "bridge":
+            if net.Driver == "bridge":
                 self._bring_up(net).result()  # daemon start: nothing is served yet
         if self.overlay is not None:
             self.overlay.start()
 
-    def _bring_up(self, net: dict):
+    def _bring_up(self, net: Network):
         """The bridge now; its rules on the iptables thread (the future returned)."""
         cfg = store.ipv4_config(net)
-        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        prefix = ipaddress.ip_network(cfg.Subnet).prefixlen
         cfg6 = store.ipv6_config(net)
-        bridge.ensure_bridge(store.bridge_of(net), cfg["Gateway"], prefix,
+        bridge.ensure_bridge(store.bridge_of(net), cfg.Gateway, prefix,
                              store.mtu_of(net, self.cfg.mtu), v6=(
-                                 cfg6["Gateway"], ipaddress.ip_network(cfg6["Subnet"]).prefixlen)
+                                 cfg6.Gateway, ipaddress.ip_network(cfg6.Subnet).prefixlen)
                              if cfg6 else None)
-        return self.iptables.add_network(store.bridge_of(net), cfg["Subnet"],
+        return self.iptables.add_network(store.bridge_of(net), cfg.Subnet,
                                          **self._flags(net))
 
-    def _flags(self, net: dict) -> dict:
+    def _flags(self, net: Network) -> dict:
         return {"icc": store.flag(net, store.OPT_ICC), "masquerade": store.flag(
-            net, store.OPT_MASQ), "internal": bool(net.get("Internal"))}
+            net, store.OPT_MASQ), "internal": net.Internal}
 
     def shutdown(self) -> None:
         for r in self.resolvers.values():
@@ -128,53 +129,52 @@ class NetworkManager:
         return os.path.join(self.netns_dir, cid)
 
     # -- networks (the API) ---------------------------------------------------------------
-    async def create(self, body: dict) -> dict:
-        if body.get("Driver") == "overlay":  # stored in etcd, made on a host when used
-            net = await asyncio.to_thread(self._overlay().create, body)
+    async def create(self, req: CreateRequest) -> Network:
+        if req.Driver == "overlay":  # stored in etcd, made on a host when used
+            net = await asyncio.to_thread(self._overlay().create, req)
         else:
-            net = self.store.create(body)
+            net = self.store.create(req)
             try:
                 await asyncio.wrap_future(self._bring_up(net))
             except Exception:
                 self.store.remove(net)
                 raise
-        self.events.emit("network", "create", net["Id"], {"name": net["Name"],
-                                                         "type": net["Driver"]})
+        self.events.emit("network", "create", net.Id, {"name": net.Name, "type": net.Driver})
         return net
 
     def remove(self, ref: str, users: list[str]) -> None:
         net = self.store.get(ref)
-        if net["Name"] in store.PREDEFINED:
-            raise Forbidden(f"{net['Name']} is a pre-defined network and cannot be removed")
+        if net.Name in store.PREDEFINED:
+            raise Forbidden(f"{net.Name} is a pre-defined network and cannot be removed")
         if users:
-            raise Forbidden(f"error while removing network: network {net['Name']} id "
-                            f"{net['Id']} has active endpoints")
-        if net["Driver"] == "bridge":
+            raise Forbidden(f"error while removing network: network {net.Name} id "
+                            f"{net.Id} has active endpoints")
+        if net.Driver == "bridge":
             cfg = store.ipv4_config(net)
             self.iptables.forget(self.iptables.remove_network(
-                store.bridge_of(net), cfg["Subnet"], **self._flags(net)),
-                f"rules of network {net['Name']}")
+                store.bridge_of(net), cfg.Subnet, **self._flags(net)),
+                f"rules of network {net.Name}")
             bridge.delete_link(store.bridge_of(net))
-        if net["Driver"] == "overlay":  # everywhere, if no host uses it
+        if net.Driver == "overlay":  # everywhere, if no host uses it
             self._overlay().remove(net)
-        self.ipam.release_network(net["Id"])
+        self.ipam.release_network(net.Id)
         self.store.remove(net)
-        self.events.emit("network", "destroy", net["Id"], {"name": net["Name"],
-                                                          "type": net["Driver"]})
+        self.events.emit("network", "destroy", net.Id, {"name": net.Name, "type": net.Driver})
 
-    def inspect(self, ref: str, containers: list[dict]) -> dict:
-        net = self.store.get(ref)
+    def endpoints(self, net: Network, containers: list[dict]) -> dict[str, EndpointResource]:
+        """inspect's Containers: the endpoints of running containers on ``net``."""
         eps = {}
         for c in containers:
-            ep = (c["NetworkSettings"].get("Networks") or {}).get(net["Name"])
+            ep = (c["NetworkSettings"].get("Networks") or {}).get(net.Name)
             if ep and ep.get("EndpointID"):
-                eps[c["Id"]] = {"Name": c["Name"][1:], "EndpointID": ep["EndpointID"],
-                                "MacAddress": ep["MacAddress"],
-                                "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}"
-                                if ep["IPAddress"] else "", "IPv6Address":
-                                f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
-                                if ep.get("GlobalIPv6Address") else ""}
-        return {**store.public(net), "Containers": eps}
+                eps[c["Id"]] = EndpointResource(
+                    Name=c["Name"][1:], EndpointID=ep["EndpointID"],
+                    MacAddress=ep["MacAddress"],
+                    IPv4Address=f"{ep['IPAddress']}/{ep['IPPrefixLen']}"
+                    if ep["IPAddress"] else "",
+                    IPv6Address=f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
+                    if ep.get("GlobalIPv6Address") else "")
+        return eps
 
     # -- a container's networks ---------------------------------------------------------------
     def initial_settings(self, hc: dict, networking: dict | None) -> dict:
@@ -185,28 +185,28 @@ class NetworkManager:
             return settings
         name = network_name(mode)
         net = self.store.get(name)
-        if net["Driver"] in ("host", "null") and mode != net["Name"]:
-            mode = net["Name"]
+        if net.Driver in ("host", "null") and mode != net.Name:
+            mode = net.Name
         eps = dict((networking or {}).get("EndpointsConfig") or {})
-        settings["Networks"][net["Name"]] = empty_endpoint(net["Id"], eps.pop(
-            name, None) or eps.pop(mode, None) or eps.pop(net["Id"], None))
+        settings["Networks"][net.Name] = empty_endpoint(net.Id, eps.pop(
+            name, None) or eps.pop(mode, None) or eps.pop(net.Id, None))
         for other, cfg in eps.items():  # more networks at create (API 1.44+)
             o = self.store.get(other)
-            settings["Networks"][o["Name"]] = empty_endpoint(o["Id"], cfg)
+            settings["Networks"][o.Name] = empty_endpoint(o.Id, cfg)
         for nname, ep in settings["Networks"].items():
             self._check_endpoint(self.store.get(nname), ep, mode)
         return settings
 
-    def _check_endpoint(self, net: dict, ep: dict, mode: str) -> None:
+    def _check_endpoint(self, net: Network, ep: dict, mode: str) -> None:
         want = (ep.get("IPAMConfig") or {}).get("IPv4Address")
-        if (want or ep.get("Aliases")) and net["Name"] == "bridge":
+        if (want or ep.get("Aliases")) and net.Name == "bridge":
             raise InvalidArgument("user specified IP address is supported on user defined "
                                   "networks only" if want else
                                   "network-scoped alias is supported only for containers in "
                                   "user defined networks")
         if want:
             cfg = store.ipv4_config(net)
-            if ipaddress.ip_address(want) not in ipaddress.ip_network(cfg["Subnet"]):
+            if ipaddress.ip_address(want) not in ipaddress.ip_network(cfg.Subnet):
                 raise InvalidArgument(f"Invalid address {want}: It does not belong to any of "
                                       "this network's subnets")
 
@@ -229,13 +229,13 @@ class NetworkManager:
             for i, (name, ep) in enumerate(sorted(
                     st["Networks"].items(), key=lambda kv: kv[0] != network_name(mode))):
                 net = self.store.get(name)
-                if net["Driver"] == "overlay":
+                if net.Driver == "overlay":
                     await self._connect_overlay(c, net, ep, f"eth{i}")
                     continue
-                if net["Driver"] != "bridge":
+                if net.Driver != "bridge":
                     continue
                 self._connect_endpoint(c, net, ep, f"eth{i}", default_route=not gateway_given)
-                gateway_given = gateway_given or not net.get("Internal")
+                gateway_given = gateway_given or not net.Internal
             for rules in self._publish(c):  # made on the iptables thread
                 await asyncio.wrap_future(rules)
             await self._start_dns(c, all_containers)
@@ -244,53 +244,52 @@ class NetworkManager:
             raise
         return path
 
-    def _connect_endpoint(self, c: dict, net: dict, ep: dict, ifname: str,
+    def _connect_endpoint(self, c: dict, net: Network, ep: dict, ifname: str,
                           default_route: bool) -> None:
         cfg = store.ipv4_config(net)
-        subnet = ipaddress.ip_network(cfg["Subnet"])
+        subnet = ipaddress.ip_network(cfg.Subnet)
         want = (ep.get("IPAMConfig") or {}).get("IPv4Address")
-        ip = self.ipam.allocate(net["Id"], cfg, c["Id"], want)
+        ip = self.ipam.allocate(net.Id, cfg, c["Id"], want)
         ep.setdefault("_mac", ep.get("MacAddress") or "")  # the user's, kept across restarts
         mac = ep["_mac"] or c["Config"].get("MacAddress") or ipam.mac_for(ip)
         host_if = bridge.host_veth_name()
         cfg6 = store.ipv6_config(net)
         ip6, v6 = "", None
-        routed = not net.get("Internal") and default_route
+        routed = not net.Internal and default_route
         try:
             if cfg6:
-                ip6 = self.ipam.allocate(net["Id"], cfg6, c["Id"], (ep.get(
+                ip6 = self.ipam.allocate(net.Id, cfg6, c["Id"], (ep.get(
                     "IPAMConfig") or {}).get("IPv6Address"))
-                v6 = (ip6, ipaddress.ip_network(cfg6["Subnet"]).prefixlen,
-                      cfg6["Gateway"] if routed else None)
+                v6 = (ip6, ipaddress.ip_network(cfg6.Subnet).prefixlen,
+                      cfg6.Gateway if routed else None)
             bridge.add_endpoint(self.sandbox_path(c["Id"]), store.bridge_of(net), host_if,
                                 ifname, ip, subnet.prefixlen, mac,
-                                cfg["Gateway"] if routed else None,
+                                cfg.Gateway if routed else None,
                                 store.mtu_of(net, self.cfg.mtu), v6=v6)
         except BaseException:
-            self.ipam.release(net["Id"], c["Id"])
+            self.ipam.release(net.Id, c["Id"])
             raise
         from dockling.containers.model import new_id
 
-        ep.update(NetworkID=net["Id"], EndpointID=new_id(), Gateway=cfg["Gateway"],
+        ep.update(NetworkID=net.Id, EndpointID=new_id(), Gateway=cfg.Gateway,
                   IPAddress=ip, IPPrefixLen=subnet.prefixlen, MacAddress=mac,
                   _host_if=host_if, _ifname=ifname)
         if v6:
             ep.update(GlobalIPv6Address=ip6, GlobalIPv6PrefixLen=v6[1],
-                      IPv6Gateway=cfg6["Gateway"])
-        if net["Name"] != "bridge":
+                      IPv6Gateway=cfg6.Gateway)
+        if net.Name != "bridge":
             ep["DNSNames"] = [c["Name"][1:], c["Id"][:12], *(ep.get("Aliases") or [])]
-        if net["Name"] == "bridge":
+        if net.Name == "bridge":
             st = c["NetworkSettings"]
-            st.update(Gateway=cfg["Gateway"], IPAddress=ip, IPPrefixLen=subnet.prefixlen,
+            st.update(Gateway=cfg.Gateway, IPAddress=ip, IPPrefixLen=subnet.prefixlen,
                       MacAddress=mac, EndpointID=ep["EndpointID"],
                       GlobalIPv6Address=ep["GlobalIPv6Address"],
                       GlobalIPv6PrefixLen=ep["GlobalIPv6PrefixLen"],
                       IPv6Gateway=ep["IPv6Gateway"])
-        self.events.emit("network", "connect", net["Id"], {"container": c["Id"],
-                                                          "name": net["Name"],
-                                                          "type": net["Driver"]})
+        self.events.emit("network", "connect", net.Id, {"container": c["Id"],
+                                                       "name": net.Name, "type": net.Driver})
 
-    async def _connect_overlay(self, c: dict, net: dict, ep: dict, ifname: str) -> None:
+    async def _connect_overlay(self, c: dict, net: Network, ep: dict, ifname: str) -> None:
         """An overlay endpoint: etcd and netlink work, off the event loop."""
         from dockling.containers.model import new_id
 
@@ -298,26 +297,25 @@ class NetworkManager:
         await asyncio.to_thread(self._overlay().connect, c, net, ep, ifname,
                                 self.sandbox_path(c["Id"]), bridge.host_veth_name())
         ep["EndpointID"] = new_id()
-        self.events.emit("network", "connect", net["Id"], {"container": c["Id"],
-                                                          "name": net["Name"],
-                                                          "type": net["Driver"]})
+        self.events.emit("network", "connect", net.Id, {"container": c["Id"],
+                                                       "name": net.Name, "type": net.Driver})
 
-    def new_endpoint(self, net: dict, cfg: dict) -> dict:
-        ep = empty_endpoint(net["Id"], cfg)
+    def new_endpoint(self, net: Network, cfg: dict) -> dict:
+        ep = empty_endpoint(net.Id, cfg)
         self._check_endpoint(net, ep, "")
         return ep
 
-    async def connect_live(self, c: dict, net: dict, ep: dict, all_containers) -> None:
+    async def connect_live(self, c: dict, net: Network, ep: dict, all_containers) -> None:
         """network connect on a running container: one more interface, now."""
         used = {e.get("_ifname") for e in c["NetworkSettings"]["Networks"].values()}
         ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
-        has_route = any(e.get("IPAddress") and e is not ep and not self.store.get(n).get(
-            "Internal") for n, e in c["NetworkSettings"]["Networks"].items())
-        if net["Driver"] == "overlay":
+        has_route = any(e.get("IPAddress") and e is not ep and not self.store.get(n).Internal
+                        for n, e in c["NetworkSettings"]["Networks"].items())
+        if net.Driver == "overlay":
             await self._connect_overlay(c, net, ep, ifname)
         else:
             self._connect_endpoint(c, net, ep, ifname, default_route=not has_route)
-        if net["Name"] != "bridge" and c["Id"] not in self.resolvers:
+        if net.Name != "bridge" and c["Id"] not in self.resolvers:
             await self.start_dns(c, all_containers)
 
     def disconnect_live(self, c: dict, name: str) -> None:
@@ -457,7 +455,7 @@ class NetworkManager:
 
     async def _start_dns(self, c: dict, all_containers) -> None:
         user_nets = [n for n in c["NetworkSettings"]["Networks"] if n != "bridge"
-                     and self.store.get(n)["Driver"] in _DNS_DRIVERS]
+                     and self.store.get(n).Driver in _DNS_DRIVERS]
         if not user_nets:
             return
         cid = c["Id"]
@@ -536,7 +534,7 @@ class NetworkManager:
                 host_text = f.read()
         except OSError:
             host_text = ""
-        embedded = any(n != "bridge" and self.store.get(n)["Driver"] in _DNS_DRIVERS
+        embedded = any(n != "bridge" and self.store.get(n).Driver in _DNS_DRIVERS
                        for n in c["NetworkSettings"]["Networks"]) and mode != "host"
         with _public(c["ResolvConfPath"]) as f:
             f.write(etc.resolv_conf(host_text, embedded=embedded,
@@ -546,7 +544,7 @@ class NetworkManager:
                                     host_network=mode == "host"))
 
     def _host_gateway(self) -> str:
-        return store.ipv4_config(self.store.get("bridge"))["Gateway"]
+        return store.ipv4_config(self.store.get("bridge")).Gateway
 
     @staticmethod
     def _linked(c: dict, containers: list[dict]):

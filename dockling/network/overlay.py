@@ -39,8 +39,9 @@ from dockling.cluster.config import ClusterConfig
 from dockling.cluster.etcd import (Etcd, StoreError, StoreUnavailable, absent, delete_op,
                                    put_op, unchanged)
 from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
-from dockling.network import ipam, overlay_dp
+from dockling.network import ipam, model, overlay_dp
 from dockling.network import store as netstore
+from dockling.network.model import CreateRequest, IPAMConfig, Network
 
 log = logging.getLogger("dockling.overlay")
 
@@ -49,7 +50,6 @@ OPT_ENCRYPTED = "encrypted"
 # docker swarm's default address pool for overlay networks
 POOLS = [{"base": "10.0.0.0/8", "size": 24}]
 VNI_FIRST, VNI_LAST = 4096, (1 << 24) - 1  # moby's overlay driver starts at 4096
-VNI_KEY = "_vni"
 NOT_CONFIGURED = ("overlay networks need a cluster store: set \"cluster-store\" "
                   "(etcd://host:2379[,host:2379...]) and \"cluster-advertise\" (the address "
                   "other hosts reach this one on) in daemon.json")
@@ -161,8 +161,8 @@ class Overlay:
         """Read everything once: mirror the networks, cache remote endpoints, and
         program the sandboxes this host has (their VXLAN device made anew)."""
         kvs, rev = self.etcd.range(self.keys.root)
-        nets = {kv.json()["Id"]: kv.json() for kv in kvs
-                if kv.key.startswith(self.keys.network())}
+        nets = {n.Id: n for n in (model.decode(kv.value) for kv in kvs
+                                  if kv.key.startswith(self.keys.network()))}
         remote: dict[str, dict[str, dict]] = {}
         for kv in kvs:
             if kv.key.startswith(self.keys.endpoint("")[:-1]):
@@ -172,8 +172,8 @@ class Overlay:
                     remote.setdefault(nid, {})[cid] = ep
         with self._lock:
             for net in self.store.all():
-                if net["Driver"] == DRIVER and net["Id"] not in nets:
-                    self._forget_network(net["Id"])
+                if net.Driver == DRIVER and net.Id not in nets:
+                    self._forget_network(net.Id)
             for net in nets.values():
                 self._mirror(net)
             self._remote = remote
@@ -186,11 +186,11 @@ class Overlay:
                         log.exception("cannot program overlay network %s", nid[:12])
         return rev
 
-    def _mirror(self, net: dict) -> None:
+    def _mirror(self, net: Network) -> None:
         try:
             self.store._save(net)  # noqa: SLF001 - the store's one writer of a whole record
         except Exception as err:  # noqa: BLE001 - e.g. a local network of that name
-            log.warning("cannot mirror overlay network %s: %s", net.get("Name"), err)
+            log.warning("cannot mirror overlay network %s: %s", net.Name, err)
 
     def _forget_network(self, nid: str) -> None:
         overlay_dp.remove_sandbox(self._sandbox(nid))
@@ -217,7 +217,7 @@ class Overlay:
                 if ev.type == "DELETE":
                     self._forget_network(nid)
                 else:
-                    self._mirror(ev.kv.json())
+                    self._mirror(model.decode(ev.kv.value))
             elif key.startswith(eps):
                 nid, cid = key[len(eps):].split("/", 1)
                 known = self._remote.setdefault(nid, {})
@@ -236,85 +236,82 @@ class Overlay:
                     overlay_dp.announce(self._sandbox(nid), ep["ip"], ep["mac"])
 
     # -- networks ---------------------------------------------------------------------------
-    def create(self, body: dict) -> dict:
-        name = body.get("Name") or ""
+    def create(self, req: CreateRequest) -> Network:
+        name = req.Name or ""
         if not name.strip():
             raise InvalidArgument("invalid name: name is empty")
-        opts = dict(body.get("Options") or {})
+        opts = model.str_map(req.Options)
         if OPT_ENCRYPTED in opts:
             raise InvalidArgument("overlay option encrypted (IPsec between hosts) is not "
                                   "implemented by dockling: create the network without "
                                   "-o encrypted")
-        if body.get("EnableIPv6"):
+        if req.EnableIPv6:
             raise InvalidArgument("dockling's overlay networks are IPv4 only: drop --ipv6")
-        if netstore.OPT_MTU in opts:
-            try:
-                int(opts[netstore.OPT_MTU])
-            except ValueError:
-                raise InvalidArgument(f"invalid MTU: {opts[netstore.OPT_MTU]}") from None
-        cfgs = [ipam.parse_config(c) for c in ((body.get("IPAM") or {}).get("Config") or [])]
-        if any(ipaddress.ip_network(c["Subnet"]).version != 4 for c in cfgs):
+        netstore.check_mtu(opts)
+        cfgs = [ipam.parse_config(c) for c in ((req.IPAM and req.IPAM.Config) or [])]
+        if any(ipaddress.ip_network(c.Subnet).version != 4 for c in cfgs):
             raise InvalidArgument("dockling's overlay networks are IPv4 only")
         if len(cfgs) > 1:
             raise InvalidArgument("dockling's overlay networks have one subnet")
         for _ in range(32):  # another host may win a claim: read again and retry
-            net = self._try_create(name, body, opts, cfgs)
+            net = self._try_create(name, req, opts, cfgs)
             if net is not None:
                 self._mirror(net)
                 return net
         raise Conflict(f"could not claim a VXLAN ID and subnet for network {name}: too many "
                        "concurrent creations")
 
-    def _try_create(self, name: str, body: dict, opts: dict, cfgs: list[dict]) -> dict | None:
-        if any(n["Name"] == name for n in self.store.all()) or self.etcd.get(
+    def _try_create(self, name: str, req: CreateRequest, opts: dict[str, str],
+                    cfgs: list[IPAMConfig]) -> Network | None:
+        if any(n.Name == name for n in self.store.all()) or self.etcd.get(
                 self.keys.name(name)):
             raise Conflict(f"network with name {name} already exists")
         kvs, _ = self.etcd.range(self.keys.root)
         vnis = {int(kv.key.rsplit("/", 1)[1]) for kv in kvs if kv.key.startswith(self.keys.vni())}
         taken = [ipaddress.ip_network(kv.key.rsplit("/", 1)[1].replace("_", "/"))
                  for kv in kvs if kv.key.startswith(self.keys.subnet())]
-        taken += [ipaddress.ip_network(c["Subnet"]) for n in self.store.all()
-                  for c in n["IPAM"]["Config"]]
+        taken += [s for n in self.store.all() for s in netstore.subnets(n)]
         if cfgs:
-            sub = ipaddress.ip_network(cfgs[0]["Subnet"])
+            sub = ipaddress.ip_network(cfgs[0].Subnet)
             if any(sub.overlaps(t) for t in taken if t.version == 4):
                 raise Forbidden("Pool overlaps with other one on this address space")
             cfg = cfgs[0]
         else:
-            sub = ipam.pick_subnet(POOLS, taken)
-            cfg = {"Subnet": str(sub), "Gateway": str(next(sub.hosts()))}
+            cfg = ipam.config_for(ipam.pick_subnet(POOLS, taken))
         vni = next(n for n in range(VNI_FIRST, VNI_LAST) if n not in vnis)
-        net = netstore._record(name, DRIVER, ipam_cfg=[cfg], options=opts,  # noqa: SLF001
-                               labels=body.get("Labels"), internal=bool(body.get("Internal")),
-                               attachable=bool(body.get("Attachable")))
-        net.update(Scope="global", **{VNI_KEY: vni})
+        net = netstore.new_network(name, DRIVER, ipam_cfg=[cfg], options=opts,
+                                   labels=model.str_map(req.Labels),
+                                   internal=bool(req.Internal),
+                                   attachable=bool(req.Attachable))
+        net.Scope = "global"
+        net._vni = vni
         k = self.keys
         ok = self.etcd.txn(
-            [absent(k.name(name)), absent(k.vni(vni)), absent(k.subnet(cfg["Subnet"]))],
-            [put_op(k.network(net["Id"]), json.dumps(net)), put_op(k.name(name), net["Id"]),
-             put_op(k.vni(vni), net["Id"]), put_op(k.subnet(cfg["Subnet"]), net["Id"])])
+            [absent(k.name(name)), absent(k.vni(vni)), absent(k.subnet(cfg.Subnet))],
+            [put_op(k.network(net.Id), model.encode(net)), put_op(k.name(name), net.Id),
+             put_op(k.vni(vni), net.Id), put_op(k.subnet(cfg.Subnet), net.Id)])
         if ok:
             return net
-        if cfgs and self.etcd.get(k.subnet(cfg["Subnet"])):
+        if cfgs and self.etcd.get(k.subnet(cfg.Subnet)):
             raise Forbidden("Pool overlaps with other one on this address space")
         return None
 
-    def remove(self, net: dict) -> None:
+    def remove(self, net: Network) -> None:
         """Everywhere, if no host has a container on it (its addresses are the proof)."""
-        kvs, _ = self.etcd.range(self.keys.ipam(net["Id"]))
+        kvs, _ = self.etcd.range(self.keys.ipam(net.Id))
         if kvs:
-            raise Forbidden(f"error while removing network: network {net['Name']} id "
-                            f"{net['Id']} has active endpoints")
+            raise Forbidden(f"error while removing network: network {net.Name} id "
+                            f"{net.Id} has active endpoints")
         k = self.keys
         cfg = netstore.ipv4_config(net)
-        self.etcd.txn([], [delete_op(k.network(net["Id"])), delete_op(k.name(net["Name"])),
-                           delete_op(k.vni(net[VNI_KEY])), delete_op(k.subnet(cfg["Subnet"])),
-                           delete_op(k.endpoint(net["Id"]), prefix=True)])
+        self.etcd.txn([], [delete_op(k.network(net.Id)), delete_op(k.name(net.Name)),
+                           delete_op(k.vni(net._vni)), delete_op(k.subnet(cfg.Subnet)),
+                           delete_op(k.endpoint(net.Id), prefix=True)])
         with self._lock:
-            self._forget_network(net["Id"])
+            self._forget_network(net.Id)
 
     # -- endpoints -------------------------------------------------------------------------------
-    def connect(self, c: dict, net: dict, ep: dict, ifname: str, container_ns: str,
+    def connect(self, c: dict, net: Network, ep: dict, ifname: str, container_ns: str,
                 host_if: str) -> None:
         """Address (by compare-and-swap), veth into the network's sandbox, and the
         endpoint published on this host's lease; fills ``ep``."""
@@ -323,8 +320,8 @@ class Overlay:
                                    f"{self.etcd.describe()} (is a quorum of it up?)")
         cid = c["Id"]
         cfg = netstore.ipv4_config(net)
-        subnet = ipaddress.ip_network(cfg["Subnet"])
-        self._forget_pending(net["Id"], cid)
+        subnet = ipaddress.ip_network(cfg.Subnet)
+        self._forget_pending(net.Id, cid)
         ip = self.allocate(net, cid, (ep.get("IPAMConfig") or {}).get("IPv4Address"))
         mac = ep.get("_mac") or c["Config"].get("MacAddress") or ipam.mac_for(ip)
         names = [c["Name"][1:], cid[:12], *(ep.get("Aliases") or [])]
@@ -335,16 +332,16 @@ class Overlay:
                 sandbox = self._ensure_sandbox(net)
             overlay_dp.add_endpoint(sandbox, container_ns, host_if, ifname, ip,
                                     subnet.prefixlen, mac, self.net_mtu(net))
-            self.etcd.put(self.keys.endpoint(net["Id"], cid), json.dumps(record), self._lease)
+            self.etcd.put(self.keys.endpoint(net.Id, cid), json.dumps(record), self._lease)
         except BaseException:
-            overlay_dp.delete_endpoint(self._sandbox(net["Id"]), host_if)
+            overlay_dp.delete_endpoint(self._sandbox(net.Id), host_if)
             with self._lock:
-                self._pending.append(("release", net["Id"], cid, ip))
+                self._pending.append(("release", net.Id, cid, ip))
             self._flush_quietly()
             raise
         with self._lock:
-            self._mine[(net["Id"], cid)] = record
-        ep.update(NetworkID=net["Id"], Gateway=cfg["Gateway"], IPAddress=ip,
+            self._mine[(net.Id, cid)] = record
+        ep.update(NetworkID=net.Id, Gateway=cfg.Gateway, IPAddress=ip,
                   IPPrefixLen=subnet.prefixlen, MacAddress=mac, _host_if=host_if,
                   _ifname=ifname, DNSNames=names)
 
@@ -386,7 +383,7 @@ class Overlay:
         if not nid:
             return False
         try:
-            return self.store.get(nid)["Driver"] == DRIVER
+            return self.store.get(nid).Driver == DRIVER
         except NotFound:
             return False
 
@@ -401,8 +398,8 @@ class Overlay:
             return dict(self._remote.get(nid, {}))
 
     # -- addresses --------------------------------------------------------------------------
-    def allocate(self, net: dict, cid: str, want: str | None = None) -> str:
-        nid = net["Id"]
+    def allocate(self, net: Network, cid: str, want: str | None = None) -> str:
+        nid = net.Id
         cfg = netstore.ipv4_config(net)
         for _ in range(64):
             kvs, _ = self.etcd.range(self.keys.ipam(nid))
@@ -411,19 +408,19 @@ class Overlay:
             if want:
                 if want in mine:  # a restarted host finds its own address again
                     return want
-                if want in taken or want == cfg["Gateway"]:
+                if want in taken or want == cfg.Gateway:
                     raise Conflict("Address already in use")
                 choice = want
             elif mine:
                 return mine[0]
             else:
-                reserved = {cfg["Gateway"], *(cfg.get("AuxiliaryAddresses") or {}).values()}
-                choice = ipam.next_free(cfg, set(taken) | reserved, self._cursor.get(nid))
+                choice = ipam.next_free(cfg, set(taken) | ipam.reserved(cfg),
+                                        self._cursor.get(nid))
             value = json.dumps({"owner": cid, "host": self.host})
             if self.etcd.create(self.keys.ipam(nid, choice), value):
                 self._cursor[nid] = choice
                 return choice
-        raise Conflict(f"could not allocate an address on {net['Name']}: too many "
+        raise Conflict(f"could not allocate an address on {net.Name}: too many "
                        "concurrent allocations")
 
     def _release_address(self, nid: str, cid: str, ip: str) -> None:
@@ -468,16 +465,16 @@ class Overlay:
     def _sandbox(self, nid: str) -> str:
         return os.path.join(self.dir, nid[:12])
 
-    def net_mtu(self, net: dict) -> int:
-        return int(net["Options"].get(netstore.OPT_MTU) or self.mtu)
+    def net_mtu(self, net: Network) -> int:
+        return netstore.mtu_of(net, self.mtu)
 
-    def _ensure_sandbox(self, net: dict, fresh: bool = False) -> str:
+    def _ensure_sandbox(self, net: Network, fresh: bool = False) -> str:
         """The network's namespace, with every known remote endpoint programmed."""
-        nid = net["Id"]
+        nid = net.Id
         path = self._sandbox(nid)
         if nid in self._ready and os.path.exists(path):
             return path
-        overlay_dp.ensure_sandbox(path, net[VNI_KEY], self.net_mtu(net), fresh_vxlan=fresh)
+        overlay_dp.ensure_sandbox(path, net._vni, self.net_mtu(net), fresh_vxlan=fresh)
         for ep in self._remote.get(nid, {}).values():
             overlay_dp.add_peer(path, ep["ip"], ep["mac"], ep["host"])
         self._ready.add(nid)

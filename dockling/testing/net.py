@@ -3,14 +3,13 @@ iptables chains, so daemons can run side by side and leave nothing behind."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
 import sqlite3
 import uuid
 
-from dockling.network import bridge
+from dockling.network import bridge, model
 from dockling.network.iptables import IPTables
 from dockling.network.store import bridge_of
 
@@ -42,8 +41,8 @@ def cleanup(root: str, cfg: dict) -> None:
         conn = sqlite3.connect(db)
         try:
             for (doc,) in conn.execute("SELECT doc FROM networks"):
-                net = json.loads(doc)
-                if net.get("Driver") == "bridge":
+                net = model.decode(doc)
+                if net.Driver == "bridge":
                     names.add(bridge_of(net))
         except sqlite3.Error:
             pass

@@ -16,6 +16,7 @@ from dockling import events
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import filters as image_filters
 from dockling.network import filters as net_filters
+from dockling.network.model import Network
 from dockling.volumes import store as volume_store
 
 BUSYBOX = "sha256:" + "b" * 64
@@ -205,13 +206,14 @@ def test_event_filters(filters, keys):
 
 # -- networks and volumes -----------------------------------------------------------------
 def test_network_filters():
-    nets = [{"Name": "bridge", "Id": "b" * 64, "Driver": "bridge", "Labels": {}},
-            {"Name": "mine", "Id": "m" * 64, "Driver": "bridge", "Labels": {"env": "test"}},
-            {"Name": "host", "Id": "h" * 64, "Driver": "host", "Labels": {}}]
+    nets = [Network(Name="bridge", Id="b" * 64, Driver="bridge", Scope="local"),
+            Network(Name="mine", Id="m" * 64, Driver="bridge", Scope="local",
+                    Labels={"env": "test"}),
+            Network(Name="host", Id="h" * 64, Driver="host", Scope="local")]
 
     def ls(filters, used=()):
-        return [n["Name"] for n in nets
-                if net_filters.matches(n, filters, lambda n: n["Name"] in used)]
+        return [n.Name for n in nets
+                if net_filters.matches(n, filters, lambda n: n.Name in used)]
 
     assert ls({"driver": ["bridge"]}) == ["bridge", "mine"]
     assert ls({"type": ["custom"]}) == ["mine"]

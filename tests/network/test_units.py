@@ -6,6 +6,7 @@ import pytest
 
 from dockling.errors import Conflict, InvalidArgument
 from dockling.network import etc, ipam
+from dockling.network.model import CreateIPAMConfig, IPAMConfig
 from dockling.formats.ports import parse_spec
 from dockling.store.db import DB
 
@@ -16,7 +17,7 @@ def allocator(tmp_path):
 
 
 def test_allocation_order_exhaustion_and_no_quick_reuse(allocator):
-    cfg = {"Subnet": "10.0.0.0/29", "Gateway": "10.0.0.1"}
+    cfg = IPAMConfig(Subnet="10.0.0.0/29", Gateway="10.0.0.1")
     got = [allocator.allocate("n", cfg, f"c{i}") for i in range(5)]
     assert got == ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
     with pytest.raises(Conflict, match="no available IPv4 addresses"):
@@ -25,8 +26,8 @@ def test_allocation_order_exhaustion_and_no_quick_reuse(allocator):
     allocator.release("n", "c0")
     # after the last handed out, wrapping: .2 is free but .4 comes first
     assert allocator.allocate("n", cfg, "c10") == "10.0.0.2"
-    cfg2 = {"Subnet": "10.1.0.0/16", "Gateway": "10.1.0.1",
-            "AuxiliaryAddresses": {"r": "10.1.0.2"}}
+    cfg2 = IPAMConfig(Subnet="10.1.0.0/16", Gateway="10.1.0.1",
+                      AuxiliaryAddresses={"r": "10.1.0.2"})
     assert allocator.allocate("m", cfg2, "x") == "10.1.0.3"
     assert allocator.allocate("m", cfg2, "y", want="10.1.9.9") == "10.1.9.9"
     with pytest.raises(Conflict, match="Address already in use"):
@@ -43,7 +44,7 @@ def test_subnet_choice_skips_taken_and_host_routes():
     assert str(ipam.pick_subnet(ipam.DEFAULT_POOLS, taken)) == "172.19.0.0/16"
     assert ipam.mac_for("172.17.0.2") == "02:42:ac:11:00:02"
     with pytest.raises(InvalidArgument, match="no matching subnet for gateway"):
-        ipam.parse_config({"Subnet": "10.0.0.0/24", "Gateway": "10.0.1.1"})
+        ipam.parse_config(CreateIPAMConfig(Subnet="10.0.0.0/24", Gateway="10.0.1.1"))
 
 
 def test_port_specs():
@@ -76,12 +77,12 @@ def test_resolv_conf():
 def test_next_free_serves_any_cursor():
     """ipam.next_free, the one loop local and overlay networks allocate with: the pool,
     after the cursor, wrapping; /31 and /32 use every address."""
-    cfg = {"Subnet": "10.0.0.0/29", "Gateway": "10.0.0.1"}
+    cfg = IPAMConfig(Subnet="10.0.0.0/29", Gateway="10.0.0.1")
     assert ipam.next_free(cfg, {"10.0.0.1"}) == "10.0.0.2"
     assert ipam.next_free(cfg, {"10.0.0.1"}, after="10.0.0.4") == "10.0.0.5"
     assert ipam.next_free(cfg, {"10.0.0.1", "10.0.0.2"}, after="10.0.0.6") == "10.0.0.3"
-    assert ipam.next_free({"Subnet": "10.0.0.0/31", "Gateway": "10.0.0.0"},
+    assert ipam.next_free(IPAMConfig(Subnet="10.0.0.0/31", Gateway="10.0.0.0"),
                           {"10.0.0.0"}) == "10.0.0.1"
     with pytest.raises(Conflict, match="no available IPv4 addresses"):
-        ipam.next_free({"Subnet": "10.0.0.0/30", "Gateway": "10.0.0.1"},
+        ipam.next_free(IPAMConfig(Subnet="10.0.0.0/30", Gateway="10.0.0.1"),
                        {"10.0.0.1", "10.0.0.2"})
