@@ -425,6 +425,9 @@ class Networks:
 
 
 class Volumes:
+    """Volumes as docker's Volume JSON (what ``docker volume inspect`` shows): the
+    records are ``volumes.model.Volume`` structs, and this is a front door like the API."""
+
     def __init__(self, engine: Engine) -> None:
         self._e = engine
 
@@ -432,13 +435,13 @@ class Volumes:
                driver_opts: dict | None = None, labels: dict | None = None) -> dict:
         d = self._e.daemon
 
-        return self._e.call(d.volumes.create, name, driver, driver_opts, labels)
+        return _volume_json(self._e.call(d.volumes.create, name, driver, driver_opts, labels))
 
     def get(self, name: str) -> dict:
-        return self._e.call(self._e.daemon.volumes.get, name)
+        return _volume_json(self._e.call(self._e.daemon.volumes.get, name))
 
     def list(self) -> list[dict]:
-        return self._e.call(self._e.daemon.volumes.all)
+        return [_volume_json(v) for v in self._e.call(self._e.daemon.volumes.all)]
 
     def remove(self, name: str, force: bool = False) -> None:
         d = self._e.daemon
@@ -447,3 +450,10 @@ class Volumes:
             users = d.containers.volume_users().get(name, [])
             d.volumes.remove(name, users, force=force)
         self._e.call(remove)
+
+
+def _volume_json(vol) -> dict:
+    """A volume record as docker's JSON: its fields are docker's keys."""
+    import msgspec
+
+    return msgspec.to_builtins(vol)

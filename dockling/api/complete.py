@@ -131,13 +131,13 @@ def network(doc: dict) -> dict:
 
 
 def volume(doc: dict) -> dict:
-    """GET /volumes/{name}, POST /volumes/create."""
-    return fill(copy.deepcopy(doc), "volume.Volume")
+    """GET /volumes/{name}, POST /volumes/create: a typed record's JSON."""
+    return fill(copy.deepcopy(doc), "volume.Volume", typed=True)
 
 
 def volume_list(doc: dict) -> dict:
-    """GET /volumes."""
-    return fill(copy.deepcopy(doc), "volume.ListResponse")
+    """GET /volumes: typed records' JSON."""
+    return fill(copy.deepcopy(doc), "volume.ListResponse", typed=True)
 
 
 def info(doc: dict) -> dict:

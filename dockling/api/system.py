@@ -9,6 +9,8 @@ import os
 import platform
 import time
 
+import msgspec
+
 import dockling
 from dockling.api import complete
 from dockling.api import swarm as swarm_api
@@ -98,7 +100,9 @@ def routes(r: Router, daemon) -> None:
         return Response(200, content_type="application/json", stream=gen())
 
     async def df(req: Request) -> Response:
-        return json_response(await blocking(daemon.disk_usage))  # tree walks: in a thread
+        usage = await blocking(daemon.disk_usage)  # tree walks: in a thread
+        usage["Volumes"] = [msgspec.to_builtins(v) for v in usage["Volumes"]]
+        return json_response(usage)
 
     r.add("GET", "/_ping", ping)
     r.add("GET", "/version", version)

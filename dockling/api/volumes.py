@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from dockling.api import complete, schema
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
+from dockling.errors import InvalidArgument
+from dockling.volumes.model import Volume
 from dockling.volumes.prune import prune as prune_volumes
 from dockling.volumes.store import VolumeStore
+
+
+def answer(vol: Volume) -> dict:
+    """A record as docker's Volume JSON: its fields are docker's keys."""
+    return complete.volume(msgspec.to_builtins(vol))
+
+
+def create_body(doc: dict) -> schema.VolumeCreate:
+    """POST /volumes/create's body, typed; a field of the wrong type is docker's 400."""
+    try:
+        return msgspec.convert(doc, schema.VolumeCreate)
+    except msgspec.ValidationError as err:
+        raise InvalidArgument(f"json: cannot unmarshal: {err}") from None
 
 
 def routes(r: Router, volumes: VolumeStore, containers: ContainerManager, events) -> None:
     async def list_(req: Request) -> Response:
         vols = volumes.list(req.filters(), containers.volume_users())
-        return json_response(complete.volume_list({"Volumes": vols, "Warnings": None}))
+        return json_response(complete.volume_list(
+            {"Volumes": [msgspec.to_builtins(v) for v in vols], "Warnings": None}))
 
     async def create(req: Request) -> Response:
-        body = schema.check(req.json(), schema.VolumeCreate)
-        vol = volumes.create(body.get("Name") or None, body.get("Driver") or "local",
-                             body.get("DriverOpts"), body.get("Labels"))
-        return json_response(complete.volume(vol), 201)
+        body = create_body(req.json())
+        vol = volumes.create(body.Name or None, body.Driver or "local", body.DriverOpts,
+                             body.Labels)
+        return json_response(answer(vol), 201)
 
     async def inspect(req: Request) -> Response:
-        return json_response(complete.volume(volumes.get(req.params["name"])))
+        return json_response(answer(volumes.get(req.params["name"])))
 
     async def delete(req: Request) -> Response:
         name = req.params["name"]

@@ -465,7 +465,7 @@ class Lifecycle:
                 vol = m.volumes.get(p["Name"])
             except NotFound:
                 continue
-            if ANONYMOUS_LABEL in (vol.get("Labels") or {}):
+            if ANONYMOUS_LABEL in (vol.Labels or {}):
                 m.volumes.remove(p["Name"], [])  # its destroy event: the store's
 
 

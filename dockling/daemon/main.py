@@ -49,6 +49,7 @@ from dockling.registry.push import Pusher
 from dockling.runtime import BUILTIN
 from dockling.runtime.cgroups import is_unified
 from dockling.store.db import DB
+from dockling.volumes.model import UsageData
 from dockling.volumes.store import VolumeStore
 
 DEFAULT_ROOT = "/var/lib/dockling"
@@ -114,9 +115,10 @@ class Daemon:
         the build cache. Tree walks: for a worker thread."""
         imgs = self.images.all()
         users = self.containers.volume_users()
-        vols = [{**v, "UsageData": {"Size": self.volumes.size(v["Name"]),
-                                    "RefCount": len(users.get(v["Name"], []))}}
-                for v in self.volumes.all()]
+        vols = self.volumes.all()
+        for v in vols:
+            v.UsageData = UsageData(RefCount=len(users.get(v.Name, [])),
+                                    Size=self.volumes.size(v.Name))
         return {
             "LayersSize": sum(i.size for i in imgs),
             "Images": [self.images.summary(i) for i in imgs],

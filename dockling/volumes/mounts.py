@@ -153,7 +153,7 @@ def resolve(config: dict, hc: dict, image_volumes: dict | None, volumes, get_con
             vol = volumes.create(p["Name"] or None, p.get("Driver") or "local",
                                  (vo.get("DriverConfig") or {}).get("Options"),
                                  vo.get("Labels"))
-            p.update(Name=vol["Name"], Source=vol["Mountpoint"], Driver=vol["Driver"])
+            p.update(Name=vol.Name, Source=vol.Mountpoint, Driver=vol.Driver)
         elif p["Type"] == "bind" and not os.path.exists(p["Source"]):
             _make_source(p["Source"])
     # parents before children: docker mounts in order of path depth

@@ -17,13 +17,13 @@ def prune(volumes: VolumeStore, filters: dict[str, list[str]], users: dict[str, 
     everything = filters.pop("all", ["false"])[-1].lower() in ("1", "true")
     deleted, reclaimed = [], 0
     for vol in volumes.list(filters, users):
-        if users.get(vol["Name"]):
+        if users.get(vol.Name):
             continue
-        if not everything and ANONYMOUS_LABEL not in (vol.get("Labels") or {}):
+        if not everything and ANONYMOUS_LABEL not in (vol.Labels or {}):
             continue
-        size = volumes.size(vol["Name"])
-        volumes.remove(vol["Name"], [])  # its destroy event: the store's
-        deleted.append(vol["Name"])
+        size = volumes.size(vol.Name)
+        volumes.remove(vol.Name, [])  # its destroy event: the store's
+        deleted.append(vol.Name)
         reclaimed += size
     events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
     return deleted, reclaimed

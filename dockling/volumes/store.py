@@ -3,7 +3,7 @@
 A volume created with driver options (``type``, ``device``, ``o`` — e.g. a
 tmpfs) is mounted on its _data directory when a container first uses it and
 unmounted when the last one stops, like docker's local driver. The record
-(the API's Volume JSON) lives in SQLite.
+(``model.Volume``, the API's Volume JSON) lives in SQLite.
 
 Modes: volumes/ and each volumes/<name> 0700 (no other host user reaches a
 volume's files: setuid binaries included); _data 0755 as docker makes it,
@@ -13,7 +13,6 @@ mount. A removed volume's tree is deleted in a worker thread.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 
@@ -23,6 +22,8 @@ from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.filters import labels_match
 from dockling.kernel import syscalls as sc
 from dockling.store.db import DB
+from dockling.volumes import model
+from dockling.volumes.model import Volume
 
 _LOCAL_OPTS = ("type", "device", "o")
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
@@ -45,13 +46,13 @@ class VolumeStore:
     # -- records -------------------------------------------------------------------
     def create(self, name: str | None = None, driver: str = "local",
                opts: dict | None = None, labels: dict | None = None,
-               anonymous: bool = False) -> dict:
+               anonymous: bool = False) -> Volume:
         driver = driver or "local"
         if driver != "local":
             raise NotFound(f"error looking up volume plugin {driver}: plugin \"{driver}\" "
                            "not found")
-        opts = dict(opts or {})
-        labels = dict(labels or {})
+        opts = _str_map(opts)
+        labels = _str_map(labels)
         if not name:
             name = secrets.token_hex(32)
             anonymous = True
@@ -73,34 +74,35 @@ class VolumeStore:
         os.makedirs(os.path.join(self.root, name), mode=0o700, exist_ok=True)
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
         os.chmod(self.data_dir(name), 0o755)  # the umask (077) took its bits
-        vol = {"CreatedAt": clock.now(), "Driver": driver, "Labels": labels,
-               "Mountpoint": self.data_dir(name), "Name": name,
-               "Options": opts or None, "Scope": "local"}
+        vol = Volume(CreatedAt=clock.now(), Driver=driver, Labels=labels,
+                     Mountpoint=self.data_dir(name), Name=name, Options=opts or None,
+                     Scope="local")
         with self.db.tx() as conn:
             conn.execute("INSERT INTO volumes(name, doc) VALUES (?, ?)",
-                         (name, json.dumps(vol)))
+                         (name, model.encode(vol)))
         self._emit("create", vol)
         return vol
 
-    def _emit(self, action: str, vol: dict) -> None:
+    def _emit(self, action: str, vol: Volume) -> None:
         if self.events is not None:
-            self.events.emit("volume", action, vol["Name"], {"driver": vol["Driver"]})
+            self.events.emit("volume", action, vol.Name, {"driver": vol.Driver})
 
-    def _row(self, name: str) -> dict | None:
+    def _row(self, name: str) -> Volume | None:
         row = self.db.one("SELECT doc FROM volumes WHERE name = ?", name)
-        return json.loads(row["doc"]) if row else None
+        return model.decode(row["doc"]) if row else None
 
-    def get(self, name: str) -> dict:
+    def get(self, name: str) -> Volume:
         vol = self._row(name)
         if vol is None:
             raise NotFound(f"get {name}: no such volume")
         return vol
 
-    def all(self) -> list[dict]:
-        return [json.loads(r["doc"]) for r in self.db.query("SELECT doc FROM volumes "
-                                                            "ORDER BY name")]
+    def all(self) -> list[Volume]:
+        return [model.decode(r["doc"]) for r in self.db.query("SELECT doc FROM volumes "
+                                                              "ORDER BY name")]
 
-    def list(self, filters: dict[str, list[str]], users: dict[str, list[str]]) -> list[dict]:
+    def list(self, filters: dict[str, list[str]], users: dict[str, list[str]]) -> \
+            list[Volume]:
         """``users``: volume name -> the containers that mount it (for dangling)."""
         out = []
         for vol in self.all():
@@ -130,7 +132,7 @@ class VolumeStore:
         """The host path to bind into a container (mounting the volume if it has options)."""
         vol = self.get(name)
         path = self.data_dir(name)
-        opts = vol.get("Options") or {}
+        opts = vol.Options or {}
         if opts and not os.path.ismount(path):
             fstype = opts.get("type") or "none"
             data = opts.get("o", "")
@@ -155,19 +157,23 @@ class VolumeStore:
                 pass
 
 
-def _matches(vol: dict, filters: dict[str, list[str]], users: dict[str, list[str]]) -> bool:
+def _str_map(m: dict | None) -> dict[str, str]:
+    """Labels or driver options as Go decodes a map[string]string: a null value is ""."""
+    return {k: "" if v is None else v for k, v in (m or {}).items()}
+
+
+def _matches(vol: Volume, filters: dict[str, list[str]], users: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
         if not values:
             continue
-        if key == "name" and not any(v in vol["Name"] for v in values):
+        if key == "name" and not any(v in vol.Name for v in values):
             return False
-        if key == "driver" and vol["Driver"] not in values:
+        if key == "driver" and vol.Driver not in values:
             return False
         if key == "dangling":
             want = values[0].lower() in ("1", "true")
-            if bool(not users.get(vol["Name"])) != want:
+            if bool(not users.get(vol.Name)) != want:
                 return False
-        if key in ("label", "label!") and not labels_match(vol.get("Labels") or {},
-                                                           {key: values}):
+        if key in ("label", "label!") and not labels_match(vol.Labels or {}, {key: values}):
             return False
     return True

@@ -18,6 +18,7 @@ from dockling.images import filters as image_filters
 from dockling.network import filters as net_filters
 from dockling.network.model import Network
 from dockling.volumes import store as volume_store
+from dockling.volumes.model import Volume
 
 BUSYBOX = "sha256:" + "b" * 64
 ALPINE = "sha256:" + "a" * 64
@@ -227,12 +228,12 @@ def test_network_filters():
 
 
 def test_volume_filters():
-    vols = [{"Name": "data", "Driver": "local", "Labels": {"keep": "1"}},
-            {"Name": "cache", "Driver": "local", "Labels": {}}]
+    vols = [Volume(Name=name, Driver="local", Labels=labels, Mountpoint="", Options=None,
+                   Scope="local") for name, labels in (("data", {"keep": "1"}), ("cache", {}))]
     users = {"data": ["c1"]}
 
     def ls(filters):
-        return [v["Name"] for v in vols if volume_store._matches(v, filters, users)]
+        return [v.Name for v in vols if volume_store._matches(v, filters, users)]
 
     assert ls({"dangling": ["true"]}) == ["cache"]
     assert ls({"dangling": ["false"]}) == ["data"]

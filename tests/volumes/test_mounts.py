@@ -9,6 +9,7 @@ import pytest
 
 from dockling.errors import InvalidArgument, NotFound
 from dockling.volumes import mounts
+from dockling.volumes.model import Volume
 
 
 class FakeVolumes:
@@ -18,10 +19,11 @@ class FakeVolumes:
         self.base = base
         self.made: list[tuple] = []
 
-    def create(self, name, driver, opts, labels) -> dict:
+    def create(self, name, driver, opts, labels) -> Volume:
         name = name or f"anon{len(self.made)}"
         self.made.append((name, driver, opts, labels))
-        return {"Name": name, "Driver": driver, "Mountpoint": f"{self.base}/{name}/_data"}
+        return Volume(Driver=driver, Labels=labels, Mountpoint=f"{self.base}/{name}/_data",
+                      Name=name, Options=opts, Scope="local")
 
 
 def resolve(hc: dict, config: dict | None = None, image_volumes=None, others=None,
