@@ -53,9 +53,11 @@ def pick_subnet(pools: list[dict], taken: list[ipaddress._BaseNetwork]) -> ipadd
 def parse_config(cfg: CreateIPAMConfig) -> IPAMConfig:
     """Check one IPAM.Config entry of a create request (Subnet, Gateway, IPRange,
     AuxiliaryAddresses); the entry as the record keeps it."""
+    if cfg.Subnet is None:  # the words dockling has always answered with
+        raise InvalidArgument("invalid subnet None: 'Subnet'")
     try:
         subnet = ipaddress.ip_network(cfg.Subnet, strict=False)
-    except (TypeError, ValueError) as err:  # TypeError: no Subnet
+    except ValueError as err:
         raise InvalidArgument(f"invalid subnet {cfg.Subnet!r}: {err}") from err
     if str(subnet) != cfg.Subnet and ipaddress.ip_interface(cfg.Subnet).ip != \
             subnet.network_address:
