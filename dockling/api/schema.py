@@ -100,28 +100,6 @@ class ExecCreate(_Open):
     Privileged: bool | None = None
 
 
-class IPAMConfig(_Open):
-    Subnet: str | None = None
-    IPRange: str | None = None
-    Gateway: str | None = None
-
-
-class IPAM(_Open):
-    Driver: str | None = None
-    Config: list[IPAMConfig] | None = None
-    Options: StrMap = None
-
-
-class NetworkCreate(_Open):
-    Name: str | None = None
-    Driver: str | None = None
-    Internal: bool | None = None
-    EnableIPv6: bool | None = None
-    IPAM: IPAM | None = None
-    Options: StrMap = None
-    Labels: StrMap = None
-
-
 class VolumeCreate(_Open):
     Name: str | None = None
     Driver: str | None = None
@@ -206,5 +184,5 @@ def check(doc: dict, kind: type) -> dict:
     return doc
 
 
-__all__ = ["ContainerCreate", "ExecCreate", "HostConfig", "NetworkCreate", "VolumeCreate",
+__all__ = ["ContainerCreate", "ExecCreate", "HostConfig", "VolumeCreate",
            "check", "create_body", "go_keys", "strslices"]
