@@ -316,16 +316,21 @@ class Images:
 
     def get(self, ref: str) -> dict:
         """docker image inspect (NotFound)."""
+        import msgspec
+
         images = self._e.daemon.images
-        return self._e.call(lambda: images.inspect(images.get(ref)))
+        return msgspec.to_builtins(self._e.call(lambda: images.inspect(images.get(ref))))
 
     def exists(self, ref: str) -> bool:
         return self._e.call(self._e.daemon.images.exists, ref)
 
     def list(self, all: bool = False) -> list[dict]:  # noqa: A002 - docker-py's name
         """docker images: ImageSummary documents."""
+        import msgspec
+
         images = self._e.daemon.images
-        return self._e.call(lambda: [images.summary(i) for i in images.listed(all)])
+        return msgspec.to_builtins(
+            self._e.call(lambda: [images.summary(i) for i in images.listed(all)]))
 
     def tag(self, ref: str, new: str) -> None:
         images = self._e.daemon.images
@@ -333,14 +338,15 @@ class Images:
 
     def remove(self, ref: str, force: bool = False, prune: bool = True) -> list[dict]:
         """docker rmi: what was untagged and deleted ({"Untagged": ...}, {"Deleted": ...})."""
+        import msgspec
+
         d = self._e.daemon
 
         def rmi() -> list[dict]:
             out = d.images.remove(ref, force, d.containers.users_of_image, prune=prune)
             for item in out:
-                for action, ident in item.items():
-                    d.events.emit("image", action.lower().replace("deleted", "delete"), ident)
-            return out
+                d.events.emit("image", *item.event())
+            return msgspec.to_builtins(out)
         return self._e.call(rmi)
 
     def build(self, path: str, tag: str | None = None, dockerfile: str = "Dockerfile",

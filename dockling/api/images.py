@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import tempfile
 
+import msgspec
+
 from dockling.api import complete
 from dockling.api.registry import progress_response
 from dockling.api.server import Request, Response, Router, empty, json_response
@@ -57,14 +59,15 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         for img in images.listed(req.qbool("all")):
             if not image_filters.matches(img, filters, images):
                 continue
-            out.append(complete.image_summary(images.summary(img)))
+            out.append(complete.image_summary(msgspec.to_builtins(images.summary(img))))
         return json_response(out)
 
     async def inspect(req: Request) -> Response:
-        return json_response(complete.image_inspect(images.inspect(images.get(req.params["name"]))))
+        doc = images.inspect(images.get(req.params["name"]))
+        return json_response(complete.image_inspect(msgspec.to_builtins(doc)))
 
     async def history(req: Request) -> Response:
-        return json_response(image_history(images, req.params["name"]))
+        return json_response(msgspec.to_builtins(image_history(images, req.params["name"])))
 
     async def tag(req: Request) -> Response:
         repo = req.q("repo") or ""
@@ -78,14 +81,14 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         out = images.remove(req.params["name"], req.qbool("force"),
                             containers.users_of_image, prune=not req.qbool("noprune"))
         for item in out:
-            for action, ident in item.items():
-                events.emit("image", action.lower().replace("deleted", "delete"), ident)
-        return json_response(out)
+            events.emit("image", *item.event())
+        return json_response(msgspec.to_builtins(out))
 
     async def prune(req: Request) -> Response:
         dangling_only = req.filters().get("dangling", ["true"]) != ["false"]
         deleted, reclaimed = images.prune(dangling_only, containers.users_of_image)
-        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+        return json_response({"ImagesDeleted": msgspec.to_builtins(deleted) or None,
+                              "SpaceReclaimed": reclaimed})
 
     async def create(req: Request) -> Response:
         """POST /images/create?fromSrc=-: import the body as a root filesystem."""

@@ -102,6 +102,7 @@ def routes(r: Router, daemon) -> None:
     async def df(req: Request) -> Response:
         usage = await blocking(daemon.disk_usage)  # tree walks: in a thread
         usage["Volumes"] = [msgspec.to_builtins(v) for v in usage["Volumes"]]
+        usage["Images"] = [msgspec.to_builtins(i) for i in usage["Images"]]
         return json_response(usage)
 
     r.add("GET", "/_ping", ping)

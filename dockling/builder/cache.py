@@ -23,8 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 
+import msgspec
+
 from dockling import clock
 from dockling.errors import InvalidArgument, NotFound
+from dockling.images.model import ContainerConfig
 from dockling.images.store import ImageStore
 from dockling.store.db import DB
 
@@ -33,6 +36,20 @@ def key(parent: str, step: str, inputs: list[str] | tuple[str, ...] = ()) -> str
     """The cache key of a step: its parent image, its text, what else it read."""
     doc = json.dumps([parent, step, list(inputs)], separators=(",", ":"))
     return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
+
+
+def meta_key(parent: str, step: str, config: ContainerConfig | None) -> str:
+    """The key of a step that only changes the config (ENV, LABEL, CMD...): the
+    config it leaves, as sorted JSON. The JSON is the config's fields that are
+    not zero (what a config blob holds, ``omit_defaults``), so a config read back
+    from a stored image gives the key its step had. This is the text the keys of
+    dict-typed configs hashed (``json.dumps(config, sort_keys=True)``) whenever
+    that dict held no zero field: keys recorded before the typed configs still
+    hit, except after a field was set to null (an ENTRYPOINT that reset an
+    inherited CMD, ONBUILD triggers run) or on a base whose config lists zero
+    fields; those steps run once more."""
+    doc = None if config is None else msgspec.to_builtins(config)
+    return key(parent, step, [json.dumps(doc, sort_keys=True)])
 
 
 class BuildCache:
@@ -152,7 +169,7 @@ class BuildCache:
         sizes = {c: layers.get(c).size for c in layers.chain(img.diff_ids) if layers.exists(c)}
         freed = 0
         for item in self.images.remove(image_id, False, users, prune=False):
-            freed += sizes.get(item.get("Deleted", ""), 0)
+            freed += sizes.get(item.Deleted, 0)
         return freed
 
     def _held(self) -> set[str]:

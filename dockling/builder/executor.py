@@ -47,6 +47,7 @@ from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFo
 from dockling.formats import reference
 from dockling.formats.stdcopy import Frames
 from dockling.images.layers import unmount
+from dockling.images.model import History, ImageConfig, RootFS
 from dockling.images.store import short
 
 log = logging.getLogger("dockling.builder")
@@ -208,7 +209,7 @@ class _Build:
         self.escape = parsed.escape
         self.global_vars: dict[str, str] = {}
         auto = steps.platform_args(self.opts.platform or None)
-        scope = steps.Stage(-1, None, "", {})
+        scope = steps.Stage(-1, None, "", ImageConfig())
         scope.args.update(auto)
         for a in parsed.meta_args:
             steps.declare_args(scope, a, self.opts.buildargs, {}, self.used_args)
@@ -279,8 +280,8 @@ class _Build:
         text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items()))
         self.say(f"Step {n}/{n} : {text}\n")
         new = copy.deepcopy(st.image)
-        cfg = new.setdefault("config", {})
-        cfg["Labels"] = {**(cfg.get("Labels") or {}), **self.opts.labels}
+        probe = steps.Stage(st.index, st.name, st.image_id, new)
+        probe.config.Labels = {**(probe.config.Labels or {}), **self.opts.labels}
         await self._commit_meta(st, new, text)
 
     # -- stages -----------------------------------------------------------------------
@@ -326,9 +327,9 @@ class _Build:
             st = steps.Stage(s.index, s.name, image_id, steps.base_image(img.config))
         if st.image_id:
             self.say(f" ---> {short(st.image_id)}\n")
-        triggers = st.config.get("OnBuild") or []
+        triggers = st.config.OnBuild or []
         if triggers:
-            st.config["OnBuild"] = None  # docker: triggers run once, in the child
+            st.config.OnBuild = None  # docker: triggers run once, in the child
             self.say(f"# Executing {len(triggers)} build trigger"
                      f"{'s' if len(triggers) > 1 else ''}\n")
             for t in triggers:
@@ -378,22 +379,21 @@ class _Build:
             st.cmd_set = probe.cmd_set
             await self._commit_meta(st, new, text)
 
-    async def _commit_meta(self, st: steps.Stage, new: dict, text: str) -> None:
-        key = cachelib.key(st.image_id, text, [json.dumps(new.get("config"), sort_keys=True)])
+    async def _commit_meta(self, st: steps.Stage, new: ImageConfig, text: str) -> None:
+        key = cachelib.meta_key(st.image_id, text, new.config)
         if await self._cached(st, key):
             return
         hit = self._cache_from(st, text, layer=False)
         if hit is not None:
-            new["created"] = hit["created"]
-            new["history"] = [*(new.get("history") or []), hit]
+            new.created = hit.created
+            new.history = [*(new.history or []), hit]
             self.say(" ---> Using cache\n")
             self._commit(st, new, key, text, 0)
             return
         now = clock.now()
-        new["created"] = now
-        new["history"] = [*(new.get("history") or []), {
-            "created": now, "created_by": text, "comment": HISTORY_COMMENT,
-            "empty_layer": True}]
+        new.created = now
+        new.history = [*(new.history or []), History(
+            created=now, created_by=text, comment=HISTORY_COMMENT, empty_layer=True)]
         self._commit(st, new, key, text, 0)
 
     async def _cached(self, st: steps.Stage, key: str) -> bool:
@@ -441,22 +441,21 @@ class _Build:
         same, the RUNs after them match again. For a RUN: (entry, diff id)."""
         if not self.opts.cache_from or self.opts.nocache:
             return None
-        hist = st.image.get("history") or []
-        diffs = st.image.get("rootfs", {}).get("diff_ids", [])
+        hist = st.image.history or []
+        diffs = st.image.rootfs.diff_ids
         for ref in self.opts.cache_from:
             try:
                 cand = self.b.images.get(ref).config
             except DocklingError:
                 continue
-            ch = cand.get("history") or []
-            cd = cand.get("rootfs", {}).get("diff_ids", [])
+            ch = cand.history or []
+            cd = cand.rootfs.diff_ids
             if len(ch) <= len(hist) or cd[:len(diffs)] != diffs:
                 continue
-            if [h.get("created_by") for h in ch[:len(hist)]] != \
-                    [h.get("created_by") for h in hist]:
+            if [h.created_by for h in ch[:len(hist)]] != [h.created_by for h in hist]:
                 continue
             entry = ch[len(hist)]
-            if entry.get("created_by") != text or bool(entry.get("empty_layer")) == layer:
+            if entry.created_by != text or entry.empty_layer == layer:
                 continue
             if not layer:
                 return entry
@@ -464,21 +463,22 @@ class _Build:
                 return entry, cd[len(diffs)]
         return None
 
-    def _commit(self, st: steps.Stage, new: dict, key: str, text: str, size: int) -> None:
+    def _commit(self, st: steps.Stage, new: ImageConfig, key: str, text: str,
+                size: int) -> None:
         image_id = self.b.images.add(new, parent=st.image_id)
         self.b.cache.put(key, image_id, st.image_id, text, size)
         st.image_id = image_id
         st.image = new
         self.say(f" ---> {short(image_id)}\n")
 
-    def _with_layer(self, st: steps.Stage, diff_id: str, text: str) -> dict:
+    def _with_layer(self, st: steps.Stage, diff_id: str, text: str) -> ImageConfig:
         new = copy.deepcopy(st.image)
         now = clock.now()
-        new["created"] = now
-        new.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"] = [
-            *new["rootfs"].get("diff_ids", []), diff_id]
-        new["history"] = [*(new.get("history") or []), {
-            "created": now, "created_by": text, "comment": HISTORY_COMMENT}]
+        new.created = now
+        new.rootfs = RootFS(type=new.rootfs.type or "layers",
+                            diff_ids=[*new.rootfs.diff_ids, diff_id])
+        new.history = [*(new.history or []), History(
+            created=now, created_by=text, comment=HISTORY_COMMENT)]
         return new
 
     def _ensure_image(self, st: steps.Stage) -> None:
@@ -502,8 +502,8 @@ class _Build:
         if hit is not None:
             entry, diff_id = hit
             new = self._with_layer(st, diff_id, text)
-            new["created"] = entry["created"]
-            new["history"][-1] = entry
+            new.created = entry.created
+            new.history[-1] = entry
             self.say(" ---> Using cache\n")
             self._commit(st, new, key, text, 0)
             return
@@ -511,8 +511,8 @@ class _Build:
         body = {"Image": st.image_id, "Cmd": argv, "Entrypoint": [],
                 "Env": [f"{k}={v}" for k, v in args.items() if k not in env] +
                        [f"{k}={v}" for k, v in env.items()],
-                "User": st.config.get("User") or "", "WorkingDir": st.config.get(
-                    "WorkingDir") or "", "Labels": {}, "AttachStdout": True,
+                "User": st.config.User, "WorkingDir": st.config.WorkingDir,
+                "Labels": {}, "AttachStdout": True,
                 "AttachStderr": True, "HostConfig": self.opts.host_config()}
         c = self.b.containers.create(body, None, image_volumes=False)
         cid = c["Id"]
@@ -559,7 +559,7 @@ class _Build:
         into the layer store, not copied: the step's container or mount is done).
         ``exclude``: a RUN container's mount stubs."""
         layers = self.b.images.layers
-        chains = layers.chain(st.image.get("rootfs", {}).get("diff_ids", []))
+        chains = layers.chain(st.image.rootfs.diff_ids)
         return layers.adopt(upper, chains[-1] if chains else None, exclude,
                             spool_dir=ctxlib.workdir(self.b.data_root))
 
@@ -634,7 +634,7 @@ class _Build:
             def work():
                 merged = os.path.join(step, "merged")
                 uid, gid = _owner(merged, chown) if chown else (0, 0)
-                d, rename = copylib.dest_layout(sources, dest, st.config.get("WorkingDir")
+                d, rename = copylib.dest_layout(sources, dest, st.config.WorkingDir
                                                 or "/", merged, wildcard, what)
                 copylib.write(sources, merged, d, rename, uid, gid, mode, bool(chown),
                               unpack_archives=is_add)
@@ -645,7 +645,7 @@ class _Build:
         finally:
             await _blocking(_release, step)
 
-    def _mount(self, image: dict) -> str:
+    def _mount(self, image: ImageConfig) -> str:
         """A private overlay of an image with an empty upper: a step's root."""
         layers = self.b.images.layers
         step = ctxlib.new_dir(self.b.data_root, "step")
@@ -653,7 +653,7 @@ class _Build:
             os.mkdir(os.path.join(step, sub), 0o755)
         os.chmod(os.path.join(step, "upper"), 0o755)  # the step's /: not the daemon's umask
         try:
-            layers.mount(layers.chain(image.get("rootfs", {}).get("diff_ids", [])),
+            layers.mount(layers.chain(image.rootfs.diff_ids),
                          os.path.join(step, "upper"), os.path.join(step, "work"),
                          os.path.join(step, "merged"))
         except BaseException:

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from dockling.builder.expand import Lexer, go_quote
 from dockling.errors import InvalidArgument
+from dockling.images.model import HealthConfig
 
 __all__ = [
     "Add", "Arg", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From", "Healthcheck", "Heredoc",
@@ -402,18 +403,16 @@ def _interval(name: str, value: str | None) -> int:
     return ns
 
 
-def healthcheck_config(h: Healthcheck) -> dict:
-    """The image config's Healthcheck: {"Test", "Interval", "Timeout",
-    "StartPeriod", "StartInterval" (nanoseconds), "Retries"}; zeros mean
+def healthcheck_config(h: Healthcheck) -> HealthConfig:
+    """The image config's Healthcheck (durations in nanoseconds); zeros mean
     "default" (docker's JSON omits them). Raises docker's errors for bad values."""
-    config = {
-        "Test": list(h.test or []),
-        "Interval": _interval("interval", h.interval),
-        "Timeout": _interval("timeout", h.timeout),
-        "StartPeriod": _interval("start-period", h.start_period),
-        "StartInterval": _interval("start-interval", h.start_interval),
-        "Retries": 0,
-    }
+    config = HealthConfig(
+        Test=list(h.test or []),
+        Interval=_interval("interval", h.interval),
+        Timeout=_interval("timeout", h.timeout),
+        StartPeriod=_interval("start-period", h.start_period),
+        StartInterval=_interval("start-interval", h.start_interval),
+    )
     if h.retries:
         if not re.fullmatch(r"[+-]?[0-9]+", h.retries):
             raise InvalidArgument(
@@ -424,7 +423,7 @@ def healthcheck_config(h: Healthcheck) -> dict:
                 f"strconv.ParseInt: parsing {go_quote(h.retries)}: value out of range")
         if retries < 0:
             raise InvalidArgument(f"--retries cannot be negative ({retries})")
-        config["Retries"] = retries
+        config.Retries = retries
     return config
 
 

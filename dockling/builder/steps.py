@@ -1,7 +1,7 @@
 """What each Dockerfile instruction does to a stage's image config — pure
 data in, data out (no files, no containers).
 
-A stage's state is its image config (the OCI image config: ``config`` holds
+A stage's state is its image config (an ``ImageConfig``: ``config`` holds
 Env, Cmd, Entrypoint...), the build args it has declared, and whether CMD
 was set in this stage (ENTRYPOINT resets an inherited CMD). ``apply``
 changes the config for the metadata instructions and returns the history
@@ -18,10 +18,12 @@ from __future__ import annotations
 import copy
 import json
 import platform as _platform
+import posixpath
 
 from dockling.builder import dockerfile as df
 from dockling.builder.expand import expand_word, expand_words
 from dockling.errors import InvalidArgument
+from dockling.images.model import ContainerConfig, Empty, ImageConfig, RootFS
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -57,7 +59,8 @@ def go_quote_list(items: list[str]) -> str:
 class Stage:
     """The running state of one build stage."""
 
-    def __init__(self, index: int, name: str | None, image_id: str, image: dict) -> None:
+    def __init__(self, index: int, name: str | None, image_id: str,
+                 image: ImageConfig) -> None:
         self.index = index
         self.name = name
         self.image_id = image_id
@@ -67,12 +70,14 @@ class Stage:
         self.onbuild_done = False
 
     @property
-    def config(self) -> dict:
-        return self.image.setdefault("config", {})
+    def config(self) -> ContainerConfig:
+        if self.image.config is None:
+            self.image.config = ContainerConfig()
+        return self.image.config
 
     def env(self) -> dict[str, str]:
         out = {}
-        for kv in self.config.get("Env") or []:
+        for kv in self.config.Env or []:
             k, _, v = kv.partition("=")
             out[k] = v
         return out
@@ -82,7 +87,7 @@ class Stage:
         return {**{k: v for k, v in self.args.items() if v is not None}, **self.env()}
 
     def shell(self) -> list[str]:
-        return list(self.config.get("Shell") or DEFAULT_SHELL)
+        return list(self.config.Shell or DEFAULT_SHELL)
 
     def run_args(self, build_args: dict[str, str | None]) -> dict[str, str]:
         """Build args a RUN sees as environment (declared ones, and proxies given)."""
@@ -93,21 +98,20 @@ class Stage:
         return out
 
 
-def base_image(config: dict | None) -> dict:
-    """A new stage's image config from its base (scratch: an empty one)."""
+def base_image(config: ImageConfig | None) -> ImageConfig:
+    """A new stage's image config from its base (scratch: an empty one). The
+    committing container of a base made by docker commit is not the stage's."""
     os_, arch = host_platform()
-    img = copy.deepcopy(config) if config else {
-        "architecture": arch, "os": os_, "config": {},
-        "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-    for k in ("container", "container_config", "docker_version", "id", "parent"):
-        img.pop(k, None)
-    cfg = img.setdefault("config", {}) or {}
-    img["config"] = cfg
-    env = cfg.get("Env") or []
+    img = copy.deepcopy(config) if config else ImageConfig(
+        architecture=arch, os=os_, config=ContainerConfig(),
+        rootfs=RootFS(type="layers"), history=[])
+    img.container, img.container_config = "", None
+    cfg = img.config = img.config or ContainerConfig()
+    env = cfg.Env or []
     if not any(e.startswith("PATH=") for e in env):  # BuildKit's default PATH (dockerfile2llb)
-        cfg["Env"] = [DEFAULT_PATH, *env]
-    img.setdefault("rootfs", {"type": "layers", "diff_ids": []})
-    img.setdefault("history", [])
+        cfg.Env = [DEFAULT_PATH, *env]
+    if img.history is None:
+        img.history = []
     return img
 
 
@@ -146,73 +150,71 @@ def apply(stage: Stage, ins, escape: str = "\\") -> str:
             if not k:
                 raise InvalidArgument("ENV names can not be blank")
             env[k] = v
-        cfg["Env"] = [f"{k}={v}" for k, v in env.items()]
+        cfg.Env = [f"{k}={v}" for k, v in env.items()]
         return "ENV " + " ".join(f"{k}={v}" for k, v in pairs)
     if isinstance(ins, df.Label):
         pairs = [(word(k), word(v)) for k, v in ins.pairs]
-        cfg["Labels"] = {**(cfg.get("Labels") or {}), **dict(pairs)}
+        cfg.Labels = {**(cfg.Labels or {}), **dict(pairs)}
         return "LABEL " + " ".join(f"{k}={v}" for k, v in pairs)
     if isinstance(ins, df.Maintainer):
-        stage.image["author"] = ins.name
+        stage.image.author = ins.name
         return "MAINTAINER " + ins.name
     if isinstance(ins, (df.Cmd, df.Entrypoint)):
         argv = stage.shell() + ins.cmd if ins.shell else list(ins.cmd)
         if isinstance(ins, df.Cmd):
-            cfg["Cmd"] = argv
+            cfg.Cmd = argv
             stage.cmd_set = True
             return "CMD " + go_quote_list(argv)
-        cfg["Entrypoint"] = argv
+        cfg.Entrypoint = argv
         if not stage.cmd_set:  # docs: ENTRYPOINT resets a CMD inherited from the base
-            cfg["Cmd"] = None
+            cfg.Cmd = None
         return "ENTRYPOINT " + go_quote_list(argv)
     if isinstance(ins, df.Expose):
-        ports = dict(cfg.get("ExposedPorts") or {})
+        ports = dict(cfg.ExposedPorts or {})
         new = []
         for raw in ins.ports:
             for p in expand_words(raw, variables, escape):
                 for key in _port_keys(p):
-                    ports[key] = {}
+                    ports[key] = Empty()
                     new.append(key)
-        cfg["ExposedPorts"] = ports
+        cfg.ExposedPorts = ports
         return "EXPOSE map[" + " ".join(f"{k}:{{}}" for k in sorted(new)) + "]"
     if isinstance(ins, df.User):
-        cfg["User"] = word(ins.user)
-        return "USER " + cfg["User"]
+        cfg.User = word(ins.user)
+        return "USER " + cfg.User
     if isinstance(ins, df.Workdir):
         path = word(ins.path)
         if not path.startswith("/"):
-            path = (cfg.get("WorkingDir") or "/").rstrip("/") + "/" + path
-        import posixpath
-
-        cfg["WorkingDir"] = posixpath.normpath(path)
-        return "WORKDIR " + cfg["WorkingDir"]
+            path = (cfg.WorkingDir or "/").rstrip("/") + "/" + path
+        cfg.WorkingDir = posixpath.normpath(path)
+        return "WORKDIR " + cfg.WorkingDir
     if isinstance(ins, df.Volume):
-        vols = dict(cfg.get("Volumes") or {})
+        vols = dict(cfg.Volumes or {})
         new = []
         for p in ins.paths:
             v = word(p).strip()
             if not v:
                 raise InvalidArgument("VOLUME specified can not be an empty string")
-            vols[v] = {}
+            vols[v] = Empty()
             new.append(v)
-        cfg["Volumes"] = vols
+        cfg.Volumes = vols
         return "VOLUME [" + " ".join(new) + "]"
     if isinstance(ins, df.StopSignal):
         sig = word(ins.signal)
         _check_signal(sig)
-        cfg["StopSignal"] = sig
+        cfg.StopSignal = sig
         return "STOPSIGNAL " + sig
     if isinstance(ins, df.Healthcheck):
-        hc = df.healthcheck_config(ins)
-        # docker's image config leaves the zero (default) durations out (omitempty)
-        cfg["Healthcheck"] = {k: v for k, v in hc.items() if v or k == "Test"}
+        # docker's image config leaves the zero (default) durations out (omitempty):
+        # HealthConfig's omit_defaults does
+        cfg.Healthcheck = df.healthcheck_config(ins)
         return "HEALTHCHECK " + ins.original.split(None, 1)[1] if " " in ins.original else \
             "HEALTHCHECK"
     if isinstance(ins, df.Shell):
-        cfg["Shell"] = list(ins.cmd)
+        cfg.Shell = list(ins.cmd)
         return "SHELL " + go_quote_list(list(ins.cmd))
     if isinstance(ins, df.Onbuild):
-        cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), ins.expression]
+        cfg.OnBuild = [*(cfg.OnBuild or []), ins.expression]
         return "ONBUILD " + ins.expression
     raise InvalidArgument(f"unsupported instruction {ins.keyword}")
 

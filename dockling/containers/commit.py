@@ -12,12 +12,15 @@ import logging
 import os
 import tempfile
 
+import msgspec
+
 from dockling import clock
 from dockling.containers import spec
 from dockling.containers.model import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.formats import pack
 from dockling.images import archive
+from dockling.images.model import ContainerConfig, History, RootFS
 
 log = logging.getLogger("dockling.containers")
 
@@ -80,20 +83,30 @@ def commit(m, ref: str, repo: str | None, tag: str | None, comment: str = "",
                    if k not in ("Hostname", "Domainname", "AttachStdin", "AttachStdout",
                                 "AttachStderr", "Image")}
         new_cfg.update(config or {})
-        archive.apply_changes(new_cfg, changes or [])
+        image_cfg = _image_config(new_cfg)
+        archive.apply_changes(image_cfg, changes or [])
         created = clock.now()
-        cfg = dict(img.config)
-        cfg.update(created=created, config=new_cfg, author=author or cfg.get("author", ""),
-                   container=c["Id"])
-        cfg["rootfs"] = {"type": "layers", "diff_ids": [*img.diff_ids, layer.diff_id]}
-        cfg["history"] = [*(img.config.get("history") or []),
-                          {"created": created, "created_by": " ".join([c["Path"], *c["Args"]]),
-                           "comment": comment, **({"author": author} if author else {})}]
+        cfg = img.config  # the image's own copy (ImageStore.config decodes anew)
+        cfg.created, cfg.config, cfg.container = created, image_cfg, c["Id"]
+        cfg.author = author or cfg.author
+        cfg.rootfs = RootFS(type="layers", diff_ids=[*img.diff_ids, layer.diff_id])
+        cfg.history = [*(cfg.history or []),
+                       History(created=created, created_by=" ".join([c["Path"], *c["Args"]]),
+                               comment=comment, author=author)]
         image_id = m.images.add(cfg, parent=img.id)
         if repo:
             m.images.tag(image_id, f"{repo}:{tag}" if tag else repo)
         m.records.emit(c, "commit")
     return image_id
+
+
+def _image_config(doc: dict) -> ContainerConfig:
+    """The committed image's ``config`` from the container's config (and the
+    commit request's): docker's words for a field of the wrong type."""
+    try:
+        return msgspec.convert(doc, ContainerConfig)
+    except msgspec.ValidationError as err:
+        raise InvalidArgument(f"json: cannot unmarshal: {err}") from None
 
 
 def _without_stub_parents(changes: list[dict]) -> list[dict]:

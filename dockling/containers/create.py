@@ -16,6 +16,7 @@ from dockling import clock
 from dockling.containers import logs as logfile
 from dockling.containers import model, resources, restart, security, spec
 from dockling.errors import InvalidArgument, NotFound
+from dockling.images.model import ContainerConfig
 from dockling.runtime import BUILTIN, api_name
 from dockling.volumes import mounts
 
@@ -44,10 +45,10 @@ def create(m, body: dict, name: str | None, warnings: list[str] | None = None,
     cid = model.new_id()
     icfg = img.container_config
     cfg = config(body, icfg, cid, hc["NetworkMode"])
-    argv = spec.command(cfg, {})
+    argv = spec.command(cfg, ContainerConfig())
     if not argv:
         raise InvalidArgument("no command specified")
-    points = mounts.resolve(cfg, hc, icfg.get("Volumes") if image_volumes else None,
+    points = mounts.resolve(cfg, hc, icfg.Volumes if image_volumes else None,
                             m.volumes, m.get)
     d = m.paths.container(cid)
     for sub in ("upper", "work", "merged"):
@@ -120,7 +121,7 @@ def host_config(body: dict, daemon_runtime: str, get, warnings: list[str] | None
     return hc
 
 
-def config(body: dict, icfg: dict, cid: str, net: str) -> dict:
+def config(body: dict, icfg: ContainerConfig, cid: str, net: str) -> dict:
     """The record's Config: the request's over the image's (docker's merge)."""
     cfg = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
     # "" (what a Go client sends) means the default, as a missing key does
@@ -130,19 +131,19 @@ def config(body: dict, icfg: dict, cid: str, net: str) -> dict:
     cfg["Env"] = spec.environment({"Env": cfg.get("Env") or []}, icfg)
     cfg["Env"] = [e for e in cfg["Env"] if not e.startswith("HOSTNAME=")]
     if cfg.get("Cmd") is None and cfg.get("Entrypoint") is None:
-        cfg["Cmd"] = icfg.get("Cmd")
+        cfg["Cmd"] = icfg.Cmd
     if cfg.get("Entrypoint") is None:
-        cfg["Entrypoint"] = icfg.get("Entrypoint")
-    cfg.setdefault("WorkingDir", icfg.get("WorkingDir", ""))
-    cfg["WorkingDir"] = cfg["WorkingDir"] or icfg.get("WorkingDir", "")
-    cfg["Labels"] = {**(icfg.get("Labels") or {}), **(cfg.get("Labels") or {})}
+        cfg["Entrypoint"] = icfg.Entrypoint
+    cfg.setdefault("WorkingDir", icfg.WorkingDir)
+    cfg["WorkingDir"] = cfg["WorkingDir"] or icfg.WorkingDir
+    cfg["Labels"] = {**(icfg.Labels or {}), **(cfg.get("Labels") or {})}
     for k in ("Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout",
               "AttachStderr"):
         cfg[k] = bool(cfg.get(k))
-    cfg.setdefault("User", icfg.get("User", ""))
-    cfg["User"] = cfg["User"] or icfg.get("User", "")
-    if icfg.get("StopSignal") and not cfg.get("StopSignal"):
-        cfg["StopSignal"] = icfg["StopSignal"]
+    cfg.setdefault("User", icfg.User)
+    cfg["User"] = cfg["User"] or icfg.User
+    if icfg.StopSignal and not cfg.get("StopSignal"):
+        cfg["StopSignal"] = icfg.StopSignal
     return cfg
 
 

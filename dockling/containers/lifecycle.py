@@ -85,7 +85,7 @@ class Lifecycle:
             if not os.path.ismount(merged):
                 m.images.layers.mount(m.images.layers.chain(img.diff_ids),
                                       os.path.join(d, "upper"), os.path.join(d, "work"), merged)
-            workdir = c["Config"].get("WorkingDir") or img.container_config.get("WorkingDir")
+            workdir = c["Config"].get("WorkingDir") or img.container_config.WorkingDir
             if workdir:
                 # docker creates a missing working directory (inside the rootfs only)
                 make_mountpoint(merged, workdir, True)

@@ -17,6 +17,8 @@ import os
 import shutil
 import signal
 
+import msgspec
+
 from dockling import background, clock
 from dockling.containers import health, model, restart
 from dockling.containers.lifecycle import remove_dirs
@@ -66,7 +68,7 @@ class Monitor:
         """The container's health check (its own over its image's), or None."""
         img = img or self.m.images.load(c["Image"])
         return health.effective(c["Config"].get("Healthcheck"),
-                                img.container_config.get("Healthcheck"))
+                                msgspec.to_builtins(img.container_config.Healthcheck))
 
     def health_result(self, cid: str, check: dict, started: float, result: dict) -> bool:
         """Record a probe's result; False once the container is gone or stopped."""

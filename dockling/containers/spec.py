@@ -8,6 +8,7 @@ default seccomp profile, the hosts/hostname/resolv.conf binds.
 from __future__ import annotations
 
 from dockling.containers import resources, security
+from dockling.images.model import ContainerConfig
 from dockling.runtime import seccomp_profiles
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
@@ -34,18 +35,18 @@ MOUNT_STUBS = frozenset({"dev", "proc", "sys", "etc/hosts", "etc/hostname",
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
-def command(config: dict, image_config: dict) -> list[str]:
+def command(config: dict, image_config: ContainerConfig) -> list[str]:
     entry = config.get("Entrypoint") if config.get("Entrypoint") is not None else \
-        image_config.get("Entrypoint")
+        image_config.Entrypoint
     cmd = config.get("Cmd")
     if cmd is None and config.get("Entrypoint") is None:
-        cmd = image_config.get("Cmd")
+        cmd = image_config.Cmd
     return list(entry or []) + list(cmd or [])
 
 
-def environment(config: dict, image_config: dict) -> list[str]:
+def environment(config: dict, image_config: ContainerConfig) -> list[str]:
     env: dict[str, str] = {}
-    for kv in (image_config.get("Env") or []) + (config.get("Env") or []):
+    for kv in (image_config.Env or []) + (config.get("Env") or []):
         k, _, _ = kv.partition("=")
         env[k] = kv
     if "PATH" not in env:
@@ -81,7 +82,7 @@ def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
     return ns
 
 
-def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, list[int]],
+def build(c: dict, image_config: ContainerConfig, *, rootfs: str, user: tuple[int, int, list[int]],
           cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None,
           user_mounts: list[dict] | None = None, init_path: str | None = None) -> dict:
     """``user_mounts``: the OCI mounts of -v/--mount; they replace a default at
@@ -148,7 +149,7 @@ def build(c: dict, image_config: dict, *, rootfs: str, user: tuple[int, int, lis
         "user": {"uid": uid, "gid": gid, "additionalGids": groups},
         "args": args,
         "env": environment(cfg, image_config),
-        "cwd": cfg.get("WorkingDir") or image_config.get("WorkingDir") or "/",
+        "cwd": cfg.get("WorkingDir") or image_config.WorkingDir or "/",
         "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},
         "noNewPrivileges": sec.no_new_privs,
         "oomScoreAdj": hc.get("OomScoreAdj") or 0,

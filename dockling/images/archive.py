@@ -15,6 +15,14 @@ import shlex
 from dockling import clock
 from dockling.errors import InvalidArgument
 from dockling.images.layers import DiffIDMismatch, chain_id
+from dockling.images.model import (
+    ContainerConfig,
+    Empty,
+    History,
+    ImageConfig,
+    RootFS,
+    decode_config,
+)
 from dockling.images.store import ImageStore
 
 _CHANGE_OK = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "VOLUME", "WORKDIR",
@@ -50,7 +58,7 @@ def _pairs(arg: str, what: str) -> list[tuple[str, str]]:
     return out
 
 
-def apply_changes(config: dict, changes: list[str]) -> None:
+def apply_changes(config: ContainerConfig, changes: list[str]) -> None:
     """Apply Dockerfile instructions to an image's container config in place."""
     for change in changes:
         instr, _, arg = change.strip().partition(" ")
@@ -58,48 +66,47 @@ def apply_changes(config: dict, changes: list[str]) -> None:
         if instr not in _CHANGE_OK:
             raise InvalidArgument(f"{instr} is not a valid change command")
         if instr == "CMD":
-            config["Cmd"] = _exec_form(arg)
+            config.Cmd = _exec_form(arg)
         elif instr == "ENTRYPOINT":
-            config["Entrypoint"] = _exec_form(arg)
+            config.Entrypoint = _exec_form(arg)
         elif instr == "ENV":
-            env = config.setdefault("Env", [])
+            env = config.Env if config.Env is not None else []
             for k, v in _pairs(arg, "ENV"):
-                env[:] = [e for e in env if e.split("=", 1)[0] != k] + [f"{k}={v}"]
+                env = [e for e in env if e.split("=", 1)[0] != k] + [f"{k}={v}"]
+            config.Env = env
         elif instr == "LABEL":
-            config.setdefault("Labels", {}).update(dict(_pairs(arg, "LABEL")))
+            config.Labels = {**(config.Labels or {}), **dict(_pairs(arg, "LABEL"))}
         elif instr == "EXPOSE":
+            ports = dict(config.ExposedPorts or {})
             for p in arg.split():
-                port = p if "/" in p else p + "/tcp"
-                config.setdefault("ExposedPorts", {})[port] = {}
+                ports[p if "/" in p else p + "/tcp"] = Empty()
+            config.ExposedPorts = ports
         elif instr == "USER":
-            config["User"] = arg.strip()
+            config.User = arg.strip()
         elif instr == "VOLUME":
-            vols = _exec_form(arg) if arg.strip().startswith("[") else arg.split()
-            for v in vols:
-                config.setdefault("Volumes", {})[v] = {}
+            vols = dict(config.Volumes or {})
+            for v in _exec_form(arg) if arg.strip().startswith("[") else arg.split():
+                vols[v] = Empty()
+            config.Volumes = vols
         elif instr == "WORKDIR":
-            config["WorkingDir"] = arg.strip()
+            config.WorkingDir = arg.strip()
         elif instr == "STOPSIGNAL":
-            config["StopSignal"] = arg.strip()
+            config.StopSignal = arg.strip()
         elif instr == "ONBUILD":
-            config.setdefault("OnBuild", []).append(arg.strip())
+            config.OnBuild = [*(config.OnBuild or []), arg.strip()]
 
 
 def import_rootfs(images: ImageStore, stream, changes: list[str], message: str = "",
                   source: str = "-") -> str:
     """`docker import`: one layer from a (compressed) tar, a config around it."""
-    container_config: dict = {}
+    container_config = ContainerConfig()
     apply_changes(container_config, changes)  # refuse bad changes before unpacking
     layer = images.layers.register(stream, None)
     created = clock.now()
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": created,
-        "config": container_config,
-        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
-        "history": [{"created": created, "comment": message or f"Imported from {source}"}],
-    }
+    config = ImageConfig(
+        architecture="amd64", os="linux", created=created, config=container_config,
+        rootfs=RootFS(type="layers", diff_ids=[layer.diff_id]),
+        history=[History(created=created, comment=message or f"Imported from {source}")])
     return images.add(config)
 
 
@@ -289,8 +296,7 @@ def load(images: ImageStore, fileobj) -> list[str]:
             if named != cfg_digest[7:]:
                 raise InvalidArgument(f"invalid archive: config {entry['Config']} does not "
                                       f"match its digest ({cfg_digest})")
-            config = json.loads(raw)
-            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            diff_ids = decode_config(raw).rootfs.diff_ids
             if len(diff_ids) != len(entry["Layers"]):
                 raise InvalidArgument("invalid archive: layer count does not match the config")
             parent = None

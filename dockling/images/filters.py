@@ -26,7 +26,7 @@ def matches(img, filters: dict[str, list[str]], images) -> bool:
             if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
                 return False
         elif key == "label":
-            if not labels_match(img.container_config.get("Labels") or {}, {"label": values}):
+            if not labels_match(img.container_config.Labels or {}, {"label": values}):
                 return False
         elif key in ("before", "since"):
             try:

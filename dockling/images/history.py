@@ -8,23 +8,24 @@ image's layers in order, from the last. Only the newest entry names the image
 from __future__ import annotations
 
 from dockling import clock
+from dockling.images.model import HistoryItem
 
 
-def history(images, ref: str) -> list[dict]:
+def history(images, ref: str) -> list[HistoryItem]:
     img = images.get(ref)
-    hist = img.config.get("history") or []
+    hist = img.config.history or []
     sizes = [images.layers.get(c).size for c in images.layers.chain(img.diff_ids)]
-    with_layer = len([x for x in hist if not x.get("empty_layer")])
+    with_layer = len([x for x in hist if not x.empty_layer])
     out = []
     layer = 0
     for i, h in enumerate(reversed(hist)):
         size = 0
-        if not h.get("empty_layer", False):
+        if not h.empty_layer:
             idx = with_layer - 1 - layer
             size = sizes[idx] if 0 <= idx < len(sizes) else 0
             layer += 1
-        out.append({"Id": img.id if i == 0 else "<missing>",
-                    "Created": int(clock.unix(h.get("created", img.created))),
-                    "CreatedBy": h.get("created_by", ""), "Tags": img.tags if i == 0 else None,
-                    "Size": size, "Comment": h.get("comment", "")})
+        out.append(HistoryItem(Id=img.id if i == 0 else "<missing>",
+                               Created=int(clock.unix(h.created or img.created)),
+                               CreatedBy=h.created_by, Tags=img.tags if i == 0 else None,
+                               Size=size, Comment=h.comment))
     return out

@@ -12,24 +12,21 @@ from __future__ import annotations
 import json
 import threading
 
+import msgspec
+
 from dockling import clock
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.formats import reference
+from dockling.images import model
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore
+from dockling.images.model import DeleteItem, Image, ImageConfig
 from dockling.store.db import DB
 
 
 def _familiar_digest(name_at_digest: str) -> str:
     name, _, digest = name_at_digest.partition("@")
     return f"{reference.parse(name, default_tag=False).familiar_name}@{digest}"
-
-
-_EMPTY_CONTAINER_CONFIG = {
-    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
-    "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
-    "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
-    "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
 
 
 def short(image_id: str) -> str:
@@ -39,25 +36,13 @@ def short(image_id: str) -> str:
 _CONFIGS_KEPT = 256  # image configs kept in memory (a few KiB each)
 
 
-class Image:
-    """An image record with its parsed config."""
-
-    def __init__(self, row, config: dict, tags: list[str]) -> None:
-        self.id: str = row["id"]
-        self.created: str = row["created"]
-        self.size: int = row["size"]
-        self.parent: str = row["parent"]
-        self.repo_digests: list[str] = json.loads(row["repo_digests"])
-        self.config = config
-        self.tags = tags
-
-    @property
-    def diff_ids(self) -> list[str]:
-        return list(self.config.get("rootfs", {}).get("diff_ids", []))
-
-    @property
-    def container_config(self) -> dict:
-        return self.config.get("config") or {}
+class LayerBlob(msgspec.Struct):
+    """A compressed blob known for a layer (a row of ``layer_blobs``): pulled from
+    ``repo``, or pushed there."""
+    digest: str
+    media_type: str
+    size: int
+    repo: str
 
 
 class ImageStore:
@@ -69,18 +54,16 @@ class ImageStore:
         self._configs_lock = threading.Lock()
 
     # -- create --------------------------------------------------------------------
-    def add(self, config: dict, parent: str = "") -> str:
-        """Store an image config whose layers are registered; return the image ID."""
-        return self.add_raw(json.dumps(config, separators=(",", ":")).encode(), parent)
+    def add(self, config: ImageConfig, parent: str = "") -> str:
+        """Store a config dockling made (build, commit, import), encoded once here;
+        its layers are registered. The image ID."""
+        return self.add_raw(model.encode_config(config), parent)
 
     def add_raw(self, raw: bytes, parent: str = "") -> str:
         """Store config bytes as they are (a loaded or pulled image keeps its ID)."""
-        try:
-            config = json.loads(raw)
-        except ValueError as err:
-            raise InvalidArgument(f"invalid image config: {err}") from err
+        config = model.decode_config(raw)
         image_id = self.content.put(raw)
-        chains = self.layers.chain(config.get("rootfs", {}).get("diff_ids", []))
+        chains = self.layers.chain(config.rootfs.diff_ids)
         for c in chains:
             if not self.layers.exists(c):
                 raise InvalidArgument(f"image config names layer {c} that is not stored")
@@ -88,7 +71,7 @@ class ImageStore:
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO images(id, created, size, parent) VALUES (?,?,?,?)",
-                (image_id, config.get("created") or clock.now(), size, parent))
+                (image_id, config.created or clock.now(), size, parent))
         return image_id
 
     def add_repo_digest(self, image_id: str, name_at_digest: str) -> None:
@@ -109,9 +92,9 @@ class ImageStore:
                          "size, repo) VALUES (?,?,?,?,?)",
                          (digest, diff_id, media_type, size, repo))
 
-    def blobs_for(self, diff_id: str) -> list[dict]:
-        """Known compressed blobs of a layer: [{digest, media_type, size, repo}]."""
-        return [dict(r) for r in self.db.query(
+    def blobs_for(self, diff_id: str) -> list[LayerBlob]:
+        """Known compressed blobs of a layer."""
+        return [LayerBlob(**r) for r in self.db.query(
             "SELECT digest, media_type, size, repo FROM layer_blobs WHERE diff_id = ?",
             diff_id)]
 
@@ -164,15 +147,16 @@ class ImageStore:
         row = self.db.one("SELECT * FROM images WHERE id = ?", image_id)
         if row is None:
             raise NotFound(f"No such image: {image_id}")
-        config = self.config(image_id)
         tags = [reference.parse(t["ref"]).familiar for t in self.db.query(
             "SELECT ref FROM tags WHERE image_id = ? ORDER BY ref", image_id)]
-        return Image(row, config, tags)
+        return Image(id=row["id"], created=row["created"], size=row["size"],
+                     parent=row["parent"], repo_digests=json.loads(row["repo_digests"]),
+                     config=self.config(image_id), tags=tags)
 
-    def config(self, image_id: str) -> dict:
-        """An image's config, a copy of its own. The bytes are kept after the first
-        read: the ID is their digest, so they never change (a build's cache hits
-        read the same few configs again and again)."""
+    def config(self, image_id: str) -> ImageConfig:
+        """An image's config, a copy of its own (decoded anew: callers change theirs).
+        The bytes are kept after the first read: the ID is their digest, so they
+        never change (a build's cache hits read the same few configs again and again)."""
         raw = self._configs.get(image_id)
         if raw is None:
             raw = self.content.read(image_id)
@@ -180,7 +164,7 @@ class ImageStore:
                 if len(self._configs) >= _CONFIGS_KEPT:
                     self._configs.pop(next(iter(self._configs)))
                 self._configs[image_id] = raw
-        return json.loads(raw)
+        return model.decode_config(raw)
 
     def all(self) -> list[Image]:
         return [self.load(r["id"]) for r in self.db.query(
@@ -212,7 +196,7 @@ class ImageStore:
         return [r["id"] for r in self.db.query("SELECT id FROM images WHERE parent = ?",
                                                image_id)]
 
-    def remove(self, name: str, force: bool, users, prune: bool = True) -> list[dict]:
+    def remove(self, name: str, force: bool, users, prune: bool = True) -> list[DeleteItem]:
         """docker rmi: untag, or delete when the last reference goes.
 
         ``users(image_id)`` -> [(container_id, running)] of containers using it.
@@ -227,17 +211,17 @@ class ImageStore:
             by_tag = self.db.one("SELECT 1 FROM tags WHERE ref = ?", str(r)) is not None
         except InvalidArgument:
             r = None
-        out: list[dict] = []
+        out: list[DeleteItem] = []
         if by_tag and len(img.tags) > 1:
             self._untag(str(r))
-            return [{"Untagged": r.familiar}]
+            return [DeleteItem(Untagged=r.familiar)]
         if not by_tag and len(img.tags) > 1 and not force:
             raise Conflict(f"conflict: unable to delete {short(image_id)} (must be forced) - "
                            "image is referenced in multiple repositories")
         if self.children(image_id):
             if by_tag:  # moby: the tag goes; the conflict is "quiet", the image stays
                 self._untag(str(r))
-                return [{"Untagged": r.familiar}]
+                return [DeleteItem(Untagged=r.familiar)]
             raise Conflict(f"conflict: unable to delete {short(image_id)} (cannot be forced) - "
                            "image has dependent child images")
         using = users(image_id)
@@ -249,7 +233,7 @@ class ImageStore:
             raise Conflict(f"conflict: unable to delete {short(image_id)} (must be forced) - "
                            f"image is being used by stopped container {using[0][0][:12]}")
         for t in img.tags:
-            out.append({"Untagged": t})
+            out.append(DeleteItem(Untagged=t))
         if using:  # forced with stopped users: docker untags but keeps the image
             with self.db.tx() as conn:
                 conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
@@ -271,11 +255,11 @@ class ImageStore:
         with self.db.tx() as conn:
             conn.execute("DELETE FROM tags WHERE ref = ?", (ref,))
 
-    def _delete(self, img: Image) -> list[dict]:
+    def _delete(self, img: Image) -> list[DeleteItem]:
         with self.db.tx() as conn:
             conn.execute("DELETE FROM tags WHERE image_id = ?", (img.id,))
             conn.execute("DELETE FROM images WHERE id = ?", (img.id,))
-        out = [{"Deleted": img.id}]
+        out = [DeleteItem(Deleted=img.id)]
         # Drop layers no other image uses (chains are shared by prefix).
         still = set()
         for other in self.all():
@@ -284,17 +268,17 @@ class ImageStore:
         for c, diff_id in reversed(list(zip(self.layers.chain(img.diff_ids), img.diff_ids))):
             if c not in still:
                 self.layers.remove(c)
-                out.append({"Deleted": c})
+                out.append(DeleteItem(Deleted=c))
             if diff_id not in still_diffs:  # the pulled blobs of the layer go too
                 for b in self.blobs_for(diff_id):
-                    self.content.delete(b["digest"])
+                    self.content.delete(b.digest)
                 with self.db.tx() as conn:
                     conn.execute("DELETE FROM layer_blobs WHERE diff_id = ?", (diff_id,))
         self.content.delete(img.id)
         return out
 
-    def prune(self, dangling_only: bool, users) -> tuple[list[dict], int]:
-        deleted: list[dict] = []
+    def prune(self, dangling_only: bool, users) -> tuple[list[DeleteItem], int]:
+        deleted: list[DeleteItem] = []
         reclaimed = 0
         parents = self.parents()
         for img in self.all():
@@ -310,34 +294,34 @@ class ImageStore:
             deleted.extend(self.remove(img.id, True, users))
         return deleted, reclaimed
 
-    # -- shapes ----------------------------------------------------------------------
-    def inspect(self, img: Image) -> dict:
+    # -- answers ---------------------------------------------------------------------
+    def inspect(self, img: Image) -> model.InspectResponse:
         """ImageInspect as the Engine API returns it."""
         cfg = img.config
-        return {
-            "Id": img.id,
-            "RepoTags": img.tags,
-            "RepoDigests": [_familiar_digest(d) for d in img.repo_digests],
-            "Parent": img.parent,
-            "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
-            "Created": img.created,
-            "DockerVersion": "",
-            "Author": cfg.get("author", ""),
-            "Config": img.container_config,
+        return model.InspectResponse(
+            Id=img.id,
+            RepoTags=img.tags,
+            RepoDigests=[_familiar_digest(d) for d in img.repo_digests],
+            Parent=img.parent,
+            Comment=(cfg.history or [model.History()])[-1].comment,
+            Created=img.created,
             # docker 20.10 answers with the committing container's config, empty
             # for images that have none; compose reads ContainerConfig.Volumes
-            "Container": cfg.get("container", ""),
-            "ContainerConfig": cfg.get("container_config") or _EMPTY_CONTAINER_CONFIG,
-            "Architecture": cfg.get("architecture", "amd64"),
-            "Os": cfg.get("os", "linux"),
-            "Size": img.size,
-            "GraphDriver": {"Name": "overlay2", "Data": self.graph_data(img)},
-            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+            Container=cfg.container,
+            ContainerConfig=cfg.container_config or model.ContainerConfig(),
+            DockerVersion="",
+            Author=cfg.author,
+            Config=img.container_config,
+            Architecture=cfg.architecture or "amd64",
+            Os=cfg.os or "linux",
+            Size=img.size,
+            GraphDriver=model.DriverData(Name="overlay2", Data=self.graph_data(img)),
+            RootFS=model.InspectRootFS(Type="layers", Layers=img.diff_ids),
             # docker: Go's zero time when never tagged; "" breaks the docker CLI's decoding
-            "Metadata": {"LastTagTime": clock.ZERO},
-        }
+            Metadata=model.Metadata(LastTagTime=clock.ZERO),
+        )
 
-    def graph_data(self, img: Image) -> dict:
+    def graph_data(self, img: Image) -> dict[str, str]:
         chains = self.layers.chain(img.diff_ids)
         if not chains:
             return {}
@@ -348,17 +332,17 @@ class ImageStore:
             data["LowerDir"] = ":".join(dirs[1:])
         return data
 
-    def summary(self, img: Image) -> dict:
+    def summary(self, img: Image) -> model.Summary:
         """ImageSummary (GET /images/json)."""
-        return {
-            "Id": img.id,
-            "ParentId": img.parent,
-            "RepoTags": img.tags or [],
-            "RepoDigests": [_familiar_digest(d) for d in img.repo_digests],
-            "Created": int(clock.unix(img.created)),
-            "Size": img.size,
-            "SharedSize": -1,
-            "VirtualSize": img.size,
-            "Labels": img.container_config.get("Labels") or {},
-            "Containers": -1,
-        }
+        return model.Summary(
+            Id=img.id,
+            ParentId=img.parent,
+            RepoTags=img.tags or [],
+            RepoDigests=[_familiar_digest(d) for d in img.repo_digests],
+            Created=int(clock.unix(img.created)),
+            Size=img.size,
+            SharedSize=-1,
+            VirtualSize=img.size,
+            Labels=img.container_config.Labels or {},
+            Containers=-1,
+        )

@@ -20,15 +20,15 @@ import threading
 import httpx
 
 from dockling.errors import DocklingError, InternalError, InvalidArgument
-from dockling.formats import reference
+from dockling.formats import progress, reference
+from dockling.formats.progress import message
 from dockling.images.layers import chain_id
+from dockling.images.model import decode_config
 from dockling.images.store import ImageStore
 from dockling.registry import manifests as mf
 from dockling.registry.auth import Credentials
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import RegistryConfig
-from dockling.formats import progress
-from dockling.formats.progress import message
 
 log = logging.getLogger("dockling.pull")
 
@@ -79,8 +79,7 @@ class Puller:
             q.put_nowait(message(f"Pulling from {repo}", ref.tag or ref.digest))
             cfg_desc = manifest["config"]
             cfg_raw = await self._small_blob(client, cfg_desc["digest"])
-            config = json.loads(cfg_raw)
-            diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+            diff_ids = decode_config(cfg_raw).rootfs.diff_ids
             layers = manifest.get("layers") or []
             if len(diff_ids) != len(layers):
                 raise InvalidArgument(f"invalid image: {len(layers)} layers in the manifest, "

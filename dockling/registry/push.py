@@ -17,14 +17,13 @@ import json
 import logging
 
 from dockling.errors import NotFound
-from dockling.formats import reference
+from dockling.formats import progress, reference
+from dockling.formats.progress import message
 from dockling.images.store import ImageStore
 from dockling.registry import manifests as mf
 from dockling.registry.auth import Credentials
 from dockling.registry.client import RepoClient
 from dockling.registry.endpoints import RegistryConfig
-from dockling.formats import progress
-from dockling.formats.progress import message
 
 log = logging.getLogger("dockling.push")
 
@@ -96,13 +95,13 @@ class Pusher:
         out = []
         for diff_id, chain in zip(diff_ids, chains):
             known = self.images.blobs_for(diff_id)
-            local = [b for b in known if self.images.content.exists(b["digest"])]
+            local = [b for b in known if self.images.content.exists(b.digest)]
             b = (local or known or [None])[0]
             out.append({"diff_id": diff_id, "chain": chain,
-                        "digest": b["digest"] if b else None, "size": b["size"] if b else 0,
-                        "media_type": (b["media_type"] if b else "") or mf.DOCKER_LAYER_GZIP,
-                        "repos": [k["repo"] for k in known
-                                  if b and k["digest"] == b["digest"] and k["repo"]]})
+                        "digest": b.digest if b else None, "size": b.size if b else 0,
+                        "media_type": (b.media_type if b else "") or mf.DOCKER_LAYER_GZIP,
+                        "repos": [k.repo for k in known
+                                  if b and k.digest == b.digest and k.repo]})
         return out
 
     def _compress(self, desc: dict) -> None:

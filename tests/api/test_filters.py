@@ -10,11 +10,12 @@ import urllib.parse
 
 import pytest
 
+from dockling import events
 from dockling.api.server import Request
 from dockling.containers import records
-from dockling import events
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import filters as image_filters
+from dockling.images.model import ContainerConfig
 from dockling.network import filters as net_filters
 from dockling.network.model import Network
 from dockling.volumes import store as volume_store
@@ -109,7 +110,7 @@ class Img:
         self.id = iid
         self.created = created
         self.tags = tags
-        self.container_config = {"Labels": labels or {}}
+        self.container_config = ContainerConfig(Labels=labels or {})
 
 
 OLD = Img("sha256:" + "1" * 64, "2024-01-01T00:00:00Z", ["busybox:latest", "busybox:1.36"],

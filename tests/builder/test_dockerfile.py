@@ -7,6 +7,7 @@ import pytest
 from dockling.builder import dockerfile as df
 from dockling.builder.dockerfile import parse, parse_instruction
 from dockling.errors import InvalidArgument
+from dockling.images.model import HealthConfig
 
 
 def one(text: str, escape_line: str = "") -> df.Instruction:
@@ -493,16 +494,16 @@ def test_parse_instruction_errors(line: str, message: str) -> None:
 def test_healthcheck_config() -> None:
     h = one("HEALTHCHECK --interval=1m30s --timeout=500ms --start-period=1.5s "
             "--start-interval=2s --retries=3 CMD curl -f http://x/")
-    assert df.healthcheck_config(h) == {
-        "Test": ["CMD-SHELL", "curl -f http://x/"], "Interval": 90_000_000_000,
-        "Timeout": 500_000_000, "StartPeriod": 1_500_000_000, "StartInterval": 2_000_000_000,
-        "Retries": 3}
+    assert df.healthcheck_config(h) == HealthConfig(
+        Test=["CMD-SHELL", "curl -f http://x/"], Interval=90_000_000_000,
+        Timeout=500_000_000, StartPeriod=1_500_000_000, StartInterval=2_000_000_000,
+        Retries=3)
     none = one("HEALTHCHECK NONE")
-    assert df.healthcheck_config(none) == {"Test": ["NONE"], "Interval": 0, "Timeout": 0,
-                                           "StartPeriod": 0, "StartInterval": 0, "Retries": 0}
+    assert df.healthcheck_config(none) == HealthConfig(Test=["NONE"], Interval=0, Timeout=0,
+                                                       StartPeriod=0, StartInterval=0, Retries=0)
     zero = one('HEALTHCHECK --interval=0 --timeout=0s CMD ["true"]')
-    assert df.healthcheck_config(zero)["Interval"] == 0
-    assert df.healthcheck_config(zero)["Test"] == ["CMD", "true"]
+    assert df.healthcheck_config(zero).Interval == 0
+    assert df.healthcheck_config(zero).Test == ["CMD", "true"]
 
 
 @pytest.mark.parametrize(("text", "ns"), [

@@ -9,6 +9,7 @@ import copy
 import pytest
 
 from dockling.containers import spec
+from dockling.images.model import ContainerConfig
 from dockling.runtime import capabilities
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
@@ -23,10 +24,10 @@ def record(config: dict | None = None, **hc) -> dict:
             "HostnamePath": "/ctr/hostname", "HostsPath": "/ctr/hosts"}
 
 
-def build(c: dict, image: dict | None = None, **kw) -> dict:
+def build(c: dict, image: ContainerConfig | None = None, **kw) -> dict:
     args = {"rootfs": "/ctr/merged", "user": USER, "cgroups_path": "/dockling/c0ffee",
             "cgroup_v2": False, **kw}
-    return spec.build(c, image or {}, **args)
+    return spec.build(c, image or ContainerConfig(), **args)
 
 
 def by_dest(cfg: dict) -> dict[str, dict]:
@@ -77,7 +78,7 @@ def test_pure_the_record_is_not_changed():
 
 
 def test_command_and_entrypoint():
-    image = {"Entrypoint": ["/entry"], "Cmd": ["image-cmd"]}
+    image = ContainerConfig(Entrypoint=["/entry"], Cmd=["image-cmd"])
     # the container's Cmd replaces the image's; the image's entrypoint stays
     assert spec.command({"Cmd": ["x"]}, image) == ["/entry", "x"]
     assert spec.command({}, image) == ["/entry", "image-cmd"]
@@ -89,15 +90,16 @@ def test_command_and_entrypoint():
 
 def test_environment():
     env = spec.environment({"Env": ["A=2", "B=x"], "Hostname": "h", "Tty": True},
-                           {"Env": ["PATH=/img", "A=1"]})
+                           ContainerConfig(Env=["PATH=/img", "A=1"]))
     assert env == ["PATH=/img", "A=2", "B=x", "HOSTNAME=h", "TERM=xterm"]
-    assert spec.environment({"Env": ["HOSTNAME=mine"]}, {})[1:] == ["HOSTNAME=mine"]
-    assert "TERM=xterm" not in spec.environment({}, {})
+    assert spec.environment({"Env": ["HOSTNAME=mine"]}, ContainerConfig())[1:] == \
+        ["HOSTNAME=mine"]
+    assert "TERM=xterm" not in spec.environment({}, ContainerConfig())
 
 
 def test_working_dir_from_config_then_image():
     assert build(record({"WorkingDir": "/w"}))["process"]["cwd"] == "/w"
-    assert build(record(), {"WorkingDir": "/img"})["process"]["cwd"] == "/img"
+    assert build(record(), ContainerConfig(WorkingDir="/img"))["process"]["cwd"] == "/img"
 
 
 def test_host_and_container_namespaces():

@@ -11,6 +11,7 @@ from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.images.archive import apply_changes, import_rootfs
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore, chain_id
+from dockling.images.model import ContainerConfig, DeleteItem, Empty
 from dockling.images.store import ImageStore
 from dockling.store.db import DB
 from tests.conftest import tar_of
@@ -59,13 +60,13 @@ def test_import_tag_resolve_inspect(images):
     assert images.resolve(image_id) == image_id
     img = images.get("busybox")
     assert img.tags == ["busybox:latest"]
-    assert img.container_config["Cmd"] == ["sh"]
-    assert img.container_config["Env"] == ["A=1", "B=2"]
-    assert img.container_config["WorkingDir"] == "/srv"
-    assert img.container_config["ExposedPorts"] == {"80/tcp": {}}
+    assert img.container_config.Cmd == ["sh"]
+    assert img.container_config.Env == ["A=1", "B=2"]
+    assert img.container_config.WorkingDir == "/srv"
+    assert img.container_config.ExposedPorts == {"80/tcp": Empty()}
     doc = images.inspect(img)
-    assert doc["RootFS"]["Layers"] == img.diff_ids
-    assert doc["GraphDriver"]["Name"] == "overlay2"
+    assert doc.RootFS.Layers == img.diff_ids
+    assert doc.GraphDriver.Name == "overlay2"
     with pytest.raises(NotFound, match="No such image: nothere:latest"):
         images.resolve("nothere")
 
@@ -83,11 +84,11 @@ def test_rmi_untag_then_delete(images):
     image_id = _import(images, [("f", b"x")], tag="one")
     images.tag(image_id, "two:v1")
     out = images.remove("two:v1", False, lambda i: [])
-    assert out == [{"Untagged": "two:v1"}]
+    assert out == [DeleteItem(Untagged="two:v1")]
     assert images.exists("one")
     out = images.remove("one", False, lambda i: [])
-    assert out[0] == {"Untagged": "one:latest"}
-    assert {"Deleted": image_id} in out
+    assert out[0] == DeleteItem(Untagged="one:latest")
+    assert DeleteItem(Deleted=image_id) in out
     assert not images.exists(image_id)
     assert [n for n in os.listdir(images.layers.root) if len(n) == 64] == []
 
@@ -105,14 +106,14 @@ def test_rmi_conflicts(images):
 
 
 def test_change_parsing():
-    cfg: dict = {}
+    cfg = ContainerConfig()
     apply_changes(cfg, ["CMD echo hi", "ENTRYPOINT [\"/bin/sh\"]", "LABEL a=b c=\"d e\"",
                         "USER 1000", "STOPSIGNAL SIGINT", "ENV legacy value with spaces"])
-    assert cfg["Cmd"] == ["/bin/sh", "-c", "echo hi"]
-    assert cfg["Entrypoint"] == ["/bin/sh"]
-    assert cfg["Labels"] == {"a": "b", "c": "d e"}
-    assert cfg["User"] == "1000"
-    assert cfg["Env"] == ["legacy=value with spaces"]
+    assert cfg.Cmd == ["/bin/sh", "-c", "echo hi"]
+    assert cfg.Entrypoint == ["/bin/sh"]
+    assert cfg.Labels == {"a": "b", "c": "d e"}
+    assert cfg.User == "1000"
+    assert cfg.Env == ["legacy=value with spaces"]
     with pytest.raises(InvalidArgument, match="not a valid change command"):
         apply_changes(cfg, ["RUN rm -rf /"])
 
