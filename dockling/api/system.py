@@ -103,6 +103,7 @@ def routes(r: Router, daemon) -> None:
         usage = await blocking(daemon.disk_usage)  # tree walks: in a thread
         usage["Volumes"] = [msgspec.to_builtins(v) for v in usage["Volumes"]]
         usage["Images"] = [msgspec.to_builtins(i) for i in usage["Images"]]
+        usage["BuildCache"] = [msgspec.to_builtins(b) for b in usage["BuildCache"]]
         return json_response(usage)
 
     r.add("GET", "/_ping", ping)

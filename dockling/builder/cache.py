@@ -26,6 +26,7 @@ import json
 import msgspec
 
 from dockling import clock
+from dockling.builder.model import CacheRecord
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images.model import ContainerConfig
 from dockling.images.store import ImageStore
@@ -86,18 +87,18 @@ class BuildCache:
                          " size, created, last_used, usage_count) VALUES (?,?,?,?,?,?,?,1)",
                          (k, image_id, parent, description, size, now, now))
 
-    def records(self) -> list[dict]:
-        """BuildCache objects as GET /system/df shows them."""
+    def records(self) -> list[CacheRecord]:
+        """The cache's entries as GET /system/df shows them."""
         held = self._held()
         out = []
         for r in self.db.query("SELECT * FROM build_cache ORDER BY created"):
             if not self.images.exists(r["image_id"]):
                 continue  # its image went (rmi): a miss, dropped at the next lookup
-            out.append({"ID": r["key"].removeprefix("sha256:")[:25], "Parent": "",
-                        "Parents": None, "Type": "regular", "Description": r["description"],
-                        "InUse": False, "Shared": r["image_id"] in held, "Size": r["size"],
-                        "CreatedAt": r["created"], "LastUsedAt": r["last_used"],
-                        "UsageCount": r["usage_count"]})
+            out.append(CacheRecord(
+                ID=r["key"].removeprefix("sha256:")[:25], Type="regular",
+                Description=r["description"], Shared=r["image_id"] in held, Size=r["size"],
+                CreatedAt=r["created"], LastUsedAt=r["last_used"],
+                UsageCount=r["usage_count"]))
         return out
 
     def prune(self, all_: bool, filters: dict[str, list[str]], keep_storage: int,
