@@ -161,7 +161,14 @@ class Container:
     @property
     def attrs(self) -> dict:
         """docker's ContainerJSON (``inspect``)."""
-        return self._e.call(self._e.daemon.containers.inspect, self.id)
+        import msgspec
+
+        from dockling.api import complete
+        from dockling.runtime import api_name
+
+        m = self._e.daemon.containers
+        return complete.container_inspect(msgspec.to_builtins(self._e.call(m.get, self.id)),
+                                          api_name(m.paths.runtime))
 
     @property
     def name(self) -> str:
@@ -200,7 +207,7 @@ class Container:
 async def _logs(m, cid: str, **kw) -> bytes:
     from dockling.formats.stdcopy import Frames
 
-    tty = m.get(cid)["Config"]["Tty"]
+    tty = m.get(cid).Config.Tty
     frames, out = Frames(), []
     async for chunk in m.logs(cid, **kw):
         out += [chunk] if tty else [data for _, data in frames.feed(chunk)]
@@ -212,7 +219,7 @@ async def _remove(d, cid: str, force: bool, volumes: bool) -> None:
     destroy; the ports unpublished when rm returns)."""
     m = d.containers
     c = m.get(cid)
-    if force and c["State"]["Running"] and not c["State"]["Restarting"]:
+    if force and c.State.Running and not c.State.Restarting:
         await m.kill_and_wait(cid)
     m.remove(cid, force=force, volumes=volumes)
     await d.networks.iptables.idle()
@@ -239,8 +246,13 @@ class Containers:
         body["HostConfig"] = dict(host_config or {})
         if networking_config is not None:
             body["NetworkingConfig"] = networking_config
-        c = self._e.call(self._e.daemon.containers.create, body, name, [])
-        return Container(self._e, c["Id"])
+        from dockling import gojson
+        from dockling.api import schema
+        from dockling.containers.model import CreateRequest
+
+        request = gojson.convert(schema.strslices(body), CreateRequest)
+        c = self._e.call(self._e.daemon.containers.create, request, name, [])
+        return Container(self._e, c.Id)
 
     def run(self, image: str, command: list[str] | str | None = None, *,
             detach: bool = False, **options) -> Container:
@@ -254,14 +266,14 @@ class Containers:
 
     def get(self, ref: str) -> Container:
         """By ID, ID prefix or name (NotFound)."""
-        return Container(self._e, self._e.call(self._e.daemon.containers.get, ref)["Id"])
+        return Container(self._e, self._e.call(self._e.daemon.containers.get, ref).Id)
 
     def list(self, all: bool = False,  # noqa: A002 - docker-py's name
              filters: dict | None = None) -> list[Container]:
         """ps (``all``: -a; ``filters``: docker's, {"label": ["a=b"]})."""
         found = self._e.call(self._e.daemon.containers.list, all,
                              {k: list(v) for k, v in (filters or {}).items()})
-        return [Container(self._e, c["Id"]) for c in found]
+        return [Container(self._e, c.Id) for c in found]
 
 
 # -- images ----------------------------------------------------------------------------
@@ -421,8 +433,7 @@ class Networks:
     async def _remove(self, ref: str) -> None:
         d = self._e.daemon
         net = d.networks.store.get(ref)
-        users = [c["Id"] for c in d.containers.all()
-                 if (c["NetworkSettings"]["Networks"].get(net.Name) or {}).get("EndpointID")]
+        users = d.containers.network_users(net.Name)
         if net.Driver == "overlay":  # etcd round trips: not on the loop
             await asyncio.to_thread(d.networks.remove, net.Id, users)
         else:

@@ -64,6 +64,19 @@ EXTRA = {
         ("RepoDigests", "[]string"), ("RepoTags", "[]string"), ("SharedSize", "int64"),
         ("Size", "int64"), ("VirtualSize", "int64", "VirtualSize", False, True),
     ),
+    "container.ExecInspect": (  # moby api/types/container/exec.go
+        ("ID", "string"), ("Running", "bool"), ("ExitCode", "*int"),
+        ("ProcessConfig", "*container.ExecProcessConfig"), ("OpenStdin", "bool"),
+        ("OpenStderr", "bool"), ("OpenStdout", "bool"), ("CanRemove", "bool"),
+        ("ContainerID", "string"), ("DetachKeys", "string"), ("Pid", "int"),
+    ),
+    "container.ExecProcessConfig": (
+        ("Tty", "bool", "tty", False, False),
+        ("Entrypoint", "string", "entrypoint", False, False),
+        ("Arguments", "[]string", "arguments", False, False),
+        ("Privileged", "*bool", "privileged", False, True),
+        ("User", "string", "user", False, True),
+    ),
     "volume.ListResponse": (
         ("Volumes", "[]*volume.Volume"), ("Warnings", "[]string"),
     ),
@@ -74,8 +87,8 @@ _INTS = {"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "u
 
 
 def container_inspect(doc: dict, runtime: str) -> dict:
-    """GET /containers/{id}/json. ``runtime``: the daemon's (containers run on it)."""
-    doc = copy.deepcopy(doc)
+    """GET /containers/{id}/json from a record's JSON (``doc``, changed here).
+    ``runtime``: the daemon's (containers run on it)."""
     hc = doc.setdefault("HostConfig", {})
     # moby daemon/create.go and daemon_unix.go (adaptContainerSettings,
     # setDefaultIpcMode, cgroupns default): what docker fills in at create, so every
@@ -93,7 +106,12 @@ def container_inspect(doc: dict, runtime: str) -> dict:
             hc["MaskedPaths"] = list(MASKED_PATHS)
         if hc.get("ReadonlyPaths") is None:
             hc["ReadonlyPaths"] = list(READONLY_PATHS)
-    return fill(doc, "container.InspectResponse")
+    return fill(doc, "container.InspectResponse", typed=True)
+
+
+def exec_inspect(doc: dict) -> dict:
+    """GET /exec/{id}/json from an exec's JSON (changed here)."""
+    return fill(doc, "container.ExecInspect", typed=True)
 
 
 def container_summary(doc: dict) -> dict:
@@ -265,5 +283,6 @@ def _map_elem(typ: str) -> str:
     return ""
 
 
-__all__ = ["container_inspect", "container_summary", "fill", "image_inspect", "image_summary",
+__all__ = ["container_inspect", "container_summary", "exec_inspect", "fill", "image_inspect",
+           "image_summary",
            "info", "network", "version", "volume", "volume_list"]

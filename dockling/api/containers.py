@@ -11,11 +11,13 @@ import asyncio
 import json
 import tempfile
 
-from dockling import background
+import msgspec
+
+from dockling import background, clock, gojson
 from dockling.api import complete, schema, websocket
 from dockling.api.server import Request, Response, Router, empty, json_response, version_key
 from dockling.background import blocking, in_thread
-from dockling.containers import copy, stats
+from dockling.containers import copy, model, stats
 from dockling.containers.attach import Attach
 from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
@@ -29,19 +31,18 @@ from dockling.runtime.process import parse_signal
 def routes(r: Router, m: ContainerManager) -> None:
     async def create(req: Request) -> Response:
         warnings: list[str] = []
-        body = schema.strslices(schema.check(schema.create_body(req.json()),
-                                             schema.ContainerCreate))
+        body = gojson.convert(schema.strslices(schema.create_body(req.json())),
+                            model.CreateRequest)
         c = m.create(body, req.q("name"), warnings)
-        return json_response({"Id": c["Id"], "Warnings": warnings}, 201)
+        return json_response({"Id": c.Id, "Warnings": warnings}, 201)
 
     async def list_(req: Request) -> Response:
-        filters = req.filters()
-        return json_response(m.summaries(req.qbool("all"), filters,
-                                         req.qint("limit", -1) or -1))
+        listed = m.listed(req.qbool("all"), req.filters(), req.qint("limit", -1) or -1)
+        return json_response([summary(c, names) for c, names in listed])
 
     async def inspect(req: Request) -> Response:
-        return json_response(complete.container_inspect(m.inspect(req.params["id"]),
-                                                        api_name(m.paths.runtime)))
+        return json_response(complete.container_inspect(
+            msgspec.to_builtins(m.get(req.params["id"])), api_name(m.paths.runtime)))
 
     async def start(req: Request) -> Response:
         try:
@@ -118,17 +119,17 @@ def routes(r: Router, m: ContainerManager) -> None:
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         parse_since(req.q("since"))  # 400 now, not a stream cut short
         parse_since(req.q("until"), "until")
-        gen = m.logs(c["Id"], follow=req.qbool("follow"), tail=req.q("tail") or "all",
+        gen = m.logs(c.Id, follow=req.qbool("follow"), tail=req.q("tail") or "all",
                      since=req.q("since"), until=req.q("until"),
                      timestamps=req.qbool("timestamps"), stdout=req.qbool("stdout"),
                      stderr=req.qbool("stderr"))
-        ctype = "application/vnd.docker.raw-stream" if c["Config"]["Tty"] else \
+        ctype = "application/vnd.docker.raw-stream" if c.Config.Tty else \
             "application/vnd.docker.multiplexed-stream"
         return Response(200, content_type=ctype, stream=gen)
 
     async def attach(req: Request) -> Response:
         att = _attach(m, req)
-        ctype = "application/vnd.docker.raw-stream" if att.c["Config"]["Tty"] else \
+        ctype = "application/vnd.docker.raw-stream" if att.c.Config.Tty else \
             "application/vnd.docker.multiplexed-stream"
         return Response(101, content_type=ctype, hijack=_attacher(att))
 
@@ -151,7 +152,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         return empty(200)
 
     async def exec_create(req: Request) -> Response:
-        eid = m.exec_create(req.params["id"], schema.check(req.json(), schema.ExecCreate))
+        eid = m.exec_create(req.params["id"], gojson.convert(
+            schema.strslices(req.json()), model.ExecConfig))
         return json_response({"Id": eid}, 201)
 
     async def exec_start(req: Request) -> Response:
@@ -161,9 +163,8 @@ def routes(r: Router, m: ContainerManager) -> None:
         # exec create asked for (moby's postContainerExecStart).
         tty = bool(body.get("Tty"))
         if body.get("Detach"):
-            sreader, swriter = await m.exec_start(ex["ID"], frame=not tty)
-            background.spawn(m.exec_detached(ex["ID"], sreader, swriter),
-                             f"exec {ex['ID'][:12]}")
+            sreader, swriter = await m.exec_start(ex.ID, frame=not tty)
+            background.spawn(m.exec_detached(ex.ID, sreader, swriter), f"exec {ex.ID[:12]}")
             return empty(200)
         keys = m.exec_detach_keys(ex)
 
@@ -173,25 +174,26 @@ def routes(r: Router, m: ContainerManager) -> None:
             # reads the stream from the raw socket and would lose it); an error to
             # start it goes down the stream, as docker writes it.
             try:
-                sreader, swriter = await m.exec_start(ex["ID"], frame=not tty)
+                sreader, swriter = await m.exec_start(ex.ID, frame=not tty)
             except DocklingError as err:
                 msg = f"{err}\r\n".encode()
                 cwriter.write(msg if tty else frame(STDOUT, msg))
                 await _close(cwriter)
                 return
-            await _pump(sreader, swriter, ex["OpenStdin"], keys)(creader, cwriter, leftover)
-            m.exec_ended(ex["ID"])
+            await _pump(sreader, swriter, ex.OpenStdin, keys)(creader, cwriter, leftover)
+            m.exec_ended(ex.ID)
 
         ctype = "application/vnd.docker.raw-stream" if tty else \
             "application/vnd.docker.multiplexed-stream"
         return Response(101, content_type=ctype, hijack=run)
 
     async def exec_inspect(req: Request) -> Response:
-        return json_response(m.exec_inspect(req.params["id"]))
+        return json_response(complete.exec_inspect(msgspec.to_builtins(
+            m.exec_get(req.params["id"]))))
 
     async def exec_resize(req: Request) -> Response:
         ex = m.exec_get(req.params["id"])
-        await m.resize(ex["ContainerID"], req.qint("h", 0), req.qint("w", 0), ex["ID"])
+        await m.resize(ex.ContainerID, req.qint("h", 0), req.qint("w", 0), ex.ID)
         return empty(200)
 
     async def pause(req: Request) -> Response:
@@ -210,7 +212,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         stream = req.qbool("stream", True)
 
         def reading(previous):
-            return m.stats_reading(c["Id"], previous, mem_total)
+            return m.stats_reading(c.Id, previous, mem_total)
 
         if not stream:
             doc, prev = reading(None)
@@ -260,7 +262,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         return Response(200, content_type="application/x-tar", stream=_file_chunks(tmp))
 
     async def update(req: Request) -> Response:
-        m.update(req.params["id"], schema.check(req.json(), schema.HostConfig))
+        m.update(req.params["id"], gojson.convert(req.json(), model.UpdateConfig))
         return json_response({"Warnings": []})
 
     async def changes(req: Request) -> Response:
@@ -421,4 +423,38 @@ async def _close(cwriter) -> None:
         pass
 
 
-__all__ = ["routes"]
+def summary(c: model.Container, link_names: list[str]) -> dict:
+    """A record as a row of docker's container list; ``link_names``: the names the
+    links to it give it ("/me/alias")."""
+    cfg = c.Config
+    return complete.container_summary({
+        "Id": c.Id,
+        "Names": [c.Name, *link_names],
+        "Image": cfg.Image,
+        "ImageID": c.Image,
+        "Command": " ".join([c.Path, *c.Args]),
+        "Created": int(clock.unix(c.Created)),
+        "Ports": port_list(c.NetworkSettings.Ports or {}),
+        "Labels": cfg.Labels or {},
+        "State": c.State.Status,
+        "Status": model.status_text(c.State),
+        "HostConfig": {"NetworkMode": c.HostConfig.NetworkMode or "default"},
+        "NetworkSettings": {"Networks": msgspec.to_builtins(c.NetworkSettings.Networks)},
+        "Mounts": msgspec.to_builtins(c.Mounts),
+    })
+
+
+def port_list(ports: model.PortMap) -> list[dict]:
+    """NetworkSettings.Ports -> the Ports of the container list (docker ps)."""
+    out = []
+    for port, binds in ports.items():
+        num, _, proto = port.partition("/")
+        if not binds:
+            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+        for b in binds or []:
+            out.append({"IP": b.HostIp, "PrivatePort": int(num),
+                        "PublicPort": int(b.HostPort), "Type": proto or "tcp"})
+    return out
+
+
+__all__ = ["port_list", "routes", "summary"]

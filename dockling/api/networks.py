@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dockling import gojson
 from dockling.api import complete
 from dockling.api.server import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
+from dockling.containers.model import EndpointSettings
 from dockling.network import filters as selection
 from dockling.network import model
 from dockling.network.manager import NetworkManager
@@ -39,8 +41,8 @@ def routes(r: Router, nets: NetworkManager, containers: ContainerManager) -> Non
 
     async def connect(req: Request) -> Response:
         body = req.json()
-        await containers.connect(body.get("Container") or "", req.params["id"],
-                                 body.get("EndpointConfig") or {})
+        endpoint = gojson.convert(body.get("EndpointConfig") or {}, EndpointSettings)
+        await containers.connect(body.get("Container") or "", req.params["id"], endpoint)
         return empty(200)
 
     async def disconnect(req: Request) -> Response:

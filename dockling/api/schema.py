@@ -108,12 +108,14 @@ class VolumeCreate(_Open):
 
 
 def strslices(doc: dict) -> dict:
-    """docker's strslice: a string is a list of that one string (CapAdd, CapDrop)."""
-    hc = doc.get("HostConfig")
-    if isinstance(hc, dict):
-        for key in ("CapAdd", "CapDrop"):
-            if isinstance(hc.get(key), str):
-                hc[key] = [hc[key]]
+    """docker's strslice: a string is a list of that one string (Cmd, Entrypoint, Shell;
+    HostConfig's CapAdd, CapDrop)."""
+    for d, keys in ((doc, ("Cmd", "Entrypoint", "Shell")),
+                    (doc.get("HostConfig"), ("CapAdd", "CapDrop"))):
+        if isinstance(d, dict):
+            for key in keys:
+                if isinstance(d.get(key), str):
+                    d[key] = [d[key]]
     return doc
 
 

@@ -13,6 +13,7 @@ import msgspec
 
 import dockling
 from dockling.api import complete
+from dockling.api import containers as containers_api
 from dockling.api import swarm as swarm_api
 from dockling.api.server import (
     API_VERSION,
@@ -48,8 +49,8 @@ def routes(r: Router, daemon) -> None:
 
     async def info(req: Request) -> Response:
         cs = daemon.containers.all()
-        running = sum(1 for c in cs if c["State"]["Status"] == "running")
-        paused = sum(1 for c in cs if c["State"]["Status"] == "paused")
+        running = sum(1 for c in cs if c.State.Status == "running")
+        paused = sum(1 for c in cs if c.State.Status == "paused")
         u = os.uname()
         return json_response(complete.info({
             "ID": daemon.id, "Containers": len(cs), "ContainersRunning": running,
@@ -104,6 +105,8 @@ def routes(r: Router, daemon) -> None:
         usage["Volumes"] = [msgspec.to_builtins(v) for v in usage["Volumes"]]
         usage["Images"] = [msgspec.to_builtins(i) for i in usage["Images"]]
         usage["BuildCache"] = [msgspec.to_builtins(b) for b in usage["BuildCache"]]
+        usage["Containers"] = [{**containers_api.summary(c, []), "SizeRw": size}
+                               for c, size in usage["Containers"]]
         return json_response(usage)
 
     r.add("GET", "/_ping", ping)

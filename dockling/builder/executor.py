@@ -34,6 +34,8 @@ import os
 import posixpath
 import shutil
 
+import msgspec
+
 from dockling import clock
 from dockling.builder import cache as cachelib
 from dockling.builder import context as ctxlib
@@ -42,6 +44,7 @@ from dockling.builder import dockerfile as df
 from dockling.builder import steps
 from dockling.builder.expand import expand_word
 from dockling.containers import users
+from dockling.containers.model import CreateRequest, HostConfig, Ulimit
 from dockling.containers.spec import MOUNT_STUBS
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument, NotFound
 from dockling.formats import reference
@@ -84,14 +87,16 @@ class Options:
     cache_from: list[str] = dataclasses.field(default_factory=list)
     registry_auth: dict = dataclasses.field(default_factory=dict)
 
-    def host_config(self) -> dict:
-        hc = {"NetworkMode": self.network_mode or "default",
-              "ExtraHosts": list(self.extra_hosts) or None, "ShmSize": self.shm_size,
-              "Memory": self.memory, "MemorySwap": self.memswap,
-              "CpuShares": self.cpu_shares, "CpuPeriod": self.cpu_period,
-              "CpuQuota": self.cpu_quota, "CpusetCpus": self.cpuset_cpus,
-              "CpusetMems": self.cpuset_mems, "Ulimits": self.ulimits or None}
-        return {k: v for k, v in hc.items() if v}
+    def host_config(self) -> HostConfig:
+        """The HostConfig of a RUN step's container."""
+        return HostConfig(
+            NetworkMode=self.network_mode or "default",
+            ExtraHosts=list(self.extra_hosts) or None, ShmSize=self.shm_size or 0,
+            Memory=self.memory or 0, MemorySwap=self.memswap or 0,
+            CpuShares=self.cpu_shares or 0, CpuPeriod=self.cpu_period or 0,
+            CpuQuota=self.cpu_quota or 0, CpusetCpus=self.cpuset_cpus or "",
+            CpusetMems=self.cpuset_mems or "",
+            Ulimits=msgspec.convert(self.ulimits, list[Ulimit]) if self.ulimits else None)
 
 
 async def _blocking(fn, *args):
@@ -508,14 +513,14 @@ class _Build:
             self._commit(st, new, key, text, 0)
             return
         env = st.env()
-        body = {"Image": st.image_id, "Cmd": argv, "Entrypoint": [],
-                "Env": [f"{k}={v}" for k, v in args.items() if k not in env] +
-                       [f"{k}={v}" for k, v in env.items()],
-                "User": st.config.User, "WorkingDir": st.config.WorkingDir,
-                "Labels": {}, "AttachStdout": True,
-                "AttachStderr": True, "HostConfig": self.opts.host_config()}
+        body = CreateRequest(
+            Image=st.image_id, Cmd=argv, Entrypoint=[],
+            Env=[f"{k}={v}" for k, v in args.items() if k not in env] +
+                [f"{k}={v}" for k, v in env.items()],
+            User=st.config.User or "", WorkingDir=st.config.WorkingDir or "", Labels={},
+            AttachStdout=True, AttachStderr=True, HostConfig=self.opts.host_config())
         c = self.b.containers.create(body, None, image_volumes=False)
-        cid = c["Id"]
+        cid = c.Id
         self.containers.add(cid)
         ok = False
         try:
@@ -544,7 +549,7 @@ class _Build:
         if not self.opts.rm and not self.opts.forcerm:
             return
         try:
-            if self.b.containers.get(cid)["State"]["Running"]:
+            if self.b.containers.get(cid).State.Running:
                 await asyncio.shield(self.b.containers.kill_and_wait(cid))
             self.b.containers.remove(cid, force=True, volumes=True)
         except NotFound:

@@ -13,7 +13,7 @@ import logging
 import os
 
 from dockling.containers import logs as logfile
-from dockling.containers.model import Status
+from dockling.containers.model import Container, Status
 from dockling.errors import Conflict, InternalError, InvalidArgument
 from dockling.formats import detachkeys
 from dockling.formats.stdcopy import Frames
@@ -38,16 +38,16 @@ class Attachments:
         return self.pending.pop(cid, 0)
 
     # -- logs ---------------------------------------------------------------------------
-    def log_path(self, ref: str) -> tuple[dict, str]:
+    def log_path(self, ref: str) -> tuple[Container, str]:
         c = self.m.records.get(ref)
-        if c["HostConfig"].get("LogConfig", {}).get("Type") == "none":
+        if c.HostConfig.LogConfig.Type == "none":
             raise InvalidArgument('configured logging driver does not support reading')
-        return c, c["LogPath"]
+        return c, c.LogPath
 
     async def logs(self, ref: str, **kw):
         c, path = self.log_path(ref)
-        async for chunk in logfile.read(path, lambda: self.m.records.running(c["Id"]),
-                                        tty=c["Config"]["Tty"], **kw):
+        async for chunk in logfile.read(path, lambda: self.m.records.running(c.Id),
+                                        tty=c.Config.Tty, **kw):
             yield chunk
 
     # -- streams ---------------------------------------------------------------------------
@@ -55,25 +55,25 @@ class Attachments:
         """The record, the shim's first reply and the stream of ``request`` (attach,
         exec); the container must run unless ``force`` (an attach before start)."""
         c = self.m.records.get(ref)
-        if not c["State"]["Running"] and not force:
-            raise Conflict(f"Container {c['Id']} is not running") if request.get(
+        if not c.State.Running and not force:
+            raise Conflict(f"Container {c.Id} is not running") if request.get(
                 "op") == "exec" else Conflict(
                 "You cannot attach to a stopped container, start it first")
-        reply, reader, writer = await self.shim(c["Id"]).open(request)
+        reply, reader, writer = await self.shim(c.Id).open(request)
         return c, reply, reader, writer
 
     async def resize(self, ref: str, height: int, width: int, exec_id: str | None = None) -> None:
         c = self.m.records.get(ref)
-        if not c["State"]["Running"]:
-            raise Conflict(f"Container {c['Id']} is not running")
-        await self.shim(c["Id"]).resize(height, width, exec_id)
+        if not c.State.Running:
+            raise Conflict(f"Container {c.Id} is not running")
+        await self.shim(c.Id).resize(height, width, exec_id)
 
     def attach(self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, stream: bool,
                logs: bool, raw: bool = False, detach_keys: str | None = None) -> Attach:
         """docker attach, checked now (409s before the hijack); ``raw``: no 8-byte
         stream headers even without a TTY (attach over a websocket)."""
         c = self.m.records.get(ref)
-        status = c["State"]["Status"]
+        status = c.State.Status
         if status == Status.PAUSED.value:
             raise Conflict(f"container {ref} is paused, unpause the container before attach")
         if status == Status.RESTARTING.value:
@@ -83,7 +83,7 @@ class Attachments:
         live = stream and status in ("created", "running", "exited")
         if not live and not logs:
             raise Conflict("You cannot attach to a stopped container, start it first")
-        keys = detachkeys.for_attach(detach_keys) if c["Config"]["Tty"] else None
+        keys = detachkeys.for_attach(detach_keys) if c.Config.Tty else None
         return Attach(self, c, live=live, logs=logs, raw=raw, keys=keys, request={
             "op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr,
             "frame": not raw})
@@ -93,7 +93,7 @@ class Attach:
     """One client's attach, from its request to the shim's stream. While it
     waits for a created (or exited) container to start, it counts as pending."""
 
-    def __init__(self, owner: Attachments, c: dict, *, live: bool, logs: bool, raw: bool,
+    def __init__(self, owner: Attachments, c: Container, *, live: bool, logs: bool, raw: bool,
                  keys: bytes | None, request: dict) -> None:
         self.owner = owner
         self.c = c
@@ -103,8 +103,8 @@ class Attach:
         self.keys = keys
         self.request = request
         self.stdin = request["stdin"]
-        cid = c["Id"]
-        self.waiting = live and c["State"]["Status"] in ("created", "exited")
+        cid = c.Id
+        self.waiting = live and c.State.Status in ("created", "exited")
         if self.waiting:
             owner.pending[cid] = owner.pending.get(cid, 0) + 1
 
@@ -113,10 +113,10 @@ class Attach:
         want = self.request
         c = self.c
         if not (self.logs and (want["stdout"] or want["stderr"])) or \
-                c["HostConfig"].get("LogConfig", {}).get("Type") == "none":
+                c.HostConfig.LogConfig.Type == "none":
             return
-        frames = Frames() if self.raw and not c["Config"]["Tty"] else None
-        async for chunk in self.owner.logs(c["Id"], follow=False, tail="all", since=None,
+        frames = Frames() if self.raw and not c.Config.Tty else None
+        async for chunk in self.owner.logs(c.Id, follow=False, tail="all", since=None,
                                            until=None, timestamps=False,
                                            stdout=want["stdout"], stderr=want["stderr"]):
             if frames is not None:
@@ -127,7 +127,7 @@ class Attach:
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """The live stream (None when the container ended or its shim is gone).
         An attach before start connects as soon as the shim exists."""
-        cid = self.c["Id"]
+        cid = self.c.Id
         sock = self.owner.shim(cid).sock
         for _ in range(4000):
             if os.path.exists(sock) or not self.waiting:
@@ -144,7 +144,7 @@ class Attach:
     def release(self) -> None:
         """No longer pending (connected, or the client went away)."""
         pending = self.owner.pending
-        cid = self.c["Id"]
+        cid = self.c.Id
         if self.waiting and pending.get(cid):
             pending[cid] -= 1
             self.waiting = False

@@ -16,7 +16,7 @@ import msgspec
 
 from dockling import clock
 from dockling.containers import spec
-from dockling.containers.model import Status
+from dockling.containers.model import Container, Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.formats import pack
 from dockling.images import archive
@@ -28,15 +28,15 @@ log = logging.getLogger("dockling.containers")
 def changes(m, ref: str) -> list[dict]:
     """docker diff: the writable layer against the image's layers."""
     c = m.records.get(ref)
-    img = m.images.load(c["Image"])
+    img = m.images.load(c.Image)
     lowers = m.images.layers.lower_dirs(m.images.layers.chain(img.diff_ids))
-    out = pack.changes(os.path.join(m.paths.container(c["Id"]), "upper"), lowers,
+    out = pack.changes(os.path.join(m.paths.container(c.Id), "upper"), lowers,
                        spec.MOUNT_STUBS)
     return _without_stub_parents(out)
 
 
 @contextlib.contextmanager
-def paused_for(m, c: dict, pause: bool = True):
+def paused_for(m, c: Container, pause: bool = True):
     """Freeze a running container while its files are read or written (cp,
     commit), as docker does: its processes cannot swap a directory for a
     symlink meanwhile. The record says paused (a daemon killed meanwhile
@@ -45,20 +45,20 @@ def paused_for(m, c: dict, pause: bool = True):
     cannot be frozen (no freezer, stopped meanwhile) is worked on as it is:
     the descriptor walks alone keep the work inside its root."""
     paused = False
-    if pause and c["State"]["Status"] == Status.RUNNING.value:
+    if pause and c.State.Status == Status.RUNNING.value:
         try:
-            m.lifecycle.pause(c["Id"])
+            m.lifecycle.pause(c.Id)
             paused = True
         except (Conflict, InvalidArgument, InternalError, NotFound) as err:
             # NotFound: it exited meanwhile and its runtime state is gone (moby's
             # commit ignores the pause's error too)
-            log.warning("container %s not paused: %s", c["Id"][:12], err)
+            log.warning("container %s not paused: %s", c.Id[:12], err)
     try:
         yield
     finally:
         if paused:
             try:
-                m.lifecycle.unpause(c["Id"])
+                m.lifecycle.unpause(c.Id)
             except (Conflict, NotFound):
                 pass  # unpaused, stopped or gone meanwhile
 
@@ -71,15 +71,16 @@ def commit(m, ref: str, repo: str | None, tag: str | None, comment: str = "",
     ``pause``: docker's commit pauses a running container (the API's
     ``pause``, true unless given false)."""
     c = m.records.get(ref)
-    img = m.images.load(c["Image"])
-    upper = os.path.join(m.paths.container(c["Id"]), "upper")
+    img = m.images.load(c.Image)
+    upper = os.path.join(m.paths.container(c.Id), "upper")
     chains = m.images.layers.chain(img.diff_ids)
     with paused_for(m, c, pause):
         with tempfile.TemporaryFile(dir=m.paths.root) as tmp:
             pack.write_layer(upper, tmp, exclude=spec.MOUNT_STUBS)
             tmp.seek(0)
             layer = m.images.layers.register(tmp, chains[-1] if chains else None)
-        new_cfg = {k: v for k, v in c["Config"].items()
+        # as JSON: the commit request's config (a body) is merged over it key by key
+        new_cfg = {k: v for k, v in msgspec.to_builtins(c.Config).items()
                    if k not in ("Hostname", "Domainname", "AttachStdin", "AttachStdout",
                                 "AttachStderr", "Image")}
         new_cfg.update(config or {})
@@ -87,11 +88,11 @@ def commit(m, ref: str, repo: str | None, tag: str | None, comment: str = "",
         archive.apply_changes(image_cfg, changes or [])
         created = clock.now()
         cfg = img.config  # the image's own copy (ImageStore.config decodes anew)
-        cfg.created, cfg.config, cfg.container = created, image_cfg, c["Id"]
+        cfg.created, cfg.config, cfg.container = created, image_cfg, c.Id
         cfg.author = author or cfg.author
         cfg.rootfs = RootFS(type="layers", diff_ids=[*img.diff_ids, layer.diff_id])
         cfg.history = [*(cfg.history or []),
-                       History(created=created, created_by=" ".join([c["Path"], *c["Args"]]),
+                       History(created=created, created_by=" ".join([c.Path, *c.Args]),
                                comment=comment, author=author)]
         image_id = m.images.add(cfg, parent=img.id)
         if repo:

@@ -30,20 +30,21 @@ import stat
 from dataclasses import dataclass
 
 from dockling import clock
+from dockling.containers.model import Container, MountSpec
 from dockling.errors import Forbidden, InvalidArgument, NotFound
 from dockling.formats import pack
 from dockling.formats.unpack import apply_layer
 from dockling.kernel.openat2 import open_in_root
 
 
-def mount_for(rootfs: str, points: list[dict], path: str) -> tuple[str, str]:
+def mount_for(rootfs: str, points: list[MountSpec], path: str) -> tuple[str, str]:
     """(root, path inside it) of a container path: a volume's or bind's source,
     else the root filesystem (the longest mount destination wins)."""
     path = posixpath.normpath("/" + path.lstrip("/"))
-    for p in sorted(points, key=lambda p: len(p["Destination"]), reverse=True):
-        dest = p["Destination"]
-        if p["Type"] != "tmpfs" and (path == dest or path.startswith(dest.rstrip("/") + "/")):
-            return p["Source"], path[len(dest):] or "/"
+    for p in sorted(points, key=lambda p: len(p.Destination), reverse=True):
+        dest = p.Destination
+        if p.Type != "tmpfs" and (path == dest or path.startswith(dest.rstrip("/") + "/")):
+            return p.Source, path[len(dest):] or "/"
     return rootfs, path
 
 
@@ -59,12 +60,12 @@ class Target:
     name: str
 
 
-def _not_found(container_path: str, c: dict) -> NotFound:
-    return NotFound(f"Could not find the file {container_path} in container {c['Name'][1:]}")
+def _not_found(container_path: str, c: Container) -> NotFound:
+    return NotFound(f"Could not find the file {container_path} in container {c.Name[1:]}")
 
 
 @contextlib.contextmanager
-def resolve(rootfs: str, points: list[dict], path: str, c: dict):
+def resolve(rootfs: str, points: list[MountSpec], path: str, c: Container):
     """The Target of ``path`` (NotFound when its parent does not resolve)."""
     root, rel = mount_for(rootfs, points, path)
     parent, name = posixpath.split(rel)
@@ -82,7 +83,7 @@ def resolve(rootfs: str, points: list[dict], path: str, c: dict):
         os.close(root_fd)
 
 
-def path_stat(t: Target, container_path: str, c: dict) -> dict:
+def path_stat(t: Target, container_path: str, c: Container) -> dict:
     """docker's PathStat (X-Docker-Container-Path-Stat)."""
     try:
         st = os.stat(t.name, dir_fd=t.parent_fd, follow_symlinks=False)
@@ -104,7 +105,7 @@ def stat_header(st: dict) -> str:
     return base64.b64encode(json.dumps(st).encode()).decode()
 
 
-def extract(fileobj, t: Target, container_path: str, c: dict) -> None:
+def extract(fileobj, t: Target, container_path: str, c: Container) -> None:
     """Unpack a tar into the directory ``t`` names (a symlink to one is followed,
     inside the root, as docker follows it)."""
     try:
@@ -121,23 +122,23 @@ def extract(fileobj, t: Target, container_path: str, c: dict) -> None:
         os.close(fd)
 
 
-def check_writable(c: dict, root: str, rootfs: str) -> None:
-    if root == rootfs and c["HostConfig"].get("ReadonlyRootfs"):
+def check_writable(c: Container, root: str, rootfs: str) -> None:
+    if root == rootfs and c.HostConfig.ReadonlyRootfs:
         raise Forbidden("container rootfs is marked read-only")
-    for p in c.get("MountPoints") or []:
-        if p.get("Source") == root and not p["RW"]:
+    for p in c._MountPoints:
+        if p.Source == root and not p.RW:
             raise Forbidden("mounted volume is marked read-only")
 
 
 @contextlib.contextmanager
-def mounted_rootfs(manager, c: dict):
+def mounted_rootfs(manager, c: Container):
     """The container's merged root, mounted for the call if the container is stopped."""
-    merged = os.path.join(manager.paths.container(c["Id"]), "merged")
+    merged = os.path.join(manager.paths.container(c.Id), "merged")
     if os.path.ismount(merged):
         yield merged
         return
-    d = manager.paths.container(c["Id"])
-    img = manager.images.load(c["Image"])
+    d = manager.paths.container(c.Id)
+    img = manager.images.load(c.Image)
     manager.images.layers.mount(manager.images.layers.chain(img.diff_ids),
                                 os.path.join(d, "upper"), os.path.join(d, "work"), merged)
     try:
@@ -145,7 +146,7 @@ def mounted_rootfs(manager, c: dict):
     finally:
         from dockling.images.layers import unmount
 
-        if not manager.get(c["Id"])["State"]["Running"]:
+        if not manager.get(c.Id).State.Running:
             unmount(merged)
 
 
@@ -154,7 +155,7 @@ def mounted_rootfs(manager, c: dict):
 def stat_path(manager, ref: str, path: str) -> dict:
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs, \
-            resolve(rootfs, c.get("MountPoints") or [], path, c) as t:
+            resolve(rootfs, c._MountPoints, path, c) as t:
         return path_stat(t, path, c)
 
 
@@ -162,7 +163,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
     """Write the tar of ``path`` to ``out``; its PathStat."""
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs, manager.paused_for(c), \
-            resolve(rootfs, c.get("MountPoints") or [], path, c) as t:
+            resolve(rootfs, c._MountPoints, path, c) as t:
         st = path_stat(t, path, c)
         name = st["name"] if not path.rstrip("/").endswith("/.") else "."
         pack.write_named(t.parent_fd, t.name, name, out)
@@ -171,7 +172,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
 
 def put_archive(manager, ref: str, path: str, fileobj) -> None:
     c = manager.get(ref)
-    points = c.get("MountPoints") or []
+    points = c._MountPoints
     with mounted_rootfs(manager, c) as rootfs:
         check_writable(c, mount_for(rootfs, points, path)[0], rootfs)
         with manager.paused_for(c), resolve(rootfs, points, path, c) as t:

@@ -14,7 +14,7 @@ import os
 import signal
 
 from dockling.containers import health, model, users
-from dockling.containers.model import Status
+from dockling.containers.model import Container, Exec, ExecConfig, Status
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.formats import detachkeys
 from dockling.formats.stdcopy import Frames
@@ -25,62 +25,56 @@ class Execs:
 
     def __init__(self, m) -> None:
         self.m = m
-        self.instances: dict[str, dict] = {}
+        self.instances: dict[str, Exec] = {}
         # container id -> (config.json's identity, its process as JSON): the file
         # holds the whole spec (a seccomp profile of ~1,000 lines) and only start
         # rewrites it, so an exec (a health check every few seconds) parses just
         # the process part
         self._procs: dict[str, tuple[tuple, str]] = {}
 
-    def create(self, ref: str, body: dict) -> str:
+    def create(self, ref: str, body: ExecConfig) -> str:
         m = self.m
         c = m.records.get(ref)
-        Status(c["State"]["Status"]).check_running(c["Id"])
-        cmd = body.get("Cmd") or []
+        Status(c.State.Status).check_running(c.Id)
+        cmd = body.Cmd or []
         if not cmd:
             raise InvalidArgument("No exec command specified")
-        keys = _field(body, "DetachKeys") or ""
-        if keys:
-            detachkeys.for_exec(keys)  # docker: 400 at create for keys it cannot read
+        if body.DetachKeys:
+            detachkeys.for_exec(body.DetachKeys)  # docker: 400 at create for keys it cannot read
         eid = model.new_id()
-        self.instances[eid] = {
-            "ID": eid, "Running": False, "ExitCode": None, "ProcessConfig": {
-                "tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
-                "privileged": bool(body.get("Privileged")), "user": body.get("User", "")},
-            "OpenStdin": bool(body.get("AttachStdin")), "OpenStderr": bool(
-                body.get("AttachStderr")), "OpenStdout": bool(body.get("AttachStdout")),
-            "CanRemove": False, "ContainerID": c["Id"], "DetachKeys": keys,
-            "Pid": 0, "_body": body}
-        c["ExecIDs"] = [*(c.get("ExecIDs") or []), eid]
+        ex = self.instances[eid] = Exec(
+            ID=eid, ProcessConfig=model.ExecProcessConfig(
+                tty=body.Tty, entrypoint=cmd[0], arguments=cmd[1:],
+                privileged=body.Privileged, user=body.User),
+            OpenStdin=body.AttachStdin, OpenStderr=body.AttachStderr,
+            OpenStdout=body.AttachStdout, ContainerID=c.Id, DetachKeys=body.DetachKeys,
+            _request=body)
+        c.ExecIDs = [*(c.ExecIDs or []), eid]
         m.records.save(c)
-        m.records.emit(c, f"exec_create: {_exec_text(self.instances[eid])}", execID=eid)
+        m.records.emit(c, f"exec_create: {_exec_text(ex)}", execID=eid)
         return eid
 
-    def get(self, eid: str) -> dict:
+    def get(self, eid: str) -> Exec:
         ex = self.instances.get(eid)
         if ex is None:
             raise NotFound(f"No such exec instance: {eid}")
-        if ex["Running"]:
-            st = self._result(ex["ContainerID"], ex["ID"])
+        if ex.Running:
+            st = self._result(ex.ContainerID, ex.ID)
             if st is not None:
-                ex["Running"] = False
-                ex["ExitCode"] = st["ExitCode"]
+                ex.Running = False
+                ex.ExitCode = st["ExitCode"]
         return ex
 
-    def inspect(self, eid: str) -> dict:
-        """The exec as docker's exec inspect shows it (private keys left out)."""
-        return {k: v for k, v in self.get(eid).items() if not k.startswith("_")}
-
-    def startable(self, eid: str) -> dict:
+    def startable(self, eid: str) -> Exec:
         """The exec, which must not have run yet (docker's 409)."""
         ex = self.get(eid)
-        if ex["Running"] or ex["ExitCode"] is not None:
-            raise Conflict(f"Error: Exec command {ex['ID']} has already run")
+        if ex.Running or ex.ExitCode is not None:
+            raise Conflict(f"Error: Exec command {ex.ID} has already run")
         return ex
 
-    def detach_keys(self, ex: dict) -> bytes | None:
+    def detach_keys(self, ex: Exec) -> bytes | None:
         """The exec's detach sequence: a TTY's input only, as docker."""
-        return detachkeys.for_exec(ex["DetachKeys"]) if ex["ProcessConfig"]["tty"] else None
+        return detachkeys.for_exec(ex.DetachKeys) if ex.ProcessConfig.tty else None
 
     async def start(self, eid: str, frame: bool):
         """Start an exec; the shim's (reader, writer) of its stream: docker's 8-byte
@@ -91,27 +85,27 @@ class Execs:
         program), as moby's setExitCodeFromError does."""
         m = self.m
         ex = self.startable(eid)
-        c = m.records.get(ex["ContainerID"])  # once: the process, then the event
-        proc = self.process_for(c, ex["_body"])
-        ex["Running"] = True  # a second start meanwhile is refused
+        c = m.records.get(ex.ContainerID)  # once: the process, then the event
+        proc = self.process_for(c, ex._request)
+        ex.Running = True  # a second start meanwhile is refused
         try:
             _, reply, reader, writer = await m.attachments.open_stream(
-                ex["ContainerID"], {"op": "exec", "id": ex["ID"], "process": proc,
-                                    "stdin": ex["OpenStdin"], "tty": proc["terminal"],
+                ex.ContainerID, {"op": "exec", "id": ex.ID, "process": proc,
+                                    "stdin": ex.OpenStdin, "tty": proc["terminal"],
                                     "frame": frame})
         except BaseException:
-            ex["Running"] = False
-            ex["ExitCode"] = 126
+            ex.Running = False
+            ex.ExitCode = 126
             raise
         if "error" in reply:
             writer.close()
-            ex["Running"] = False
-            ex["ExitCode"] = reply.get("ExitCode", 126)
+            ex.Running = False
+            ex.ExitCode = reply.get("ExitCode", 126)
             why = reply["error"]
             if not why.startswith("unable to start container process"):
                 why = f"unable to start container process: {why}"
             raise InvalidArgument(f"OCI runtime exec failed: exec failed: {why}: unknown")
-        ex["Pid"] = reply.get("Pid", 0)
+        ex.Pid = reply.get("Pid", 0)
         m.records.emit(c, f"exec_start: {_exec_text(ex)}", execID=eid)
         return reader, writer
 
@@ -119,14 +113,14 @@ class Execs:
         """An exec's stream ended: if the process did (not a detach), record its exit
         and send moby's exec_die event, once."""
         ex = self.get(eid)
-        if ex["ExitCode"] is None or ex.get("_died"):
+        if ex.ExitCode is None or ex._died:
             return
-        ex["_died"] = True
+        ex._died = True
         try:
-            c = self.m.records.get(ex["ContainerID"])
+            c = self.m.records.get(ex.ContainerID)
         except NotFound:
             return
-        self.m.records.emit(c, "exec_die", execID=eid, exitCode=str(ex["ExitCode"]))
+        self.m.records.emit(c, "exec_die", execID=eid, exitCode=str(ex.ExitCode))
 
     async def detached(self, eid: str, reader: asyncio.StreamReader, writer) -> None:
         """A detached exec (start with Detach): its output goes nowhere, and its end
@@ -147,27 +141,29 @@ class Execs:
         except (OSError, ValueError):
             return None
 
-    def process(self, ex: dict) -> dict:
+    def process(self, ex: Exec) -> dict:
         """The OCI process for an exec: the container's, with exec's overrides."""
-        return self.process_for(self.m.records.get(ex["ContainerID"]), ex["_body"])
+        return self.process_for(self.m.records.get(ex.ContainerID), ex._request)
 
-    def process_for(self, c: dict, body: dict) -> dict:
+    def process_for(self, c: Container, body: ExecConfig) -> dict:
+        """config.json's process (an OCI document, for the shim) with the exec's
+        overrides."""
         paths = self.m.paths
-        proc = json.loads(self._base_process(os.path.join(paths.container(c["Id"]),
-                                                          "config.json"), c["Id"]))
-        proc["args"] = body["Cmd"]
-        proc["terminal"] = bool(body.get("Tty"))
+        proc = json.loads(self._base_process(os.path.join(paths.container(c.Id),
+                                                          "config.json"), c.Id))
+        proc["args"] = body.Cmd
+        proc["terminal"] = bool(body.Tty)
         env = {kv.split("=", 1)[0]: kv for kv in proc["env"]}
-        for kv in body.get("Env") or []:
+        for kv in body.Env or []:
             env[kv.split("=", 1)[0]] = kv
         proc["env"] = list(env.values())
-        if body.get("WorkingDir"):
-            proc["cwd"] = body["WorkingDir"]
-        if body.get("User"):
-            merged = os.path.join(paths.container(c["Id"]), "merged")
-            uid, gid, groups = users.resolve(merged, body["User"])
+        if body.WorkingDir:
+            proc["cwd"] = body.WorkingDir
+        if body.User:
+            merged = os.path.join(paths.container(c.Id), "merged")
+            uid, gid, groups = users.resolve(merged, body.User)
             proc["user"] = {"uid": uid, "gid": gid, "additionalGids": groups}
-        if body.get("Privileged"):
+        if body.Privileged:
             from dockling.runtime.capabilities import CAPS
 
             proc["capabilities"] = {k: list(CAPS) for k in ("bounding", "effective",
@@ -193,7 +189,7 @@ class Execs:
         """Run argv in the container (as an exec, not listed); its exit code and output."""
         m = self.m
         eid = model.new_id()
-        proc = self.process_for(m.records.get(cid), {"Cmd": argv})
+        proc = self.process_for(m.records.get(cid), ExecConfig(Cmd=argv))
         _, reply, reader, writer = await m.attachments.open_stream(
             cid, {"op": "exec", "id": eid, "process": proc, "stdin": False, "tty": False})
         try:
@@ -223,18 +219,10 @@ class Execs:
                 pass
 
 
-def _field(doc: dict, name: str):
-    """``doc[name]`` matched as Go's encoding/json does: exact key, else any case."""
-    if name in doc:
-        return doc[name]
-    low = name.lower()
-    return next((v for k, v in doc.items() if k.lower() == low), None)
-
-
-def _exec_text(ex: dict) -> str:
+def _exec_text(ex: Exec) -> str:
     """An exec's command in its events, as moby writes it (entrypoint, space, args)."""
-    pc = ex["ProcessConfig"]
-    return pc["entrypoint"] + " " + " ".join(pc["arguments"])
+    pc = ex.ProcessConfig
+    return pc.entrypoint + " " + " ".join(pc.arguments)
 
 
 def demux_text(data: bytes) -> str:

@@ -12,8 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from dockling import background, clock
+from dockling.containers.model import Health, HealthcheckResult, HealthConfig
+
+if TYPE_CHECKING:
+    from dockling.images import model as images
 
 log = logging.getLogger("dockling.health")
 
@@ -24,17 +29,19 @@ MAX_LOG = 5
 MAX_OUTPUT = 4096
 
 
-def effective(config: dict | None, image: dict | None) -> dict | None:
-    merged = dict(image or {})
-    for key, val in (config or {}).items():
-        if val:
-            merged[key] = val
-    test = merged.get("Test") or []
+def effective(config: HealthConfig | None,
+              image: images.HealthConfig | None) -> HealthConfig | None:
+    """The check a container runs: each field its own if set, else its image's,
+    else docker's default; None when there is none or its Test is ["NONE"]."""
+    def pick(field: str):
+        # getattr on None: a config or image without a Healthcheck sets nothing
+        return getattr(config, field, None) or getattr(image, field, None)
+
+    test = pick("Test") or []
     if not test or test[0] == "NONE":
         return None
-    for key, val in DEFAULTS.items():
-        merged[key] = merged.get(key) or val
-    return merged
+    return HealthConfig(Test=list(test),
+                        **{key: pick(key) or val for key, val in DEFAULTS.items()})
 
 
 def probe_argv(test: list[str]) -> list[str]:
@@ -59,30 +66,31 @@ def go_duration(seconds: float) -> str:
     return text
 
 
-def initial() -> dict:
-    return {"Status": "starting", "FailingStreak": 0, "Log": []}
+def initial() -> Health:
+    return Health(Status="starting", FailingStreak=0, Log=[])
 
 
-def record(health: dict, check: dict, started: float, result: dict) -> str | None:
+def record(health: Health, check: HealthConfig, started: float,
+           result: HealthcheckResult) -> str | None:
     """Fold one probe result into State.Health; the new status if it changed."""
-    before = health["Status"]
-    health["Log"] = [*health["Log"], result][-MAX_LOG:]
-    if result["ExitCode"] == 0:
-        health["FailingStreak"] = 0
-        health["Status"] = "healthy"
-    elif time.time() - started < check["StartPeriod"] / SECOND and before == "starting":
+    before = health.Status
+    health.Log = [*(health.Log or []), result][-MAX_LOG:]
+    if result.ExitCode == 0:
+        health.FailingStreak = 0
+        health.Status = "healthy"
+    elif time.time() - started < check.StartPeriod / SECOND and before == "starting":
         pass  # docker: failures in the start period are not counted
     else:
-        health["FailingStreak"] += 1
-        if health["FailingStreak"] >= check["Retries"]:
-            health["Status"] = "unhealthy"
-    return health["Status"] if health["Status"] != before else None
+        health.FailingStreak += 1
+        if health.FailingStreak >= check.Retries:
+            health.Status = "unhealthy"
+    return health.Status if health.Status != before else None
 
 
 class Monitor:
     """Runs the probes of one running container until cancelled."""
 
-    def __init__(self, manager, cid: str, check: dict) -> None:
+    def __init__(self, manager, cid: str, check: HealthConfig) -> None:
         self.m = manager
         self.cid = cid
         self.check = check
@@ -97,11 +105,12 @@ class Monitor:
 
     async def _loop(self) -> None:
         started = time.time()
-        argv = probe_argv(self.check["Test"])
-        timeout = self.check["Timeout"] / SECOND
+        check = self.check
+        argv = probe_argv(check.Test or [])
+        timeout = check.Timeout / SECOND
         while True:
-            in_start = time.time() - started < self.check["StartPeriod"] / SECOND
-            interval = self.check["StartInterval" if in_start else "Interval"]
+            in_start = time.time() - started < check.StartPeriod / SECOND
+            interval = check.StartInterval if in_start else check.Interval
             await asyncio.sleep(interval / SECOND)
             begin = clock.now()
             try:
@@ -110,7 +119,7 @@ class Monitor:
                 raise
             except Exception as err:  # noqa: BLE001 - a probe that cannot run fails
                 code, output = -1, str(err)
-            result = {"Start": begin, "End": clock.now(), "ExitCode": code,
-                      "Output": output[:MAX_OUTPUT]}
+            result = HealthcheckResult(Start=begin, End=clock.now(), ExitCode=code,
+                                       Output=output[:MAX_OUTPUT])
             if not self.m.health_result(self.cid, self.check, started, result):
                 return

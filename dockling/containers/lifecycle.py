@@ -18,10 +18,12 @@ import shutil
 import signal
 import time
 
+import msgspec
+
 from dockling import background, clock
 from dockling.containers import health, model, resources, spec, users
 from dockling.containers import logs as logfile
-from dockling.containers.model import Status
+from dockling.containers.model import Container, HostConfig, MountSpec, Status, UpdateConfig
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images.layers import unmount
 from dockling.kernel import record
@@ -35,6 +37,9 @@ from dockling.volumes.store import ANONYMOUS_LABEL
 
 log = logging.getLogger("dockling.containers")
 
+# what docker update changes (moby's container.UpdateConfig Resources we apply)
+_UPDATABLE = ("CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
+              "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "BlkioWeight")
 # static builds only: the init runs inside images that have no libc
 _INIT_BINARIES = ("docker-init", "tini-static", "catatonit")
 
@@ -46,33 +51,33 @@ class Lifecycle:
         self.m = m
 
     # -- start ---------------------------------------------------------------------
-    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> dict:
+    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> Container:
         """Start a created or exited container; ``by_policy``: a restart policy's restart;
         ``trace``: the kernel calls of this start (the daemon's and the shim's) go to
         the container's trace (``kernel.record``), for ``run --trace``."""
         if not trace:
             return await self._start(ref, by_policy, False)
-        d = self.m.paths.container(self.m.records.get(ref)["Id"])
+        d = self.m.paths.container(self.m.records.get(ref).Id)
         with record.tracing(os.path.join(d, record.TRACE_FILE), "daemon"):
             return await self._start(ref, by_policy, True)
 
     def trace(self, ref: str) -> list[dict]:
         """The kernel calls of the container's last traced start, in time order (kept in
         its directory, not the run dir: they outlive its exit, until rm)."""
-        d = self.m.paths.container(self.m.records.get(ref)["Id"])
+        d = self.m.paths.container(self.m.records.get(ref).Id)
         return record.read(os.path.join(d, record.TRACE_FILE))
 
-    async def _start(self, ref: str, by_policy: bool, trace: bool) -> dict:
+    async def _start(self, ref: str, by_policy: bool, trace: bool) -> Container:
         m = self.m
         c = m.records.get(ref)
-        Status(c["State"]["Status"]).check_start()
-        cid = c["Id"]
-        c["HasBeenManuallyStopped"] = False
+        Status(c.State.Status).check_start()
+        cid = c.Id
+        c._ManuallyStopped = False
         if not by_policy:  # a user's start begins the policy's count again, as in docker
-            c["RestartCount"] = 0
+            c.RestartCount = 0
             m.restarts.forget_backoff(cid)
         d = m.paths.container(cid)
-        img = m.images.load(c["Image"])
+        img = m.images.load(c.Image)
         merged = os.path.join(d, "merged")
         run_dir = m.paths.run(cid)
         os.makedirs(run_dir, exist_ok=True)
@@ -85,13 +90,13 @@ class Lifecycle:
             if not os.path.ismount(merged):
                 m.images.layers.mount(m.images.layers.chain(img.diff_ids),
                                       os.path.join(d, "upper"), os.path.join(d, "work"), merged)
-            workdir = c["Config"].get("WorkingDir") or img.container_config.WorkingDir
+            workdir = c.Config.WorkingDir or img.container_config.WorkingDir
             if workdir:
                 # docker creates a missing working directory (inside the rootfs only)
                 make_mountpoint(merged, workdir, True)
             user = _user(merged, c)
             cg_path = f"{m.cgroup_parent}/{cid}"
-            joins = self._joins(c["HostConfig"])
+            joins = self._joins(c.HostConfig)
             self._check_links_running(c)
             netns_path = await m.networks.attach(c, m.records.all)
             if netns_path:
@@ -99,14 +104,15 @@ class Lifecycle:
             others = m.records.all()
             m.networks.write_etc(c, others)
             link_env = m.networks.link_env(c, others)
-            points = c.get("MountPoints") or []
+            points = c._MountPoints
             self._mount_volumes(c, merged, points)
             # link variables go to the process only, not into the record (docker's way)
-            for_spec = {**c, "Config": {**c["Config"], "Env": link_env + c["Config"]["Env"]}}
+            for_spec = msgspec.structs.replace(c, Config=msgspec.structs.replace(
+                c.Config, Env=link_env + (c.Config.Env or [])))
             oci = spec.build(for_spec, img.container_config, rootfs=merged, user=user,
                              cgroups_path=cg_path, cgroup_v2=is_unified(), joins=joins,
                              user_mounts=mounts.oci(points, lambda p: self._volume_source(c, p)),
-                             init_path=self._init_path() if c["HostConfig"].get("Init")
+                             init_path=self._init_path() if c.HostConfig.Init
                              else None)
             with open(os.path.join(d, "config.json"), "w") as f:
                 f.write(json.dumps(oci))  # dumps: C's encoder; dump streams through Python's
@@ -117,41 +123,41 @@ class Lifecycle:
         except Exception as err:
             self._start_failed(c, err)
             raise
-        st = c["State"]
+        st = c.State
         model.set_status(st, Status.RUNNING)
-        st.update(Pid=started["Pid"], StartedAt=clock.now(), ExitCode=0, Error="",
-                  FinishedAt=model.ZERO_TIME, OOMKilled=False)
+        st.Pid, st.StartedAt, st.FinishedAt = started["Pid"], clock.now(), model.ZERO_TIME
+        st.ExitCode, st.Error, st.OOMKilled = 0, "", False
         check = m.monitor.healthcheck(c, img)
         if check is not None:
-            st["Health"] = health.initial()
+            st.Health = health.initial()
         m.records.save(c)
         m.records.emit(c, "start")
         m.monitor.watch(cid, check)
         return c
 
-    def _mount_volumes(self, c: dict, merged: str, points: list[dict]) -> None:
+    def _mount_volumes(self, c: Container, merged: str, points: list[MountSpec]) -> None:
         """Copy the image's files up into empty volumes; docker's volume mount events."""
         m = self.m
         for p in points:
-            if p["Type"] != "volume":
+            if p.Type != "volume":
                 continue
-            if p.get("CopyData") and not p.get("Subpath"):  # a part: nothing of the image's
-                mounts.copy_up(merged, p["Destination"], m.volumes.mount(p["Name"]))
-            m.events.emit("volume", "mount", p["Name"], {  # docker: at start
-                "container": c["Id"], "destination": p["Destination"], "driver": p["Driver"],
-                "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
+            if p.CopyData and not p.Subpath:  # a part: nothing of the image's
+                mounts.copy_up(merged, p.Destination, m.volumes.mount(p.Name))
+            m.events.emit("volume", "mount", p.Name, {  # docker: at start
+                "container": c.Id, "destination": p.Destination, "driver": p.Driver,
+                "propagation": p.Propagation, "read/write": str(p.RW).lower()})
 
-    async def _spawn_shim(self, c: dict, bundle: str, run_dir: str, trace: bool) -> dict:
+    async def _spawn_shim(self, c: Container, bundle: str, run_dir: str, trace: bool) -> Container:
         """Have the shim forked; its "started" message ({"Pid", "ShimPid"})."""
         m = self.m
-        cid = c["Id"]
-        log_type = c["HostConfig"].get("LogConfig", {}).get("Type", "json-file")
-        max_size, max_files = logfile.rotation(c["HostConfig"].get("LogConfig") or {})
+        cid = c.Id
+        log_type = c.HostConfig.LogConfig.Type or "json-file"
+        max_size, max_files = logfile.rotation(c.HostConfig.LogConfig)
         opts = shimlib.Options(
             cid=cid, bundle=bundle, runtime_root=m.paths.runtime_root, state_dir=run_dir,
-            log_path=c["LogPath"] if log_type == "json-file" else None,
-            tty=c["Config"]["Tty"], open_stdin=c["Config"]["OpenStdin"],
-            stdin_once=c["Config"]["StdinOnce"],
+            log_path=c.LogPath if log_type == "json-file" else None,
+            tty=c.Config.Tty, open_stdin=c.Config.OpenStdin,
+            stdin_once=c.Config.StdinOnce,
             new_netns=False,  # the network manager made (or chose) the namespace
             wait_attach=m.attachments.take_pending(cid), runtime=m.paths.runtime,
             log_max_size=max_size, log_max_files=max_files, trace=trace)
@@ -165,14 +171,14 @@ class Lifecycle:
             sock.close()
         return shimlib.started(json.loads(data) if data else None, cid)
 
-    def _check_links_running(self, c: dict) -> None:
-        for link in c["HostConfig"].get("Links") or []:
+    def _check_links_running(self, c: Container) -> None:
+        for link in c.HostConfig.Links or []:
             target, _, alias = link.partition(":")
             try:
                 other = self.m.records.get(target.lstrip("/"))
             except NotFound:
                 raise NotFound(f"could not get container for {target.lstrip('/')}") from None
-            if not other["State"]["Running"]:
+            if not other.State.Running:
                 raise Conflict(f"Cannot link to a non running container: {target} AS {alias}")
 
     def _init_path(self) -> str:
@@ -185,75 +191,75 @@ class Lifecycle:
                 return path
         raise InvalidArgument('exec: "docker-init": executable file not found in $PATH')
 
-    def _joins(self, hc: dict) -> dict[str, str]:
+    def _joins(self, hc: HostConfig) -> dict[str, str]:
         """container:X modes -> the /proc paths of X's namespaces (X must run)."""
         from dockling.kernel.syscalls import NAMESPACE_FILES
 
         out = {}
         for typ, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"),
                          ("network", "NetworkMode")):
-            mode = hc.get(key) or ""
+            mode = getattr(hc, key)
             if not mode.startswith("container:"):
                 continue
             other = self.m.records.get(mode.split(":", 1)[1])
-            if not other["State"]["Running"]:
+            if not other.State.Running:
                 raise Conflict(f"cannot join {typ} namespace of a non running container: "
-                               f"{other['Name'][1:]}")
-            out[typ] = f"/proc/{other['State']['Pid']}/ns/{NAMESPACE_FILES[typ]}"
+                               f"{other.Name[1:]}")
+            out[typ] = f"/proc/{other.State.Pid}/ns/{NAMESPACE_FILES[typ]}"
         return out
 
-    def _start_failed(self, c: dict, err: Exception) -> None:
+    def _start_failed(self, c: Container, err: Exception) -> None:
         m = self.m
-        st = c["State"]
+        st = c.State
         code = getattr(err, "code", None) or 128
-        model.set_status(st, Status.EXITED if c["State"]["StartedAt"] != model.ZERO_TIME
+        model.set_status(st, Status.EXITED if c.State.StartedAt != model.ZERO_TIME
                          else Status.CREATED)
-        st.update(Error=str(err), ExitCode=code, Pid=0)
+        st.Error, st.ExitCode, st.Pid = str(err), code, 0
         m.networks.detach(c)
         m.records.save(c)
         self.unmount(c)
-        if c["HostConfig"].get("AutoRemove"):
-            m.monitor.remember_exit(c["Id"], code)
+        if c.HostConfig.AutoRemove:
+            m.monitor.remember_exit(c.Id, code)
             # moby's start cleans up --rm containers too
-            self.remove(c["Id"], force=True, volumes=True)
+            self.remove(c.Id, force=True, volumes=True)
 
     # -- the root filesystem -------------------------------------------------------------
-    def _volume_source(self, c: dict, p: dict) -> str:
+    def _volume_source(self, c: Container, p: MountSpec) -> str:
         """The host path the runtime binds for a volume point: the volume, or its
         subpath pinned under the container's directory (mounts.bind_subpath)."""
-        path = self.m.volumes.mount(p["Name"])
-        if not p.get("Subpath"):
+        path = self.m.volumes.mount(p.Name)
+        if not p.Subpath:
             return path
         target = self._subpath_target(c, p)
         mounts.unbind_subpath(target)  # a start after a crash: not twice
-        mounts.bind_subpath(path, p["Subpath"], target)
+        mounts.bind_subpath(path, p.Subpath, target)
         return target
 
-    def _subpath_target(self, c: dict, p: dict) -> str:
-        key = hashlib.sha256(p["Destination"].encode()).hexdigest()[:16]
-        return os.path.join(self.m.paths.container(c["Id"]), "subpaths", key)
+    def _subpath_target(self, c: Container, p: MountSpec) -> str:
+        key = hashlib.sha256(p.Destination.encode()).hexdigest()[:16]
+        return os.path.join(self.m.paths.container(c.Id), "subpaths", key)
 
-    def unmount(self, c: dict) -> None:
+    def unmount(self, c: Container) -> None:
         """The container's root filesystem and the volumes no running container uses."""
-        merged = os.path.join(self.m.paths.container(c["Id"]), "merged")
+        merged = os.path.join(self.m.paths.container(c.Id), "merged")
         self._release_volumes(c)
         if os.path.ismount(merged):
             unmount(merged)
 
-    def _release_volumes(self, c: dict) -> None:
+    def _release_volumes(self, c: Container) -> None:
         """Subpath binds, and the volumes no running container uses, unmounted."""
         m = self.m
         # subpath binds first: the container's tree is deleted later, and must not
         # reach into a volume through one
-        for p in c.get("MountPoints") or []:
-            if p.get("Subpath"):
+        for p in c._MountPoints:
+            if p.Subpath:
                 mounts.unbind_subpath(self._subpath_target(c, p))
-        own = [p["Name"] for p in c.get("MountPoints") or [] if p["Type"] == "volume"]
+        own = [p.Name for p in c._MountPoints if p.Type == "volume"]
         if not own:  # the scan below reads every record: not for each of many exits
             return
-        in_use = {p["Name"] for o in m.records.all()
-                  if o["State"]["Running"] and o["Id"] != c["Id"]
-                  for p in o.get("MountPoints") or [] if p["Type"] == "volume"}
+        in_use = {p.Name for o in m.records.all()
+                  if o.State.Running and o.Id != c.Id
+                  for p in o._MountPoints if p.Type == "volume"}
         for name in own:
             if name not in in_use:
                 m.volumes.unmount(name)
@@ -262,16 +268,16 @@ class Lifecycle:
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
         m = self.m
         c = m.records.get(ref)
-        if not c["State"]["Running"]:
-            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is not running")
-        if c["State"]["Restarting"]:
-            raise Conflict(f"Cannot kill container: {ref}: Container {c['Id']} is restarting, "
+        if not c.State.Running:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
+        if c.State.Restarting:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.Id} is restarting, "
                            "wait until the container is running")
-        if sig in (signal.SIGKILL, parse_signal(c["Config"].get("StopSignal") or "SIGTERM")):
-            c["HasBeenManuallyStopped"] = True  # the policy must not bring it back
+        if sig in (signal.SIGKILL, parse_signal(c.Config.StopSignal or "SIGTERM")):
+            c._ManuallyStopped = True  # the policy must not bring it back
             m.records.save(c)
         try:
-            m.runtime.kill(c["Id"], sig)
+            m.runtime.kill(c.Id, sig)
         except (NotFound, Conflict):
             pass
         m.records.emit(c, "kill", signal=str(sig))
@@ -280,23 +286,23 @@ class Lifecycle:
         """SIGTERM (or the stop signal), then SIGKILL after timeout. False if not running."""
         m = self.m
         c = m.records.get(ref)
-        if not c["State"]["Running"]:
+        if not c.State.Running:
             return False
-        cid = c["Id"]
-        c["HasBeenManuallyStopped"] = True
-        if c["State"]["Restarting"]:  # between two runs: just call off the restart
+        cid = c.Id
+        c._ManuallyStopped = True
+        if c.State.Restarting:  # between two runs: just call off the restart
             m.restarts.cancel(cid)
-            model.set_status(c["State"], Status.EXITED)
+            model.set_status(c.State, Status.EXITED)
             m.records.save(c)
-            m.monitor.wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+            m.monitor.wake_waiters(cid, c.State.ExitCode, restarting=False)
             m.records.emit(c, "stop")
             return True
         m.records.save(c)
         if timeout is None:
-            timeout = c["Config"].get("StopTimeout") or 10
-        sig_name = sig or c["Config"].get("StopSignal") or "SIGTERM"
+            timeout = c.Config.StopTimeout or 10
+        sig_name = sig or c.Config.StopSignal or "SIGTERM"
         fut = m.monitor.exit_future(cid)
-        if c["State"]["Paused"]:
+        if c.State.Paused:
             m.runtime.resume(cid)
         try:
             m.runtime.kill(cid, parse_signal(sig_name))
@@ -324,11 +330,11 @@ class Lifecycle:
             self.kill(ref, sig)
             return
         c = m.records.get(ref)
-        cid = c["Id"]
+        cid = c.Id
         fut = m.monitor.exit_future(cid)
         try:
             self.kill(cid, sig)
-            if c["State"]["Paused"]:  # a frozen task gets SIGKILL once thawed (moby unpauses)
+            if c.State.Paused:  # a frozen task gets SIGKILL once thawed (moby unpauses)
                 try:
                     m.runtime.resume(cid)
                 except (NotFound, Conflict):
@@ -343,51 +349,56 @@ class Lifecycle:
         """SIGKILL and wait for the exit (rm -f of a running container)."""
         m = self.m
         c = m.records.get(ref)
-        fut = m.monitor.exit_future(c["Id"])
+        fut = m.monitor.exit_future(c.Id)
         try:
-            self.kill(c["Id"], signal.SIGKILL)
+            self.kill(c.Id, signal.SIGKILL)
         except Conflict:  # it ended on its own meanwhile
-            m.monitor.wake_waiters(c["Id"], c["State"]["ExitCode"], restarting=False)
+            m.monitor.wake_waiters(c.Id, c.State.ExitCode, restarting=False)
         await fut
 
     # -- pause / update ----------------------------------------------------------------
     def pause(self, ref: str) -> None:
         m = self.m
         c = m.records.get(ref)
-        Status(c["State"]["Status"]).check_pause(c["Id"])
-        m.runtime.pause(c["Id"])
-        model.set_status(c["State"], Status.PAUSED)
+        Status(c.State.Status).check_pause(c.Id)
+        m.runtime.pause(c.Id)
+        model.set_status(c.State, Status.PAUSED)
         m.records.save(c)
         m.records.emit(c, "pause")
 
     def unpause(self, ref: str) -> None:
         m = self.m
         c = m.records.get(ref)
-        if c["State"]["Status"] != Status.PAUSED.value:
-            raise Conflict(f"Container {c['Id']} is not paused")
-        m.runtime.resume(c["Id"])
-        model.set_status(c["State"], Status.RUNNING)
+        if c.State.Status != Status.PAUSED.value:
+            raise Conflict(f"Container {c.Id} is not paused")
+        m.runtime.resume(c.Id)
+        model.set_status(c.State, Status.RUNNING)
         m.records.save(c)
         m.records.emit(c, "unpause")
 
-    def update(self, ref: str, changes: dict) -> None:
-        """docker update: new resource limits, applied live if the container runs."""
+    def update(self, ref: str, changes: UpdateConfig) -> None:
+        """docker update: new resource limits, applied live if the container runs. A
+        field left at its zero value changes nothing (moby's update; the docker CLI
+        sends every field)."""
         m = self.m
         c = m.records.get(ref)
-        allowed = {"CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
-                   "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "PidsLimit",
-                   "BlkioWeight", "RestartPolicy"}
-        hc = {**c["HostConfig"], **{k: v for k, v in changes.items() if k in allowed}}
+        hc = msgspec.structs.replace(c.HostConfig)
+        changed = {k for k in _UPDATABLE if getattr(changes, k)}
+        if changes.PidsLimit is not None:
+            changed.add("PidsLimit")
+        for k in changed:
+            setattr(hc, k, getattr(changes, k))
+        if changes.RestartPolicy is not None and changes.RestartPolicy.Name:
+            hc.RestartPolicy = changes.RestartPolicy
         resources.validate(hc)
-        if c["State"]["Running"]:
+        if c.State.Running:
             from dockling.runtime import spec as oci
 
+            live = HostConfig(**{k: getattr(hc, k) for k in changed | {"Memory", "MemorySwap"}})
             new = oci.from_dict({"root": {"path": "/"}, "process": {"args": ["x"]},
-                                 "linux": {"resources": resources.oci_resources(
-                                     {k: v for k, v in hc.items() if k in changes
-                                      or k in ("Memory", "MemorySwap")})}})
-            m.runtime.update(c["Id"], new.linux.resources)
-        c["HostConfig"] = hc
+                                 "linux": {"resources": resources.oci_resources(live)}})
+            m.runtime.update(c.Id, new.linux.resources)
+        c.HostConfig = hc
         m.records.save(c)
         m.records.emit(c, "update")
 
@@ -406,11 +417,11 @@ class Lifecycle:
             c = self.m.records.get(parent)
         except NotFound:
             raise NotFound(f"No such container: {ref}") from None
-        links = c["HostConfig"].get("Links") or []
-        kept = [link for link in links if link.partition(":")[2] != f"{c['Name']}/{alias}"]
+        links = c.HostConfig.Links or []
+        kept = [link for link in links if link.partition(":")[2] != f"{c.Name}/{alias}"]
         if len(kept) == len(links):
             raise NotFound(f"No such container: {ref}")
-        c["HostConfig"]["Links"] = kept
+        c.HostConfig.Links = kept
         self.m.records.save(c)
 
     async def delete(self, ref: str, force: bool = False, volumes: bool = False) -> None:
@@ -418,7 +429,7 @@ class Lifecycle:
         removed once it has exited (moby: kill, die, destroy; no stop event)."""
         if force:
             c = self.m.records.get(ref)
-            if c["State"]["Running"] and not c["State"]["Restarting"]:
+            if c.State.Running and not c.State.Restarting:
                 await self.kill_and_wait(ref)
         self.remove(ref, force=force, volumes=volumes)
 
@@ -434,11 +445,11 @@ class Lifecycle:
         (``Monitor.remove_orphans``)."""
         m = self.m
         c = m.records.get(ref)
-        cid = c["Id"]
-        Status(c["State"]["Status"]).check_remove(c["Name"], force)
+        cid = c.Id
+        Status(c.State.Status).check_remove(c.Name, force)
         m.restarts.cancel(cid)
         m.restarts.forget_backoff(cid)
-        if c["State"]["Running"] and not c["State"]["Restarting"]:
+        if c.State.Running and not c.State.Restarting:
             try:
                 m.runtime.delete(cid, force=True)
             except (NotFound, Conflict):
@@ -452,21 +463,21 @@ class Lifecycle:
         if volumes:
             self._remove_anonymous_volumes(c)
         # Waiters (condition=removed) learn the last exit code.
-        m.monitor.wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+        m.monitor.wake_waiters(cid, c.State.ExitCode, restarting=False)
         m.records.emit(c, "destroy")
 
-    def _remove_anonymous_volumes(self, c: dict) -> None:
+    def _remove_anonymous_volumes(self, c: Container) -> None:
         m = self.m
         in_use = m.records.volume_users()
-        for p in c.get("MountPoints") or []:
-            if p["Type"] != "volume" or in_use.get(p["Name"]):
+        for p in c._MountPoints:
+            if p.Type != "volume" or in_use.get(p.Name):
                 continue
             try:
-                vol = m.volumes.get(p["Name"])
+                vol = m.volumes.get(p.Name)
             except NotFound:
                 continue
             if ANONYMOUS_LABEL in (vol.Labels or {}):
-                m.volumes.remove(p["Name"], [])  # its destroy event: the store's
+                m.volumes.remove(p.Name, [])  # its destroy event: the store's
 
 
 def remove_dirs(container_dir: str, run_dir: str, unknown: bool = False) -> None:
@@ -501,11 +512,11 @@ def _detach_all_below(d: str) -> None:
         log.warning("cannot unmount below %s: %s", d, err)
 
 
-def _user(merged: str, c: dict) -> tuple[int, int, list[int]]:
+def _user(merged: str, c: Container) -> tuple[int, int, list[int]]:
     """The process's uid, gid and groups (--group-add too), from the image's files."""
     try:
-        user = users.resolve(merged, c["Config"].get("User") or "0")
-        extra = [users.group_id(merged, g) for g in c["HostConfig"].get("GroupAdd") or []]
+        user = users.resolve(merged, c.Config.User or "0")
+        extra = [users.group_id(merged, g) for g in c.HostConfig.GroupAdd or []]
     except InvalidArgument as err:
         raise InvalidArgument(f"unable to start container process: {err}") from err
     return user[0], user[1], user[2] + [g for g in extra if g not in user[2]]

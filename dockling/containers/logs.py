@@ -13,6 +13,7 @@ import os
 import time
 
 from dockling import clock
+from dockling.containers.model import LogConfig
 from dockling.errors import InvalidArgument
 from dockling.formats.stdcopy import STDERR, STDOUT, frame
 from dockling.units import ram_in_bytes
@@ -76,10 +77,10 @@ _JSON_FILE_OPTS = ("max-size", "max-file", "compress", "labels", "labels-regex",
                    "env-regex", "tag")
 
 
-def rotation(log_config: dict) -> tuple[int, int]:
+def rotation(log_config: LogConfig) -> tuple[int, int]:
     """Check a LogConfig; json-file's (max-size bytes or -1, max-file)."""
-    kind = log_config.get("Type") or "json-file"
-    opts = log_config.get("Config") or {}
+    kind = log_config.Type or "json-file"
+    opts = log_config.Config or {}  # the driver's options: a map, as in Go
     if kind not in _DRIVERS:
         raise InvalidArgument(f'logger: no log driver named \'{kind}\' is registered')
     for key in opts:

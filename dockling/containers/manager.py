@@ -5,7 +5,8 @@ the network manager, the runtime, the paths) and hands each call to the part
 that does it. It never speaks HTTP: the API layer translates requests into
 these calls.
 
-    records.py    the SQLite rows, names, lookups, ps's filters and rows
+    model.py      the typed record (docker's ContainerJSON) and request types
+    records.py    the SQLite rows, names, lookups, ps's filters
     create.py     docker create: the body checked, the record made
     lifecycle.py  start, stop, kill, pause, update, remove
     monitor.py    exits, health checks, waiters; reconcile at daemon start
@@ -34,6 +35,9 @@ from dockling.containers import records, top
 from dockling.containers.attach import Attach, Attachments
 from dockling.containers.execs import Execs, demux_text
 from dockling.containers.lifecycle import Lifecycle
+from dockling.containers.model import (Container, CreateRequest, EndpointSettings, Exec,
+                                       ExecConfig, HealthcheckResult, HealthConfig,
+                                       UpdateConfig)
 from dockling.containers.monitor import Monitor
 from dockling.containers.restart import Scheduler
 from dockling.images.store import ImageStore
@@ -79,11 +83,11 @@ class ContainerManager:
         self.attachments = Attachments(self)
 
     # -- records -------------------------------------------------------------------
-    def get(self, ref: str) -> dict:
+    def get(self, ref: str) -> Container:
         """By full ID, name (with or without /), or unique ID prefix."""
         return self.records.get(ref)
 
-    def all(self) -> list[dict]:
+    def all(self) -> list[Container]:
         return self.records.all()
 
     def users_of_image(self, image_id: str) -> list[tuple[str, bool]]:
@@ -95,31 +99,27 @@ class ContainerManager:
     def network_users(self, network_name: str) -> list[str]:
         return self.records.network_users(network_name)
 
-    def summaries(self, all_: bool, filters: dict[str, list[str]],
-                  limit: int = -1) -> list[dict]:
-        return self.records.summaries(all_, filters, self.images, limit)
+    def listed(self, all_: bool, filters: dict[str, list[str]],
+               limit: int = -1) -> list[tuple[Container, list[str]]]:
+        """docker ps's containers, each with the names links give it."""
+        return self.records.listed(all_, filters, self.images, limit)
 
-    def inspect(self, ref: str) -> dict:
-        return self.records.inspect(ref)
-
-    def summary(self, c: dict, link_names: list[str] = ()) -> dict:
-        return records.summary(c, link_names)
-
-    def list(self, all_: bool, filters: dict[str, list[str]], limit: int = -1) -> list[dict]:
+    def list(self, all_: bool, filters: dict[str, list[str]],
+             limit: int = -1) -> list[Container]:
         return self.records.list(all_, filters, self.images, limit)
 
     def rename(self, ref: str, new: str) -> None:
         self.records.rename(ref, new)
 
-    def emit(self, c: dict, action: str, **extra: str) -> None:
+    def emit(self, c: Container, action: str, **extra: str) -> None:
         self.records.emit(c, action, **extra)
 
-    def create(self, body: dict, name: str | None, warnings: list[str] | None = None,
-               image_volumes: bool = True) -> dict:
+    def create(self, body: CreateRequest, name: str | None,
+               warnings: list[str] | None = None, image_volumes: bool = True) -> Container:
         return creation.create(self, body, name, warnings, image_volumes)
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> dict:
+    async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> Container:
         return await self.lifecycle.start(ref, by_policy, trace)
 
     def trace(self, ref: str) -> list[dict]:
@@ -144,7 +144,7 @@ class ContainerManager:
     def unpause(self, ref: str) -> None:
         self.lifecycle.unpause(ref)
 
-    def update(self, ref: str, changes: dict) -> None:
+    def update(self, ref: str, changes: UpdateConfig) -> None:
         self.lifecycle.update(ref, changes)
 
     def remove_link(self, ref: str) -> None:
@@ -168,10 +168,11 @@ class ContainerManager:
     def check_waitable(self, ref: str) -> None:
         self.monitor.check_waitable(ref)
 
-    def healthcheck(self, c: dict, img=None) -> dict | None:
+    def healthcheck(self, c: Container, img=None) -> HealthConfig | None:
         return self.monitor.healthcheck(c, img)
 
-    def health_result(self, cid: str, check: dict, started: float, result: dict) -> bool:
+    def health_result(self, cid: str, check: HealthConfig, started: float,
+                      result: HealthcheckResult) -> bool:
         return self.monitor.health_result(cid, check, started, result)
 
     async def probe(self, cid: str, argv: list[str], timeout: float) -> tuple[int, str]:
@@ -184,19 +185,16 @@ class ContainerManager:
         self.restarts.start_at_boot()
 
     # -- exec ----------------------------------------------------------------------------
-    def exec_create(self, ref: str, body: dict) -> str:
+    def exec_create(self, ref: str, body: ExecConfig) -> str:
         return self.execs.create(ref, body)
 
-    def exec_get(self, eid: str) -> dict:
+    def exec_get(self, eid: str) -> Exec:
         return self.execs.get(eid)
 
-    def exec_inspect(self, eid: str) -> dict:
-        return self.execs.inspect(eid)
-
-    def exec_startable(self, eid: str) -> dict:
+    def exec_startable(self, eid: str) -> Exec:
         return self.execs.startable(eid)
 
-    def exec_detach_keys(self, ex: dict) -> bytes | None:
+    def exec_detach_keys(self, ex: Exec) -> bytes | None:
         return self.execs.detach_keys(ex)
 
     async def exec_start(self, eid: str, frame: bool):
@@ -208,11 +206,11 @@ class ContainerManager:
     async def exec_detached(self, eid: str, reader: asyncio.StreamReader, writer) -> None:
         await self.execs.detached(eid, reader, writer)
 
-    def exec_process(self, ex: dict) -> dict:
+    def exec_process(self, ex: Exec) -> dict:
         return self.execs.process(ex)
 
     # -- attach / logs ---------------------------------------------------------------------
-    def log_path(self, ref: str) -> tuple[dict, str]:
+    def log_path(self, ref: str) -> tuple[Container, str]:
         return self.attachments.log_path(ref)
 
     def logs(self, ref: str, **kw):
@@ -231,7 +229,7 @@ class ContainerManager:
     def changes(self, ref: str) -> list[dict]:
         return commits.changes(self, ref)
 
-    def paused_for(self, c: dict, pause: bool = True):
+    def paused_for(self, c: Container, pause: bool = True):
         return commits.paused_for(self, c, pause)
 
     def commit(self, ref: str, repo: str | None, tag: str | None, comment: str = "",
@@ -239,7 +237,7 @@ class ContainerManager:
                config: dict | None = None, pause: bool = True) -> str:
         return commits.commit(self, ref, repo, tag, comment, author, changes, config, pause)
 
-    def size_rw(self, c: dict) -> int:
+    def size_rw(self, c: Container) -> int:
         return pruning.size_rw(self, c)
 
     def prune_sizes(self, filters: dict[str, list[str]]) -> dict[str, int]:
@@ -252,13 +250,13 @@ class ContainerManager:
     def top(self, ref: str, ps_args: str = "") -> dict:
         return top.top(self, ref, ps_args)
 
-    def stats_sample(self, c: dict) -> tuple[dict, int]:
+    def stats_sample(self, c: Container) -> tuple[dict, int]:
         return top.stats_sample(self, c)
 
     def stats_reading(self, cid: str, previous, mem_total: int):
         return top.stats_reading(self, cid, previous, mem_total)
 
-    async def connect(self, ref: str, network: str, endpoint: dict) -> None:
+    async def connect(self, ref: str, network: str, endpoint: EndpointSettings) -> None:
         await connects.connect(self, ref, network, endpoint)
 
     def disconnect(self, ref: str, network: str, force: bool = False) -> None:

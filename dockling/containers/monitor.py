@@ -17,12 +17,10 @@ import os
 import shutil
 import signal
 
-import msgspec
-
 from dockling import background, clock
 from dockling.containers import health, model, restart
 from dockling.containers.lifecycle import remove_dirs
-from dockling.containers.model import Status
+from dockling.containers.model import Container, HealthcheckResult, HealthConfig, Status
 from dockling.errors import Conflict, NotFound
 from dockling.runtime.state import process_start_time
 from dockling.shim.client import ShimClient
@@ -45,7 +43,7 @@ class Monitor:
         self.recent_exits: dict[str, int] = {}
 
     # -- watching ----------------------------------------------------------------------
-    def watch(self, cid: str, check: dict | None) -> None:
+    def watch(self, cid: str, check: HealthConfig | None) -> None:
         """Follow a running container: its exit, and its health check if it has one."""
         old = self.watchers.get(cid)
         if old is not None and not old.done():
@@ -64,22 +62,22 @@ class Monitor:
         if mon is not None:
             mon.stop()
 
-    def healthcheck(self, c: dict, img=None) -> dict | None:
+    def healthcheck(self, c: Container, img=None) -> HealthConfig | None:
         """The container's health check (its own over its image's), or None."""
-        img = img or self.m.images.load(c["Image"])
-        return health.effective(c["Config"].get("Healthcheck"),
-                                msgspec.to_builtins(img.container_config.Healthcheck))
+        img = img or self.m.images.load(c.Image)
+        return health.effective(c.Config.Healthcheck, img.container_config.Healthcheck)
 
-    def health_result(self, cid: str, check: dict, started: float, result: dict) -> bool:
+    def health_result(self, cid: str, check: HealthConfig, started: float,
+                      result: HealthcheckResult) -> bool:
         """Record a probe's result; False once the container is gone or stopped."""
         records = self.m.records
         try:
             c = records.get(cid)
         except NotFound:
             return False
-        if c["State"]["Status"] != Status.RUNNING.value or "Health" not in c["State"]:
+        if c.State.Status != Status.RUNNING.value or c.State.Health is None:
             return False
-        changed = health.record(c["State"]["Health"], check, started, result)
+        changed = health.record(c.State.Health, check, started, result)
         records.save(c)
         if changed:
             records.emit(c, f"health_status: {changed}")
@@ -115,12 +113,13 @@ class Monitor:
             c = m.records.get(cid)
         except NotFound:
             return
-        st = c["State"]
+        st = c.State
         log.debug("container %s exited: %s", cid[:12], result)
         model.set_status(st, Status.EXITED)
-        st.update(Pid=0, ExitCode=result.get("ExitCode", 255),
-                  FinishedAt=result.get("FinishedAt") or clock.now(),
-                  OOMKilled=bool(result.get("OOMKilled")), Error=result.get("Error", ""))
+        # result: the shim's wait reply or exit.json (its JSON, not a record)
+        st.Pid, st.ExitCode = 0, result.get("ExitCode", 255)
+        st.FinishedAt = result.get("FinishedAt") or clock.now()
+        st.OOMKilled, st.Error = bool(result.get("OOMKilled")), result.get("Error", "")
         m.networks.detach(c)
         m.records.save(c)
         m.lifecycle.unmount(c)
@@ -131,22 +130,21 @@ class Monitor:
         # renamed aside now, deleted in a worker thread: not on the loop, where many
         # exits at once (rm -f of many) would wait for each other's rmtree
         background.remove_tree(m.paths.run(cid))
-        m.records.emit(c, "die", exitCode=str(st["ExitCode"]))
+        m.records.emit(c, "die", exitCode=str(st.ExitCode))
         self.watchers.pop(cid, None)  # this task: not cancelled by the remove below
         mon = self.health_monitors.pop(cid, None)
         if mon is not None:
             mon.stop()
-        again = not c["HostConfig"].get("AutoRemove") and restart.should_restart(
-            c["HostConfig"].get("RestartPolicy") or {}, st["ExitCode"], c["RestartCount"],
-            bool(c.get("HasBeenManuallyStopped")))
-        self.wake_waiters(cid, st["ExitCode"], restarting=again)
+        again = not c.HostConfig.AutoRemove and restart.should_restart(
+            c.HostConfig.RestartPolicy, st.ExitCode, c.RestartCount, c._ManuallyStopped)
+        self.wake_waiters(cid, st.ExitCode, restarting=again)
         if again:
-            started = clock.parse(st["StartedAt"])
-            finished = clock.parse(st["FinishedAt"])
+            started = clock.parse(st.StartedAt)
+            finished = clock.parse(st.FinishedAt)
             ran = (finished - started).total_seconds() if started and finished else 0.0
             m.restarts.after_exit(c, ran)
-        if c["HostConfig"].get("AutoRemove"):
-            self.remember_exit(cid, st["ExitCode"])
+        if c.HostConfig.AutoRemove:
+            self.remember_exit(cid, st.ExitCode)
             m.lifecycle.remove(cid, force=True, volumes=True)
 
     def remember_exit(self, cid: str, code: int) -> None:
@@ -191,14 +189,14 @@ class Monitor:
             if ref in self.recent_exits and condition != "next-exit":
                 return self.recent_exits[ref]
             raise
-        cid = c["Id"]
-        if condition in ("next-exit", "removed") or c["State"]["Running"]:
+        cid = c.Id
+        if condition in ("next-exit", "removed") or c.State.Running:
             # moby: a restart (SetRestarting) wakes not-running and next-exit waiters;
             # only "removed" waits on through restarts
             code = await self.exit_future(cid, condition == "removed")
         else:
-            code = c["State"]["ExitCode"]
-        if condition == "removed" and c["HostConfig"].get("AutoRemove"):
+            code = c.State.ExitCode
+        if condition == "removed" and c.HostConfig.AutoRemove:
             while True:
                 try:
                     records.get(cid)
@@ -214,14 +212,14 @@ class Monitor:
         behind is removed."""
         m = self.m
         records = m.records.all()
-        self.remove_orphans({c["Id"] for c in records})
+        self.remove_orphans({c.Id for c in records})
         for c in records:
-            if c["State"]["Status"] == Status.CREATED.value:
+            if c.State.Status == Status.CREATED.value:
                 self._end_unreported_start(c)
                 continue
-            if c["State"]["Status"] not in (Status.RUNNING.value, Status.PAUSED.value):
+            if c.State.Status not in (Status.RUNNING.value, Status.PAUSED.value):
                 continue
-            cid = c["Id"]
+            cid = c.Id
             run = m.paths.run(cid)
             shim_pid = _read_int(os.path.join(run, "shim.pid"))
             if shim_pid and process_start_time(shim_pid) is not None and os.path.exists(
@@ -232,12 +230,12 @@ class Monitor:
                 continue
             self.exited(cid, self.read_exit(cid) or self.shim_lost(cid))
 
-    def _end_unreported_start(self, c: dict) -> None:
+    def _end_unreported_start(self, c: Container) -> None:
         """A daemon killed during a start leaves a shim that started the container
         with nobody told: its record still says created. End that start (the
         client saw it fail): the container, its shim, mounts and endpoint go."""
         m = self.m
-        cid = c["Id"]
+        cid = c.Id
         run = m.paths.run(cid)
         shim_pid = _read_int(os.path.join(run, "shim.pid"))
         if not os.path.exists(os.path.join(m.paths.runtime_root, cid)) and not shim_pid:
@@ -255,7 +253,7 @@ class Monitor:
         m = self.m
         try:
             m.runtime.delete(cid, force=True)
-        except Exception:  # noqa: BLE001 - nothing of it may be left: go on
+        except Exception:  # nothing of it may be left: go on
             log.exception("deleting %s", cid[:12])
         shim_pid = _read_int(os.path.join(m.paths.run(cid), "shim.pid"))
         if shim_pid and process_start_time(shim_pid) is not None:
@@ -286,8 +284,8 @@ class Monitor:
 
     def live(self) -> set[str]:
         """IDs of the containers whose records say running or paused."""
-        return {c["Id"] for c in self.m.records.all()
-                if c["State"]["Status"] in (Status.RUNNING.value, Status.PAUSED.value)}
+        return {c.Id for c in self.m.records.all()
+                if c.State.Status in (Status.RUNNING.value, Status.PAUSED.value)}
 
 
 def _is_id(name: str) -> bool:

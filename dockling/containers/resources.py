@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from dockling.containers.model import HostConfig, Resources
 from dockling.errors import InvalidArgument
 from dockling.runtime import capabilities
 
@@ -37,11 +38,11 @@ def _online(path: str) -> set[int]:
         return set(range(os.cpu_count() or 1))
 
 
-def discard_unsupported(hc: dict) -> list[str]:
+def discard_unsupported(hc: HostConfig) -> list[str]:
     """Like docker: what this kernel cannot do is dropped with a warning, not refused."""
     warnings = []
-    if hc.get("BlkioWeight") and not _has_blkio_weight():
-        hc["BlkioWeight"] = 0
+    if hc.BlkioWeight and not _has_blkio_weight():
+        hc.BlkioWeight = 0
         warnings.append("Your kernel does not support Block I/O weight or the cgroup is not "
                         "mounted. Weight discarded.")
     return warnings
@@ -71,49 +72,49 @@ def _has_cpu_realtime() -> bool:
     return bool(mount) and os.path.exists(os.path.join(mount, "cpu.rt_period_us"))
 
 
-def validate(hc: dict) -> None:
+def validate(hc: Resources | HostConfig) -> None:
     """docker's create-time checks of the resource fields."""
-    mem = hc.get("Memory") or 0
+    mem = hc.Memory
     if mem and mem < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
-    swap = hc.get("MemorySwap") or 0
+    swap = hc.MemorySwap
     if swap > 0 and mem and swap < mem:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, "
                               "see usage")
     if swap > 0 and not mem:
         raise InvalidArgument("You should always set the Memory limit when using Memoryswap "
                               "limit, see usage")
-    if hc.get("NanoCpus") and (hc.get("CpuQuota") or hc.get("CpuPeriod")):
+    if hc.NanoCpus and (hc.CpuQuota or hc.CpuPeriod):
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    nano = hc.get("NanoCpus") or 0
+    nano = hc.NanoCpus
     ncpu = os.cpu_count() or 1
     if nano < 0 or nano > ncpu * 10**9:
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
-    cpus = hc.get("CpusetCpus") or ""
+    cpus = hc.CpusetCpus
     if cpus:
         want = _cpu_list(cpus)
         have = _online("/sys/devices/system/cpu/online")
         if not want <= have:
             raise InvalidArgument(f"Requested CPUs are not available - requested {cpus}, "
                                   f"available: {_fmt(have)}")
-    rt_period, rt_runtime = hc.get("CpuRealtimePeriod") or 0, hc.get("CpuRealtimeRuntime") or 0
+    rt_period, rt_runtime = hc.CpuRealtimePeriod, hc.CpuRealtimeRuntime
     if (rt_period > 0 or rt_runtime > 0) and not _has_cpu_realtime():
         raise InvalidArgument("Your kernel does not support CPU real-time scheduler")
     if rt_period and rt_runtime and rt_runtime > rt_period:
         raise InvalidArgument("cpu-rt-runtime cannot be higher than cpu-rt-period")
-    weight = hc.get("BlkioWeight") or 0
+    weight = hc.BlkioWeight
     if weight and not 10 <= weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
-    shares = hc.get("CpuShares") or 0
+    shares = hc.CpuShares
     if shares < 0:
         raise InvalidArgument("invalid CPU shares")
-    for u in hc.get("Ulimits") or []:
-        if capabilities.rlimit_number(f"RLIMIT_{u.get('Name', '')}") is None:
-            raise InvalidArgument(f"invalid ulimit type: {u.get('Name')}")
-        if int(u.get("Soft", 0)) > int(u.get("Hard", u.get("Soft", 0))):
+    for u in hc.Ulimits or []:
+        if capabilities.rlimit_number(f"RLIMIT_{u.Name}") is None:
+            raise InvalidArgument(f"invalid ulimit type: {u.Name}")
+        if u.Soft > (u.Hard or u.Soft):  # a missing hard limit is the soft one
             raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard "
-                                  f"limit: {u.get('Soft')} > {u.get('Hard')}")
+                                  f"limit: {u.Soft} > {u.Hard}")
 
 
 def _fmt(cpus: set[int]) -> str:
@@ -122,54 +123,53 @@ def _fmt(cpus: set[int]) -> str:
         map(str, s))
 
 
-def oci_resources(hc: dict) -> dict:
+def oci_resources(hc: HostConfig) -> dict:
     """The resources part of config.json (devices are added by the caller)."""
     r: dict = {}
     cpu: dict = {}
-    if hc.get("CpuShares"):
-        cpu["shares"] = hc["CpuShares"]
-    if hc.get("NanoCpus"):
+    if hc.CpuShares:
+        cpu["shares"] = hc.CpuShares
+    if hc.NanoCpus:
         cpu["period"] = CPU_PERIOD
-        cpu["quota"] = hc["NanoCpus"] * CPU_PERIOD // 10**9
-    if hc.get("CpuPeriod"):
-        cpu["period"] = hc["CpuPeriod"]
-    if hc.get("CpuQuota"):
-        cpu["quota"] = hc["CpuQuota"]
-    if hc.get("CpusetCpus"):
-        cpu["cpus"] = hc["CpusetCpus"]
-    if hc.get("CpusetMems"):
-        cpu["mems"] = hc["CpusetMems"]
-    if hc.get("CpuRealtimePeriod"):
-        cpu["realtimePeriod"] = hc["CpuRealtimePeriod"]
-    if hc.get("CpuRealtimeRuntime"):
-        cpu["realtimeRuntime"] = hc["CpuRealtimeRuntime"]
+        cpu["quota"] = hc.NanoCpus * CPU_PERIOD // 10**9
+    if hc.CpuPeriod:
+        cpu["period"] = hc.CpuPeriod
+    if hc.CpuQuota:
+        cpu["quota"] = hc.CpuQuota
+    if hc.CpusetCpus:
+        cpu["cpus"] = hc.CpusetCpus
+    if hc.CpusetMems:
+        cpu["mems"] = hc.CpusetMems
+    if hc.CpuRealtimePeriod:
+        cpu["realtimePeriod"] = hc.CpuRealtimePeriod
+    if hc.CpuRealtimeRuntime:
+        cpu["realtimeRuntime"] = hc.CpuRealtimeRuntime
     if cpu:
         r["cpu"] = cpu
     mem: dict = {}
-    if hc.get("Memory"):
-        mem["limit"] = hc["Memory"]
-        swap = hc.get("MemorySwap") or 0
+    if hc.Memory:
+        mem["limit"] = hc.Memory
+        swap = hc.MemorySwap
         # docker: swap unset means as much swap as memory (limit + swap = 2x)
-        mem["swap"] = -1 if swap == -1 else (swap or 2 * hc["Memory"])
-    if hc.get("MemoryReservation"):
-        mem["reservation"] = hc["MemoryReservation"]
-    if hc.get("OomKillDisable"):
+        mem["swap"] = -1 if swap == -1 else (swap or 2 * hc.Memory)
+    if hc.MemoryReservation:
+        mem["reservation"] = hc.MemoryReservation
+    if hc.OomKillDisable:
         mem["disableOOMKiller"] = True
     if mem:
         r["memory"] = mem
-    pids = hc.get("PidsLimit")
+    pids = hc.PidsLimit
     if pids:
         r["pids"] = {"limit": pids if pids > 0 else -1}
-    if hc.get("BlkioWeight"):
-        r["blockIO"] = {"weight": hc["BlkioWeight"]}
+    if hc.BlkioWeight:
+        r["blockIO"] = {"weight": hc.BlkioWeight}
     return r
 
 
-def rlimits(hc: dict) -> list[dict]:
+def rlimits(hc: HostConfig) -> list[dict]:
     """--ulimit name=soft[:hard] -> OCI rlimits (RLIMIT_NOFILE ...)."""
     out = []
-    for u in hc.get("Ulimits") or []:
-        name = str(u.get("Name", "")).upper()
-        out.append({"type": f"RLIMIT_{name}", "soft": int(u.get("Soft", 0)),
-                    "hard": int(u.get("Hard", u.get("Soft", 0)))})
+    for u in hc.Ulimits or []:
+        out.append({"type": f"RLIMIT_{u.Name.upper()}", "soft": u.Soft,
+                    "hard": u.Hard or u.Soft})
     return out

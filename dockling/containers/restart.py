@@ -18,7 +18,7 @@ import logging
 
 from dockling import background
 from dockling.containers import model
-from dockling.containers.model import Status
+from dockling.containers.model import Container, RestartPolicy, Status
 from dockling.errors import InvalidArgument, NotFound
 
 log = logging.getLogger("dockling.containers")
@@ -29,9 +29,9 @@ MAX_DELAY = 60.0
 RESET_AFTER = 10.0
 
 
-def validate(policy: dict) -> None:
-    name = policy.get("Name") or "no"
-    count = policy.get("MaximumRetryCount") or 0
+def validate(policy: RestartPolicy) -> None:
+    name = policy.Name or "no"
+    count = policy.MaximumRetryCount
     if name not in POLICIES:
         raise InvalidArgument(f"invalid restart policy: unknown policy '{name}'; use one of "
                               "'no', 'always', 'on-failure', or 'unless-stopped'")
@@ -42,21 +42,21 @@ def validate(policy: dict) -> None:
                               "with 'on-failure'")
 
 
-def should_restart(policy: dict, exit_code: int, restart_count: int,
+def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int,
                    manually_stopped: bool) -> bool:
-    name = policy.get("Name") or "no"
+    name = policy.Name or "no"
     if manually_stopped or name == "no":
         return False
     if name == "on-failure":
-        limit = policy.get("MaximumRetryCount") or 0
+        limit = policy.MaximumRetryCount
         return exit_code != 0 and (limit == 0 or restart_count < limit)
     return True
 
 
-def start_at_boot(policy: dict, exit_code: int, restart_count: int,
+def start_at_boot(policy: RestartPolicy, exit_code: int, restart_count: int,
                   manually_stopped: bool) -> bool:
     """At daemon start ``always`` wins even over a user's stop (docker's rule)."""
-    if (policy.get("Name") or "no") == "always":
+    if policy.Name == "always":
         return True
     return should_restart(policy, exit_code, restart_count, manually_stopped)
 
@@ -76,18 +76,18 @@ class Scheduler:
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.backoff: dict[str, float] = {}
 
-    def after_exit(self, c: dict, ran_for: float) -> None:
+    def after_exit(self, c: Container, ran_for: float) -> None:
         """The policy restarts ``c``, which ran ``ran_for`` seconds: schedule it."""
-        self.schedule(c, next_delay(self.backoff.get(c["Id"]), ran_for))
+        self.schedule(c, next_delay(self.backoff.get(c.Id), ran_for))
 
-    def schedule(self, c: dict, delay: float) -> None:
-        cid = c["Id"]
+    def schedule(self, c: Container, delay: float) -> None:
+        cid = c.Id
         self.cancel(cid)
         self.backoff[cid] = delay
-        model.set_status(c["State"], Status.RESTARTING)
+        model.set_status(c.State, Status.RESTARTING)
         self.m.records.save(c)
         log.debug("restarting %s in %.1f s (policy %s)", cid[:12], delay,
-                  c["HostConfig"]["RestartPolicy"]["Name"])
+                  c.HostConfig.RestartPolicy.Name)
         self.pending[cid] = asyncio.get_running_loop().call_later(
             delay, lambda: background.spawn(self._restart(cid), f"restart {cid[:12]}"))
 
@@ -107,28 +107,28 @@ class Scheduler:
             c = m.records.get(cid)
         except NotFound:
             return
-        if c["State"]["Status"] != Status.RESTARTING.value:
+        if c.State.Status != Status.RESTARTING.value:
             return
-        model.set_status(c["State"], Status.EXITED)
-        c["RestartCount"] = c.get("RestartCount", 0) + 1
+        model.set_status(c.State, Status.EXITED)
+        c.RestartCount += 1
         m.records.save(c)
         try:
             await m.lifecycle.start(cid, by_policy=True)
         except Exception as err:  # noqa: BLE001 - a failed restart is recorded, not raised
             log.warning("restart of %s failed: %s", cid[:12], err)
             c = m.records.get(cid)
-            if should_restart(c["HostConfig"]["RestartPolicy"], c["State"]["ExitCode"],
-                              c["RestartCount"], bool(c.get("HasBeenManuallyStopped"))):
+            if should_restart(c.HostConfig.RestartPolicy, c.State.ExitCode, c.RestartCount,
+                              c._ManuallyStopped):
                 self.schedule(c, next_delay(self.backoff.get(cid), 0))
             else:
-                m.monitor.wake_waiters(cid, c["State"]["ExitCode"], restarting=False)
+                m.monitor.wake_waiters(cid, c.State.ExitCode, restarting=False)
 
     def start_at_boot(self) -> None:
         """Daemon start: restart what the policies say, finish pending restarts."""
         for c in self.m.records.all():
-            st = c["State"]
-            pending = st["Status"] == Status.RESTARTING.value
-            if pending or (st["Status"] == Status.EXITED.value and start_at_boot(
-                    c["HostConfig"].get("RestartPolicy") or {}, st["ExitCode"],
-                    c.get("RestartCount", 0), bool(c.get("HasBeenManuallyStopped")))):
+            st = c.State
+            pending = st.Status == Status.RESTARTING.value
+            if pending or (st.Status == Status.EXITED.value and start_at_boot(
+                    c.HostConfig.RestartPolicy, st.ExitCode, c.RestartCount,
+                    c._ManuallyStopped)):
                 self.schedule(c, 0)

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 
+from dockling.containers.model import DeviceMapping, HostConfig
 from dockling.errors import InvalidArgument
 from dockling.runtime import capabilities
 
@@ -27,11 +28,11 @@ def _norm(name: str, field: str) -> str:
     return n
 
 
-def capability_set(default: list[str], hc: dict) -> list[str]:
-    if hc.get("Privileged"):
+def capability_set(default: list[str], hc: HostConfig) -> list[str]:
+    if hc.Privileged:
         return capabilities.available()
-    add = [_norm(c, "CapAdd") for c in hc.get("CapAdd") or []]
-    drop = [_norm(c, "CapDrop") for c in hc.get("CapDrop") or []]
+    add = [_norm(c, "CapAdd") for c in hc.CapAdd or []]
+    drop = [_norm(c, "CapDrop") for c in hc.CapDrop or []]
     if "ALL" in add:
         caps = capabilities.available()
     else:
@@ -93,30 +94,30 @@ def docker_profile_to_oci(profile: dict) -> dict:
     return out
 
 
-def oci_devices(entries: list[dict]) -> tuple[list[dict], list[dict]]:
+def oci_devices(entries: list[DeviceMapping]) -> tuple[list[dict], list[dict]]:
     """HostConfig.Devices -> (linux.devices, device cgroup allow rules)."""
     devs, rules = [], []
     for e in entries:
         try:
-            st = os.stat(e["PathOnHost"])
+            st = os.stat(e.PathOnHost)
         except OSError as err:
             raise InvalidArgument(f"error gathering device information while adding custom "
-                                  f"device \"{e['PathOnHost']}\": no such file or "
+                                  f"device \"{e.PathOnHost}\": no such file or "
                                   "directory") from err
         if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
             raise InvalidArgument(f"error gathering device information while adding custom "
-                                  f"device \"{e['PathOnHost']}\": not a device node")
+                                  f"device \"{e.PathOnHost}\": not a device node")
         typ = "c" if stat.S_ISCHR(st.st_mode) else "b"
         major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        devs.append({"type": typ, "path": e.get("PathInContainer") or e["PathOnHost"],
+        devs.append({"type": typ, "path": e.PathInContainer or e.PathOnHost,
                      "major": major, "minor": minor, "fileMode": stat.S_IMODE(st.st_mode),
                      "uid": st.st_uid, "gid": st.st_gid})
         rules.append({"allow": True, "type": typ, "major": major, "minor": minor,
-                      "access": e.get("CgroupPermissions") or "rwm"})
+                      "access": e.CgroupPermissions or "rwm"})
     return devs, rules
 
 
-def host_devices() -> list[dict]:
+def host_devices() -> list[DeviceMapping]:
     """Every char/block device directly under the host's /dev (for --privileged)."""
     out = []
     for name in sorted(os.listdir("/dev")):
@@ -126,5 +127,5 @@ def host_devices() -> list[dict]:
         except OSError:
             continue
         if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            out.append({"PathOnHost": path, "PathInContainer": path, "CgroupPermissions": "rwm"})
+            out.append(DeviceMapping(path, path, "rwm"))
     return out

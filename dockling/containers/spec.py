@@ -8,7 +8,7 @@ default seccomp profile, the hosts/hostname/resolv.conf binds.
 from __future__ import annotations
 
 from dockling.containers import resources, security
-from dockling.images.model import ContainerConfig
+from dockling.containers.model import Config, Container, HostConfig
 from dockling.runtime import seccomp_profiles
 from dockling.runtime.defaults import ALLOWED_DEVICES
 
@@ -35,24 +35,24 @@ MOUNT_STUBS = frozenset({"dev", "proc", "sys", "etc/hosts", "etc/hostname",
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
-def command(config: dict, image_config: ContainerConfig) -> list[str]:
-    entry = config.get("Entrypoint") if config.get("Entrypoint") is not None else \
+def command(config: Config, image_config: Config) -> list[str]:
+    entry = config.Entrypoint if config.Entrypoint is not None else \
         image_config.Entrypoint
-    cmd = config.get("Cmd")
-    if cmd is None and config.get("Entrypoint") is None:
+    cmd = config.Cmd
+    if cmd is None and config.Entrypoint is None:
         cmd = image_config.Cmd
     return list(entry or []) + list(cmd or [])
 
 
-def environment(config: dict, image_config: ContainerConfig) -> list[str]:
+def environment(config: Config, image_config: Config) -> list[str]:
     env: dict[str, str] = {}
-    for kv in (image_config.Env or []) + (config.get("Env") or []):
+    for kv in (image_config.Env or []) + (config.Env or []):
         k, _, _ = kv.partition("=")
         env[k] = kv
     if "PATH" not in env:
         env = {"PATH": DEFAULT_PATH, **env}
-    env.setdefault("HOSTNAME", f"HOSTNAME={config.get('Hostname', '')}")
-    if config.get("Tty"):
+    env.setdefault("HOSTNAME", f"HOSTNAME={config.Hostname}")
+    if config.Tty:
         env.setdefault("TERM", "TERM=xterm")
     return list(env.values())
 
@@ -60,7 +60,7 @@ def environment(config: dict, image_config: ContainerConfig) -> list[str]:
 _NS_MODES = {"pid": "PidMode", "ipc": "IpcMode", "uts": "UTSMode", "network": "NetworkMode"}
 
 
-def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
+def namespaces(hc: HostConfig, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
     """docker's --pid/--ipc/--uts/--network modes -> OCI namespaces.
 
     host: none of our own; container:X: join X's (``joins`` holds the paths);
@@ -68,30 +68,30 @@ def namespaces(hc: dict, joins: dict[str, str], cgroup_v2: bool) -> list[dict]:
     """
     ns = [{"type": "mount"}]
     for typ, key in _NS_MODES.items():
-        mode = hc.get(key) or ""
+        mode = getattr(hc, key)
         if mode == "host":
             continue
         if typ in joins:
             ns.append({"type": typ, "path": joins[typ]})
         else:
             ns.append({"type": typ})
-    if cgroup_v2 and (hc.get("CgroupnsMode") or "private") == "private":
+    if cgroup_v2 and (hc.CgroupnsMode or "private") == "private":
         ns.append({"type": "cgroup"})  # docker: private cgroupns on v2, host on v1
-    elif hc.get("CgroupnsMode") == "private":
+    elif hc.CgroupnsMode == "private":
         ns.append({"type": "cgroup"})
     return ns
 
 
-def build(c: dict, image_config: ContainerConfig, *, rootfs: str, user: tuple[int, int, list[int]],
+def build(c: Container, image_config: Config, *, rootfs: str, user: tuple[int, int, list[int]],
           cgroups_path: str, cgroup_v2: bool, joins: dict[str, str] | None = None,
           user_mounts: list[dict] | None = None, init_path: str | None = None) -> dict:
     """``user_mounts``: the OCI mounts of -v/--mount; they replace a default at
     the same destination (a volume on /dev/shm, a bind on /etc/hosts)."""
-    cfg = c["Config"]
-    hc = c["HostConfig"]
+    cfg = c.Config
+    hc = c.HostConfig
     caps = security.capability_set(DEFAULT_CAPS, hc)
-    sec = security.parse_security_opts(hc.get("SecurityOpt") or [])
-    privileged = bool(hc.get("Privileged"))
+    sec = security.parse_security_opts(hc.SecurityOpt or [])
+    privileged = bool(hc.Privileged)
     ns = namespaces(hc, joins or {}, cgroup_v2)
     own_uts = any(n["type"] == "uts" and not n.get("path") for n in ns)
     uid, gid, groups = user
@@ -110,16 +110,16 @@ def build(c: dict, image_config: ContainerConfig, *, rootfs: str, user: tuple[in
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
          "options": ["nosuid", "noexec", "nodev", "mode=1777",
-                     f"size={hc.get('ShmSize') or 67108864}"]},
+                     f"size={hc.ShmSize or 67108864}"]},
     ]
-    for dest, opts in (hc.get("Tmpfs") or {}).items():
+    for dest, opts in (hc.Tmpfs or {}).items():
         mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
                        "options": ["nosuid", "nodev", "noexec"] + [o for o in opts.split(",")
                                                                   if o]})
     for dest, key in (("/etc/resolv.conf", "ResolvConfPath"), ("/etc/hostname", "HostnamePath"),
                       ("/etc/hosts", "HostsPath")):
-        if c.get(key):
-            mounts.append({"destination": dest, "type": "bind", "source": c[key],
+        if getattr(c, key):
+            mounts.append({"destination": dest, "type": "bind", "source": getattr(c, key),
                            "options": ["rbind", "rprivate"]})
     user_mounts = list(user_mounts or [])
     args = command(cfg, image_config)
@@ -132,7 +132,7 @@ def build(c: dict, image_config: ContainerConfig, *, rootfs: str, user: tuple[in
     devices = [{"allow": False, "access": "rwm"}]
     devices += [{"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
                 for t, ma, mi in ALLOWED_DEVICES]
-    wanted = list(hc.get("Devices") or [])
+    wanted = list(hc.Devices or [])
     if privileged:
         wanted = security.host_devices() + wanted
         devices = [{"allow": True, "access": "rwm"}]
@@ -145,28 +145,28 @@ def build(c: dict, image_config: ContainerConfig, *, rootfs: str, user: tuple[in
     else:
         seccomp = seccomp_profiles.docker_default(caps)
     process = {
-        "terminal": bool(cfg.get("Tty")),
+        "terminal": bool(cfg.Tty),
         "user": {"uid": uid, "gid": gid, "additionalGids": groups},
         "args": args,
         "env": environment(cfg, image_config),
-        "cwd": cfg.get("WorkingDir") or image_config.WorkingDir or "/",
+        "cwd": cfg.WorkingDir or image_config.WorkingDir or "/",
         "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted")},
         "noNewPrivileges": sec.no_new_privs,
-        "oomScoreAdj": hc.get("OomScoreAdj") or 0,
+        "oomScoreAdj": hc.OomScoreAdj,
         "rlimits": resources.rlimits(hc),
     }
     return {
         "ociVersion": "1.0.2",
         "process": process,
-        "root": {"path": rootfs, "readonly": bool(hc.get("ReadonlyRootfs"))},
-        "hostname": cfg.get("Hostname", "") if own_uts else "",
-        "domainname": cfg.get("Domainname", "") if own_uts else "",
+        "root": {"path": rootfs, "readonly": bool(hc.ReadonlyRootfs)},
+        "hostname": cfg.Hostname if own_uts else "",
+        "domainname": cfg.Domainname if own_uts else "",
         "mounts": mounts,
         "linux": {
             "namespaces": ns,
             "cgroupsPath": cgroups_path,
             "resources": {"devices": devices, **resources.oci_resources(hc)},
-            "sysctl": dict(hc.get("Sysctls") or {}),
+            "sysctl": dict(hc.Sysctls or {}),
             "maskedPaths": [] if privileged else MASKED_PATHS,
             "readonlyPaths": [] if privileged else READONLY_PATHS,
             "devices": linux_devices,

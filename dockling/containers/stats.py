@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from dockling import clock
+from dockling.containers.model import Container
 
 
 def system_cpu_ns() -> int:
@@ -62,7 +63,7 @@ def _cpu(sample: dict | None, system: int) -> dict:
             "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
 
 
-def document(c: dict, sample: dict, system: int, previous: tuple[dict, int, str] | None,
+def document(c: Container, sample: dict, system: int, previous: tuple[dict, int, str] | None,
              mem_total: int) -> dict:
     """The stats JSON of one reading; ``previous`` = (sample, system, read time)."""
     limit = sample["mem_limit"]
@@ -70,7 +71,7 @@ def document(c: dict, sample: dict, system: int, previous: tuple[dict, int, str]
         limit = mem_total  # docker shows the host's memory for "no limit"
     pre_sample, pre_system, pre_read = previous if previous else (None, 0, clock.ZERO)
     return {
-        "name": c["Name"], "id": c["Id"], "read": clock.now(), "preread": pre_read,
+        "name": c.Name, "id": c.Id, "read": clock.now(), "preread": pre_read,
         "pids_stats": {"current": sample["pids_current"],
                        **({"limit": sample["pids_limit"]} if sample["pids_limit"] else {})},
         "blkio_stats": {"io_service_bytes_recursive": [
@@ -83,13 +84,13 @@ def document(c: dict, sample: dict, system: int, previous: tuple[dict, int, str]
         "memory_stats": {"usage": sample["mem_usage"], "max_usage": sample["mem_max_usage"],
                          "stats": sample["mem_stat"], "failcnt": sample["mem_failcnt"],
                          "limit": limit},
-        "networks": networks(c["State"]["Pid"]) if c["State"]["Pid"] else {},
+        "networks": networks(c.State.Pid) if c.State.Pid else {},
     }
 
 
-def zero(c: dict) -> dict:
+def zero(c: Container) -> dict:
     """The document docker sends for a container that is not running."""
-    return {"name": c["Name"], "id": c["Id"], "read": clock.ZERO, "preread": clock.ZERO,
+    return {"name": c.Name, "id": c.Id, "read": clock.ZERO, "preread": clock.ZERO,
             "pids_stats": {}, "blkio_stats": {"io_service_bytes_recursive": None},
             "num_procs": 0, "storage_stats": {}, "cpu_stats": _cpu(None, 0),
             "precpu_stats": _cpu(None, 0), "memory_stats": {}, "networks": {}}

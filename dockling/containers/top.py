@@ -9,15 +9,16 @@ from __future__ import annotations
 import subprocess
 
 from dockling.containers import stats
+from dockling.containers.model import Container
 from dockling.errors import Conflict, InternalError
 
 
 def top(m, ref: str, ps_args: str = "") -> dict:
     """docker top: the host's ps (with the user's options), rows of this container."""
     c = m.records.get(ref)
-    if not c["State"]["Running"] or c["State"]["Restarting"]:
-        raise Conflict(f"Container {c['Id']} is not running")
-    pids = set(m.runtime.pids(c["Id"]))
+    if not c.State.Running or c.State.Restarting:
+        raise Conflict(f"Container {c.Id} is not running")
+    pids = set(m.runtime.pids(c.Id))
     try:
         out = subprocess.run(["ps", *(ps_args.split() or ["-ef"])], capture_output=True,
                              text=True, check=True, timeout=10).stdout
@@ -40,11 +41,11 @@ def top(m, ref: str, ps_args: str = "") -> dict:
     return {"Titles": titles, "Processes": procs}
 
 
-def stats_sample(m, c: dict) -> tuple[dict, int]:
+def stats_sample(m, c: Container) -> tuple[dict, int]:
     """The container's cgroup counters and the host's CPU time, read together."""
     from dockling.runtime.cgroups import manager_for
 
-    cg = manager_for(f"{m.cgroup_parent}/{c['Id']}", c["Id"])
+    cg = manager_for(f"{m.cgroup_parent}/{c.Id}", c.Id)
     return cg.stats(), stats.system_cpu_ns()
 
 
@@ -52,7 +53,7 @@ def stats_reading(m, cid: str, previous, mem_total: int) -> tuple[dict, tuple | 
     """One stats document and the sample the next one compares with (None once
     the container no longer runs: a zero document, and the stream ends)."""
     cur = m.records.get(cid)
-    if cur["State"]["Status"] not in ("running", "paused"):
+    if cur.State.Status not in ("running", "paused"):
         return stats.zero(cur), None
     sample, system = stats_sample(m, cur)
     doc = stats.document(cur, sample, system, previous, mem_total)

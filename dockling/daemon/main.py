@@ -122,8 +122,7 @@ class Daemon:
         return {
             "LayersSize": sum(i.size for i in imgs),
             "Images": [self.images.summary(i) for i in imgs],
-            "Containers": [{**self.containers.summary(c), "SizeRw": self.containers.size_rw(c)}
-                           for c in self.containers.all()],
+            "Containers": [(c, self.containers.size_rw(c)) for c in self.containers.all()],
             "Volumes": vols, "BuildCache": self.build_cache.records()}
 
     def reconcile(self) -> None:

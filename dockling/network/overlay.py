@@ -36,8 +36,16 @@ import os
 import threading
 
 from dockling.cluster.config import ClusterConfig
-from dockling.cluster.etcd import (Etcd, StoreError, StoreUnavailable, absent, delete_op,
-                                   put_op, unchanged)
+from dockling.cluster.etcd import (
+    Etcd,
+    StoreError,
+    StoreUnavailable,
+    absent,
+    delete_op,
+    put_op,
+    unchanged,
+)
+from dockling.containers.model import Container, EndpointSettings
 from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from dockling.network import ipam, model, overlay_dp
 from dockling.network import store as netstore
@@ -311,20 +319,20 @@ class Overlay:
             self._forget_network(net.Id)
 
     # -- endpoints -------------------------------------------------------------------------------
-    def connect(self, c: dict, net: Network, ep: dict, ifname: str, container_ns: str,
-                host_if: str) -> None:
+    def connect(self, c: Container, net: Network, ep: EndpointSettings, ifname: str,
+                container_ns: str, host_if: str) -> None:
         """Address (by compare-and-swap), veth into the network's sandbox, and the
         endpoint published on this host's lease; fills ``ep``."""
         if not self._lease:
             raise StoreUnavailable(f"cluster store unavailable: no lease from etcd at "
                                    f"{self.etcd.describe()} (is a quorum of it up?)")
-        cid = c["Id"]
+        cid = c.Id
         cfg = netstore.ipv4_config(net)
         subnet = ipaddress.ip_network(cfg.Subnet)
         self._forget_pending(net.Id, cid)
-        ip = self.allocate(net, cid, (ep.get("IPAMConfig") or {}).get("IPv4Address"))
-        mac = ep.get("_mac") or c["Config"].get("MacAddress") or ipam.mac_for(ip)
-        names = [c["Name"][1:], cid[:12], *(ep.get("Aliases") or [])]
+        ip = self.allocate(net, cid, ep.IPAMConfig.IPv4Address if ep.IPAMConfig else None)
+        mac = ep._mac or c.Config.MacAddress or ipam.mac_for(ip)
+        names = [c.Name[1:], cid[:12], *(ep.Aliases or [])]
         record = {"ip": ip, "mac": mac, "names": [n.lower() for n in names],
                   "host": self.host}
         try:
@@ -341,43 +349,43 @@ class Overlay:
             raise
         with self._lock:
             self._mine[(net.Id, cid)] = record
-        ep.update(NetworkID=net.Id, Gateway=cfg.Gateway, IPAddress=ip,
-                  IPPrefixLen=subnet.prefixlen, MacAddress=mac, _host_if=host_if,
-                  _ifname=ifname, DNSNames=names)
+        ep.NetworkID, ep.Gateway, ep.IPAddress = net.Id, cfg.Gateway, ip
+        ep.IPPrefixLen, ep.MacAddress, ep.DNSNames = subnet.prefixlen, mac, names
+        ep._host_if, ep._ifname = host_if, ifname
 
-    def disconnect(self, cid: str, ep: dict) -> None:
+    def disconnect(self, cid: str, ep: EndpointSettings) -> None:
         """The endpoint's key and address go (now, or once etcd answers); a live
         disconnect's veth too."""
-        nid = ep["NetworkID"]
+        nid = ep.NetworkID
         with self._lock:
             self._mine.pop((nid, cid), None)
-        if ep.get("_host_if"):
-            overlay_dp.delete_endpoint(self._sandbox(nid), ep["_host_if"])
+        if ep._host_if:
+            overlay_dp.delete_endpoint(self._sandbox(nid), ep._host_if)
         # On a thread: a container's exit must not wait for etcd (nor fail without it);
         # the liveness thread retries what is left.
         with self._lock:
             self._pending.append(("endpoint", nid, cid))
-            if ep.get("IPAddress"):
-                self._pending.append(("release", nid, cid, ep["IPAddress"]))
+            if ep.IPAddress:
+                self._pending.append(("release", nid, cid, ep.IPAddress))
         threading.Thread(target=self._flush_quietly, name="cluster-release", daemon=True).start()
 
-    def restore(self, c: dict) -> None:
+    def restore(self, c: Container) -> None:
         """A container that ran on while the daemon was away: publish it again."""
-        for ep in c["NetworkSettings"]["Networks"].values():
-            nid = ep.get("NetworkID")
-            if not ep.get("IPAddress") or not self.owns(nid):
+        for ep in c.NetworkSettings.Networks.values():
+            nid = ep.NetworkID
+            if not ep.IPAddress or not self.owns(nid):
                 continue
-            record = {"ip": ep["IPAddress"], "mac": ep["MacAddress"],
-                      "names": [n.lower() for n in ep.get("DNSNames") or []],
+            record = {"ip": ep.IPAddress, "mac": ep.MacAddress,
+                      "names": [n.lower() for n in ep.DNSNames or []],
                       "host": self.host}
             with self._lock:
-                self._mine[(nid, c["Id"])] = record
+                self._mine[(nid, c.Id)] = record
             if self._lease:
                 try:
-                    self.etcd.put(self.keys.endpoint(nid, c["Id"]), json.dumps(record),
+                    self.etcd.put(self.keys.endpoint(nid, c.Id), json.dumps(record),
                                   self._lease)
                 except StoreError as err:  # the liveness thread publishes it with a lease
-                    log.warning("cannot publish %s yet: %s", c["Id"][:12], err)
+                    log.warning("cannot publish %s yet: %s", c.Id[:12], err)
 
     def owns(self, nid: str | None) -> bool:
         if not nid:

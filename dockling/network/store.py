@@ -22,8 +22,16 @@ from dockling import clock
 from dockling.containers.model import new_id
 from dockling.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from dockling.network import ipam
-from dockling.network.model import (IPAM, CreateIPAMConfig, CreateRequest, IPAMConfig, Network,
-                                    decode, encode, str_map)
+from dockling.network.model import (
+    IPAM,
+    CreateIPAMConfig,
+    CreateRequest,
+    IPAMConfig,
+    Network,
+    decode,
+    encode,
+    str_map,
+)
 from dockling.store.db import DB
 
 DRIVERS = ("bridge", "host", "null")

@@ -90,6 +90,21 @@ CREATE TABLE IF NOT EXISTS volumes (
 """
 
 
+# Records written by an older dockling, brought to today's shape at open (each
+# statement changes nothing the second time).
+MIGRATIONS = (
+    # container records: the private fields start with "_" (containers/model.py)
+    """UPDATE containers SET doc = json_remove(json_set(doc,
+           '$._MountPoints', json(json_extract(doc, '$.MountPoints'))), '$.MountPoints')
+       WHERE json_type(doc, '$.MountPoints') IS NOT NULL""",
+    """UPDATE containers SET doc = json_remove(json_set(doc,
+           '$._ManuallyStopped', json(CASE json_type(doc, '$.HasBeenManuallyStopped')
+                                      WHEN 'true' THEN 'true' ELSE 'false' END)),
+           '$.HasBeenManuallyStopped')
+       WHERE json_type(doc, '$.HasBeenManuallyStopped') IS NOT NULL""",
+)
+
+
 class DB:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -99,6 +114,9 @@ class DB:
         conn = self.conn
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        with self.tx() as c:
+            for sql in MIGRATIONS:
+                c.execute(sql)
         private(path)
 
     @property

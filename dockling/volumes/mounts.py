@@ -2,14 +2,13 @@
 
 ``resolve`` runs at create: it turns HostConfig.Binds, HostConfig.Mounts,
 HostConfig.VolumesFrom and the Volumes of the config and the image into
-one list of mount points (docker's MountPoint, plus the two private keys
-below), creating named and anonymous volumes and -v bind sources on the
-way. ``public`` is the inspect view; ``oci`` the runtime's mounts.
+one list of mount points (``model.MountSpec``: docker's MountPoint and how to
+make it), creating named and anonymous volumes and -v bind sources on the
+way. ``oci`` gives the runtime's mounts.
 
-Private keys: CopyData (fill an empty volume from the image at start),
-Tmpfs (the tmpfs mount options) and Subpath (--mount volume-subpath=: only that
-part of the volume is mounted; ``bind_subpath`` resolves it at start inside the
-volume and pins what it found with a bind mount, as moby's safepath.Join does).
+A Subpath (--mount volume-subpath=: only that part of the volume is mounted)
+is resolved by ``bind_subpath`` at start inside the volume, and what it found is
+pinned with a bind mount, as moby's safepath.Join does.
 """
 
 from __future__ import annotations
@@ -18,13 +17,15 @@ import os
 import shutil
 import stat
 
+import msgspec
+
+from dockling.containers.model import Config, HostConfig, Mount, MountSpec
 from dockling.errors import InvalidArgument, NotFound
 from dockling.kernel import openat2, syscalls
 from dockling.kernel.paths import secure_join
 
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 _MODES = {"ro", "rw", "z", "Z", "nocopy", *_PROPAGATIONS}
-_PUBLIC = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
 
 
 def _check_target(spec: str, typ: str, dest: str) -> None:
@@ -38,7 +39,7 @@ def _check_target(spec: str, typ: str, dest: str) -> None:
                               "be '/'")
 
 
-def parse_bind(spec: str) -> dict:
+def parse_bind(spec: str) -> MountSpec:
     """-v [src:]dst[:mode] -> a mount point (volume Name or bind Source still unresolved)."""
     parts = spec.split(":")
     if len(parts) > 3 or not all(parts[:2]) or not spec:
@@ -62,20 +63,20 @@ def parse_bind(spec: str) -> dict:
     if typ == "volume" and prop:
         raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config "
                               "for type \"volume\": field BindOptions must not be specified")
-    point = {"Type": typ, "Source": os.path.normpath(src) if typ == "bind" else "",
-             "Destination": os.path.normpath(dest), "Mode": mode, "RW": "ro" not in opts,
-             "Propagation": (prop or "rprivate") if typ == "bind" else "",
-             "CopyData": "nocopy" not in opts}
+    point = MountSpec(Type=typ, Source=os.path.normpath(src) if typ == "bind" else "",
+                      Destination=os.path.normpath(dest), Mode=mode, RW="ro" not in opts,
+                      Propagation=(prop or "rprivate") if typ == "bind" else "",
+                      CopyData="nocopy" not in opts)
     if typ == "volume":
-        point.update(Name=src, Driver="local", Mode=mode or "z")
+        point.Name, point.Driver, point.Mode = src, "local", mode or "z"
     return point
 
 
-def parse_mount(m: dict) -> dict:
+def parse_mount(m: Mount) -> MountSpec:
     """One HostConfig.Mounts entry (the API's Mount object) -> a mount point."""
-    typ = m.get("Type") or "volume"
-    src = m.get("Source") or ""
-    dest = m.get("Target") or ""
+    typ = m.Type or "volume"
+    src = m.Source
+    dest = m.Target
     err = f'invalid mount config for type "{typ}": '
     if not dest:
         raise InvalidArgument(err + "field Target must not be empty")
@@ -83,81 +84,82 @@ def parse_mount(m: dict) -> dict:
         raise InvalidArgument(err + f"invalid mount path: '{dest}' mount path must be absolute")
     if os.path.normpath(dest) == "/":
         raise InvalidArgument(err + "invalid specification: destination can't be '/'")
-    point = {"Type": typ, "Source": "", "Destination": os.path.normpath(dest), "Mode": "",
-             "RW": not m.get("ReadOnly"), "Propagation": "", "CopyData": True}
+    point = MountSpec(Type=typ, Destination=os.path.normpath(dest), RW=not m.ReadOnly)
     if typ == "bind":
         if not src:
             raise InvalidArgument(err + "field Source must not be empty")
         if not os.path.exists(src):
             raise InvalidArgument(err + f"bind source path does not exist: {src}")
-        prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        prop = (m.BindOptions.Propagation if m.BindOptions else "") or "rprivate"
         if prop not in _PROPAGATIONS:
             raise InvalidArgument(err + f"invalid propagation mode: {prop}")
-        point.update(Source=os.path.normpath(src), Propagation=prop)
+        point.Source, point.Propagation = os.path.normpath(src), prop
     elif typ == "volume":
-        vo = m.get("VolumeOptions") or {}
-        point.update(Name=src, Driver=(vo.get("DriverConfig") or {}).get("Name") or "local",
-                     CopyData=not vo.get("NoCopy"), VolumeOptions=vo)
-        if vo.get("Subpath"):
-            point["Subpath"] = _subpath(err, src, vo["Subpath"])
+        vo = m.VolumeOptions
+        point.Name = src
+        point.Driver = (vo.DriverConfig.Name if vo and vo.DriverConfig else "") or "local"
+        point.CopyData = not (vo and vo.NoCopy)
+        point.VolumeOptions = vo
+        if vo and vo.Subpath:
+            point.Subpath = _subpath(err, src, vo.Subpath)
     elif typ == "tmpfs":
         if src:
             raise InvalidArgument(err + "field Source must not be specified")
-        to = m.get("TmpfsOptions") or {}
+        to = m.TmpfsOptions
         opts = []
-        if to.get("SizeBytes"):
-            opts.append(f"size={int(to['SizeBytes'])}")
-        if to.get("Mode"):
-            opts.append(f"mode={int(to['Mode']):o}")
-        point["Tmpfs"] = ",".join(opts)
+        if to and to.SizeBytes:
+            opts.append(f"size={int(to.SizeBytes)}")
+        if to and to.Mode:
+            opts.append(f"mode={int(to.Mode):o}")
+        point.Tmpfs = ",".join(opts)
     else:
         raise InvalidArgument(f"mount type unknown: {typ}")
     return point
 
 
-def resolve(config: dict, hc: dict, image_volumes: dict | None, volumes, get_container) -> \
-        list[dict]:
-    """All mount points of a new container; creates volumes and -v bind sources."""
-    points: dict[str, dict] = {}
+def resolve(config: Config, hc: HostConfig, image_volumes, volumes, get_container) -> \
+        list[MountSpec]:
+    """All mount points of a new container; creates volumes and -v bind sources.
+    ``image_volumes``: the image's VOLUMEs (their paths), or None."""
+    points: dict[str, MountSpec] = {}
 
-    def add(p: dict, explicit: bool = True) -> None:
-        if p["Destination"] in points:
+    def add(p: MountSpec, explicit: bool = True) -> None:
+        if p.Destination in points:
             if explicit:
-                raise InvalidArgument(f"Duplicate mount point: {p['Destination']}")
+                raise InvalidArgument(f"Duplicate mount point: {p.Destination}")
             return
-        points[p["Destination"]] = p
+        points[p.Destination] = p
 
-    for spec in hc.get("Binds") or []:
+    for spec in hc.Binds or []:
         add(parse_bind(spec))
-    for m in hc.get("Mounts") or []:
+    for m in hc.Mounts or []:
         add(parse_mount(m))
-    for ref in hc.get("VolumesFrom") or []:
+    for ref in hc.VolumesFrom or []:
         name, _, mode = ref.partition(":")
         if mode not in ("", "ro", "rw"):
             raise InvalidArgument(f"invalid mode: {mode}")
         other = get_container(name)
-        for p in other.get("MountPoints") or []:
-            if p["Destination"] in points:
+        for p in other._MountPoints:
+            if p.Destination in points:
                 continue
-            q = dict(p, CopyData=False)
+            q = msgspec.structs.replace(p, CopyData=False)
             if mode:
-                q["RW"] = mode == "rw"
-            points[q["Destination"]] = q
-    for dest in [*(config.get("Volumes") or {}), *(image_volumes or {})]:
-        dest = os.path.normpath(dest)
-        add({"Type": "volume", "Name": "", "Source": "", "Destination": dest, "Driver": "local",
-             "Mode": "", "RW": True, "Propagation": "", "CopyData": True}, explicit=False)
+                q.RW = mode == "rw"
+            points[q.Destination] = q
+    for dest in [*(config.Volumes or {}), *(image_volumes or {})]:
+        add(MountSpec(Type="volume", Destination=os.path.normpath(dest), Driver="local",
+                      RW=True), explicit=False)
     for p in points.values():
-        if p["Type"] == "volume":
-            vo = p.pop("VolumeOptions", None) or {}
-            vol = volumes.create(p["Name"] or None, p.get("Driver") or "local",
-                                 (vo.get("DriverConfig") or {}).get("Options"),
-                                 vo.get("Labels"))
-            p.update(Name=vol.Name, Source=vol.Mountpoint, Driver=vol.Driver)
-        elif p["Type"] == "bind" and not os.path.exists(p["Source"]):
-            _make_source(p["Source"])
+        if p.Type == "volume":
+            vo, p.VolumeOptions = p.VolumeOptions, None
+            vol = volumes.create(p.Name or None, p.Driver or "local",
+                                 vo.DriverConfig.Options if vo and vo.DriverConfig else None,
+                                 vo.Labels if vo else None)
+            p.Name, p.Source, p.Driver = vol.Name, vol.Mountpoint, vol.Driver
+        elif p.Type == "bind" and not os.path.exists(p.Source):
+            _make_source(p.Source)
     # parents before children: docker mounts in order of path depth
-    return sorted(points.values(), key=lambda p: p["Destination"].count("/"))
+    return sorted(points.values(), key=lambda p: p.Destination.count("/"))
 
 
 def _subpath(err: str, name: str, sub: str) -> str:
@@ -218,34 +220,23 @@ def _make_source(path: str) -> None:
     os.chmod(path, 0o755)
 
 
-def public(points: list[dict]) -> list[dict]:
-    """The Mounts of docker inspect."""
+def oci(points: list[MountSpec], volume_path) -> list[dict]:
+    """OCI mounts (config.json's); ``volume_path(point)`` mounts a volume and gives the
+    host path to bind (its subpath's, for a point with one)."""
     out = []
     for p in points:
-        keys = _PUBLIC if p["Type"] == "volume" else tuple(k for k in _PUBLIC
-                                                           if k not in ("Name", "Driver"))
-        out.append({k: p.get(k, "") for k in keys})
-    return out
-
-
-def oci(points: list[dict], volume_path) -> list[dict]:
-    """OCI mounts; ``volume_path(point)`` mounts a volume and gives the host path to
-    bind (its subpath's, for a point with one)."""
-    out = []
-    for p in points:
-        if p["Type"] == "tmpfs":
-            opts = ["nosuid", "nodev", "noexec"] + [o for o in p.get("Tmpfs", "").split(",")
-                                                    if o]
-            if not p["RW"]:
+        if p.Type == "tmpfs":
+            opts = ["nosuid", "nodev", "noexec"] + [o for o in (p.Tmpfs or "").split(",") if o]
+            if not p.RW:
                 opts.append("ro")
-            out.append({"destination": p["Destination"], "type": "tmpfs", "source": "tmpfs",
+            out.append({"destination": p.Destination, "type": "tmpfs", "source": "tmpfs",
                         "options": opts})
             continue
-        src = volume_path(p) if p["Type"] == "volume" else p["Source"]
-        opts = ["rbind", "ro" if not p["RW"] else "rw"]
-        if p.get("Propagation"):
-            opts.append(p["Propagation"])
-        out.append({"destination": p["Destination"], "type": "bind", "source": src,
+        src = volume_path(p) if p.Type == "volume" else p.Source
+        opts = ["rbind", "ro" if not p.RW else "rw"]
+        if p.Propagation:
+            opts.append(p.Propagation)
+        out.append({"destination": p.Destination, "type": "bind", "source": src,
                     "options": opts})
     return out
 

@@ -13,6 +13,7 @@ import pytest
 from dockling import events
 from dockling.api.server import Request
 from dockling.containers import records
+from dockling.containers.model import Config, Container, State
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import filters as image_filters
 from dockling.images.model import ContainerConfig
@@ -58,10 +59,11 @@ class FakeImages:
 
 
 def container(name: str, status: str = "running", code: int = 0, image: str = BUSYBOX,
-              image_ref: str = "busybox", labels: dict | None = None, cid: str = "") -> dict:
-    return {"Id": cid or (name.encode().hex() * 64)[:64], "Name": "/" + name,
-            "Image": image, "Config": {"Image": image_ref, "Labels": labels or {}},
-            "State": {"Status": status, "ExitCode": code}}
+              image_ref: str = "busybox", labels: dict | None = None,
+              cid: str = "") -> Container:
+    return Container(Id=cid or (name.encode().hex() * 64)[:64], Name="/" + name, Image=image,
+                     Config=Config(Image=image_ref, Labels=labels or {}),
+                     State=State(Status=status, ExitCode=code))
 
 
 WEB = container("web-1", labels={"app": "web", "tier": "front"}, cid="abc123" + "0" * 58)
@@ -72,7 +74,7 @@ ALL = [WEB, DB, NEW]
 
 
 def ps(filters: dict) -> list[str]:
-    return [c["Name"][1:] for c in ALL if records.matches(c, filters, FakeImages())]
+    return [c.Name[1:] for c in ALL if records.matches(c, filters, FakeImages())]
 
 
 @pytest.mark.parametrize("filters, names", [

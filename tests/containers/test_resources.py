@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from dockling.containers import resources
+from dockling.containers.model import HostConfig
 from dockling.errors import InvalidArgument
+from dockling import gojson
 
 MB = 1 << 20
 
@@ -16,6 +18,11 @@ def four_cpus(monkeypatch):
     monkeypatch.setattr(resources.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(resources, "_online", lambda path: {0, 1, 2, 3})
 
+
+
+def _hc(doc: dict) -> HostConfig:
+    """A HostConfig as the API's door makes it from a request's JSON."""
+    return gojson.convert(doc, HostConfig)
 
 @pytest.mark.parametrize("hc", [
     {},
@@ -31,7 +38,7 @@ def four_cpus(monkeypatch):
     {"Ulimits": [{"Name": "nproc", "Soft": 5}]},
 ])
 def test_accepted(hc):
-    resources.validate(hc)
+    resources.validate(_hc(hc))
 
 
 @pytest.mark.parametrize("hc, message", [
@@ -59,50 +66,50 @@ def test_accepted(hc):
 ])
 def test_refused_with_dockers_message(hc, message):
     with pytest.raises(InvalidArgument) as err:
-        resources.validate(hc)
+        resources.validate(_hc(hc))
     assert str(err.value).startswith(message)
 
 
 def test_oci_resources():
-    assert resources.oci_resources({}) == {}
-    assert resources.oci_resources({"NanoCpus": 1_500_000_000, "CpuShares": 512,
-                                    "CpusetCpus": "0", "CpusetMems": "0"}) == {
+    assert resources.oci_resources(_hc({})) == {}
+    assert resources.oci_resources(_hc({"NanoCpus": 1_500_000_000, "CpuShares": 512,
+                                    "CpusetCpus": "0", "CpusetMems": "0"})) == {
         "cpu": {"shares": 512, "period": 100000, "quota": 150000, "cpus": "0", "mems": "0"}}
-    assert resources.oci_resources({"CpuPeriod": 50000, "CpuQuota": 25000}) == {
+    assert resources.oci_resources(_hc({"CpuPeriod": 50000, "CpuQuota": 25000})) == {
         "cpu": {"period": 50000, "quota": 25000}}
     # docker: no --memory-swap means as much swap as memory; -1 means unlimited
-    assert resources.oci_resources({"Memory": 64 * MB})["memory"] == {
+    assert resources.oci_resources(_hc({"Memory": 64 * MB}))["memory"] == {
         "limit": 64 * MB, "swap": 128 * MB}
-    assert resources.oci_resources({"Memory": 64 * MB, "MemorySwap": -1})["memory"] == {
+    assert resources.oci_resources(_hc({"Memory": 64 * MB, "MemorySwap": -1}))["memory"] == {
         "limit": 64 * MB, "swap": -1}
-    assert resources.oci_resources({"Memory": 64 * MB, "MemorySwap": 96 * MB})["memory"] == {
+    assert resources.oci_resources(_hc({"Memory": 64 * MB, "MemorySwap": 96 * MB}))["memory"] == {
         "limit": 64 * MB, "swap": 96 * MB}
-    assert resources.oci_resources({"MemoryReservation": 32 * MB, "OomKillDisable": True}) == {
+    assert resources.oci_resources(_hc({"MemoryReservation": 32 * MB, "OomKillDisable": True})) == {
         "memory": {"reservation": 32 * MB, "disableOOMKiller": True}}
-    assert resources.oci_resources({"PidsLimit": 42}) == {"pids": {"limit": 42}}
-    assert resources.oci_resources({"PidsLimit": -1}) == {"pids": {"limit": -1}}
-    assert resources.oci_resources({"PidsLimit": 0}) == {}  # 0: unset, as docker
-    assert resources.oci_resources({"BlkioWeight": 300}) == {"blockIO": {"weight": 300}}
+    assert resources.oci_resources(_hc({"PidsLimit": 42})) == {"pids": {"limit": 42}}
+    assert resources.oci_resources(_hc({"PidsLimit": -1})) == {"pids": {"limit": -1}}
+    assert resources.oci_resources(_hc({"PidsLimit": 0})) == {}  # 0: unset, as docker
+    assert resources.oci_resources(_hc({"BlkioWeight": 300})) == {"blockIO": {"weight": 300}}
 
 
 def test_rlimits():
-    assert resources.rlimits({}) == []
-    assert resources.rlimits({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20},
-                                          {"Name": "core", "Soft": 0}]}) == [
+    assert resources.rlimits(_hc({})) == []
+    assert resources.rlimits(_hc({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20},
+                                          {"Name": "core", "Soft": 0}]})) == [
         {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
         {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
 
 
 def test_discard_unsupported_blkio_weight(monkeypatch):
     monkeypatch.setattr(resources, "_has_blkio_weight", lambda: False)
-    hc = {"BlkioWeight": 300}
+    hc = _hc({"BlkioWeight": 300})
     assert resources.discard_unsupported(hc) == [
         "Your kernel does not support Block I/O weight or the cgroup is not mounted. "
         "Weight discarded."]
-    assert hc["BlkioWeight"] == 0
+    assert hc.BlkioWeight == 0
     monkeypatch.setattr(resources, "_has_blkio_weight", lambda: True)
-    hc = {"BlkioWeight": 300}
-    assert resources.discard_unsupported(hc) == [] and hc["BlkioWeight"] == 300
+    hc = _hc({"BlkioWeight": 300})
+    assert resources.discard_unsupported(hc) == [] and hc.BlkioWeight == 300
 
 
 def test_cpu_realtime(monkeypatch):
@@ -113,11 +120,11 @@ def test_cpu_realtime(monkeypatch):
     monkeypatch.setattr(resources, "_has_cpu_realtime", lambda: False)
     with pytest.raises(InvalidArgument, match="^Your kernel does not support CPU real-time "
                                               "scheduler$"):
-        resources.validate(hc)
+        resources.validate(_hc(hc))
     monkeypatch.setattr(resources, "_has_cpu_realtime", lambda: True)
-    resources.validate(hc)
+    resources.validate(_hc(hc))
     with pytest.raises(InvalidArgument, match="^cpu-rt-runtime cannot be higher than "
                                               "cpu-rt-period$"):
-        resources.validate({"CpuRealtimePeriod": 500, "CpuRealtimeRuntime": 1000})
-    assert resources.oci_resources(hc) == {"cpu": {"realtimePeriod": 1000,
+        resources.validate(_hc({"CpuRealtimePeriod": 500, "CpuRealtimeRuntime": 1000}))
+    assert resources.oci_resources(_hc(hc)) == {"cpu": {"realtimePeriod": 1000,
                                                    "realtimeRuntime": 500}}

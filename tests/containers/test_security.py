@@ -9,13 +9,15 @@ import os
 import pytest
 
 from dockling.containers import security
+from dockling.containers.model import DeviceMapping, HostConfig
 from dockling.containers.spec import DEFAULT_CAPS
 from dockling.errors import InvalidArgument
+from dockling import gojson
 from dockling.runtime import capabilities
 
 
 def caps(**hc) -> list[str]:
-    return security.capability_set(DEFAULT_CAPS, hc)
+    return security.capability_set(DEFAULT_CAPS, gojson.convert(hc, HostConfig))
 
 
 def test_capability_rules():
@@ -89,8 +91,7 @@ def test_docker_profile_to_oci():
 
 
 def test_oci_devices(tmp_path):
-    devs, rules = security.oci_devices([{"PathOnHost": "/dev/null",
-                                         "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}])
+    devs, rules = security.oci_devices([DeviceMapping("/dev/null", "/dev/n", "rw")])
     st = os.stat("/dev/null")
     assert devs == [{"type": "c", "path": "/dev/n", "major": 1, "minor": 3,
                      "fileMode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid}]
@@ -98,13 +99,12 @@ def test_oci_devices(tmp_path):
     regular = tmp_path / "file"
     regular.write_text("")
     with pytest.raises(InvalidArgument, match="not a device node"):
-        security.oci_devices([{"PathOnHost": str(regular)}])
+        security.oci_devices([DeviceMapping(str(regular))])
     with pytest.raises(InvalidArgument, match="no such file or directory"):
-        security.oci_devices([{"PathOnHost": str(tmp_path / "missing")}])
+        security.oci_devices([DeviceMapping(str(tmp_path / "missing"))])
 
 
 def test_host_devices_are_device_nodes_only():
     found = security.host_devices()
-    assert {"PathOnHost": "/dev/null", "PathInContainer": "/dev/null",
-            "CgroupPermissions": "rwm"} in found
-    assert all(not os.path.isdir(d["PathOnHost"]) for d in found)
+    assert DeviceMapping("/dev/null", "/dev/null", "rwm") in found
+    assert all(not os.path.isdir(d.PathOnHost) for d in found)

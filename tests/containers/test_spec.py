@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 
+import msgspec
 import pytest
 
 from dockling.containers import spec
+from dockling.containers.model import Config, Container
 from dockling.images.model import ContainerConfig
 from dockling.runtime import capabilities
 from dockling.runtime.defaults import ALLOWED_DEVICES
@@ -16,15 +18,17 @@ from dockling.runtime.defaults import ALLOWED_DEVICES
 USER = (0, 0, [10])
 
 
-def record(config: dict | None = None, **hc) -> dict:
+def record(config: dict | None = None, **hc) -> Container:
     cfg = {"Hostname": "c0ffee", "Domainname": "", "Cmd": ["sh", "-c", "true"],
            "Env": ["A=1"], "WorkingDir": "", "Tty": False}
     cfg.update(config or {})
-    return {"Config": cfg, "HostConfig": hc, "ResolvConfPath": "/ctr/resolv.conf",
-            "HostnamePath": "/ctr/hostname", "HostsPath": "/ctr/hosts"}
+    return msgspec.convert({"Id": "c0ffee", "Config": cfg, "HostConfig": hc,
+                            "ResolvConfPath": "/ctr/resolv.conf",
+                            "HostnamePath": "/ctr/hostname", "HostsPath": "/ctr/hosts"},
+                           Container)
 
 
-def build(c: dict, image: ContainerConfig | None = None, **kw) -> dict:
+def build(c: Container, image: ContainerConfig | None = None, **kw) -> dict:
     args = {"rootfs": "/ctr/merged", "user": USER, "cgroups_path": "/dockling/c0ffee",
             "cgroup_v2": False, **kw}
     return spec.build(c, image or ContainerConfig(), **args)
@@ -80,21 +84,21 @@ def test_pure_the_record_is_not_changed():
 def test_command_and_entrypoint():
     image = ContainerConfig(Entrypoint=["/entry"], Cmd=["image-cmd"])
     # the container's Cmd replaces the image's; the image's entrypoint stays
-    assert spec.command({"Cmd": ["x"]}, image) == ["/entry", "x"]
-    assert spec.command({}, image) == ["/entry", "image-cmd"]
+    assert spec.command(Config(Cmd=["x"]), image) == ["/entry", "x"]
+    assert spec.command(Config(), image) == ["/entry", "image-cmd"]
     # a container entrypoint resets the image's Cmd (docker's rule)
-    assert spec.command({"Entrypoint": ["/mine"]}, image) == ["/mine"]
+    assert spec.command(Config(Entrypoint=["/mine"]), image) == ["/mine"]
     # an empty entrypoint given: the image's is gone too
-    assert spec.command({"Entrypoint": [], "Cmd": ["ls"]}, image) == ["ls"]
+    assert spec.command(Config(Entrypoint=[], Cmd=["ls"]), image) == ["ls"]
 
 
 def test_environment():
-    env = spec.environment({"Env": ["A=2", "B=x"], "Hostname": "h", "Tty": True},
+    env = spec.environment(Config(Env=["A=2", "B=x"], Hostname="h", Tty=True),
                            ContainerConfig(Env=["PATH=/img", "A=1"]))
     assert env == ["PATH=/img", "A=2", "B=x", "HOSTNAME=h", "TERM=xterm"]
-    assert spec.environment({"Env": ["HOSTNAME=mine"]}, ContainerConfig())[1:] == \
+    assert spec.environment(Config(Env=["HOSTNAME=mine"]), ContainerConfig())[1:] == \
         ["HOSTNAME=mine"]
-    assert "TERM=xterm" not in spec.environment({}, ContainerConfig())
+    assert "TERM=xterm" not in spec.environment(Config(), ContainerConfig())
 
 
 def test_working_dir_from_config_then_image():

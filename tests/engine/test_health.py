@@ -6,6 +6,8 @@ import json
 import time
 
 from dockling.containers import health
+from dockling.containers.model import HealthConfig
+from dockling.images import model as images
 from tests.engine.conftest import name
 
 
@@ -92,11 +94,11 @@ def test_image_healthcheck_and_no_healthcheck(daemon):
 
 
 def test_effective_check_and_durations():
-    image = {"Test": ["CMD", "true"], "Interval": 5 * health.SECOND, "Retries": 7}
-    got = health.effective({"Interval": 2 * health.SECOND}, image)
-    assert got["Interval"] == 2 * health.SECOND and got["Retries"] == 7
-    assert got["Timeout"] == 30 * health.SECOND
-    assert health.effective({"Test": ["NONE"]}, image) is None
+    image = images.HealthConfig(Test=["CMD", "true"], Interval=5 * health.SECOND, Retries=7)
+    got = health.effective(HealthConfig(Interval=2 * health.SECOND), image)
+    assert got.Interval == 2 * health.SECOND and got.Retries == 7
+    assert got.Timeout == 30 * health.SECOND
+    assert health.effective(HealthConfig(Test=["NONE"]), image) is None
     assert health.probe_argv(["CMD-SHELL", "a && b"]) == ["/bin/sh", "-c", "a && b"]
     assert [health.go_duration(x) for x in (0.3, 30, 90, 3725)] == [
         "300ms", "30s", "1m30s", "1h2m5s"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 
+import msgspec
 import pytest
 
+from dockling.containers.model import Config, Container, HostConfig, Mount, MountSpec
 from dockling.errors import InvalidArgument, NotFound
+from dockling import gojson
 from dockling.volumes import mounts
 from dockling.volumes.model import Volume
 
@@ -26,6 +29,11 @@ class FakeVolumes:
                       Name=name, Options=opts, Scope="local")
 
 
+def parse_mount(m: dict):
+    """--mount's entry as the API's door makes it from a request's JSON."""
+    return mounts.parse_mount(gojson.convert(m, Mount))
+
+
 def resolve(hc: dict, config: dict | None = None, image_volumes=None, others=None,
             base: str = "/vols"):
     vols = FakeVolumes(base)
@@ -35,7 +43,8 @@ def resolve(hc: dict, config: dict | None = None, image_volumes=None, others=Non
             raise NotFound(f"No such container: {ref}")
         return others[ref]
 
-    return mounts.resolve(config or {}, hc, image_volumes, vols, get), vols
+    return mounts.resolve(gojson.convert(config or {}, Config), gojson.convert(hc, HostConfig),
+                          image_volumes, vols, get), vols
 
 
 @pytest.mark.parametrize("spec, want", [
@@ -51,7 +60,7 @@ def resolve(hc: dict, config: dict | None = None, image_volumes=None, others=Non
 ])
 def test_parse_bind(spec, want):
     point = mounts.parse_bind(spec)
-    assert {k: point[k] for k in want} == want
+    assert {k: getattr(point, k) for k in want} == want
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -70,17 +79,16 @@ def test_parse_bind_refused(spec, message):
 
 
 def test_parse_mount(tmp_path):
-    b = mounts.parse_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/x/",
-                            "ReadOnly": True, "BindOptions": {"Propagation": "rslave"}})
-    assert (b["Source"], b["Destination"], b["RW"], b["Propagation"]) == (
+    b = parse_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/x/",
+                     "ReadOnly": True, "BindOptions": {"Propagation": "rslave"}})
+    assert (b.Source, b.Destination, b.RW, b.Propagation) == (
         str(tmp_path), "/x", False, "rslave")
-    v = mounts.parse_mount({"Source": "v1", "Target": "/v", "VolumeOptions": {
+    v = parse_mount({"Source": "v1", "Target": "/v", "VolumeOptions": {
         "NoCopy": True, "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs"}}}})
-    assert (v["Type"], v["Name"], v["CopyData"], v["Driver"]) == ("volume", "v1", False,
-                                                                   "local")
-    t = mounts.parse_mount({"Type": "tmpfs", "Target": "/t",
-                            "TmpfsOptions": {"SizeBytes": 1024, "Mode": 0o700}})
-    assert t["Tmpfs"] == "size=1024,mode=700"
+    assert (v.Type, v.Name, v.CopyData, v.Driver) == ("volume", "v1", False, "local")
+    t = parse_mount({"Type": "tmpfs", "Target": "/t",
+                     "TmpfsOptions": {"SizeBytes": 1024, "Mode": 0o700}})
+    assert t.Tmpfs == "size=1024,mode=700"
 
 
 @pytest.mark.parametrize("m, message", [
@@ -97,7 +105,7 @@ def test_parse_mount(tmp_path):
 ])
 def test_parse_mount_refused(m, message):
     with pytest.raises(InvalidArgument, match=message):
-        mounts.parse_mount(m)
+        parse_mount(m)
 
 
 def test_resolve_creates_volumes_and_bind_sources(tmp_path):
@@ -107,29 +115,29 @@ def test_resolve_creates_volumes_and_bind_sources(tmp_path):
                            config={"Volumes": {"/anon": {}}},
                            image_volumes={"/n": {}, "/img": {}})
     assert src.is_dir()  # -v creates a missing bind source, like docker
-    by = {p["Destination"]: p for p in points}
+    by = {p.Destination: p for p in points}
     assert set(by) == {"/b", "/n", "/t", "/anon", "/img"}
-    assert by["/n"]["Source"] == "/vols/named/_data"
+    assert by["/n"].Source == "/vols/named/_data"
     # the image's VOLUME at /n is covered by the named volume; the others are anonymous
     assert [m[0] for m in vols.made] == ["named", "anon1", "anon2"]
-    assert (by["/anon"]["Name"], by["/img"]["Name"]) == ("anon1", "anon2")
+    assert (by["/anon"].Name, by["/img"].Name) == ("anon1", "anon2")
 
 
 def test_resolve_orders_parents_first_and_refuses_duplicates():
     points, _ = resolve({"Binds": ["/a/b/c:/x/y/z", "/h:/x"]})
-    assert [p["Destination"] for p in points] == ["/x", "/x/y/z"]
+    assert [p.Destination for p in points] == ["/x", "/x/y/z"]
     with pytest.raises(InvalidArgument, match="Duplicate mount point: /x"):
         resolve({"Binds": ["/h:/x", "v:/x"]})
 
 
 def test_volumes_from():
-    other = {"MountPoints": [{"Type": "volume", "Name": "shared", "Source": "/vols/shared",
-                              "Destination": "/s", "Driver": "local", "Mode": "", "RW": True,
-                              "Propagation": "", "CopyData": True}]}
+    other = Container(Id="o", _MountPoints=[MountSpec(
+        Type="volume", Name="shared", Source="/vols/shared", Destination="/s", Driver="local",
+        RW=True, CopyData=True)])
     points, vols = resolve({"VolumesFrom": ["other:ro"]}, others={"other": other})
     (p,) = points
-    assert (p["Name"], p["RW"], p["CopyData"]) == ("shared", False, False)
-    assert other["MountPoints"][0]["RW"] is True  # the other container's record untouched
+    assert (p.Name, p.RW, p.CopyData) == ("shared", False, False)
+    assert other._MountPoints[0].RW is True  # the other container's record untouched
     with pytest.raises(NotFound):
         resolve({"VolumesFrom": ["ghost"]})
     with pytest.raises(InvalidArgument, match="invalid mode: rx"):
@@ -138,20 +146,18 @@ def test_volumes_from():
 
 def test_public_and_oci():
     points = [
-        {"Type": "volume", "Name": "v", "Source": "/vols/v/_data", "Destination": "/v",
-         "Driver": "local", "Mode": "z", "RW": False, "Propagation": "", "CopyData": True},
-        {"Type": "bind", "Source": "/h", "Destination": "/b", "Mode": "", "RW": True,
-         "Propagation": "rshared", "CopyData": True},
-        {"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": False,
-         "Propagation": "", "CopyData": True, "Tmpfs": "size=1024"},
+        MountSpec(Type="volume", Name="v", Source="/vols/v/_data", Destination="/v",
+                  Driver="local", Mode="z", RW=False),
+        MountSpec(Type="bind", Source="/h", Destination="/b", RW=True, Propagation="rshared"),
+        MountSpec(Type="tmpfs", Destination="/t", RW=False, Tmpfs="size=1024"),
     ]
-    pub = mounts.public(points)
+    pub = [msgspec.to_builtins(p.public()) for p in points]
     assert pub[0] == {"Type": "volume", "Name": "v", "Source": "/vols/v/_data",
                       "Destination": "/v", "Driver": "local", "Mode": "z", "RW": False,
                       "Propagation": ""}
-    assert "Name" not in pub[1] and "CopyData" not in pub[1]
+    assert "CopyData" not in pub[1]
     asked = []
-    oci = mounts.oci(points, lambda p: asked.append(p["Name"]) or f"/mnt/{p['Name']}")
+    oci = mounts.oci(points, lambda p: asked.append(p.Name) or f"/mnt/{p.Name}")
     assert asked == ["v"]
     assert oci == [
         {"destination": "/v", "type": "bind", "source": "/mnt/v", "options": ["rbind", "ro"]},
@@ -196,15 +202,15 @@ def test_copy_up_resolves_inside_the_root(tmp_path):
 
 
 def test_volume_subpath_checked_as_moby():
-    ok = mounts.parse_mount({"Type": "volume", "Source": "v", "Target": "/d",
-                             "VolumeOptions": {"Subpath": "a/./b/"}})
-    assert ok["Subpath"] == "a/b"
+    ok = parse_mount({"Type": "volume", "Source": "v", "Target": "/d",
+                      "VolumeOptions": {"Subpath": "a/./b/"}})
+    assert ok.Subpath == "a/b"
     err = 'invalid mount config for type "volume": '
     for source, sub, why in (("", "a", "must not set Subpath when using anonymous volumes"),
                              ("v", "/abs", "subpath must be a relative path within the volume"),
                              ("v", "a/../../x", "subpath must be a relative path within the "
                                                 "volume")):
         with pytest.raises(InvalidArgument) as exc:
-            mounts.parse_mount({"Type": "volume", "Source": source, "Target": "/d",
-                                "VolumeOptions": {"Subpath": sub}})
+            parse_mount({"Type": "volume", "Source": source, "Target": "/d",
+                         "VolumeOptions": {"Subpath": sub}})
         assert str(exc.value) == err + why
