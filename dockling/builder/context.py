@@ -22,8 +22,8 @@ import stat
 import subprocess
 import tarfile
 
-from dockling.formats.dockerignore import Matcher, read_patterns
 from dockling.errors import InvalidArgument
+from dockling.formats.dockerignore import Matcher, read_patterns
 from dockling.formats.unpack import apply_layer
 from dockling.kernel.paths import secure_join
 

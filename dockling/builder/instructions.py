@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from dockling.builder.expand import Lexer, go_quote
+from dockling.containers.model import HealthConfig
 from dockling.errors import InvalidArgument
-from dockling.images.model import HealthConfig
 
 __all__ = [
     "Add", "Arg", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From", "Healthcheck", "Heredoc",

@@ -22,8 +22,9 @@ import posixpath
 
 from dockling.builder import dockerfile as df
 from dockling.builder.expand import expand_word, expand_words
+from dockling.containers.model import Empty
 from dockling.errors import InvalidArgument
-from dockling.images.model import ContainerConfig, Empty, ImageConfig, RootFS
+from dockling.images.model import ContainerConfig, ImageConfig, RootFS
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

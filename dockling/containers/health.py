@@ -12,13 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from dockling import background, clock
 from dockling.containers.model import Health, HealthcheckResult, HealthConfig
-
-if TYPE_CHECKING:
-    from dockling.images import model as images
 
 log = logging.getLogger("dockling.health")
 
@@ -30,7 +26,7 @@ MAX_OUTPUT = 4096
 
 
 def effective(config: HealthConfig | None,
-              image: images.HealthConfig | None) -> HealthConfig | None:
+              image: HealthConfig | None) -> HealthConfig | None:
     """The check a container runs: each field its own if set, else its image's,
     else docker's default; None when there is none or its Test is ["NONE"]."""
     def pick(field: str):

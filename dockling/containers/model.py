@@ -32,7 +32,9 @@ class Empty(msgspec.Struct):
     """Go's struct{}: the values of Config.Volumes and Config.ExposedPorts."""
 
 
-class HealthConfig(msgspec.Struct):
+class HealthConfig(msgspec.Struct, omit_defaults=True):
+    """v1.HealthcheckConfig: durations in nanoseconds, zero meaning "the default"
+    (every field is omitempty in Go)."""
     Test: list[str] | None = None
     Interval: int = 0
     Timeout: int = 0

@@ -13,11 +13,11 @@ import os
 import shlex
 
 from dockling import clock
+from dockling.containers.model import Empty
 from dockling.errors import InvalidArgument
 from dockling.images.layers import DiffIDMismatch, chain_id
 from dockling.images.model import (
     ContainerConfig,
-    Empty,
     History,
     ImageConfig,
     RootFS,

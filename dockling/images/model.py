@@ -28,52 +28,14 @@ from __future__ import annotations
 
 import msgspec
 
+from dockling.containers.model import Config, DriverData
 from dockling.errors import InvalidArgument
 
 
-class Empty(msgspec.Struct):
-    """Go's ``struct{}``: the value of each ExposedPorts and Volumes key, ``{}``."""
-
-
-class HealthConfig(msgspec.Struct, omit_defaults=True):
-    """v1.HealthcheckConfig (container.HealthConfig): durations in nanoseconds,
-    zero meaning "the default" (every field is omitempty)."""
-    Test: list[str] | None = None
-    Interval: int = 0
-    Timeout: int = 0
-    StartPeriod: int = 0
-    StartInterval: int = 0
-    Retries: int = 0
-
-
-class ContainerConfig(msgspec.Struct, omit_defaults=True):
-    """The image config's ``config``: container.Config, what a container of the
-    image runs unless its own config says otherwise."""
-    Hostname: str = ""
-    Domainname: str = ""
-    User: str = ""
-    AttachStdin: bool = False
-    AttachStdout: bool = False
-    AttachStderr: bool = False
-    ExposedPorts: dict[str, Empty] | None = None
-    Tty: bool = False
-    OpenStdin: bool = False
-    StdinOnce: bool = False
-    Env: list[str] | None = None
-    Cmd: list[str] | None = None
-    Healthcheck: HealthConfig | None = None
-    ArgsEscaped: bool = False
-    Image: str = ""
-    Volumes: dict[str, Empty] | None = None
-    WorkingDir: str = ""
-    Entrypoint: list[str] | None = None
-    NetworkDisabled: bool = False
-    MacAddress: str = ""
-    OnBuild: list[str] | None = None
-    Labels: dict[str, str] | None = None
-    StopSignal: str = ""
-    StopTimeout: int | None = None
-    Shell: list[str] | None = None
+class ContainerConfig(Config, omit_defaults=True):
+    """The image config's ``config``: container.Config (the record's type), what a
+    container of the image runs unless its own config says otherwise; written without
+    its zero fields, as BuildKit writes it."""
 
 
 class RootFS(msgspec.Struct):
@@ -147,12 +109,6 @@ class Image(msgspec.Struct):
 
 
 # -- answers ------------------------------------------------------------------------------
-
-class DriverData(msgspec.Struct):
-    """storage.DriverData (GraphDriver)."""
-    Data: dict[str, str] | None = None
-    Name: str = ""
-
 
 class InspectRootFS(msgspec.Struct):
     """image.RootFS as inspect shows it."""

@@ -6,8 +6,8 @@ import pytest
 
 from dockling.builder import dockerfile as df
 from dockling.builder.dockerfile import parse, parse_instruction
+from dockling.containers.model import HealthConfig
 from dockling.errors import InvalidArgument
-from dockling.images.model import HealthConfig
 
 
 def one(text: str, escape_line: str = "") -> df.Instruction:

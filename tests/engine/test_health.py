@@ -7,7 +7,6 @@ import time
 
 from dockling.containers import health
 from dockling.containers.model import HealthConfig
-from dockling.images import model as images
 from tests.engine.conftest import name
 
 
@@ -94,7 +93,7 @@ def test_image_healthcheck_and_no_healthcheck(daemon):
 
 
 def test_effective_check_and_durations():
-    image = images.HealthConfig(Test=["CMD", "true"], Interval=5 * health.SECOND, Retries=7)
+    image = HealthConfig(Test=["CMD", "true"], Interval=5 * health.SECOND, Retries=7)
     got = health.effective(HealthConfig(Interval=2 * health.SECOND), image)
     assert got.Interval == 2 * health.SECOND and got.Retries == 7
     assert got.Timeout == 30 * health.SECOND

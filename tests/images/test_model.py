@@ -13,6 +13,7 @@ import pytest
 from dockling.api import complete
 from dockling.builder import cache
 from dockling.cli.dockertypes import STRUCTS
+from dockling.containers.model import Empty, HealthConfig
 from dockling.errors import InvalidArgument
 from dockling.images import model
 from dockling.images.archive import import_rootfs
@@ -46,7 +47,6 @@ def _json_fields(struct) -> list[str]:
 
 @pytest.mark.parametrize("struct, go, left_out", [
     (model.ContainerConfig, "container.Config", ()),
-    (model.HealthConfig, "v1.HealthcheckConfig", ()),
     (model.InspectResponse, "image.InspectResponse", model.INSPECT_NOT_SET),
     (model.DriverData, "storage.DriverData", ()),
     (model.InspectRootFS, "image.RootFS", ()),
@@ -103,7 +103,7 @@ DOCKER_MADE = {
 def test_a_docker_made_config_decodes_into_the_view():
     cfg = model.decode_config(json.dumps(DOCKER_MADE).encode())
     assert cfg.config.Cmd == ["sh"] and cfg.config.Labels == {"a": "b"}
-    assert cfg.container_config.Volumes == {"/data": model.Empty()}
+    assert cfg.container_config.Volumes == {"/data": Empty()}
     assert cfg.rootfs.diff_ids == ["sha256:" + "2" * 64]
     assert cfg.history[0].created_by == "ADD x /"
 
@@ -119,7 +119,7 @@ def test_written_configs_leave_zero_fields_out():
     """omit_defaults as OCI's omitempty: what BuildKit writes for the same image."""
     cfg = model.ImageConfig(
         created="2026-01-01T00:00:00Z", architecture="amd64", os="linux",
-        config=model.ContainerConfig(Cmd=["sh"], Healthcheck=model.HealthConfig(Test=["NONE"])),
+        config=model.ContainerConfig(Cmd=["sh"], Healthcheck=HealthConfig(Test=["NONE"])),
         rootfs=model.RootFS(type="layers", diff_ids=[]), history=[])
     assert json.loads(model.encode_config(cfg)) == {
         "created": "2026-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",

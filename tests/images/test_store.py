@@ -7,11 +7,12 @@ import os
 
 import pytest
 
+from dockling.containers.model import Empty
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.images.archive import apply_changes, import_rootfs
 from dockling.images.content import ContentStore
 from dockling.images.layers import LayerStore, chain_id
-from dockling.images.model import ContainerConfig, DeleteItem, Empty
+from dockling.images.model import ContainerConfig, DeleteItem
 from dockling.images.store import ImageStore
 from dockling.store.db import DB
 from tests.conftest import tar_of
