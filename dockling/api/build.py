@@ -15,7 +15,7 @@ import base64
 import json
 import logging
 
-from dockling.api.server import Request, Response, Router, json_response
+from dockling.api.routing import Request, Response, Router, json_response
 from dockling.builder import context as ctxlib
 from dockling.builder.executor import Builder, Options
 from dockling.errors import CommandFailed, DocklingError, InvalidArgument

@@ -15,12 +15,14 @@ import msgspec
 
 from dockling import background, clock, gojson
 from dockling.api import complete, schema, websocket
-from dockling.api.server import Request, Response, Router, empty, json_response, version_key
+from dockling.api.routing import Request, Response, Router, empty, json_response, version_key
 from dockling.background import blocking, in_thread
 from dockling.containers import copy, model, stats
 from dockling.containers.attach import Attach
+from dockling.containers.execs import ExecConfig
 from dockling.containers.logs import parse_since
 from dockling.containers.manager import ContainerManager
+from dockling.containers.state import status_text
 from dockling.errors import DocklingError, InvalidArgument, NotModified
 from dockling.formats import detachkeys
 from dockling.formats.stdcopy import STDOUT, frame
@@ -153,7 +155,7 @@ def routes(r: Router, m: ContainerManager) -> None:
 
     async def exec_create(req: Request) -> Response:
         eid = m.exec_create(req.params["id"], gojson.convert(
-            schema.strslices(req.json()), model.ExecConfig))
+            schema.strslices(req.json()), ExecConfig))
         return json_response({"Id": eid}, 201)
 
     async def exec_start(req: Request) -> Response:
@@ -437,7 +439,7 @@ def summary(c: model.Container, link_names: list[str]) -> dict:
         "Ports": port_list(c.NetworkSettings.Ports or {}),
         "Labels": cfg.Labels or {},
         "State": c.State.Status,
-        "Status": model.status_text(c.State),
+        "Status": status_text(c.State),
         "HostConfig": {"NetworkMode": c.HostConfig.NetworkMode or "default"},
         "NetworkSettings": {"Networks": msgspec.to_builtins(c.NetworkSettings.Networks)},
         "Mounts": msgspec.to_builtins(c.Mounts),

@@ -13,7 +13,7 @@ import msgspec
 
 from dockling.api import complete
 from dockling.api.registry import progress_response
-from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.api.routing import Request, Response, Router, empty, json_response
 from dockling.background import blocking, in_thread
 from dockling.containers.manager import ContainerManager
 from dockling.errors import DocklingError, InvalidArgument, NotFound

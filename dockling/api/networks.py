@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dockling import gojson
 from dockling.api import complete
-from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.api.routing import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.containers.model import EndpointSettings
 from dockling.network import filters as selection

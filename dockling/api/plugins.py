@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from dockling.api.server import Request, Response, Router, json_response
+from dockling.api.routing import Request, Response, Router, json_response
 from dockling.errors import InvalidArgument, NotFound, Unavailable
 
 NO_PLUGINS = "dockling does not support managed plugins: this node cannot install one"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from dockling.api.server import Request, Response, Router, json_response
+from dockling.api.routing import Request, Response, Router, json_response
 from dockling.errors import DocklingError, Forbidden
 from dockling.formats import progress, reference
 from dockling.formats.reference import HUB_AUTH_KEY, server_domain

@@ -20,7 +20,7 @@ JSON bodies, versions, log streams) give their 400 first, as in docker.
 
 from __future__ import annotations
 
-from dockling.api.server import Request, Response, Router
+from dockling.api.routing import Request, Response, Router
 from dockling.errors import InvalidArgument, Unavailable
 
 # moby daemon/cluster/errors.go: errNoSwarm

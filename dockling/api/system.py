@@ -15,7 +15,7 @@ import dockling
 from dockling.api import complete
 from dockling.api import containers as containers_api
 from dockling.api import swarm as swarm_api
-from dockling.api.server import (
+from dockling.api.routing import (
     API_VERSION,
     MIN_API_VERSION,
     Request,

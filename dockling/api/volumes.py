@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from dockling.api import complete, schema
-from dockling.api.server import Request, Response, Router, empty, json_response
+from dockling.api.routing import Request, Response, Router, empty, json_response
 from dockling.containers.manager import ContainerManager
 from dockling.errors import InvalidArgument
 from dockling.volumes.model import Volume

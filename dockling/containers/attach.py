@@ -13,7 +13,8 @@ import logging
 import os
 
 from dockling.containers import logs as logfile
-from dockling.containers.model import Container, Status
+from dockling.containers.model import Container
+from dockling.containers.state import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument
 from dockling.formats import detachkeys
 from dockling.formats.stdcopy import Frames

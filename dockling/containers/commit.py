@@ -16,7 +16,8 @@ import msgspec
 
 from dockling import clock
 from dockling.containers import spec
-from dockling.containers.model import Container, Status
+from dockling.containers.model import Container
+from dockling.containers.state import Status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.formats import pack
 from dockling.images import archive

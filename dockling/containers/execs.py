@@ -13,11 +13,56 @@ import json
 import os
 import signal
 
+import msgspec
+
 from dockling.containers import health, model, users
-from dockling.containers.model import Container, Exec, ExecConfig, Status
+from dockling.containers.model import Container
+from dockling.containers.state import Status
 from dockling.errors import Conflict, InvalidArgument, NotFound
 from dockling.formats import detachkeys
 from dockling.formats.stdcopy import Frames
+
+
+class ExecConfig(msgspec.Struct):
+    """POST /containers/{id}/exec (container.ExecOptions)."""
+    User: str = ""
+    Privileged: bool = False
+    Tty: bool = False
+    ConsoleSize: list[int] | None = None
+    AttachStdin: bool = False
+    AttachStderr: bool = False
+    AttachStdout: bool = False
+    Detach: bool = False
+    DetachKeys: str = ""
+    Env: list[str] | None = None
+    WorkingDir: str = ""
+    Cmd: list[str] | None = None
+
+
+class ExecProcessConfig(msgspec.Struct):
+    tty: bool = False
+    entrypoint: str = ""
+    arguments: list[str] = msgspec.field(default_factory=list)
+    privileged: bool = False
+    user: str = ""
+
+
+class Exec(msgspec.Struct):
+    """An exec instance (container.ExecInspect), with the request that made it and
+    whether its exec_die was sent."""
+    ID: str
+    Running: bool = False
+    ExitCode: int | None = None
+    ProcessConfig: ExecProcessConfig = msgspec.field(default_factory=ExecProcessConfig)
+    OpenStdin: bool = False
+    OpenStderr: bool = False
+    OpenStdout: bool = False
+    CanRemove: bool = False
+    ContainerID: str = ""
+    DetachKeys: str = ""
+    Pid: int = 0
+    _request: ExecConfig = msgspec.field(default_factory=ExecConfig)
+    _died: bool = False
 
 
 class Execs:
@@ -43,7 +88,7 @@ class Execs:
             detachkeys.for_exec(body.DetachKeys)  # docker: 400 at create for keys it cannot read
         eid = model.new_id()
         ex = self.instances[eid] = Exec(
-            ID=eid, ProcessConfig=model.ExecProcessConfig(
+            ID=eid, ProcessConfig=ExecProcessConfig(
                 tty=body.Tty, entrypoint=cmd[0], arguments=cmd[1:],
                 privileged=body.Privileged, user=body.User),
             OpenStdin=body.AttachStdin, OpenStderr=body.AttachStderr,

@@ -3,7 +3,7 @@
 Start path: mount the overlay, write hostname/hosts/resolv.conf, build the
 OCI config, have a shim forked (it creates and starts the container through
 the runtime), then hand the container to the monitor, which records its exit.
-Each transition is guarded by ``model.Status`` (docker's 409 wording); the
+Each transition is guarded by ``state.Status`` (docker's 409 wording); the
 record is saved and the event sent once the change is made.
 """
 
@@ -21,14 +21,14 @@ import time
 import msgspec
 
 from dockling import background, clock
-from dockling.containers import health, model, resources, spec, users
+from dockling.containers import cleanup, health, model, resources, spec, users
 from dockling.containers import logs as logfile
-from dockling.containers.model import Container, HostConfig, MountSpec, Status, UpdateConfig
+from dockling.containers.model import Container, HostConfig, MountSpec, UpdateConfig
+from dockling.containers.state import Status, set_status
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
 from dockling.images.layers import unmount
 from dockling.kernel import record
 from dockling.kernel.paths import make_mountpoint
-from dockling.runtime import rootfs
 from dockling.runtime.cgroups import is_unified
 from dockling.runtime.process import parse_signal
 from dockling.shim import shim as shimlib
@@ -124,7 +124,7 @@ class Lifecycle:
             self._start_failed(c, err)
             raise
         st = c.State
-        model.set_status(st, Status.RUNNING)
+        set_status(st, Status.RUNNING)
         st.Pid, st.StartedAt, st.FinishedAt = started["Pid"], clock.now(), model.ZERO_TIME
         st.ExitCode, st.Error, st.OOMKilled = 0, "", False
         check = m.monitor.healthcheck(c, img)
@@ -212,7 +212,7 @@ class Lifecycle:
         m = self.m
         st = c.State
         code = getattr(err, "code", None) or 128
-        model.set_status(st, Status.EXITED if c.State.StartedAt != model.ZERO_TIME
+        set_status(st, Status.EXITED if c.State.StartedAt != model.ZERO_TIME
                          else Status.CREATED)
         st.Error, st.ExitCode, st.Pid = str(err), code, 0
         m.networks.detach(c)
@@ -292,7 +292,7 @@ class Lifecycle:
         c._ManuallyStopped = True
         if c.State.Restarting:  # between two runs: just call off the restart
             m.restarts.cancel(cid)
-            model.set_status(c.State, Status.EXITED)
+            set_status(c.State, Status.EXITED)
             m.records.save(c)
             m.monitor.wake_waiters(cid, c.State.ExitCode, restarting=False)
             m.records.emit(c, "stop")
@@ -362,7 +362,7 @@ class Lifecycle:
         c = m.records.get(ref)
         Status(c.State.Status).check_pause(c.Id)
         m.runtime.pause(c.Id)
-        model.set_status(c.State, Status.PAUSED)
+        set_status(c.State, Status.PAUSED)
         m.records.save(c)
         m.records.emit(c, "pause")
 
@@ -372,7 +372,7 @@ class Lifecycle:
         if c.State.Status != Status.PAUSED.value:
             raise Conflict(f"Container {c.Id} is not paused")
         m.runtime.resume(c.Id)
-        model.set_status(c.State, Status.RUNNING)
+        set_status(c.State, Status.RUNNING)
         m.records.save(c)
         m.records.emit(c, "unpause")
 
@@ -457,7 +457,7 @@ class Lifecycle:
         m.networks.detach(c)
         self._release_volumes(c)
         m.records.delete(cid)
-        background.in_thread(remove_dirs, m.paths.container(cid), m.paths.run(cid),
+        background.in_thread(cleanup.remove_dirs, m.paths.container(cid), m.paths.run(cid),
                              name=f"remove {cid[:12]}")
         m.monitor.unwatch(cid)
         if volumes:
@@ -478,38 +478,6 @@ class Lifecycle:
                 continue
             if ANONYMOUS_LABEL in (vol.Labels or {}):
                 m.volumes.remove(p.Name, [])  # its destroy event: the store's
-
-
-def remove_dirs(container_dir: str, run_dir: str, unknown: bool = False) -> None:
-    """A removed container's directories, in a worker thread: its overlay
-    unmounted, then each tree renamed aside and deleted. ``unknown``: what a
-    crash left (``Monitor.remove_orphans``), where anything may still be
-    mounted below: all of it is detached, and a tree with a mount still below
-    it is left alone, as deleting through a bind would reach into a volume or
-    the host. (A removal knows its own mounts: the subpath binds went before
-    the record; reading the mount table for each of many removals would not
-    pay.)"""
-    if unknown:
-        for d in (container_dir, run_dir):
-            if os.path.isdir(d):
-                _detach_all_below(d)
-    else:
-        merged = os.path.join(container_dir, "merged")
-        if os.path.ismount(merged):
-            unmount(merged)
-    for d in (container_dir, run_dir):
-        if unknown and os.path.isdir(d) and rootfs.mounts_below(d):
-            log.error("not removing %s: still mounted below it: %s", d,
-                      ", ".join(mp for _, mp in rootfs.mounts_below(d)))
-            continue
-        background.remove_tree(d)
-
-
-def _detach_all_below(d: str) -> None:
-    try:
-        rootfs.unmount_below(d)
-    except OSError as err:
-        log.warning("cannot unmount below %s: %s", d, err)
 
 
 def _user(merged: str, c: Container) -> tuple[int, int, list[int]]:

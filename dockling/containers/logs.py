@@ -1,8 +1,8 @@
 """The json-file log driver's reader: docker's line format, tail/since/follow.
 
 Each line of ``<id>-json.log`` is {"log": "...", "stream": "stdout", "time": RFC3339}
-(the shim writes them, mode 0600: output can hold secrets). Output is framed like attach (8-byte headers)
-unless the container has a tty.
+(the shim writes them, mode 0600: output can hold secrets). Output is framed like
+attach (8-byte headers) unless the container has a tty.
 """
 
 from __future__ import annotations

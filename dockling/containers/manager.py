@@ -33,11 +33,16 @@ from dockling.containers import create as creation
 from dockling.containers import prune as pruning
 from dockling.containers import records, top
 from dockling.containers.attach import Attach, Attachments
-from dockling.containers.execs import Execs, demux_text
+from dockling.containers.execs import Exec, ExecConfig, Execs, demux_text
 from dockling.containers.lifecycle import Lifecycle
-from dockling.containers.model import (Container, CreateRequest, EndpointSettings, Exec,
-                                       ExecConfig, HealthcheckResult, HealthConfig,
-                                       UpdateConfig)
+from dockling.containers.model import (
+    Container,
+    CreateRequest,
+    EndpointSettings,
+    HealthcheckResult,
+    HealthConfig,
+    UpdateConfig,
+)
 from dockling.containers.monitor import Monitor
 from dockling.containers.restart import Scheduler
 from dockling.images.store import ImageStore

@@ -5,27 +5,27 @@ container.InspectResponse) as msgspec Structs whose fields are Go's json names i
 order, each defaulting to the zero value Go marshals (None for nil slices, maps and
 pointers). It is stored as that JSON; the API turns it into docker's answer
 (``api/complete.py``: Go's omitempty, no private fields). Fields that start with
-``_`` are dockling's own state, never shown. ``Status`` is the lifecycle state machine
-with guards that raise docker's 409/304 errors naming the state.
+``_`` are dockling's own state, never shown. The lifecycle's states are in
+``state.py``, the exec instance in ``execs.py``.
 
-The request types (``CreateRequest``, ``ExecConfig``, ``UpdateConfig``) are what the
-API decodes bodies into, so a wrong type is a 400 at the door.
+The request types (``CreateRequest``, ``UpdateConfig``) are what the API decodes
+bodies into, so a wrong type is a 400 at the door.
 """
 
 from __future__ import annotations
 
-import datetime
-import enum
 import secrets
 from typing import Any
 
 import msgspec
 
 from dockling import clock
-from dockling.errors import Conflict, NotModified
-from dockling.units import human_duration
 
 ZERO_TIME = clock.ZERO
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
 
 
 class Empty(msgspec.Struct):
@@ -448,128 +448,6 @@ class CreateRequest(Config):
     """POST /containers/create: container.Config with HostConfig and NetworkingConfig."""
     HostConfig: HostConfig | None = None
     NetworkingConfig: NetworkingConfig | None = None
-
-
-class ExecConfig(msgspec.Struct):
-    """POST /containers/{id}/exec (container.ExecOptions)."""
-    User: str = ""
-    Privileged: bool = False
-    Tty: bool = False
-    ConsoleSize: list[int] | None = None
-    AttachStdin: bool = False
-    AttachStderr: bool = False
-    AttachStdout: bool = False
-    Detach: bool = False
-    DetachKeys: str = ""
-    Env: list[str] | None = None
-    WorkingDir: str = ""
-    Cmd: list[str] | None = None
-
-
-class ExecProcessConfig(msgspec.Struct):
-    tty: bool = False
-    entrypoint: str = ""
-    arguments: list[str] = msgspec.field(default_factory=list)
-    privileged: bool = False
-    user: str = ""
-
-
-class Exec(msgspec.Struct):
-    """An exec instance (container.ExecInspect), with the request that made it and
-    whether its exec_die was sent."""
-    ID: str
-    Running: bool = False
-    ExitCode: int | None = None
-    ProcessConfig: ExecProcessConfig = msgspec.field(default_factory=ExecProcessConfig)
-    OpenStdin: bool = False
-    OpenStderr: bool = False
-    OpenStdout: bool = False
-    CanRemove: bool = False
-    ContainerID: str = ""
-    DetachKeys: str = ""
-    Pid: int = 0
-    _request: ExecConfig = msgspec.field(default_factory=ExecConfig)
-    _died: bool = False
-
-
-def new_id() -> str:
-    return secrets.token_hex(32)
-
-
-class Status(str, enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    RESTARTING = "restarting"
-    REMOVING = "removing"
-    EXITED = "exited"
-    DEAD = "dead"
-
-    def check_start(self) -> None:
-        if self in (Status.RUNNING, Status.PAUSED, Status.RESTARTING):
-            raise NotModified("container already started")
-        if self is Status.REMOVING:
-            raise Conflict("container is marked for removal and cannot be started")
-
-    def check_remove(self, name: str, force: bool) -> None:
-        if force:
-            return
-        if self is Status.PAUSED:
-            raise Conflict(f"cannot remove container \"{name}\": container is paused and must "
-                           "be unpaused first")
-        if self in (Status.RUNNING, Status.RESTARTING):
-            raise Conflict(f"cannot remove container \"{name}\": container is running: stop the "
-                           "container before removing or force remove")
-
-    def check_pause(self, cid: str) -> None:
-        if self is Status.PAUSED:
-            raise Conflict(f"Container {cid} is already paused")
-        if self is not Status.RUNNING:
-            raise Conflict(f"Container {cid} is not running")
-
-    def check_running(self, cid: str) -> None:
-        if self is Status.PAUSED:
-            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
-        if self is not Status.RUNNING:
-            raise Conflict(f"Container {cid} is not running")
-
-
-def status_text(state: State) -> str:
-    """The STATUS column of `docker ps`."""
-    t = datetime.datetime.now(datetime.UTC)
-    st = state.Status
-    if st in ("running", "paused"):
-        started = clock.parse(state.StartedAt) or t
-        text = f"Up {human_duration((t - started).total_seconds())}"
-        if st == "paused":
-            text += " (Paused)"
-        health = state.Health.Status if state.Health else None
-        if health and health != "none":
-            text += f" ({'health: starting' if health == 'starting' else health})"
-        return text
-    if st == "restarting":
-        fin = clock.parse(state.FinishedAt) or t
-        return (f"Restarting ({state.ExitCode}) "
-                f"{human_duration((t - fin).total_seconds())} ago")
-    if st == "exited":
-        fin = clock.parse(state.FinishedAt)
-        if fin is None:
-            return f"Exited ({state.ExitCode})"
-        return f"Exited ({state.ExitCode}) {human_duration((t - fin).total_seconds())} ago"
-    if st == "removing":
-        return "Removal In Progress"
-    if st == "dead":
-        return "Dead"
-    return "Created"
-
-
-def set_status(state: State, status: Status) -> None:
-    state.Status = status.value
-    # docker: a container waiting to be restarted still counts as running
-    state.Running = status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
-    state.Paused = status is Status.PAUSED
-    state.Restarting = status is Status.RESTARTING
-    state.Dead = status is Status.DEAD
 
 
 # -- storage -------------------------------------------------------------------------

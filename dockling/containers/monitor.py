@@ -18,9 +18,10 @@ import shutil
 import signal
 
 from dockling import background, clock
-from dockling.containers import health, model, restart
-from dockling.containers.lifecycle import remove_dirs
-from dockling.containers.model import Container, HealthcheckResult, HealthConfig, Status
+from dockling.containers import health, restart
+from dockling.containers.cleanup import remove_dirs
+from dockling.containers.model import Container, HealthcheckResult, HealthConfig
+from dockling.containers.state import Status, set_status
 from dockling.errors import Conflict, NotFound
 from dockling.runtime.state import process_start_time
 from dockling.shim.client import ShimClient
@@ -115,7 +116,7 @@ class Monitor:
             return
         st = c.State
         log.debug("container %s exited: %s", cid[:12], result)
-        model.set_status(st, Status.EXITED)
+        set_status(st, Status.EXITED)
         # result: the shim's wait reply or exit.json (its JSON, not a record)
         st.Pid, st.ExitCode = 0, result.get("ExitCode", 255)
         st.FinishedAt = result.get("FinishedAt") or clock.now()

@@ -17,8 +17,8 @@ import asyncio
 import logging
 
 from dockling import background
-from dockling.containers import model
-from dockling.containers.model import Container, RestartPolicy, Status
+from dockling.containers.model import Container, RestartPolicy
+from dockling.containers.state import Status, set_status
 from dockling.errors import InvalidArgument, NotFound
 
 log = logging.getLogger("dockling.containers")
@@ -84,7 +84,7 @@ class Scheduler:
         cid = c.Id
         self.cancel(cid)
         self.backoff[cid] = delay
-        model.set_status(c.State, Status.RESTARTING)
+        set_status(c.State, Status.RESTARTING)
         self.m.records.save(c)
         log.debug("restarting %s in %.1f s (policy %s)", cid[:12], delay,
                   c.HostConfig.RestartPolicy.Name)
@@ -109,7 +109,7 @@ class Scheduler:
             return
         if c.State.Status != Status.RESTARTING.value:
             return
-        model.set_status(c.State, Status.EXITED)
+        set_status(c.State, Status.EXITED)
         c.RestartCount += 1
         m.records.save(c)
         try:

@@ -29,7 +29,8 @@ from dockling.api import registry as registry_api
 from dockling.api import swarm as swarm_api
 from dockling.api import system as system_api
 from dockling.api import volumes as volumes_api
-from dockling.api.server import Router, serve_unix
+from dockling.api.routing import Router
+from dockling.api.server import serve_unix
 from dockling.builder import context as build_context
 from dockling.builder.cache import BuildCache
 from dockling.builder.executor import Builder

@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from dockling import events
-from dockling.api.server import Request
+from dockling.api.routing import Request
 from dockling.containers import records
 from dockling.containers.model import Config, Container, State
 from dockling.errors import InvalidArgument, NotFound

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from dockling.api import server
+from dockling.api import routing, server
 
 
 def _some_group() -> grp.struct_group:
@@ -49,7 +49,7 @@ def test_the_socket_has_its_mode_and_group_before_it_appears(tmp_path, monkeypat
     old = os.umask(0)  # the most permissive umask an embedding program could have
 
     async def main() -> None:
-        srv = await server.serve_unix(server.Router(), path, group=group.gr_name)
+        srv = await server.serve_unix(routing.Router(), path, group=group.gr_name)
         srv.close()
         await srv.wait_closed()
 
@@ -70,7 +70,7 @@ def test_without_the_group_the_socket_is_roots(tmp_path):
     path = str(tmp_path / "d.sock")
 
     async def main() -> None:
-        srv = await server.serve_unix(server.Router(), path, group="no-such-group-dl")
+        srv = await server.serve_unix(routing.Router(), path, group="no-such-group-dl")
         srv.close()
         await srv.wait_closed()
 
@@ -96,10 +96,10 @@ def test_a_hijack_starts_at_once_and_its_bytes_follow_the_head(tmp_path):
         cwriter.write_eof()
 
     async def start(req):
-        return server.Response(101, content_type="application/vnd.docker.raw-stream",
+        return routing.Response(101, content_type="application/vnd.docker.raw-stream",
                                hijack=hijacked)
 
-    router = server.Router()
+    router = routing.Router()
     router.add("POST", "/exec/{id}/start", start)
     stop: list = []
 

@@ -7,11 +7,11 @@ import json
 import msgspec
 import pytest
 
+from dockling import gojson
 from dockling.api import complete
 from dockling.cli.dockertypes import NAMED, STRUCTS
 from dockling.containers import model
 from dockling.errors import InvalidArgument
-from dockling import gojson
 from dockling.store.db import DB
 
 

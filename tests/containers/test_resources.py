@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from dockling import gojson
 from dockling.containers import resources
 from dockling.containers.model import HostConfig
 from dockling.errors import InvalidArgument
-from dockling import gojson
 
 MB = 1 << 20
 

@@ -8,11 +8,11 @@ import os
 
 import pytest
 
+from dockling import gojson
 from dockling.containers import security
 from dockling.containers.model import DeviceMapping, HostConfig
 from dockling.containers.spec import DEFAULT_CAPS
 from dockling.errors import InvalidArgument
-from dockling import gojson
 from dockling.runtime import capabilities
 
 
