@@ -246,7 +246,8 @@ class HostConfig(msgspec.Struct):
     Sysctls: dict[str, str] | None = None
     Runtime: str = ""
     Isolation: str = ""
-    # container.Resources, embedded
+    # container.Resources, embedded: its fields again (Resources above), since Go
+    # places them here and a Struct's inherited fields would come first
     CpuShares: int = 0
     Memory: int = 0
     NanoCpus: int = 0

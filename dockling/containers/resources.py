@@ -123,27 +123,22 @@ def _fmt(cpus: set[int]) -> str:
         map(str, s))
 
 
+# config.json's linux.resources.cpu keys <- HostConfig's fields
+_OCI_CPU = (("shares", "CpuShares"), ("period", "CpuPeriod"), ("quota", "CpuQuota"),
+            ("cpus", "CpusetCpus"), ("mems", "CpusetMems"),
+            ("realtimePeriod", "CpuRealtimePeriod"), ("realtimeRuntime", "CpuRealtimeRuntime"))
+
+
 def oci_resources(hc: HostConfig) -> dict:
     """The resources part of config.json (devices are added by the caller)."""
     r: dict = {}
     cpu: dict = {}
-    if hc.CpuShares:
-        cpu["shares"] = hc.CpuShares
     if hc.NanoCpus:
         cpu["period"] = CPU_PERIOD
         cpu["quota"] = hc.NanoCpus * CPU_PERIOD // 10**9
-    if hc.CpuPeriod:
-        cpu["period"] = hc.CpuPeriod
-    if hc.CpuQuota:
-        cpu["quota"] = hc.CpuQuota
-    if hc.CpusetCpus:
-        cpu["cpus"] = hc.CpusetCpus
-    if hc.CpusetMems:
-        cpu["mems"] = hc.CpusetMems
-    if hc.CpuRealtimePeriod:
-        cpu["realtimePeriod"] = hc.CpuRealtimePeriod
-    if hc.CpuRealtimeRuntime:
-        cpu["realtimeRuntime"] = hc.CpuRealtimeRuntime
+    for key, field in _OCI_CPU:  # set ones only; a period or quota wins over NanoCpus
+        if getattr(hc, field):
+            cpu[key] = getattr(hc, field)
     if cpu:
         r["cpu"] = cpu
     mem: dict = {}
