@@ -355,9 +355,10 @@ class Images:
         d = self._e.daemon
 
         def rmi() -> list[dict]:
+            image_id = d.images.resolve(ref)
             out = d.images.remove(ref, force, d.containers.users_of_image, prune=prune)
             for item in out:
-                d.events.emit("image", *item.event())
+                d.events.emit("image", *item.event(image_id))
             return msgspec.to_builtins(out)
         return self._e.call(rmi)
 

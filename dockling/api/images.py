@@ -78,10 +78,11 @@ def routes(r: Router, images: ImageStore, containers: ContainerManager, events,
         return empty(201)
 
     async def delete(req: Request) -> Response:
+        image_id = images.resolve(req.params["name"])
         out = images.remove(req.params["name"], req.qbool("force"),
                             containers.users_of_image, prune=not req.qbool("noprune"))
         for item in out:
-            events.emit("image", *item.event())
+            events.emit("image", *item.event(image_id))
         return json_response(msgspec.to_builtins(out))
 
     async def prune(req: Request) -> Response:

@@ -181,7 +181,9 @@ class DeleteItem(msgspec.Struct, omit_defaults=True):
     Deleted: str = ""
     Untagged: str = ""
 
-    def event(self) -> tuple[str, str]:
-        """The image event this entry sends: (action, ID or name). "untagged" is
-        what dockling has always sent (docker's action is "untag")."""
-        return ("delete", self.Deleted) if self.Deleted else ("untagged", self.Untagged)
+    def event(self, image_id: str) -> tuple[str, str, dict[str, str]]:
+        """The image event this entry sends (moby's LogImageEvent): "untag" of the
+        image ``image_id`` named by the tag, or "delete" of the deleted image."""
+        if self.Deleted:
+            return "delete", self.Deleted, {"name": self.Deleted}
+        return "untag", image_id, {"name": self.Untagged}

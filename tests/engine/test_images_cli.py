@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from tests.engine.conftest import name
 
@@ -50,6 +51,20 @@ def test_tag_and_rmi_rules(daemon):
     res = daemon.cli("rmi", "nothere:latest")
     assert res.stderr.decode().strip() == \
         "Error response from daemon: No such image: nothere:latest"
+
+
+def test_rmi_sends_dockers_untag_event(daemon):
+    """moby's LogImageEvent: "untag" of the image's ID, the tag as its name."""
+    n = name()
+    t0 = time.time() - 1
+    daemon.cli("tag", "busybox", f"{n}:v1", check=True)
+    daemon.cli("rmi", f"{n}:v1", check=True)
+    image_id = json.loads(daemon.cli("image", "inspect", "busybox").stdout)[0]["Id"]
+    _, _, raw = daemon.api("GET", f"/events?since={t0}&until={time.time() + 0.5}")
+    events = [json.loads(x) for x in raw.splitlines() if x.strip()]
+    untag = [e for e in events if e["Action"] == "untag"]
+    assert [(e["Actor"]["ID"], e["Actor"]["Attributes"]["name"]) for e in untag] == [
+        (image_id, f"{n}:v1")]
 
 
 def test_bad_import_is_refused_cleanly(daemon, tmp_path):
