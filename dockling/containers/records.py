@@ -1,4 +1,5 @@
-"""Container records: the SQLite rows, names, lookups, and the list's filters.
+"""Container records: the SQLite rows, names, lookups, and the list (its filters:
+``filters.py``).
 
 A record is a ``model.Container`` (docker's ContainerJSON, typed) stored as JSON
 in its row. Lookups go by full ID, name (with or without its slash) or unique ID
@@ -8,13 +9,12 @@ prefix, as docker's do.
 from __future__ import annotations
 
 import random
-import re
 
 from dockling import names
 from dockling.containers import model
+from dockling.containers.filters import Query
 from dockling.containers.model import Container
 from dockling.errors import Conflict, InvalidArgument, NotFound
-from dockling.filters import labels_match
 from dockling.store.db import DB
 
 _ADJ = ["admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy",
@@ -142,43 +142,26 @@ class Records:
 
 def _select(every: list[Container], all_: bool, filters: dict[str, list[str]], images,
             limit: int) -> list[Container]:
+    by_ref = {}
+    for c in every:
+        by_ref[c.Id] = by_ref[c.Name] = by_ref[c.Name[1:]] = c
+
+    def get(ref: str) -> Container:
+        found = by_ref.get(ref) or [c for c in every if c.Id.startswith(ref)]
+        if isinstance(found, Container):
+            return found
+        if len(found) != 1:
+            raise NotFound(f"No such container: {ref}")
+        return found[0]
+
+    query = Query(filters, images, get)
     out = []
     for c in sorted(every, key=lambda c: c.Created, reverse=True):
         if not all_ and not c.State.Running and limit <= 0:
             continue
-        if not matches(c, filters, images):
+        if not query.matches(c):
             continue
         out.append(c)
     if limit > 0:
         out = out[:limit]
     return out
-
-
-def matches(c: Container, filters: dict[str, list[str]], images) -> bool:
-    """docker ps's filters: values of one key are OR-ed (label's AND-ed), keys AND-ed."""
-    for key, values in filters.items():
-        if not values:
-            continue
-        if key == "status" and c.State.Status not in values:
-            return False
-        # docker matches the name with and without its leading slash (moby#37728)
-        if key == "name" and not any(re.search(v, c.Name) or re.search(v, c.Name[1:])
-                                     for v in values):
-            return False
-        if key == "id" and not any(c.Id.startswith(v) for v in values):
-            return False
-        if key == "label" and not labels_match(c.Config.Labels or {}, {"label": values}):
-            return False
-        if key == "ancestor" and not any(_descends(c, v, images) for v in values):
-            return False
-        if key == "exited" and (c.State.Status != "exited" or str(
-                c.State.ExitCode) not in values):
-            return False
-    return True
-
-
-def _descends(c: Container, ref: str, images) -> bool:
-    try:
-        return images.resolve(ref) == c.Image
-    except (NotFound, InvalidArgument):
-        return c.Config.Image == ref

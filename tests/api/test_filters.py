@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import urllib.parse
 
 import pytest
 
 from dockling import events
 from dockling.api.routing import Request
-from dockling.containers import records
-from dockling.containers.model import Config, Container, State
+from dockling.containers.filters import Query
+from dockling.containers.model import (
+    Config,
+    Container,
+    EndpointSettings,
+    Health,
+    MountSpec,
+    PortBinding,
+    State,
+)
 from dockling.errors import InvalidArgument, NotFound
 from dockling.images import filters as image_filters
 from dockling.images.model import ContainerConfig
@@ -74,7 +83,8 @@ ALL = [WEB, DB, NEW]
 
 
 def ps(filters: dict) -> list[str]:
-    return [c.Name[1:] for c in ALL if records.matches(c, filters, FakeImages())]
+    query = Query(filters, FakeImages(), {c.Name[1:]: c for c in ALL}.__getitem__)
+    return [c.Name[1:] for c in ALL if query.matches(c)]
 
 
 @pytest.mark.parametrize("filters, names", [
@@ -104,6 +114,54 @@ def ps(filters: dict) -> list[str]:
 ])
 def test_container_filters(filters, names):
     assert ps(filters) == names
+
+
+def test_more_container_filters():
+    """moby's other ps filters: before/since (creation order), health, volume, network,
+    publish (host ports) and expose (container ports), is-task."""
+    a, b, c = (container(n) for n in ("a", "b", "c"))
+    a.Created, b.Created, c.Created = "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", \
+        "2026-01-01T00:00:03Z"
+    b.State.Health = Health(Status="healthy")
+    b._MountPoints = [MountSpec(Type="volume", Name="data", Source="/v/data/_data",
+                                Destination="/srv")]
+    c.NetworkSettings.Networks["web"] = EndpointSettings(NetworkID="f00d" + "0" * 60)
+    c.NetworkSettings.Ports = {"80/tcp": [PortBinding("0.0.0.0", "8080")], "53/udp": None}
+    every = {x.Name[1:]: x for x in (a, b, c)}
+
+    def names(filters):
+        q = Query(filters, FakeImages(), every.__getitem__)
+        return [x.Name[1:] for x in every.values() if q.matches(x)]
+
+    assert names({"before": ["c"]}) == ["a", "b"] and names({"since": ["a"]}) == ["b", "c"]
+    assert names({"health": ["healthy"]}) == ["b"]
+    assert names({"health": ["none"]}) == ["a", "c"]
+    assert names({"volume": ["data"]}) == names({"volume": ["/srv"]}) == ["b"]
+    assert names({"network": ["web"]}) == names({"network": ["f00d"]}) == ["c"]
+    assert names({"publish": ["8080"]}) == names({"publish": ["8000-8090/tcp"]}) == ["c"]
+    assert names({"publish": ["80"]}) == [] and names({"expose": ["80"]}) == ["c"]
+    assert names({"expose": ["53/udp"]}) == ["c"] and names({"expose": ["53"]}) == []
+    assert names({"is-task": ["true"]}) == [] and len(names({"is-task": ["false"]})) == 3
+
+
+@pytest.mark.parametrize("filters, message", [
+    ({"bogus": ["1"]}, "invalid filter 'bogus'"),
+    ({"status": ["up"]}, "Unrecognised filter value for status: up"),
+    ({"health": ["sick"]}, "Unrecognised filter value for health: sick"),
+    ({"exited": ["x"]}, "invalid filter 'exited=x'"),
+])
+def test_container_filters_refused_as_docker(filters, message):
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(message)}$"):
+        ps(filters)
+
+
+def test_before_names_a_container():
+    with pytest.raises(NotFound):
+        Query({"before": ["ghost"]}, FakeImages(), _missing)
+
+
+def _missing(ref):
+    raise NotFound(f"No such container: {ref}")
 
 
 # -- images -----------------------------------------------------------------------------
