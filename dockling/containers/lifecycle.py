@@ -304,20 +304,22 @@ class Lifecycle:
         fut = m.monitor.exit_future(cid)
         if c.State.Paused:
             m.runtime.resume(cid)
-        try:
-            m.runtime.kill(cid, parse_signal(sig_name))
-        except (NotFound, Conflict):
-            pass
+        self._signal(c, parse_signal(sig_name))
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout if timeout >= 0 else None)
         except TimeoutError:
-            try:
-                m.runtime.kill(cid, signal.SIGKILL)
-            except (NotFound, Conflict):
-                pass
+            self._signal(c, signal.SIGKILL)
             await fut
         m.records.emit(c, "stop")
         return True
+
+    def _signal(self, c: Container, sig: int) -> None:
+        """A signal of stop's, with moby's kill event (signal=15, then 9 at the timeout)."""
+        try:
+            self.m.runtime.kill(c.Id, sig)
+        except (NotFound, Conflict):
+            return
+        self.m.records.emit(c, "kill", signal=str(sig))
 
     async def kill_dead(self, ref: str, sig: int = signal.SIGKILL,
                         timeout: float = 10.0) -> None:

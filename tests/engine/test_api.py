@@ -176,6 +176,23 @@ def test_events_since(daemon):
     assert actions[:3] == ["create", "start", "die"] and "destroy" in actions
 
 
+def test_stop_sends_dockers_kill_event_first(daemon):
+    """moby: stop signals through kill, so its events are kill (signal=15), then kill
+    (signal=9) at the timeout (sleep as PID 1 ignores SIGTERM), die, stop."""
+    t0 = time.time() - 1
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "busybox", "sleep", "30", check=True)
+    daemon.cli("stop", "-t", "1", n, check=True)
+    _, _, raw = daemon.api("GET", f"/events?since={t0}&until={time.time() + 0.5}")
+    mine = [json.loads(x) for x in raw.splitlines() if x.strip()]
+    mine = [e for e in mine if e["Actor"]["Attributes"].get("name") == n]
+    acts = [e["Action"] for e in mine]
+    assert acts[acts.index("kill"):] == ["kill", "kill", "die", "stop"]
+    assert [e["Actor"]["Attributes"]["signal"] for e in mine if e["Action"] == "kill"] == \
+        ["15", "9"]
+    daemon.cli("rm", n, check=True)
+
+
 def test_a_200kb_request_header_gets_431_and_the_daemon_serves_on(daemon):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
