@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import fcntl
 import json
 import logging
@@ -115,15 +116,28 @@ class Daemon:
         """docker system df: images, containers (SizeRw), volumes (size, users) and
         the build cache. Tree walks: for a worker thread."""
         imgs = self.images.all()
+        containers = self.containers.all()
         users = self.containers.volume_users()
         vols = self.volumes.all()
         for v in vols:
             v.UsageData = UsageData(RefCount=len(users.get(v.Name, [])),
                                     Size=self.volumes.size(v.Name))
+        # docker's df: per image, the containers using it and the size of the layers it
+        # shares with other images; LayersSize counts each layer once
+        chains = {i.id: self.layers.chain(i.diff_ids) for i in imgs}
+        holders = collections.Counter(ch for cs in chains.values() for ch in set(cs))
+        sizes = {ch: self.layers.get(ch).size for ch in holders}
+        using = collections.Counter(c.Image for c in containers)
+        summaries = []
+        for i in imgs:
+            s = self.images.summary(i)
+            s.Containers = using[i.id]
+            s.SharedSize = sum(sizes[ch] for ch in set(chains[i.id]) if holders[ch] > 1)
+            summaries.append(s)
         return {
-            "LayersSize": sum(i.size for i in imgs),
-            "Images": [self.images.summary(i) for i in imgs],
-            "Containers": [(c, self.containers.size_rw(c)) for c in self.containers.all()],
+            "LayersSize": sum(sizes.values()),
+            "Images": summaries,
+            "Containers": [(c, self.containers.size_rw(c)) for c in containers],
             "Volumes": vols, "BuildCache": self.build_cache.records()}
 
     def reconcile(self) -> None:

@@ -67,6 +67,26 @@ def test_rmi_sends_dockers_untag_event(daemon):
         (image_id, f"{n}:v1")]
 
 
+def test_system_df_counts_containers_and_shared_layers(daemon):
+    """docker's df: each image's containers, the size it shares with other images (a
+    commit shares busybox's layer), every layer counted once in LayersSize."""
+    c = name()
+    daemon.cli("create", "--name", c, "busybox", "true", check=True)
+    daemon.cli("commit", c, f"{c}-img", check=True)
+    try:
+        _, _, df = daemon.api("GET", "/system/df")
+        by_tag = {t: i for i in df["Images"] for t in i["RepoTags"] or []}
+        bb, mine = by_tag["busybox:latest"], by_tag[f"{c}-img:latest"]
+        assert bb["Containers"] >= 1 and mine["Containers"] == 0
+        assert bb["SharedSize"] == bb["Size"] > 0 and mine["SharedSize"] == bb["Size"]
+        assert df["LayersSize"] < sum(i["Size"] for i in df["Images"])
+        ps = daemon.cli("system", "df").stdout.decode()
+        assert "N/A" not in ps.splitlines()[1]
+    finally:
+        daemon.cli("rm", c)
+        daemon.cli("rmi", f"{c}-img")
+
+
 def test_bad_import_is_refused_cleanly(daemon, tmp_path):
     bad = tmp_path / "bad.tar"
     bad.write_bytes(b"not a tar at all" * 64)
