@@ -306,7 +306,9 @@ class ImageStore:
             Comment=(cfg.history or [model.History()])[-1].comment,
             Created=img.created,
             # docker 20.10 answers with the committing container's config, empty
-            # for images that have none; compose reads ContainerConfig.Volumes
+            # for images that have none; compose reads ContainerConfig.Volumes. docker
+            # drops both from API 1.45 on, but compose 1.29 speaks the server's version
+            # (1.47 here) and dies without them (KeyError: 'ContainerConfig'): kept
             Container=cfg.container,
             ContainerConfig=cfg.container_config or model.ContainerConfig(),
             DockerVersion="",
