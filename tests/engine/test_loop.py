@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -134,29 +135,33 @@ def slow_daemon(tmp_path_factory, busybox_tar):
 @contextlib.contextmanager
 def _watched(sock: str, what: str, stalls: list[str], bound: float = 0.25):
     """Ping all along the block; note it in ``stalls`` if an answer took ``bound``
-    seconds or more."""
-    latencies: list[float] = []
-    stop = threading.Event()
-
-    def pinger() -> None:
-        while not stop.is_set():
-            t0 = time.monotonic()
-            try:
-                latencies.append(_ping(sock))
-            except OSError:  # no answer within the ping's 30 s
-                latencies.append(time.monotonic() - t0)
-            time.sleep(0.02)
-
-    t = threading.Thread(target=pinger)
-    t.start()
+    seconds or more. The pings come from a process of their own: a thread of this
+    one would measure this process too (joining a 300 MB answer holds its GIL)."""
+    ctx = multiprocessing.get_context("fork")
+    stop, results = ctx.Event(), ctx.Queue()
+    p = ctx.Process(target=_pinger, args=(sock, stop, results))
+    p.start()
     try:
         yield
     finally:
         stop.set()
-        t.join(60)
+        latencies = results.get(timeout=60)
+        p.join(60)
     assert latencies, what
     if max(latencies) >= bound:
         stalls.append(f"{what}: the loop stalled {max(latencies):.2f} s")
+
+
+def _pinger(sock: str, stop, results) -> None:
+    latencies: list[float] = []
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            latencies.append(_ping(sock))
+        except OSError:  # no answer within the ping's 30 s
+            latencies.append(time.monotonic() - t0)
+        time.sleep(0.02)
+    results.put(latencies)
 
 
 def _request(sock: str, method: str, path: str, body: bytes = b"",
