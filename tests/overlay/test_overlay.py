@@ -219,7 +219,10 @@ def test_etcd_without_quorum_old_traffic_flows_new_endpoints_fail(hosts):
     _run(a, n, gone)
     wait_until(lambda: n in c.cli("network", "ls").stdout, what="network on C")
     _run(c, n, cc)
-    assert _ping(a, ca, cc)
+    # both ways before the quorum goes: C must have learned A's endpoints from etcd
+    # (a ping from A proves only A's side)
+    wait_until(lambda: _ping(a, ca, cc) and _ping(c, cc, _ip(a, ca, n)),
+               what="traffic both ways")
     ip_gone = _ip(a, gone, n)
     nid = _id(a, n)
     for m in hosts.members[1:]:
