@@ -274,7 +274,7 @@ def routes(r: Router, m: ContainerManager) -> None:
         image_id = await blocking(m.commit, req.q("container") or "", req.q("repo"),
                                   req.q("tag"), req.q("comment") or "", req.q("author") or "",
                                   req.query.get("changes", []),
-                                  schema.check(req.json(), schema.ContainerCreate) or None,
+                                  _commit_config(req.json()),
                                   req.qbool("pause", True))  # docker: pause unless pause=0
         return json_response({"Id": image_id}, 201)
 
@@ -423,6 +423,17 @@ async def _close(cwriter) -> None:
             cwriter.write_eof()
     except OSError:
         pass
+
+
+def _commit_config(doc: dict) -> dict | None:
+    """POST /commit's body, a container.Config merged key by key over the container's:
+    checked as Go would decode it (a 400 for a wrong type), nulls left out (Go leaves
+    those fields alone), a string Cmd or Entrypoint a one-element list."""
+    if not doc:
+        return None
+    doc = schema.strslices(doc)
+    gojson.convert(doc, model.Config)
+    return {k: v for k, v in doc.items() if v is not None}
 
 
 def summary(c: model.Container, link_names: list[str]) -> dict:

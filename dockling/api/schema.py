@@ -1,103 +1,19 @@
-"""The types of the request bodies the engine reads, checked at the door.
-
-docker's daemon decodes bodies into Go structs: a number where a string
-belongs is a 400 ("json: cannot unmarshal number into Go struct field ...").
-The engine takes docker's JSON as dicts; without this check a wrong type
-became a TypeError deep inside and a 500. Only the types are checked here
-(unknown fields pass, as in Go); values are the engine's business. Every
-field may be null, as Go's decoder allows; strslice fields (Cmd, Entrypoint,
-CapAdd, CapDrop) take a string or a list, as docker's do.
+"""Request bodies before their types: Go's key matching for create's nested
+documents (``go_keys``, ``create_body``), docker's strslice (a string is a list of
+one), and the volume create body. The typed decoding itself is
+``dockling.gojson.convert`` into each kind's request Struct (containers/model.py,
+network/model.py): a wrong type is docker's 400, never a 500 from inside.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from dockling.errors import InvalidArgument
-
-Strs = list[str] | None
-StrSlice = list[str] | str | None
 StrMap = dict[str, str | None] | None
 
 
 class _Open(msgspec.Struct, forbid_unknown_fields=False):
     pass
-
-
-class Healthcheck(_Open):
-    Test: StrSlice = None
-
-
-class PortBinding(_Open):
-    HostIp: str | None = None
-    HostPort: str | None = None
-
-
-class HostConfig(_Open):
-    Binds: Strs = None
-    Links: Strs = None
-    VolumesFrom: Strs = None
-    Dns: Strs = None
-    DnsSearch: Strs = None
-    DnsOptions: Strs = None
-    ExtraHosts: Strs = None
-    SecurityOpt: Strs = None
-    CapAdd: StrSlice = None
-    CapDrop: StrSlice = None
-    Memory: int | None = None
-    MemorySwap: int | None = None
-    MemoryReservation: int | None = None
-    NanoCpus: int | None = None
-    CpuShares: int | None = None
-    CpuPeriod: int | None = None
-    CpuQuota: int | None = None
-    PidsLimit: int | None = None
-    ShmSize: int | None = None
-    PortBindings: dict[str, list[PortBinding] | None] | None = None
-    Mounts: list[dict[str, Any]] | None = None
-    Ulimits: list[dict[str, Any]] | None = None
-    Devices: list[dict[str, Any]] | None = None
-    RestartPolicy: dict[str, Any] | None = None
-    LogConfig: dict[str, Any] | None = None
-    Tmpfs: StrMap = None
-    Sysctls: StrMap = None
-    NetworkMode: str | None = None
-    Privileged: bool | None = None
-    AutoRemove: bool | None = None
-
-
-class NetworkingConfig(_Open):
-    EndpointsConfig: dict[str, dict[str, Any] | None] | None = None
-
-
-class ContainerCreate(_Open):
-    Image: str | None = None
-    Cmd: StrSlice = None
-    Entrypoint: StrSlice = None
-    Env: Strs = None
-    Labels: StrMap = None
-    User: str | None = None
-    WorkingDir: str | None = None
-    Hostname: str | None = None
-    Domainname: str | None = None
-    StopSignal: str | None = None
-    MacAddress: str | None = None
-    Volumes: dict[str, Any] | None = None
-    ExposedPorts: dict[str, Any] | None = None
-    Healthcheck: Healthcheck | None = None
-    HostConfig: HostConfig | None = None
-    NetworkingConfig: NetworkingConfig | None = None
-
-
-class ExecCreate(_Open):
-    Cmd: StrSlice = None
-    Env: Strs = None
-    User: str | None = None
-    WorkingDir: str | None = None
-    Tty: bool | None = None
-    Privileged: bool | None = None
 
 
 class VolumeCreate(_Open):
@@ -177,14 +93,4 @@ def create_body(doc: dict) -> dict:
     return out
 
 
-def check(doc: dict, kind: type) -> dict:
-    """``doc`` unchanged if its fields have docker's types; else docker's 400."""
-    try:
-        msgspec.convert(doc, kind)
-    except msgspec.ValidationError as err:
-        raise InvalidArgument(f"json: cannot unmarshal: {err}") from None
-    return doc
-
-
-__all__ = ["ContainerCreate", "ExecCreate", "HostConfig", "VolumeCreate",
-           "check", "create_body", "go_keys", "strslices"]
+__all__ = ["VolumeCreate", "create_body", "go_keys", "strslices"]
