@@ -106,9 +106,25 @@ class Execs:
         if ex.Running:
             st = self._result(ex.ContainerID, ex.ID)
             if st is not None:
-                ex.Running = False
-                ex.ExitCode = st["ExitCode"]
+                self._exited(ex, st["ExitCode"])
         return ex
+
+    def _exited(self, ex: Exec, code: int) -> None:
+        """The exec ended with ``code``: the instance keeps it (exec inspect, as in
+        moby), the container's ExecIDs no longer list it (docker's: running execs
+        only), and the shim's result file is read for the last time."""
+        ex.Running, ex.ExitCode = False, code
+        try:
+            os.unlink(os.path.join(self.m.paths.run(ex.ContainerID), f"exec-{ex.ID}.json"))
+        except OSError:
+            pass
+        try:
+            c = self.m.records.get(ex.ContainerID)
+        except NotFound:
+            return
+        if ex.ID in (c.ExecIDs or []):
+            c.ExecIDs = [e for e in c.ExecIDs if e != ex.ID] or None
+            self.m.records.save(c)
 
     def startable(self, eid: str) -> Exec:
         """The exec, which must not have run yet (docker's 409)."""
@@ -139,13 +155,11 @@ class Execs:
                                     "stdin": ex.OpenStdin, "tty": proc["terminal"],
                                     "frame": frame})
         except BaseException:
-            ex.Running = False
-            ex.ExitCode = 126
+            self._exited(ex, 126)
             raise
         if "error" in reply:
             writer.close()
-            ex.Running = False
-            ex.ExitCode = reply.get("ExitCode", 126)
+            self._exited(ex, reply.get("ExitCode", 126))
             why = reply["error"]
             if not why.startswith("unable to start container process"):
                 why = f"unable to start container process: {why}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import time
@@ -174,6 +175,21 @@ def test_events_since(daemon):
     events = [json.loads(x) for x in raw.splitlines() if x.strip()]
     actions = [e["Action"] for e in events if e["Actor"]["Attributes"].get("name") == n]
     assert actions[:3] == ["create", "start", "die"] and "destroy" in actions
+
+
+def test_a_finished_exec_leaves_the_record_and_the_run_dir(daemon):
+    """docker's ExecIDs list running execs only; the shim's result file is read once."""
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "busybox", "sleep", "300", check=True)
+    try:
+        for _ in range(3):
+            daemon.cli("exec", n, "true", check=True)
+        status, _, doc = daemon.api("GET", f"/containers/{n}/json")
+        assert doc["ExecIDs"] is None
+        run_dir = os.path.join(daemon.exec_root, "containers", doc["Id"])
+        assert [f for f in os.listdir(run_dir) if f.startswith("exec-")] == []
+    finally:
+        daemon.cli("rm", "-f", n)
 
 
 def test_stop_sends_dockers_kill_event_first(daemon):
