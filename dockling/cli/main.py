@@ -305,6 +305,22 @@ def main(argv: list[str] | None = None) -> int:
         return failed
 
 
+def entry() -> None:
+    """The `dockling` command: main(), then out without the interpreter's teardown.
+
+    Freeing every module and object at exit took ~15 ms of a 60 ms `dockling rm`
+    on the reference machine (a quarter of a short command). Nothing the CLI
+    leaves needs it: files are closed by their with-blocks and its threads are
+    daemon threads; only the standard streams hold buffered output."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`) or a closed stream
+            pass
+    os._exit(code if isinstance(code, int) else 1)
+
+
 def _os_error(err: OSError, sock: str, prefix: str) -> str:
     """One line for an OSError: the daemon's socket (unreachable, refused, not
     ours to use) as docker says it, else the file and what went wrong."""
