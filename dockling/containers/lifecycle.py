@@ -10,6 +10,7 @@ record is saved and the event sent once the change is made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -87,20 +88,15 @@ class Lifecycle:
             pass
         t0 = time.perf_counter()
         try:
-            if not os.path.ismount(merged):
-                m.images.layers.mount(m.images.layers.chain(img.diff_ids),
-                                      os.path.join(d, "upper"), os.path.join(d, "work"), merged)
-            workdir = c.Config.WorkingDir or img.container_config.WorkingDir
-            if workdir:
-                # docker creates a missing working directory (inside the rootfs only)
-                make_mountpoint(merged, workdir, True)
-            user = _user(merged, c)
+            user = await asyncio.to_thread(self._prepare_rootfs, c, img, d)
             cg_path = f"{m.cgroup_parent}/{cid}"
             joins = self._joins(c.HostConfig)
             self._check_links_running(c)
-            netns_path = await m.networks.attach(c, m.records.all)
-            if netns_path:
-                joins["network"] = netns_path
+            sandbox = m.networks.prepare(c)
+            plumb = None
+            if sandbox is not None:
+                joins["network"] = sandbox.path
+                plumb = functools.partial(m.networks.plumb, c, sandbox, m.records.all)
             others = m.records.all()
             m.networks.write_etc(c, others)
             link_env = m.networks.link_env(c, others)
@@ -117,7 +113,7 @@ class Lifecycle:
             with open(os.path.join(d, "config.json"), "w") as f:
                 f.write(json.dumps(oci))  # dumps: C's encoder; dump streams through Python's
             t1 = time.perf_counter()
-            started = await self._spawn_shim(c, d, run_dir, trace)
+            started = await self._spawn_shim(c, d, run_dir, trace, plumb)
             log.debug("start %s: rootfs+spec %.1f ms, shim+runtime %.1f ms", cid[:12],
                       (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
         except Exception as err:
@@ -147,8 +143,26 @@ class Lifecycle:
                 "container": c.Id, "destination": p.Destination, "driver": p.Driver,
                 "propagation": p.Propagation, "read/write": str(p.RW).lower()})
 
-    async def _spawn_shim(self, c: Container, bundle: str, run_dir: str, trace: bool) -> Container:
-        """Have the shim forked; its "started" message ({"Pid", "ShimPid"})."""
+    def _prepare_rootfs(self, c: Container, img, d: str) -> tuple[int, int, list[int]]:
+        """The container's root mounted (a worker thread's job: a mount, a few file
+        reads in the image); the user it runs as (uid, gid, groups)."""
+        merged = os.path.join(d, "merged")
+        if not os.path.ismount(merged):
+            layers = self.m.images.layers
+            layers.mount(layers.chain(img.diff_ids), os.path.join(d, "upper"),
+                         os.path.join(d, "work"), merged)
+        workdir = c.Config.WorkingDir or img.container_config.WorkingDir
+        if workdir:
+            # docker creates a missing working directory (inside the rootfs only)
+            make_mountpoint(merged, workdir, True)
+        return _user(merged, c)
+
+    async def _spawn_shim(self, c: Container, bundle: str, run_dir: str, trace: bool,
+                          plumb) -> dict:
+        """Have the shim forked; its "started" message ({"Pid", "ShimPid"}).
+        ``plumb()``: the network's second half, made while the runtime makes the
+        container (from when the shim is on its way: both want the CPU); the shim
+        starts the container once it is done, or deletes it if it failed."""
         m = self.m
         cid = c.Id
         log_type = c.HostConfig.LogConfig.Type or "json-file"
@@ -160,16 +174,34 @@ class Lifecycle:
             stdin_once=c.Config.StdinOnce,
             new_netns=False,  # the network manager made (or chose) the namespace
             wait_attach=m.attachments.take_pending(cid), runtime=m.paths.runtime,
-            log_max_size=max_size, log_max_files=max_files, trace=trace)
+            log_max_size=max_size, log_max_files=max_files, trace=trace,
+            hold=plumb is not None)
         log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                   opts.wait_attach)
         sock = shimlib.spawn(opts)
+        loop = asyncio.get_running_loop()
+        plumbing = asyncio.ensure_future(plumb()) if plumb is not None else None
         try:
             sock.setblocking(False)
-            data = await asyncio.get_running_loop().sock_recv(sock, 65536)
+            if plumbing is not None:
+                data = await loop.sock_recv(sock, 65536)
+                shimlib.report(json.loads(data) if data else None, cid)  # "created"
+                try:
+                    await plumbing
+                except BaseException:
+                    # the shim deletes the container; its answer once it has
+                    shimlib.release(sock, go=False)
+                    await loop.sock_recv(sock, 65536)
+                    raise
+                shimlib.release(sock, go=True)
+            data = await loop.sock_recv(sock, 65536)
+        except BaseException:
+            if plumbing is not None:  # its thread may be at work still: let it end first
+                await asyncio.gather(plumbing, return_exceptions=True)
+            raise
         finally:
             sock.close()
-        return shimlib.started(json.loads(data) if data else None, cid)
+        return shimlib.report(json.loads(data) if data else None, cid)
 
     def _check_links_running(self, c: Container) -> None:
         for link in c.HostConfig.Links or []:

@@ -36,6 +36,7 @@ from dockling import background
 from dockling.errors import InternalError, InvalidArgument, NotFound
 from dockling.formats.unpack import apply_layer, write_split
 from dockling.kernel import syscalls as sc
+from dockling.kernel.threads import run_on_thread
 
 
 def chain_id(parent: str | None, diff_id: str) -> str:
@@ -220,7 +221,7 @@ class LayerStore:
         opts = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
         if len(opts) > 4000:
             raise InternalError(f"too many layers to mount ({len(chains)})")
-        _in_child(self.root, lambda: sc.mount("overlay", target, "overlay", 0, opts))
+        _in_dir(self.root, lambda: sc.mount("overlay", target, "overlay", 0, opts))
 
     def clean(self) -> None:
         """Remove half-registered layers left by a killed process."""
@@ -239,27 +240,18 @@ class _HashingWriter:
         self.out.write(data)
 
 
-def _in_child(cwd: str, fn) -> None:
-    """Run fn in a forked child with cwd set (relative overlay paths)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.chdir(cwd)
-            fn()
-            os._exit(0)
-        except BaseException as err:  # noqa: BLE001
-            os.write(w, str(err).encode()[:4000])
-            os._exit(1)
-    os.close(w)
-    msg = b""
-    while chunk := os.read(r, 4096):
-        msg += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise InternalError(f"overlay mount failed: {msg.decode(errors='replace')}")
+def _in_dir(cwd: str, fn) -> None:
+    """fn() with cwd set (overlay's relative lower paths), on a thread whose cwd is
+    its own (unshare CLONE_FS): a fork of the daemon cost more than the mount."""
+    def work() -> None:
+        sc.unshare(sc.CLONE_FS)
+        os.chdir(cwd)
+        fn()
+
+    try:
+        run_on_thread(work)
+    except OSError as err:
+        raise InternalError(f"overlay mount failed: {err}") from err
 
 
 def _drop(root: str, rel: str) -> None:

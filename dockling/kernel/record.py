@@ -44,7 +44,7 @@ def _bits(prefix: str) -> list[tuple[int, str]]:
     return sorted(found.items())
 
 
-_FLAG_BITS = {"MS_": _bits("MS_"), "CLONE_NEW": _bits("CLONE_NEW")}
+_FLAG_BITS = {"MS_": _bits("MS_"), "CLONE_": _bits("CLONE_")}
 
 
 def _names(value: int, prefix: str) -> str:
@@ -73,7 +73,7 @@ def describe(call: str, args: tuple, kwargs: dict) -> dict:
         return {"target": args[0], "flags": "MNT_DETACH" if len(args) > 1 and args[1] else "0"}
     if call in ("unshare", "setns"):
         flags = args[-1] if call == "unshare" or len(args) > 1 else 0
-        out = {"flags": _names(flags, "CLONE_NEW")}
+        out = {"flags": _names(flags, "CLONE_")}
         if call == "setns":
             out["ns"] = _fd_path(args[0])
         return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dockling.kernel.base import current
 
 # clone(2) flags for unshare/setns.
+CLONE_FS = 0x00000200  # the cwd, root and umask: a thread's own after unshare
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000

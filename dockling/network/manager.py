@@ -41,6 +41,18 @@ _DEFAULT_MODES = ("default", "bridge")
 _DNS_DRIVERS = ("bridge", "overlay")  # user-defined networks with the embedded DNS
 
 
+class Sandbox:
+    """A container's network namespace between prepare and plumb: its path, the
+    bridge endpoints to make and the overlay ones to connect (network, endpoint,
+    interface name)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.bridges: list[bridge.Endpoint] = []
+        self.overlays: list[tuple[Network, EndpointSettings, str]] = []
+        self.rules: list = []  # the published ports' iptables futures
+
+
 class Config:
     """The daemon's network settings (daemon.json keys in brackets)."""
 
@@ -214,11 +226,12 @@ class NetworkManager:
                 raise InvalidArgument(f"Invalid address {want}: It does not belong to any of "
                                       "this network's subnets")
 
-    async def attach(self, c: Container, all_containers) -> str | None:
-        """Set up the container's network before it starts; the netns path to join
-        (None for host and container:X modes)."""
-        hc = c.HostConfig
-        mode = hc.NetworkMode or "default"
+    def prepare(self, c: Container) -> Sandbox | None:
+        """A start's network, first half, before the container exists: the namespace
+        (made now: the runtime joins it by path) and each endpoint's addresses,
+        chosen and recorded (hosts files are written from them). None for host and
+        container:X modes. ``plumb`` makes the interfaces, while the runtime works."""
+        mode = c.HostConfig.NetworkMode or "default"
         if mode == "host" or mode.startswith("container:"):
             return None
         path = self.sandbox_path(c.Id)
@@ -227,29 +240,41 @@ class NetworkManager:
         netns.create(path)
         st = c.NetworkSettings
         st.SandboxID, st.SandboxKey = c.Id, path
+        sb = Sandbox(path)
         try:
-            bridge.loopback_up(path)
             gateway_given = False
             for i, (name, ep) in enumerate(sorted(
                     st.Networks.items(), key=lambda kv: kv[0] != network_name(mode))):
                 net = self.store.get(name)
                 if net.Driver == "overlay":
-                    await self._connect_overlay(c, net, ep, f"eth{i}")
-                    continue
-                if net.Driver != "bridge":
-                    continue
-                self._connect_endpoint(c, net, ep, f"eth{i}", default_route=not gateway_given)
-                gateway_given = gateway_given or not net.Internal
-            for rules in self._publish(c):  # made on the iptables thread
-                await asyncio.wrap_future(rules)
-            await self._start_dns(c, all_containers)
+                    sb.overlays.append((net, ep, f"eth{i}"))
+                elif net.Driver == "bridge":
+                    sb.bridges.append(self._plan_endpoint(
+                        c, net, ep, f"eth{i}", default_route=not gateway_given))
+                    gateway_given = gateway_given or not net.Internal
+            if not sb.overlays:  # a host port taken fails the start here, before it began
+                sb.rules = self._publish(c)
         except BaseException:
             self.detach(c)
             raise
-        return path
+        return sb
 
-    def _connect_endpoint(self, c: Container, net: Network, ep: EndpointSettings, ifname: str,
-                          default_route: bool) -> None:
+    async def plumb(self, c: Container, sb: Sandbox, all_containers) -> None:
+        """The second half: the veth pairs, overlay endpoints, published ports and the
+        embedded DNS, off the event loop. On failure the caller detaches, once no one
+        (the runtime) may be joining the namespace any more."""
+        await asyncio.to_thread(bridge.make_endpoints, sb.path, sb.bridges)
+        for net, ep, ifname in sb.overlays:
+            await self._connect_overlay(c, net, ep, ifname)
+        if sb.overlays:  # an overlay address may be the ports' target
+            sb.rules = self._publish(c)
+        for rules in sb.rules:  # made on the iptables thread
+            await asyncio.wrap_future(rules)
+        await self._start_dns(c, all_containers)
+
+    def _plan_endpoint(self, c: Container, net: Network, ep: EndpointSettings, ifname: str,
+                       default_route: bool) -> bridge.Endpoint:
+        """The endpoint's addresses taken from IPAM and recorded; the pair to make."""
         cfg = store.ipv4_config(net)
         subnet = ipaddress.ip_network(cfg.Subnet)
         want = ep.IPAMConfig.IPv4Address if ep.IPAMConfig else ""
@@ -267,10 +292,6 @@ class NetworkManager:
                                          ep.IPAMConfig.IPv6Address if ep.IPAMConfig else "")
                 v6 = (ip6, ipaddress.ip_network(cfg6.Subnet).prefixlen,
                       cfg6.Gateway if routed else None)
-            bridge.add_endpoint(self.sandbox_path(c.Id), store.bridge_of(net), host_if,
-                                ifname, ip, subnet.prefixlen, mac,
-                                cfg.Gateway if routed else None,
-                                store.mtu_of(net, self.cfg.mtu), v6=v6)
         except BaseException:
             self.ipam.release(net.Id, c.Id)
             raise
@@ -293,6 +314,9 @@ class NetworkManager:
             st.IPv6Gateway = ep.IPv6Gateway
         self.events.emit("network", "connect", net.Id, {"container": c.Id,
                                                        "name": net.Name, "type": net.Driver})
+        return bridge.Endpoint(store.bridge_of(net), host_if, ifname, ip, subnet.prefixlen,
+                               mac, cfg.Gateway if routed else None,
+                               store.mtu_of(net, self.cfg.mtu), v6)
 
     async def _connect_overlay(self, c: Container, net: Network, ep: EndpointSettings,
                                ifname: str) -> None:
@@ -322,7 +346,12 @@ class NetworkManager:
         if net.Driver == "overlay":
             await self._connect_overlay(c, net, ep, ifname)
         else:
-            self._connect_endpoint(c, net, ep, ifname, default_route=not has_route)
+            plan = self._plan_endpoint(c, net, ep, ifname, default_route=not has_route)
+            try:
+                await asyncio.to_thread(bridge.add_endpoint, self.sandbox_path(c.Id), plan)
+            except BaseException:
+                self._release(c, net.Name, ep)  # its address back, a disconnect after the connect
+                raise
         if net.Name != "bridge" and c.Id not in self.resolvers:
             await self.start_dns(c, all_containers)
 

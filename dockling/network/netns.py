@@ -9,11 +9,13 @@ are per thread, so the daemon's own threads never move.
 
 from __future__ import annotations
 
-import contextvars
 import os
 import threading
 
 from dockling.kernel import syscalls as sc
+from dockling.kernel.threads import run_on_thread
+
+__all__ = ["create", "exists", "remove", "run_in", "run_on_thread"]
 
 
 def create(path: str) -> None:
@@ -56,23 +58,3 @@ def run_in(path: str, fn, *args):
         return fn(*args)
 
     return run_on_thread(inside)
-
-
-def run_on_thread(fn):
-    """Run fn on a new thread and return its result (or raise its error): the
-    thread is thrown away with whatever namespace it entered."""
-    result: dict = {}
-
-    def body():
-        try:
-            result["value"] = fn()
-        except BaseException as err:  # noqa: BLE001 - re-raised in the caller
-            result["error"] = err
-
-    # the caller's context goes along: the kernel in use (a trace) is the caller's
-    t = threading.Thread(target=contextvars.copy_context().run, args=(body,), name="netns")
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")

@@ -406,7 +406,7 @@ def _stage1(sock, cg, ns: dict[str, str], then) -> None:
     """First child: join the cgroup and namespaces, fork PID 1, report its pid."""
     try:
         kernel.current().process("stage1")
-        cg.add(os.getpid())
+        cg.join()  # a fresh fork: one thread
         namespaces.enter(ns, sock)
         pid = os.fork()
         if pid == 0:

@@ -55,7 +55,8 @@ class Options:
     def __init__(self, *, cid: str, bundle: str, runtime_root: str, state_dir: str,
                  log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
                  new_netns: bool, wait_attach: int = 0, runtime: str = "dockling",
-                 log_max_size: int = -1, log_max_files: int = 1, trace: bool = False) -> None:
+                 log_max_size: int = -1, log_max_files: int = 1, trace: bool = False,
+                 hold: bool = False) -> None:
         self.cid = cid
         self.bundle = bundle
         self.runtime_root = runtime_root
@@ -75,6 +76,9 @@ class Options:
         # run --trace: the runtime's kernel calls go to the trace in the bundle (the
         # container's directory, beside the daemon's part of it)
         self.trace = trace
+        # The daemon makes the network while the runtime makes the container: say
+        # "created" and start only at its "go" (the socket closed: delete instead).
+        self.hold = hold
 
     @property
     def socket_path(self) -> str:
@@ -170,8 +174,9 @@ def _warm_decoders() -> None:
             pass
 
 
-def started(msg: dict | None, cid: str) -> dict:
-    """Interpret the shim's first message: {"Pid", "ShimPid"} or the error it raised."""
+def report(msg: dict | None, cid: str) -> dict:
+    """Interpret a message from a starting shim: "created" (when it holds), "started"
+    ({"Pid", "ShimPid"}), or the error it raised."""
     from dockling.errors import InternalError
     from dockling.runtime import sync
 
@@ -180,6 +185,13 @@ def started(msg: dict | None, cid: str) -> dict:
     if msg["type"] == "error":
         sync.raise_error(msg)
     return msg
+
+
+def release(sock, go: bool) -> None:
+    """Tell a holding shim to start the container (``go``) or to delete it."""
+    from dockling.runtime import sync
+
+    sync.send(sock, "go" if go else "abort")
 
 
 class _Stream:
@@ -255,6 +267,11 @@ class _Shim:
             os.rename(tmp, self.o.socket_path)
             srv.setblocking(False)
             self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
+            if self.o.hold:
+                from dockling.runtime import sync
+
+                sync.send(self.report, "created")
+                sync.expect(self.report, "go", "the daemon")
             self._await_attachers(srv)
             self.rt.start(self.o.cid)
         except BaseException:

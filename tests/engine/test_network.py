@@ -288,6 +288,33 @@ def test_network_commands_and_errors(daemon):
     assert net in out.stdout.decode()
 
 
+def test_network_failing_while_the_runtime_creates_leaves_nothing(daemon):
+    """The interfaces are made while the runtime makes the container: when they
+    cannot be (the network's bridge was deleted behind the daemon's back), the
+    held container is deleted before start answers, and nothing of it is left."""
+    net, n = f"gone-{name()}", name()
+    nid = daemon.cli("network", "create", net, check=True).stdout.decode().strip()
+    try:
+        subprocess.run(["ip", "link", "del", f"br-{nid[:12]}"], check=True)
+        res = daemon.cli("run", "--name", n, "--network", net, "busybox", "true")
+        assert res.returncode == 125, res
+        assert f"bridge br-{nid[:12]} is missing".encode() in res.stderr, res.stderr
+        c = _inspect(daemon, n)
+        assert c["State"]["Status"] == "created" and c["State"]["Pid"] == 0
+        assert c["NetworkSettings"]["Networks"][net]["IPAddress"] == ""
+        cid = c["Id"]
+        assert not os.path.exists(os.path.join(daemon.exec_root, "netns", cid))
+        assert not os.path.exists(os.path.join(daemon.exec_root, "runtime", cid))
+        for ctl in ("pids", "memory"):
+            assert not os.path.exists(f"/sys/fs/cgroup/{ctl}/{daemon.cgroup_parent}/{cid}")
+        # the same container starts once the network is whole again (a new bridge)
+        daemon.cli("network", "disconnect", net, n, check=True)
+        daemon.cli("start", n, check=True)
+    finally:
+        daemon.cli("rm", "-f", n)
+        daemon.cli("network", "rm", net)
+
+
 def _get(url: str) -> bytes:
     import urllib.request
 

@@ -21,8 +21,11 @@ def test_runc_run_trace_json(bundle, tmp_path):
     assert {"runtime", "stage1", "init"} <= roles
     calls = [r["call"] for r in records]
     assert calls.index("unshare") < calls.index("pivot_root") < calls.index("execve")
-    assert any(r["call"] == "write" and r["args"]["path"].endswith("/cgroup.procs")
-               for r in records)
+    # stage 1 joins its cgroups: v1's tasks file with "0" (no threadgroup lock), v2's
+    # cgroup.procs
+    assert any(r["call"] == "write" and r["role"] == "stage1" and (
+        r["args"]["path"].endswith("/tasks") or r["args"]["path"].endswith("/cgroup.procs"))
+        for r in records)
 
 
 def test_runc_trace_tree(bundle, tmp_path):

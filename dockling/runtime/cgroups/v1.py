@@ -118,6 +118,16 @@ class Manager:
         for d in self._dirs():
             write(os.path.join(d, "cgroup.procs"), pid)
 
+    def join(self) -> None:
+        """Move the calling process in; it must have one thread (a fresh fork).
+
+        "0" to tasks moves the caller's thread without the kernel's threadgroup
+        lock (cgroup_procs_write_start): cgroup.procs takes it for writing, which
+        waits out an RCU grace period when none is under way: 10-20 ms of every
+        start and exec here, for 0.5 ms this way."""
+        for d in self._dirs():
+            write(os.path.join(d, "tasks"), 0)
+
     def update(self, r, initial: bool = False) -> None:
         if r.cpu is not None:
             self._cpu(r.cpu)

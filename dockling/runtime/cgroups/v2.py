@@ -105,6 +105,11 @@ class Manager:
     def add(self, pid: int) -> None:
         write(os.path.join(self.dir, "cgroup.procs"), pid)
 
+    def join(self) -> None:
+        """Move the calling process in. (v1's thread-only write has no v2 twin outside
+        threaded subtrees: clone3's CLONE_INTO_CGROUP would be that.)"""
+        self.add(os.getpid())
+
     def update(self, r) -> None:
         if r.cpu is not None:
             c = r.cpu
