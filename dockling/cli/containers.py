@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-from urllib.parse import quote
 
 from dockling.cli.common import each, filters, print_documents
 from dockling.cli.format import TypedNil, ago, print_list, table
@@ -949,6 +948,8 @@ _INSPECT_KINDS = (("container", "/containers/{}/json", "container.InspectRespons
 def cmd_inspect(cli: Client, a) -> int:
     """docker inspect: the first of container, image, network, volume with that name
     (--type: that kind only), each typed as docker types it for --format."""
+    from urllib.parse import quote
+
     docs, errors = [], []
     for n in a.names:
         doc = None

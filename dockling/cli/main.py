@@ -22,6 +22,11 @@ import time
 from dockling.client.http import APIError, Client, default_socket
 from dockling.errors import DocklingError
 
+# docker's CLI speaks English only; argparse asked gettext for each help string
+# and message (a catalogue search per call: ~3 ms of every command's start)
+argparse._ = lambda message: message
+argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
+
 
 class UsageError(Exception):
     pass
@@ -172,7 +177,7 @@ def cmd_info(cli: Client, a) -> int:
 
 
 def _answers(sock: str) -> bool:
-    import socket
+    import _socket as socket  # as the client does: socket.py's import is ~2.5 ms
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

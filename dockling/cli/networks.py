@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from dockling.cli.common import confirm, each, filters, inspect
 from dockling.cli.format import print_list
@@ -133,6 +132,8 @@ def _network_row(n: dict, no_trunc: bool) -> dict:
 def _path(network: str, action: str = "") -> str:
     """/networks/NAME[/action] with the name escaped as Go's url.URL writes a path:
     a network's name may hold spaces or any other character (moby checks none)."""
+    from urllib.parse import quote
+
     return f"/networks/{quote(network)}" + (f"/{action}" if action else "")
 
 

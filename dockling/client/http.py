@@ -1,7 +1,8 @@
 """Engine API client: a small HTTP/1.1 client over the unix socket.
 
 Not http.client: importing it costs ~14 ms (it pulls in the email package),
-a tenth of `dockling run`. The daemon speaks plain HTTP/1.1, so this
+a tenth of `dockling run`; for the same reason `_socket` (socket.py builds its
+enums at import, ~2.5 ms) and urllib.parse only for a value that needs quoting. The daemon speaks plain HTTP/1.1, so this
 client needs only a request line, headers, Content-Length or chunked
 bodies, and the Upgrade hijack for attach and exec.
 
@@ -12,13 +13,14 @@ of bytes: sent as it is read, with chunked transfer encoding.
 
 from __future__ import annotations
 
+import _socket as socket  # socket.py's class adds nothing this client uses
 import json
 import os
-import socket
-import urllib.parse
 from collections.abc import Iterator
 
 API = "/v1.47"
+# what a query needs no quoting for (RFC 3986's unreserved characters)
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 class APIError(Exception):
@@ -43,7 +45,15 @@ def _qs(params: dict | None) -> str:
             items.append((k, json.dumps(v)))
         else:
             items.append((k, str(v)))
-    return "?" + urllib.parse.urlencode(items) if items else ""
+    return "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in items) if items else ""
+
+
+def _quote(s: str) -> str:
+    if _PLAIN.issuperset(s):
+        return s
+    from urllib.parse import quote_plus  # as urlencode quotes
+
+    return quote_plus(s)
 
 
 class Response:
