@@ -257,13 +257,14 @@ class Runtime:
             hooks.run_warn(c.spec.hooks.poststart, "poststart", c.st.oci(Status.RUNNING), _warn)
 
     def kill(self, cid: str, sig: int = signal.SIGTERM, all_processes: bool = False) -> None:
-        c = self.load(cid)
-        c.status().check_kill()
+        b = self.store.load_brief(cid)  # not the spec: decoding it was most of a kill
+        cg = cgroups.from_dict(b.cgroup)
+        derive_status(b, self.store.fifo(cid), cg.frozen).check_kill()
         if all_processes:
-            for pid in c.cgroup.pids():
+            for pid in cg.pids():
                 _signal(pid, sig)
         else:
-            _signal(c.pid, sig)
+            _signal(b.pid, sig)
 
     def pause(self, cid: str) -> None:
         c = self.load(cid)
@@ -285,26 +286,29 @@ class Runtime:
     # -- delete ------------------------------------------------------------------
     def delete(self, cid: str, force: bool = False) -> None:
         try:
-            c = self.load(cid)
+            b = self.store.load_brief(cid)  # the spec only for poststop hooks
         except NotFound:
             if force:
                 return
             raise
-        status = c.status()
+        cg = cgroups.from_dict(b.cgroup)
+        status = derive_status(b, self.store.fifo(cid), cg.frozen)
         status.check_delete(cid, force)
         if status is not Status.STOPPED:
             if status is Status.PAUSED:
-                c.cgroup.thaw()
-            for pid in c.cgroup.pids():
+                cg.thaw()
+            for pid in cg.pids():
                 _signal(pid, signal.SIGKILL)
-            _kill_and_wait(c.pid, reap=False)
-        _wait_cgroup_empty(c.cgroup)
-        c.cgroup.destroy()
-        if c.st.host_mounts is not None:
-            rootfs.unmount_below(c.st.rootfs, keep=c.st.host_mounts)
+            _kill_and_wait(b.pid, reap=False)
+        _wait_cgroup_empty(cg)
+        poststop = self.load(cid) if b.hooks("poststop") else None
+        cg.destroy()
+        if b.host_mounts is not None:
+            rootfs.unmount_below(b.rootfs, keep=b.host_mounts)
         self.store.remove(cid)
-        if c.has_hooks("poststop"):
-            hooks.run_warn(c.spec.hooks.poststop, "poststop", c.st.oci(Status.STOPPED), _warn)
+        if poststop is not None:
+            hooks.run_warn(poststop.spec.hooks.poststop, "poststop",
+                           poststop.st.oci(Status.STOPPED), _warn)
 
     # -- exec --------------------------------------------------------------------
     def exec_target(self, cid: str) -> ExecTarget:

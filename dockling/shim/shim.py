@@ -424,8 +424,10 @@ class _Shim:
 
     def _oom_killed(self) -> bool:
         try:
-            c = self.rt.load(self.o.cid)
-            d = getattr(c.cgroup, "dir", None)
+            from dockling.runtime import cgroups
+
+            cg = cgroups.from_dict(self.rt.store.load_brief(self.o.cid).cgroup)
+            d = getattr(cg, "dir", None)
             path = d("memory") if callable(d) else (d or "")
             name = "memory.oom_control" if callable(d) else "memory.events"
             with open(os.path.join(path, name)) as f:
