@@ -41,6 +41,7 @@ log = logging.getLogger("dockling.containers")
 # what docker update changes (moby's container.UpdateConfig Resources we apply)
 _UPDATABLE = ("CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
               "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "BlkioWeight")
+_GONE_TRACES = 16  # auto-removed containers whose start's trace is kept (run --rm --trace)
 # static builds only: the init runs inside images that have no libc
 _INIT_BINARIES = ("docker-init", "tini-static", "catatonit")
 
@@ -50,6 +51,9 @@ class Lifecycle:
 
     def __init__(self, m) -> None:
         self.m = m
+        # run --rm --trace: the traces of the last auto-removed containers, for the CLI
+        # that asks once its container has gone (a `true` is removed within ms)
+        self.gone_traces: dict[str, list[dict]] = {}
 
     # -- start ---------------------------------------------------------------------
     async def start(self, ref: str, by_policy: bool = False, trace: bool = False) -> Container:
@@ -64,9 +68,15 @@ class Lifecycle:
 
     def trace(self, ref: str) -> list[dict]:
         """The kernel calls of the container's last traced start, in time order (kept in
-        its directory, not the run dir: they outlive its exit, until rm)."""
-        d = self.m.paths.container(self.m.records.get(ref).Id)
-        return record.read(os.path.join(d, record.TRACE_FILE))
+        its directory, not the run dir: they outlive its exit, until rm; an
+        auto-removed container's for a while after)."""
+        try:
+            cid = self.m.records.get(ref).Id
+        except NotFound:
+            if ref in self.gone_traces:
+                return self.gone_traces[ref]
+            raise
+        return record.read(os.path.join(self.m.paths.container(cid), record.TRACE_FILE))
 
     async def _start(self, ref: str, by_policy: bool, trace: bool) -> Container:
         m = self.m
@@ -490,6 +500,8 @@ class Lifecycle:
                 pass
         m.networks.detach(c)
         self._release_volumes(c)
+        if c.HostConfig.AutoRemove:
+            self._keep_trace(cid)
         m.records.delete(cid)
         background.in_thread(cleanup.remove_dirs, m.paths.container(cid), m.paths.run(cid),
                              name=f"remove {cid[:12]}")
@@ -499,6 +511,13 @@ class Lifecycle:
         # Waiters (condition=removed) learn the last exit code.
         m.monitor.wake_waiters(cid, c.State.ExitCode, restarting=False)
         m.records.emit(c, "destroy")
+
+    def _keep_trace(self, cid: str) -> None:
+        path = os.path.join(self.m.paths.container(cid), record.TRACE_FILE)
+        if os.path.exists(path):
+            self.gone_traces[cid] = record.read(path)
+            while len(self.gone_traces) > _GONE_TRACES:
+                self.gone_traces.pop(next(iter(self.gone_traces)))
 
     def _remove_anonymous_volumes(self, c: Container) -> None:
         m = self.m

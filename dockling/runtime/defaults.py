@@ -75,17 +75,21 @@ def effective_resources(cfg: spec.Spec):
     if res is None or not res.devices:
         return res
     res = copy.deepcopy(res)
-    for typ, major, minor in ALLOWED_DEVICES:
-        res.devices.append(spec.DeviceRule(allow=True, type=typ, major=major, minor=minor,
-                                           access="rwm"))
+    wanted = list(ALLOWED_DEVICES)
     for d in cfg.linux.devices:
         # The device cgroup knows "c" and "b" only: an unbuffered "u" node is
         # a "c" to it, and a FIFO ("p") is no device at all (v1's
         # devices.allow refuses "p 8:666 rwm"; runtime-tools' linux_devices).
         typ = DEVICE_CGROUP_TYPES.get(d.type)
         if typ:
-            res.devices.append(spec.DeviceRule(allow=True, type=typ, major=d.major,
-                                               minor=d.minor, access="rwm"))
+            wanted.append((typ, d.major, d.minor))
+    # docker's spec lists most of these already: each rule is one write per start
+    have = {(r.type, r.major, r.minor) for r in res.devices if r.allow and r.access == "rwm"}
+    for typ, major, minor in wanted:
+        if (typ, major, minor) not in have:
+            have.add((typ, major, minor))
+            res.devices.append(spec.DeviceRule(allow=True, type=typ, major=major,
+                                               minor=minor, access="rwm"))
     return res
 
 

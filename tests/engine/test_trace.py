@@ -67,3 +67,28 @@ def test_no_trace_unless_asked(daemon):
         assert status == 200 and body == []
     finally:
         daemon.cli("rm", "-f", n)
+
+
+def test_trace_of_an_auto_removed_container(daemon):
+    """run --rm --trace: `true` is gone (and removed) within a few ms of its start,
+    often before the CLI asks for the trace; the daemon keeps it for that question."""
+    import time
+
+    st, _, body = daemon.api("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}})
+    assert st == 201, body
+    cid = body["Id"]
+    st, _, _ = daemon.api("POST", f"/containers/{cid}/start?trace=1")
+    assert st == 204
+    deadline = time.monotonic() + 30
+    while daemon.api("GET", f"/containers/{cid}/json")[0] != 404:
+        assert time.monotonic() < deadline, "the --rm container was not removed"
+        time.sleep(0.05)
+    st, _, records = daemon.api("GET", f"/containers/{cid}/trace")
+    assert st == 200, records
+    calls = [r["call"] for r in records]
+    assert "pivot_root" in calls and calls[-1] == "execve", calls
+    st, _, _ = daemon.api("GET", "/containers/nosuchcontainer/trace")
+    assert st == 404
+    res = daemon.cli("run", "--rm", "--trace", "busybox", "true", check=True)
+    assert 'execve /bin/true ["true"]' in res.stderr.decode()
