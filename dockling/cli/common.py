@@ -3,7 +3,6 @@ parsing --filter, asking for confirmation."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 from dockling.cli.main import UsageError
@@ -41,6 +40,8 @@ def print_documents(docs: list[dict], fmt: str | None, go_type: str | None = Non
     if not fmt:
         for e in errors or []:
             print(e, file=sys.stderr)
+        import json
+
         print(json.dumps(docs, indent=4))
         return 1 if errors else 0
     from dockling.cli.format import print_inspect

@@ -9,7 +9,6 @@ version and events; 1 otherwise)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -89,6 +88,8 @@ def print_inspect(docs: list[tuple[dict, str | None]], fmt: str | None,
     errors (fetch errors first, as docker joins them) after the output; 1 if any."""
     errors = list(errors or [])
     if not fmt:
+        import json
+
         print(json.dumps([d for d, _ in docs], indent=4))
     else:
         from dockling.cli.formatter import format_documents

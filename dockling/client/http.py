@@ -2,7 +2,9 @@
 
 Not http.client: importing it costs ~14 ms (it pulls in the email package),
 a tenth of `dockling run`; for the same reason `_socket` (socket.py builds its
-enums at import, ~2.5 ms) and urllib.parse only for a value that needs quoting. The daemon speaks plain HTTP/1.1, so this
+enums at import, ~2.5 ms), urllib.parse only for a value that needs quoting and
+json only for a JSON body or answer (its import compiles six regular
+expressions: rm, start and stop send and get none). The daemon speaks plain HTTP/1.1, so this
 client needs only a request line, headers, Content-Length or chunked
 bodies, and the Upgrade hijack for attach and exec.
 
@@ -14,7 +16,6 @@ of bytes: sent as it is read, with chunked transfer encoding.
 from __future__ import annotations
 
 import _socket as socket  # socket.py's class adds nothing this client uses
-import json
 import os
 from collections.abc import Iterator
 
@@ -42,6 +43,8 @@ def _qs(params: dict | None) -> str:
         if isinstance(v, (list, tuple)):
             items.extend((k, str(x)) for x in v)
         elif isinstance(v, dict):
+            import json
+
             items.append((k, json.dumps(v)))
         else:
             items.append((k, str(v)))
@@ -205,6 +208,8 @@ def _raise_for(resp: Response) -> None:
     if resp.status < 400:
         return
     data = resp.read()
+    import json
+
     try:
         msg = json.loads(data)["message"]
     except (ValueError, KeyError, TypeError):
@@ -225,6 +230,8 @@ class Client:
         """
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
+            import json
+
             body = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
         resp = _request(self.sock, method, API + path + _qs(params), body, h)
@@ -236,6 +243,8 @@ class Client:
         resp = self.open(method, path, params, body, headers)
         data = resp.read()
         if resp.getheader("Content-Type").startswith("application/json") and data:
+            import json
+
             return json.loads(data)
         return data
 
@@ -251,6 +260,8 @@ class Client:
         Bytes that arrived with the 101 are not expected (the daemon sends
         nothing before the stream); the socket is handed over as is.
         """
+        import json
+
         payload = json.dumps(body).encode() if body is not None else b""
         resp = _request(self.sock, "POST", API + path + _qs(params), payload,
                         {"Connection": "Upgrade", "Upgrade": "tcp",

@@ -422,7 +422,7 @@ def test_ipv6_on_the_default_bridge(tmp_path_factory, busybox_tar):
     from tests.engine.conftest import running_daemon
 
     with running_daemon(tmp_path_factory, busybox_tar) as d:
-        x = uuid.uuid4().hex[:4]
+        x = f"{0x1000 + uuid.uuid4().int % 0xf000:x}"  # no leading 0: addresses drop it
         d.stop()
         cfg = os.path.join(d.base, "daemon.json")
         with open(cfg) as f:

@@ -206,7 +206,9 @@ def test_volume_events_for_every_volume(daemon):
     volume, an anonymous one made by -v and removed by --rm, and prune's."""
     import time
 
-    since = str(int(time.time()))
+    # to the nanosecond: the module's daemon is shared, and the test before may have
+    # made and removed volumes within the same second
+    since = f"{time.time():.9f}"
     named = name()
     daemon.cli("volume", "create", named, check=True)
     daemon.cli("run", "--rm", "-v", "/anon", "busybox", "true", check=True)
