@@ -107,7 +107,9 @@ class Lifecycle:
             if sandbox is not None:
                 joins["network"] = sandbox.path
                 plumb = functools.partial(m.networks.plumb, c, sandbox, m.records.all)
-            others = m.records.all()
+            # the other containers matter to --link only (hosts entries, variables):
+            # reading every record costs a start more the more containers there are
+            others = m.records.all() if c.HostConfig.Links else []
             m.networks.write_etc(c, others)
             link_env = m.networks.link_env(c, others)
             points = c._MountPoints
