@@ -83,11 +83,19 @@ def make_mountpoint(root: str, dest: str, is_dir: bool) -> str:
     """Resolve ``dest`` inside ``root`` and create it (dir or empty file) if missing."""
     path = secure_join(root, dest)
     rel = os.path.relpath(path, root)
-    # Create parents one at a time, re-resolving so that nothing we create
-    # can be redirected through a symlink planted in between.
-    cur = root
     parts = [] if rel == "." else rel.split("/")
-    for i, part in enumerate(parts):
+    # What exists of it was just resolved (no symlink left in ``path``): start at
+    # the first missing component. A container's mount points mostly exist, and
+    # re-resolving every prefix from the root was most of what its mounts cost.
+    have = len(parts)
+    while have and not os.path.lexists(os.path.join(root, *parts[:have])):
+        have -= 1
+    if have == len(parts):
+        return path
+    # Create the rest one at a time, re-resolving so that nothing we create
+    # can be redirected through a symlink planted in between.
+    cur = os.path.join(root, *parts[:have])
+    for i, part in enumerate(parts[have:], have):
         nxt = secure_join(root, os.path.join(os.path.relpath(cur, root), part))
         last = i == len(parts) - 1
         if not os.path.lexists(nxt):

@@ -86,3 +86,16 @@ def test_make_mountpoint_file(root):
     path = make_mountpoint(root, "/abs/resolv.conf", False)
     assert path == os.path.join(root, "etc/resolv.conf")
     assert os.path.isfile(path)
+
+
+def test_make_mountpoint_creates_what_is_missing_below_what_exists(root, tmp_path):
+    """The existing part of the path is skipped, the rest made 0755 (runc's modes),
+    through symlinks resolved inside the root; a second call finds it all there."""
+    os.symlink("/nowhere/deep", os.path.join(root, "dangling"))
+    want = {"/rel/x/y": "real/x/y", "/dangling/z": "nowhere/deep/z", "/up/sub": "etc/sub"}
+    for dest, rel in want.items():
+        path = make_mountpoint(root, dest, True)
+        assert path == os.path.join(root, rel) and os.path.isdir(path)
+        assert os.stat(path).st_mode & 0o777 == 0o755
+        assert make_mountpoint(root, dest, True) == path
+    assert not os.path.exists("/nowhere")
