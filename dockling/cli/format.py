@@ -12,8 +12,10 @@ from __future__ import annotations
 import sys
 import time
 
-from dockling.units import human_duration
-from dockling.units import human_size  # noqa: F401 - re-exported for the commands
+from dockling.units import (
+    human_duration,
+    human_size,  # noqa: F401 - re-exported for the commands
+)
 
 
 def ago(ts: float) -> str:

@@ -5,7 +5,7 @@ veth pair: one end on the bridge, the other made in the container's
 namespace and named eth0 (eth1...), with its address, MAC and, for the
 network that gives the default route, a route via the gateway.
 
-Every call here runs on a thread of its own (``netns.run_on_thread``): the
+Every call here runs on a thread of its own (``kernel.threads.run_on_thread``): the
 namespace it enters stays with that thread, and pyroute2's synchronous API
 runs an event loop of its own.
 Requests that change something go through the kernel seam
@@ -25,7 +25,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from dockling.errors import Conflict, InternalError
 from dockling.kernel import syscalls as sc
-from dockling.network.netns import run_in, run_on_thread
+from dockling.kernel.threads import run_on_thread
+from dockling.network import netns
+from dockling.network.netns import run_in
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:
@@ -121,10 +123,10 @@ def make_endpoints(netns_path: str, endpoints: list[Endpoint], loopback: bool = 
     up, its peer already in the namespace with its MAC. Moving a peer in afterwards
     costs the kernel ~20 ms (synchronize_net); every pyroute2 request ~1 ms."""
     def work() -> None:
-        with IPRoute() as host:
-            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        with IPRoute() as host:  # opened before the thread leaves the host's namespace
+            netns.enter(netns_path)
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)  # the peers' namespace
             try:
-                sc.setns(fd, sc.CLONE_NEWNET)
                 with IPRoute() as inside:
                     if loopback:  # lo is index 1 in every namespace
                         sc.netlink(inside, "link", "set", index=1, state="up")

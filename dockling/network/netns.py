@@ -15,8 +15,6 @@ import threading
 from dockling.kernel import syscalls as sc
 from dockling.kernel.threads import run_on_thread
 
-__all__ = ["create", "exists", "remove", "run_in", "run_on_thread"]
-
 
 def create(path: str) -> None:
     """A new network namespace, kept alive by a bind mount on ``path``."""
@@ -47,14 +45,20 @@ def exists(path: str) -> bool:
     return os.path.ismount(path)
 
 
+def enter(path: str) -> None:
+    """Move the calling thread into the namespace at ``path`` (a file or
+    /proc/PID/ns/net): a thread of its own, thrown away after (run_on_thread)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, sc.CLONE_NEWNET)
+    finally:
+        os.close(fd)
+
+
 def run_in(path: str, fn, *args):
-    """fn(*args) on a thread inside the namespace at ``path`` (a file or /proc/PID/ns/net)."""
+    """fn(*args) on a thread inside the namespace at ``path``."""
     def inside():
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            sc.setns(fd, sc.CLONE_NEWNET)
-        finally:
-            os.close(fd)
+        enter(path)
         return fn(*args)
 
     return run_on_thread(inside)

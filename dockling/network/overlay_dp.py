@@ -11,7 +11,7 @@ A remote container is two entries, both from the cluster store: an FDB entry
 has that MAC), which the VXLAN device's proxy answers ARP from, so no
 broadcast ever crosses hosts.
 
-Every call runs on a worker thread (``netns.run_in``/``run_on_thread``).
+Every call runs on a worker thread (``netns.run_in``/``kernel.threads.run_on_thread``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ndmsg import NUD_PERMANENT
 
 from dockling.errors import InternalError
+from dockling.kernel.threads import run_on_thread
 from dockling.network import netns
-from dockling.network.netns import run_in, run_on_thread
+from dockling.network.netns import run_in
 
 VXLAN_PORT = 4789
 VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8

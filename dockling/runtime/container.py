@@ -83,6 +83,17 @@ class Runtime:
     def load(self, cid: str) -> Container:
         return Container(self.store, self.store.load(cid))
 
+    def brief(self, cid: str):
+        """The container's brief state (not its spec), cgroup and status: what start,
+        kill and delete need; decoding the spec was most of what they cost."""
+        b = self.store.load_brief(cid)
+        cg = cgroups.from_dict(b.cgroup)
+        return b, cg, derive_status(b, self.store.fifo(cid), cg.frozen)
+
+    def cgroup(self, cid: str):
+        """The container's cgroup manager (from the brief state)."""
+        return cgroups.from_dict(self.store.load_brief(cid).cgroup)
+
     def state(self, cid: str) -> dict:
         return self.load(cid).oci_state()
 
@@ -227,9 +238,9 @@ class Runtime:
 
     # -- start / kill / pause ----------------------------------------------------
     def start(self, cid: str) -> None:
-        b = self.store.load_brief(cid)  # the spec is needed only for poststart hooks
+        b, _, status = self.brief(cid)  # the spec is needed only for poststart hooks
+        status.check_start()
         fifo = self.store.fifo(cid)
-        derive_status(b, fifo, cgroups.from_dict(b.cgroup).frozen).check_start()
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             # The init opens the fifo for writing as soon as we are a reader;
@@ -257,9 +268,8 @@ class Runtime:
             hooks.run_warn(c.spec.hooks.poststart, "poststart", c.st.oci(Status.RUNNING), _warn)
 
     def kill(self, cid: str, sig: int = signal.SIGTERM, all_processes: bool = False) -> None:
-        b = self.store.load_brief(cid)  # not the spec: decoding it was most of a kill
-        cg = cgroups.from_dict(b.cgroup)
-        derive_status(b, self.store.fifo(cid), cg.frozen).check_kill()
+        b, cg, status = self.brief(cid)
+        status.check_kill()
         if all_processes:
             for pid in cg.pids():
                 _signal(pid, sig)
@@ -286,13 +296,11 @@ class Runtime:
     # -- delete ------------------------------------------------------------------
     def delete(self, cid: str, force: bool = False) -> None:
         try:
-            b = self.store.load_brief(cid)  # the spec only for poststop hooks
+            b, cg, status = self.brief(cid)  # the spec only for poststop hooks
         except NotFound:
             if force:
                 return
             raise
-        cg = cgroups.from_dict(b.cgroup)
-        status = derive_status(b, self.store.fifo(cid), cg.frozen)
         status.check_delete(cid, force)
         if status is not Status.STOPPED:
             if status is Status.PAUSED:

@@ -424,10 +424,8 @@ class _Shim:
 
     def _oom_killed(self) -> bool:
         try:
-            from dockling.runtime import cgroups
-
-            cg = cgroups.from_dict(self.rt.store.load_brief(self.o.cid).cgroup)
-            d = getattr(cg, "dir", None)
+            # the built-in runtime's (a CLI runtime has none: no OOM flag)
+            d = getattr(self.rt.cgroup(self.o.cid), "dir", None)
             path = d("memory") if callable(d) else (d or "")
             name = "memory.oom_control" if callable(d) else "memory.events"
             with open(os.path.join(path, name)) as f:
