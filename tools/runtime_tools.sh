@@ -99,6 +99,21 @@ ln -sf "$src/rootfs-amd64.tar.gz" "$bin/rootfs-amd64.tar.gz"
 fi
 
 # --- run -------------------------------------------------------------------
+# The relative-cgroup programs use runtime-tools' fixed cgroupsPath
+# "testdir/cgrouptest/container" below the runtime's cgroup: the runtime removes
+# the container's leaf, nobody its two parents. Whatever way the run ends, the
+# empty ones go (a cgroup that still holds a process stays: rmdir refuses it).
+remove_fixed_cgroups() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -type d -path '*/testdir/cgrouptest' \
+        2>/dev/null | while read -r d; do
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        rmdir "$(dirname "$d")" 2>/dev/null || true
+    done
+}
+if [ $report_only = 0 ]; then
+    trap remove_fixed_cgroups EXIT
+fi
+
 unmount_below() {  # detach every mount below $1, deepest first
     awk -v d="$1/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
         while read -r m; do umount -l "$(printf '%b' "$m")" 2>/dev/null || true; done
