@@ -6,22 +6,19 @@ context (buildcontext.py), send it to POST /build with the options as query para
 daemon's defaults), and show the JSON stream that comes back (buildprogress.py). An
 error in the stream exits with its code (the failed RUN's status), or 1.
 
-Only argparse set-up runs at import: the context and the views load when a build runs.
+Only the flags' set-up runs at import: the context and the views load when a build runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from dockling.cli import flags
 from dockling.cli.main import ExitCode, UsageError
 from dockling.client.http import APIError, Client
 
-# pflag's bool flags take =VALUE (strconv.ParseBool): --rm=false, --no-cache=true
-_TRUE = ("true", "True", "TRUE", "t", "T", "1")
-_FALSE = ("false", "False", "FALSE", "f", "F", "0")
 # BuildKit's flags: the classic builder's CLI does not have them
 _BUILDKIT_ONLY = ("secret", "ssh", "no-cache-filter", "cache-to", "output")
 _PROGRESS = ("auto", "plain", "tty")
@@ -31,16 +28,6 @@ _ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nic
 _WHITESPACE = " \t"
 _PROXIES = (("httpProxy", "HTTP_PROXY"), ("httpsProxy", "HTTPS_PROXY"),
             ("noProxy", "NO_PROXY"), ("ftpProxy", "FTP_PROXY"), ("allProxy", "ALL_PROXY"))
-
-
-def _bool_flag(sp, *names: str, default: bool = False, help: str | None = None) -> None:
-    dest = names[-1].lstrip("-").replace("-", "_")
-    sp.add_argument(*names, dest=dest, action="store_true", default=default, help=help)
-    long = names[-1]
-    sp.add_argument(*(f"{long}={v}" for v in _TRUE), dest=dest, action="store_true",
-                    help=argparse.SUPPRESS)
-    sp.add_argument(*(f"{long}={v}" for v in _FALSE), dest=dest, action="store_false",
-                    help=argparse.SUPPRESS)
 
 
 def register(sub) -> None:
@@ -69,18 +56,18 @@ def _build_args(sp) -> None:
     add("--label", action="append", default=[], help="Set metadata for an image")
     add("--target", default="", help="Set the target build stage to build.")
     add("--iidfile", default="", help="Write the image ID to the file")
-    _bool_flag(sp, "-q", "--quiet",
+    add("-q", "--quiet", action="store_true",
                help="Suppress the build output and print image ID on success")
-    _bool_flag(sp, "--no-cache", help="Do not use cache when building the image")
-    _bool_flag(sp, "--pull", help="Always attempt to pull a newer version of the image")
-    _bool_flag(sp, "--rm", default=True,
+    add("--no-cache", action="store_true", help="Do not use cache when building the image")
+    add("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    add("--rm", action="store_true", default=True,
                help="Remove intermediate containers after a successful build (default true)")
-    _bool_flag(sp, "--force-rm", help="Always remove intermediate containers")
-    _bool_flag(sp, "--compress", help="Compress the build context using gzip")
-    _bool_flag(sp, "--squash", help="Squash newly built layers into a single new layer "
+    add("--force-rm", action="store_true", help="Always remove intermediate containers")
+    add("--compress", action="store_true", help="Compress the build context using gzip")
+    add("--squash", action="store_true", help="Squash newly built layers into a single new layer "
                "(experimental: refused)")
     # deprecated by docker (content trust is gone): accepted and ignored
-    _bool_flag(sp, "--disable-content-trust", default=True, help=argparse.SUPPRESS)
+    add("--disable-content-trust", action="store_true", default=True, help=flags.SUPPRESS)
     add("--network", default="default",
         help="Set the networking mode for the RUN instructions during build")
     add("--add-host", action="append", default=[],
@@ -106,7 +93,7 @@ def _build_args(sp) -> None:
         "output")
     for name in _BUILDKIT_ONLY:
         add(f"--{name}", dest=f"buildkit_{name.replace('-', '_')}", action="append",
-            default=[], help=argparse.SUPPRESS)
+            default=[], help=flags.SUPPRESS)
     add("context", metavar="PATH | URL | -")
 
 

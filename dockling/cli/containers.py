@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
+from dockling.cli import flags
 from dockling.cli.common import each, filters, print_documents
 from dockling.cli.format import TypedNil, ago, print_list, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
@@ -379,14 +380,12 @@ def _healthcheck(a) -> dict | None:
 
 def _duration(v: str) -> int:
     """A Go duration (1h2m3s, 500ms) -> nanoseconds."""
-    import argparse
-
     from dockling.clock import parse_duration
 
     try:
         return round(parse_duration(v) * 10**9)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+        raise flags.ArgumentTypeError(str(err)) from err
 
 
 def _mount(spec: str) -> dict:
@@ -424,8 +423,8 @@ _RESOURCE_FLAGS = [
 
 
 def _resource_args(sp) -> None:
-    for flags, key, parse in _RESOURCE_FLAGS:
-        sp.add_argument(*flags, dest=key, type=parse, default=None)
+    for names, key, parse in _RESOURCE_FLAGS:
+        sp.add_argument(*names, dest=key, type=parse, default=None)
 
 
 def _resource_fields(a) -> dict:
@@ -434,14 +433,12 @@ def _resource_fields(a) -> dict:
 
 
 def _bytes(v: str) -> int:
-    import argparse
-
     from dockling.units import ram_in_bytes
 
     try:
         return ram_in_bytes(v)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+        raise flags.ArgumentTypeError(str(err)) from err
 
 
 def _bytes_or_unlimited(v: str) -> int:
@@ -452,21 +449,17 @@ def _nano_cpus(v: str) -> int:
     try:
         return round(float(v) * 10**9)
     except ValueError as err:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"failed to parse {v} as a rational number") from err
+        raise flags.ArgumentTypeError(f"failed to parse {v} as a rational number") from err
 
 
 def _ulimit(v: str) -> dict:
     """nofile=1024[:2048]"""
-    import argparse
-
     name, _, vals = v.partition("=")
     soft, _, hard = vals.partition(":")
     try:
         return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"invalid ulimit argument: {v}") from err
+        raise flags.ArgumentTypeError(f"invalid ulimit argument: {v}") from err
 
 
 def _create(cli: Client, a) -> str:

@@ -5,11 +5,10 @@ every run and must start fast."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 
 from dockling.cli.main import UsageError
+from dockling.client import wirejson
 
 
 def config_path() -> str:
@@ -20,7 +19,7 @@ def config_path() -> str:
 def load_config() -> dict:
     try:
         with open(config_path()) as f:
-            return json.load(f)
+            return wirejson.loads(f.read())
     except FileNotFoundError:
         return {}
     except ValueError as err:
@@ -31,6 +30,8 @@ def save_config(cfg: dict) -> None:
     path = config_path()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = path + ".tmp"
+    import json  # for its indent: wirejson writes one line
+
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(cfg, f, indent="\t")
     os.rename(tmp, path)
@@ -68,13 +69,15 @@ def credentials(key: str) -> dict:
         out = run_helper(name, "get", key)
         if not out:
             return {}
-        doc = json.loads(out)
+        doc = wirejson.loads(out)
         if doc.get("Username") == "<token>":
             return {"identitytoken": doc.get("Secret", ""), "serveraddress": key}
         return {"username": doc.get("Username", ""), "password": doc.get("Secret", ""),
                 "serveraddress": key}
     entry = (cfg.get("auths") or {}).get(key) or {}
     if entry.get("auth"):
+        import base64
+
         user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
         return {"username": user, "password": pw, "serveraddress": key}
     if entry.get("identitytoken"):
@@ -89,7 +92,7 @@ def all_credentials() -> dict[str, dict]:
     cfg = load_config()
     if cfg.get("credsStore"):
         # the default store lists what it holds (docker-credential-NAME list)
-        listed = json.loads(run_helper(cfg["credsStore"], "list", "") or "{}")
+        listed = wirejson.loads(run_helper(cfg["credsStore"], "list", "") or "{}")
     else:
         listed = cfg.get("auths") or {}
     keys = list(listed) + [k for k in cfg.get("credHelpers") or {} if k not in listed]

@@ -14,18 +14,13 @@ its traceback instead).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
+from dockling.cli import flags
 from dockling.client.http import APIError, Client, default_socket
 from dockling.errors import DocklingError
-
-# docker's CLI speaks English only; argparse asked gettext for each help string
-# and message (a catalogue search per call: ~3 ms of every command's start)
-argparse._ = lambda message: message
-argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
 
 
 class UsageError(Exception):
@@ -47,31 +42,13 @@ def exec_error_code(message: str) -> int:
     return 125
 
 
-class ArgParser(argparse.ArgumentParser):
+class ArgParser(flags.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message}\nSee '{self.prog} --help'.")
 
-    def _get_formatter(self):
-        # argparse makes a formatter for every add_argument (a metavar check); without
-        # a width each asks shutil for the terminal's: a third of a command's parse
-        # time and shutil's imports, for help that is rarely printed
-        return self.formatter_class(prog=self.prog, width=_help_width())
-
-
-def _help_width() -> int:
-    """shutil.get_terminal_size().columns - 2, as argparse computes it."""
-    try:
-        cols = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        try:
-            cols = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            cols = 80
-    return cols - 2
-
 
 # command -> the module that defines it: a run builds only its own parser
-# (argparse for every command costs ~25 ms of a ~60 ms start)
+# (the parsers of every command cost ~25 ms of a ~60 ms start)
 _MODULES = {
     **dict.fromkeys(("run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs",
                      "inspect", "exec", "wait", "attach", "top", "update", "diff", "commit",
@@ -134,7 +111,7 @@ def build_parser(command: str | None = None) -> ArgParser:
     sp.add_argument("-f", "--format", default=None)
     sp.set_defaults(func=cmd_info)
     sp = sub.add_parser("daemon", add_help=False)
-    sp.add_argument("args", nargs=argparse.REMAINDER)
+    sp.add_argument("args", nargs=flags.REMAINDER)
     sp.set_defaults(func=None)
     return p
 
@@ -256,6 +233,10 @@ def _management_alias(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["daemon"]:
+        if sys.flags.no_site:  # the CLI's launcher (install.sh) leaves out site: the
+            import site        # daemon's libraries are found through it
+
+            site.main()
         from dockling.daemon.main import main as daemon_main
 
         return daemon_main(argv[1:])

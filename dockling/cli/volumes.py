@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from dockling.cli import flags
 from dockling.cli.common import confirm, each, filters, inspect
 from dockling.cli.format import human_size, print_list
 from dockling.cli.main import UsageError
@@ -131,7 +131,7 @@ def _bool(v: str, field: str) -> bool:
         return True
     if v.lower() in ("0", "false"):
         return False
-    raise argparse.ArgumentTypeError(f'invalid value for {field}: {v}')
+    raise flags.ArgumentTypeError(f'invalid value for {field}: {v}')
 
 
 def parse_mount(spec: str) -> dict:
@@ -143,9 +143,9 @@ def parse_mount(spec: str) -> dict:
         key, eq, val = field.partition("=")
         key = key.strip().lower()
         if key not in _MOUNT_KEYS:
-            raise argparse.ArgumentTypeError(f"unexpected key '{key}' in '{field}'")
+            raise flags.ArgumentTypeError(f"unexpected key '{key}' in '{field}'")
         if not eq and key not in ("readonly", "ro", "volume-nocopy", "bind-nonrecursive"):
-            raise argparse.ArgumentTypeError(f"invalid field '{field}' must be a key=value "
+            raise flags.ArgumentTypeError(f"invalid field '{field}' must be a key=value "
                                              "pair")
         if key == "type":
             m["Type"] = val
@@ -178,9 +178,9 @@ def parse_mount(spec: str) -> dict:
             try:
                 m.setdefault("TmpfsOptions", {})["Mode"] = int(val, 8)
             except ValueError as err:
-                raise argparse.ArgumentTypeError(f"invalid value for {key}: {val}") from err
+                raise flags.ArgumentTypeError(f"invalid value for {key}: {val}") from err
         elif key == "consistency":
             m["Consistency"] = val
     if not m.get("Target"):
-        raise argparse.ArgumentTypeError("target is required")
+        raise flags.ArgumentTypeError("target is required")
     return m

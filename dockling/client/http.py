@@ -3,8 +3,8 @@
 Not http.client: importing it costs ~14 ms (it pulls in the email package),
 a tenth of `dockling run`; for the same reason `_socket` (socket.py builds its
 enums at import, ~2.5 ms), urllib.parse only for a value that needs quoting and
-json only for a JSON body or answer (its import compiles six regular
-expressions: rm, start and stop send and get none). The daemon speaks plain HTTP/1.1, so this
+wirejson, not json, for JSON bodies and answers (json's import compiles six regular
+expressions and loads re). The daemon speaks plain HTTP/1.1, so this
 client needs only a request line, headers, Content-Length or chunked
 bodies, and the Upgrade hijack for attach and exec.
 
@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import _socket as socket  # socket.py's class adds nothing this client uses
 import os
-from collections.abc import Iterator
+
+# collections.abc, not loaded: collections' import is ~3 ms (os loaded this one)
+from _collections_abc import Iterator
+
+from dockling.client import wirejson as json
 
 API = "/v1.47"
 # what a query needs no quoting for (RFC 3986's unreserved characters)
@@ -43,8 +47,6 @@ def _qs(params: dict | None) -> str:
         if isinstance(v, (list, tuple)):
             items.extend((k, str(x)) for x in v)
         elif isinstance(v, dict):
-            import json
-
             items.append((k, json.dumps(v)))
         else:
             items.append((k, str(v)))
@@ -208,8 +210,6 @@ def _raise_for(resp: Response) -> None:
     if resp.status < 400:
         return
     data = resp.read()
-    import json
-
     try:
         msg = json.loads(data)["message"]
     except (ValueError, KeyError, TypeError):
@@ -230,8 +230,6 @@ class Client:
         """
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
-            import json
-
             body = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
         resp = _request(self.sock, method, API + path + _qs(params), body, h)
@@ -243,8 +241,6 @@ class Client:
         resp = self.open(method, path, params, body, headers)
         data = resp.read()
         if resp.getheader("Content-Type").startswith("application/json") and data:
-            import json
-
             return json.loads(data)
         return data
 
@@ -260,8 +256,6 @@ class Client:
         Bytes that arrived with the 101 are not expected (the daemon sends
         nothing before the stream); the socket is handed over as is.
         """
-        import json
-
         payload = json.dumps(body).encode() if body is not None else b""
         resp = _request(self.sock, "POST", API + path + _qs(params), payload,
                         {"Connection": "Upgrade", "Upgrade": "tcp",

@@ -1,0 +1,146 @@
+"""The CLI's flag parser (dockling/cli/flags.py): pflag's rules and words, and
+wirejson, the client's JSON. No daemon needed."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from dockling.cli import flags
+from dockling.cli.main import UsageError, build_parser
+from dockling.client import wirejson
+
+
+def parse(*argv: str):
+    return build_parser(argv[0]).parse_args(list(argv))
+
+
+def test_long_short_combined_and_equals_forms():
+    a = parse("run", "--name=web", "-e", "A=1", "-eB=2", "-e=C", "-dit", "-p80:80",
+              "--env", "D=4", "busybox")
+    assert (a.name, a.env, a.publish) == ("web", ["A=1", "B=2", "C", "D=4"], ["80:80"])
+    assert a.detach and a.interactive and a.tty
+
+
+def test_the_first_argument_ends_runs_flags():
+    a = parse("run", "--rm", "busybox", "ls", "-l", "--rm", "--", "-x")
+    assert a.rm and a.image == "busybox" and a.command == ["ls", "-l", "--rm", "--", "-x"]
+    a = parse("exec", "-i", "c1", "sh", "-c", "echo -n")
+    assert a.interactive and a.container == "c1" and a.command == ["sh", "-c", "echo -n"]
+
+
+def test_flags_and_arguments_mix_elsewhere():
+    a = parse("rm", "c1", "-f", "c2")
+    assert a.force and a.containers == ["c1", "c2"]
+
+
+def test_a_flag_takes_the_next_argument_whatever_it_is():
+    a = parse("stop", "-t", "-1", "c1")
+    assert a.time == -1
+    assert parse("run", "--entrypoint", "--weird", "busybox").entrypoint == "--weird"
+
+
+def test_bool_flags_take_parse_bool_values():
+    assert parse("build", "--rm=false", ".").rm is False
+    assert parse("build", "--rm=0", ".").rm is False
+    assert parse("build", "--no-cache=true", ".").no_cache is True
+    assert parse("run", "-d=false", "busybox").detach is False
+    assert parse("run", "busybox").init is None  # declared default=None stays None
+    assert parse("run", "--init", "busybox").init is True
+
+
+def test_defaults_are_not_shared_between_parses():
+    parse("run", "-e", "A=1", "busybox")
+    assert parse("run", "busybox").env == []
+
+
+def test_dash_is_an_argument_and_double_dash_ends_flags():
+    assert parse("build", "-").context == "-"
+    assert parse("rm", "--", "-odd-name").containers == ["-odd-name"]
+
+
+def test_subcommands_and_their_dest():
+    a = parse("network", "ls", "-q")
+    assert a.network_cmd == "ls" and a.quiet
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rm", "--bogus", "c"], "unknown flag: --bogus"),
+    (["rm", "-z", "c"], "unknown shorthand flag: 'z' in -z"),
+    (["rm", "-fz", "c"], "unknown shorthand flag: 'z' in -fz"),
+    (["logs", "c", "--since"], "flag needs an argument: --since"),
+    (["logs", "c", "-n"], "flag needs an argument: 'n' in -n"),
+    (["rm"], '"dockling rm" requires at least 1 argument.'),
+    (["rename", "a"], '"dockling rename" requires exactly 2 arguments.'),
+    (["rename", "a", "b", "c"], '"dockling rename" requires exactly 2 arguments.'),
+    (["commit", "a", "b", "c"], '"dockling commit" requires at least 1 and at most 2 arguments.'),
+    (["stop", "-t", "soon", "c"],
+     ('invalid argument "soon" for "-t, --time, --timeout" flag: strconv.ParseInt: parsing '
+      '"soon": invalid syntax')),
+    (["run", "--ulimit", "nofile=x", "busybox"],
+     'invalid argument "nofile=x" for "--ulimit" flag: invalid ulimit argument: nofile=x'),
+    (["build", "--rm=maybe", "."],
+     'invalid argument "maybe" for "--rm" flag: strconv.ParseBool: parsing "maybe"'),
+    (["run", "--pull", "sometimes", "busybox"],
+     ("invalid argument \"sometimes\" for \"--pull\" flag: must be one of 'always', "
+      "'missing', 'never'")),
+    (["run", "--detac", "busybox"], "unknown flag: --detac"),  # never abbreviated
+    (["frobnicate"], "'frobnicate' is not a dockling command."),
+])
+def test_docker_words_for_bad_input(argv, message):
+    with pytest.raises(UsageError) as err:
+        parse(*argv)
+    assert message in str(err.value)
+    assert "See 'dockling" in str(err.value)
+
+
+def test_help_lists_flags_and_usage(capsys):
+    with pytest.raises(SystemExit) as done:
+        parse("rm", "--help")
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage:  dockling rm [OPTIONS] CONTAINERS [CONTAINERS...]")
+    assert "  -f, --force" in out and "  -v, --volumes" in out
+
+
+def test_suppressed_flags_are_not_listed():
+    p = flags.ArgumentParser(prog="x", add_help=False)
+    p.add_argument("--shown", help="yes")
+    p.add_argument("--hidden", help=flags.SUPPRESS)
+    text = p.format_help()
+    assert "--shown" in text and "--hidden" not in text
+
+
+def test_the_cli_no_longer_loads_re_or_json():
+    """What the parser and wirejson are for: a command's start without re's import."""
+    code = ("import sys; from dockling.cli.main import build_parser; "
+            "build_parser('exec').parse_args(['exec', '-it', 'c', 'sh']); "
+            "from dockling.client import wirejson; wirejson.loads(wirejson.dumps({'a': [1]})); "
+            "print(sorted(m for m in ('re', 'json', 'argparse', 'enum') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": [1, 2.5, None, True, False, "é\"\\\n"], "b": {}, "c": -0.0},
+    [], "x", 10**30, 1e100, {"nested": [{"x": [[]]}]},
+])
+def test_wirejson_matches_json(doc):
+    text = wirejson.dumps(doc)
+    assert text == json.dumps(doc)
+    assert wirejson.loads(text.encode()) == json.loads(text)
+    assert wirejson.loads(" \n" + text + "\r\n") == json.loads(text)
+
+
+def test_wirejson_nan_and_errors():
+    assert math.isnan(wirejson.loads("NaN"))
+    for bad in ("", "{", "{} x", "nul", '{"a": 1,}'):
+        with pytest.raises(json.JSONDecodeError):
+            wirejson.loads(bad)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        wirejson.dumps({"a": object()})
