@@ -4,8 +4,9 @@ The daemon forks it (no new interpreter: the warm daemon's fork is the
 fast path); it detaches into its own session, so containers outlive the
 daemon and the CLI. It:
 
-- creates and starts the container through the runtime library, as child
-  subreaper, so PID 1 and every exec'd process are its children;
+- has the container created and started through the runtime library by a
+  short-lived set-up child, as child subreaper, so PID 1 and every exec'd
+  process are its children (see _Shim.run);
 - copies stdout/stderr (or the pty) into the json-file log and to attached
   clients, and client input to the container's stdin;
 - runs exec processes and streams their I/O the same way;
@@ -111,31 +112,27 @@ def run_detached(opts: Options, report) -> None:
     """In a fresh child of the fork server: a new session, then the shim's life.
     The fork server ignores SIGCHLD, so the kernel reaps a shim that ends (no
     zombie, and no second fork to avoid one); run() sets its own handler before
-    it forks anything. Errors before "started" go back on ``report``; later
-    ones to shim.log."""
-    from dockling.runtime import sync
-
+    it forks anything. Errors before "started" go back on ``report`` (the set-up
+    child's copy: see _Shim.run); later ones to shim.log."""
     try:
         os.setsid()
         # Its files (the log: the container's output; exit.json) are the daemon's
         # alone, as the daemon's are (the fork server has this already).
         os.umask(0o077)
-        shim = _Shim(opts, report)
-        try:
-            shim.run()
-        except BaseException:
-            if report.fileno() >= 0:
-                raise
-            # After "started" nobody waits on the socket: leave a trace.
-            import traceback
-
-            with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
-                traceback.print_exc(file=f)
+        _Shim(opts, report).run()
     except BaseException as err:  # noqa: BLE001
-        import traceback
+        _failed(opts, report, err)
 
-        with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
-            traceback.print_exc(file=f)
+
+def _failed(opts: Options, report, err: BaseException) -> None:
+    """Leave a trace in shim.log; tell the daemon if it still listens."""
+    import traceback
+
+    with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
+        traceback.print_exc(file=f)
+    if report.fileno() >= 0:
+        from dockling.runtime import sync
+
         sync.send_error(report, err)
 
 
@@ -209,8 +206,9 @@ class _Shim:
         self.o = opts
         self.report = report
         self.sel: selectors.BaseSelector | None = None  # made after the fd sweep in run()
-        self.rt = open_runtime(opts.runtime, opts.runtime_root)
+        self._rt = None
         self.clients: list[_Stream] = []
+        self.pending: list[tuple[socket.socket, dict]] = []  # requests the set-up left
         self.waiters: list[socket.socket] = []
         self.exit: dict | None = None
         self.init_pid = 0
@@ -223,8 +221,26 @@ class _Shim:
         # first exec, kept for the container's life (its init never changes)
         self.exec_target = None
 
+    @property
+    def rt(self):
+        """The runtime, made at first use: the set-up child's own, and the shim's
+        only when an exec or the exit needs it."""
+        if self._rt is None:
+            self._rt = open_runtime(self.o.runtime, self.o.runtime_root)
+        return self._rt
+
     # -- set-up --------------------------------------------------------------------
     def run(self) -> None:
+        """Make the container in a set-up child, then keep it.
+
+        The set-up (the runtime's create and start, the hold for the daemon's
+        network, the attach wait) runs in a child that hands this process what
+        the loop needs (the output fds, the socket, early clients) and exits:
+        what it allocated, and every page of the fork server's heap it touched,
+        goes with it. This long-lived process runs only its own few steps and
+        the loop (an idle container's PSS, bench/engine.py: 2.5 -> 1.9 MiB). It
+        is the child subreaper: the container's init, the set-up child's child,
+        is re-parented to it when the set-up child exits."""
         os.chdir("/")
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -242,13 +258,39 @@ class _Shim:
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         syscalls.set_child_subreaper()
-        self.sel = selectors.DefaultSelector()
-        if self.o.log_path:
-            self.log = open(self.o.log_path, "ab", buffering=0)  # noqa: SIM115
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if os.fork() == 0:  # the loop reaps it
+            ours.close()
+            try:
+                self._set_up(theirs)
+            except BaseException as err:  # noqa: BLE001 - reported to the daemon
+                _failed(self.o, self.report, err)
+            os._exit(0)
+        theirs.close()
+        self.report.close()  # the set-up child's now: its death is the daemon's EOF
+        msg, fds, _, _ = socket.recv_fds(ours, 1 << 20, 250)
+        if not msg:  # the set-up failed (and said so) or died
+            ours.close()
+            for fd in fds:
+                os.close(fd)
+            return
+        self._adopt(json.loads(msg), fds, wake_r)
+        # its verdict on the start comes on the same channel: the loop waits for it
+        self.sel.register(ours, selectors.EVENT_READ, ("setup", None))
+        self._loop()
+
+    def _set_up(self, chan: socket.socket) -> None:
+        """In the set-up child: create the container, hand the loop's fds to the
+        shim (our parent), start the container, say "started" (to the shim, then
+        to the daemon)."""
+        self.sel = selectors.DefaultSelector()
+        log_fd = None
+        if self.o.log_path:  # opened here, so that a log that cannot be is a failed start
+            log_fd = os.open(self.o.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                             | os.O_CLOEXEC, 0o600)
         self._create()
         try:
             srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -273,27 +315,73 @@ class _Shim:
                 sync.send(self.report, "created")
                 sync.expect(self.report, "go", "the daemon")
             self._await_attachers(srv)
+            # The shim takes over before the start: it is in its loop when the
+            # program runs, and reaps a short one as soon as this child is gone.
+            self._hand_over(chan, srv, log_fd)
             self.rt.start(self.o.cid)
         except BaseException:
-            # Created but never started: leave nothing running or mounted.
+            # Created but never started: leave nothing running or mounted, and the
+            # shim goes without an exit to record.
+            with contextlib.suppress(OSError):
+                chan.send(b"abort")
             self.rt.delete(self.o.cid, force=True)
             raise
+        shim_pid = os.getppid()
         with open(os.path.join(self.o.state_dir, "shim.pid"), "w") as f:
-            f.write(str(os.getpid()))
+            f.write(str(shim_pid))
         from dockling.runtime import sync
 
+        chan.send(b"started")
         try:
-            sync.send(self.report, "started", Pid=self.init_pid, ShimPid=os.getpid())
+            sync.send(self.report, "started", Pid=self.init_pid, ShimPid=shim_pid)
         except OSError:  # the daemon died meanwhile: its successor settles the record
             pass
-        self.report.close()
-        self._loop()
+
+    def _hand_over(self, chan: socket.socket, srv: socket.socket, log_fd: int | None) -> None:
+        """One message to the shim: what the loop needs, as indexes into the fds."""
+        fds: list[int] = []
+
+        def at(fd: int | None) -> int | None:
+            if fd is None:
+                return None
+            if fd not in fds:
+                fds.append(fd)
+            return fds.index(fd)
+
+        doc = {"init_pid": self.init_pid, "srv": at(srv.fileno()), "log": at(log_fd),
+               "outputs": [[at(fd), stream] for fd, stream in self.outputs.items()],
+               "stdin": at(self.stdin_fd), "master": at(self.master),
+               "clients": [[at(c.conn.fileno()), c.req] for c in self.clients],
+               "pending": [[at(conn.fileno()), req] for conn, req in self.pending]}
+        socket.send_fds(chan, [json.dumps(doc).encode()], fds)
+
+    def _adopt(self, doc: dict, fds: list[int], wake_r: int) -> None:
+        """In the shim: take over what the set-up child handed over."""
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        self.init_pid = doc["init_pid"]
+        if doc["log"] is not None:
+            self.log = open(fds[doc["log"]], "ab", buffering=0)  # noqa: SIM115
+        for i, stream in doc["outputs"]:
+            self.outputs[fds[i]] = stream
+            self.sel.register(fds[i], selectors.EVENT_READ, ("out", None))
+        self.stdin_fd = None if doc["stdin"] is None else fds[doc["stdin"]]
+        self.master = None if doc["master"] is None else fds[doc["master"]]
+        srv = socket.socket(fileno=fds[doc["srv"]])
+        srv.setblocking(False)
+        self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
+        for i, req in doc["clients"]:
+            s = _Stream(socket.socket(fileno=fds[i]), "attach", req)
+            self.clients.append(s)
+            self.sel.register(s.conn, selectors.EVENT_READ, ("client", s))
+        for i, req in doc["pending"]:
+            self._handle(socket.socket(fileno=fds[i]), req)
 
     def _create(self) -> None:
         o = self.o
         if o.tty:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            init_pid = self._create_in_child(console_sock=theirs)
+            init_pid = self._runtime_create(console_sock=theirs)
             self.master = console.recv_master(ours)
             ours.close()
             os.set_blocking(self.master, False)
@@ -307,7 +395,7 @@ class _Shim:
                 in_r, in_w = os.pipe2(os.O_CLOEXEC)
             else:
                 in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
-            init_pid = self._create_in_child(stdio=(in_r, out_w, err_w))
+            init_pid = self._runtime_create(stdio=(in_r, out_w, err_w))
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
             for fd, stream in ((out_r, STDOUT), (err_r, STDERR)):
@@ -320,24 +408,32 @@ class _Shim:
         if o.new_netns:
             _loopback_up(init_pid)
 
-    def _create_in_child(self, **kw) -> int:
-        """The runtime's create (see _in_child); the container init's pid."""
-        def make() -> int:
-            if self.o.trace:  # this child's calls and those of the processes it forks
-                from dockling import kernel
-                from dockling.kernel import record
+    def _runtime_create(self, **kw) -> int:
+        """The runtime's create, here in the set-up child; the container init's pid."""
+        # The runtime makes mount points, devices and cgroups inside the container
+        # with the modes runc gets under containerd's shim (umask 022), not the
+        # shim's 077: /data of -v must not be 0700.
+        old = os.umask(0o022)
+        try:
+            if not self.o.trace:
+                return self.rt.create(self.o.cid, self.o.bundle, **kw).pid
+            from dockling import kernel  # the calls, and those of the processes it forks
+            from dockling.kernel import record
 
-                kernel.install(record.Recorder(
-                    os.path.join(self.o.bundle, record.TRACE_FILE), "runtime"))
-            return self.rt.create(self.o.cid, self.o.bundle, **kw).pid
-
-        return self._in_child(make)
+            with kernel.using(record.Recorder(
+                    os.path.join(self.o.bundle, record.TRACE_FILE), "runtime")) as rec:
+                try:
+                    return self.rt.create(self.o.cid, self.o.bundle, **kw).pid
+                finally:
+                    rec.close()
+        finally:
+            os.umask(old)
 
     def _in_child(self, make) -> int:
-        """``make()`` (the runtime's create or exec: it returns the pid of the process
-        it started) in a child that exits right after: what it allocates (config,
-        seccomp, mounts plan) dies with that child instead of staying in this
-        long-lived shim, which adopts the new process as subreaper."""
+        """``make()`` (a CLI runtime's exec: it returns the pid of the process it
+        started) in a child that exits right after: what it allocates dies with that
+        child instead of staying in this long-lived shim, which adopts the new
+        process as subreaper."""
         from dockling.runtime import sync
 
         r, w = sync.pair()
@@ -345,10 +441,7 @@ class _Shim:
         if pid == 0:
             try:
                 r.close()
-                # The runtime makes mount points, devices and cgroups inside the
-                # container with the modes runc gets under containerd's shim
-                # (umask 022), not the shim's 077: /data of -v must not be 0700.
-                os.umask(0o022)
+                os.umask(0o022)  # as in _runtime_create
                 sync.send(w, "created", pid=make())
             except BaseException as err:  # noqa: BLE001 - reported to the shim
                 sync.send_error(w, err)
@@ -376,7 +469,7 @@ class _Shim:
         while self.o.wait_attach > len(self.clients) and time.monotonic() < deadline:
             for key, _ in self.sel.select(timeout=0.05):
                 if key.data[0] == "listen":
-                    self._accept(srv)
+                    self._accept(srv, setting_up=True)
 
     # -- the loop ------------------------------------------------------------------
     def _loop(self) -> None:
@@ -399,10 +492,23 @@ class _Shim:
                     self._client_input(data)
                 elif kind == "exec-out":
                     self._exec_output(key.fd, data)
+                elif kind == "setup" and not self._setup_verdict(key.fileobj):
+                    return  # the start failed: the set-up child deleted the container
             self._reap()
             if self.exit is not None and not self.outputs and not self.execs:
                 self._finish()
                 return
+
+    def _setup_verdict(self, chan: socket.socket) -> bool:
+        """The set-up child's word on the start: False if it failed (or the child
+        died before it said "started"), True once it started the container."""
+        try:
+            word = chan.recv(16)
+        except OSError:
+            word = b""
+        self.sel.unregister(chan)
+        chan.close()
+        return word == b"started"
 
     def _reap(self) -> None:
         while True:
@@ -514,7 +620,7 @@ class _Shim:
             self.log = open(path, "wb", buffering=0)  # noqa: SIM115
 
     # -- clients ------------------------------------------------------------------------
-    def _accept(self, srv: socket.socket) -> None:
+    def _accept(self, srv: socket.socket, setting_up: bool = False) -> None:
         try:
             conn, _ = srv.accept()
         except BlockingIOError:
@@ -528,6 +634,12 @@ class _Shim:
             conn.close()
             return
         conn.settimeout(None)
+        if setting_up and req.get("op") != "attach":
+            self.pending.append((conn, req))  # the shim answers it, once it has the loop
+            return
+        self._handle(conn, req)
+
+    def _handle(self, conn: socket.socket, req: dict) -> None:
         op = req.get("op")
         if op == "wait":
             if self.exit is not None and not self.outputs:

@@ -1,0 +1,49 @@
+"""The shim's process tree (shim.py, _Shim.run): a set-up child creates and
+starts the container and exits; the long-lived shim is left as the parent of
+the container's init and of its execs, and reaps them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tests.conftest import wait_for
+from tests.engine.conftest import name
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(p) for p in f.read().split()]
+    return sorted(out)
+
+
+def test_the_shim_is_left_with_the_init_alone(daemon):
+    n = name()
+    daemon.cli("run", "-d", "--name", n, "busybox", "sh", "-c", "echo up; sleep 300",
+               check=True)
+    try:
+        info = json.loads(daemon.cli("inspect", n).stdout)[0]
+        init = info["State"]["Pid"]
+        with open(os.path.join(daemon.exec_root, "containers", info["Id"], "shim.pid")) as f:
+            shim = int(f.read())
+        # the set-up child is gone (reaped): the init, re-parented, is all that is left
+        assert wait_for(lambda: _children(shim) == [init]), _children(shim)
+        assert wait_for(lambda: daemon.cli("logs", n).stdout == b"up\n")  # the output path
+        res = daemon.cli("exec", n, "sh", "-c", "echo in; exit 3")
+        assert (res.returncode, res.stdout) == (3, b"in\n")
+        assert _children(shim) == [init]  # the exec's process reaped
+    finally:
+        daemon.cli("rm", "-f", n)
+
+
+def test_a_short_program_is_reaped_with_its_status(daemon):
+    n = name()
+    res = daemon.cli("run", "--name", n, "busybox", "sh", "-c", "echo bye; exit 7")
+    try:
+        assert (res.returncode, res.stdout) == (7, b"bye\n")
+        state = json.loads(daemon.cli("inspect", n).stdout)[0]["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 7)
+    finally:
+        daemon.cli("rm", "-f", n)
