@@ -89,8 +89,6 @@ class _OnlyCommand:
 
 def build_parser(command: str | None = None) -> ArgParser:
     """The parser; with ``command``, only that command's module is registered."""
-    import importlib
-
     p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
     p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
     p.add_argument("-v", "--version", action="store_true")
@@ -103,7 +101,9 @@ def build_parser(command: str | None = None) -> ArgParser:
         names = sorted(set(_MODULES.values()))
     target = _OnlyCommand(sub, command) if command in _MODULES else sub
     for name in names:
-        importlib.import_module(f"dockling.cli.{name}").register(target)
+        # __import__, not importlib.import_module: importlib's package loads warnings
+        __import__(f"dockling.cli.{name}")
+        sys.modules[f"dockling.cli.{name}"].register(target)
     sp = sub.add_parser("version")
     sp.add_argument("-f", "--format", default=None)
     sp.set_defaults(func=cmd_version)
