@@ -19,6 +19,7 @@ Compatibility decisions, as runc makes them:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
@@ -143,6 +144,12 @@ def _split_same_index(conds):
 def _build(f: Filter):
     flt = pyseccomp.SyscallFilter(f.default)
     flt.set_attr(pyseccomp.Attr.CTL_NNP, 0)
+    # A binary tree of the syscall numbers, not a list (libseccomp >= 2.5): the same
+    # rules, but the kernel's load of docker's profile (its JIT and per-syscall action
+    # cache, paid by every start and exec) took ~2.3 -> ~1.0 ms here, and each
+    # filtered syscall walks log(n) instructions instead of up to n.
+    with contextlib.suppress(OSError, ValueError):
+        flt.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, 2)
     for attr in f.flags:
         flt.set_attr(attr, 1)
     for arch in f.arches:
@@ -156,6 +163,10 @@ def _build(f: Filter):
     return flt
 
 
+# Part of the cache key: a change in how _build makes the BPF is a new program.
+_BUILD_VERSION = b"tree-2\0"
+
+
 def with_program(f: Filter, cache_dir: str) -> Filter:
     """Attach the filter's BPF, built once per distinct filter and kept on disk.
 
@@ -165,7 +176,7 @@ def with_program(f: Filter, cache_dir: str) -> Filter:
     import hashlib
     import tempfile
 
-    key = hashlib.sha256(msgspec.msgpack.encode(f)).hexdigest()
+    key = hashlib.sha256(_BUILD_VERSION + msgspec.msgpack.encode(f)).hexdigest()
     path = os.path.join(cache_dir, key + ".bpf")
     try:
         with open(path, "rb") as fh:

@@ -3,6 +3,10 @@ profile translates, lets ordinary programs run and blocks namespace calls."""
 
 from __future__ import annotations
 
+import hashlib
+
+import msgspec
+import pyseccomp
 import pytest
 
 from dockling.errors import InvalidArgument
@@ -98,3 +102,14 @@ def test_compile_splits_same_argument_conditions():
 def test_compile_rejects_bad_profiles(profile, field):
     with pytest.raises(InvalidArgument, match=field.replace("[", r"\[").replace("]", r"\]")):
         _compile(profile)
+
+
+def test_filters_are_built_as_a_binary_tree(tmp_path):
+    """libseccomp's tree (CTL_OPTIMIZE=2): the same rules, a cheaper load for the
+    kernel; the cached program is a new one, not a list-shaped one kept from before."""
+    f = _compile(docker_default(["CAP_CHOWN"]))
+    assert seccomp._build(f).get_attr(pyseccomp.Attr.CTL_OPTIMIZE) == 2
+    old_key = hashlib.sha256(msgspec.msgpack.encode(f)).hexdigest()
+    seccomp.with_program(f, str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] != [old_key + ".bpf"]
+    assert len(list(tmp_path.iterdir())) == 1
