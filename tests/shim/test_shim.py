@@ -1,7 +1,11 @@
-"""The shim's own pieces that need no container: reading a request line."""
+"""The shim's own pieces that need no container: reading a request line, the
+set-up child's hand-over and verdict."""
 
 from __future__ import annotations
 
+import json
+import os
+import selectors
 import socket
 import threading
 import time
@@ -48,3 +52,68 @@ def test_a_client_that_hangs_up_mid_line():
         assert shim._read_line(ours) == b'{"op": '
     finally:
         ours.close()
+
+
+def _opts(tmp_path, **kw) -> shim.Options:
+    return shim.Options(cid="c0ffee", bundle=str(tmp_path), runtime_root=str(tmp_path),
+                        state_dir=str(tmp_path), log_path=str(tmp_path / "log.json"),
+                        tty=False, open_stdin=True, stdin_once=False, new_netns=False, **kw)
+
+
+def test_the_set_up_hands_its_fds_over_and_the_shim_maps_them_back(tmp_path):
+    """What the set-up child sends (shim._Shim._hand_over) is what the shim's loop
+    gets (_adopt): the same pipes, socket and clients, each fd sent once."""
+    setup = shim._Shim(_opts(tmp_path), report=None)
+    keeper = shim._Shim(_opts(tmp_path), report=None)
+    out_r, out_w = os.pipe()
+    in_r, in_w = os.pipe()
+    wake_r, wake_w = os.pipe()
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    attach_ours, attach_theirs = socket.socketpair()
+    wait_ours, wait_theirs = socket.socketpair()
+    log_fd = os.open(tmp_path / "log.json", os.O_WRONLY | os.O_CREAT, 0o600)
+    chan_a, chan_b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    adopted: list[int] = []
+    try:
+        setup.init_pid = 4242
+        setup.outputs = {out_r: shim.STDOUT}
+        setup.stdin_fd = in_w
+        setup.clients = [shim._Stream(attach_ours, "attach", {"op": "attach", "stdout": True})]
+        setup.pending = [(wait_ours, {"op": "wait"})]
+        setup._hand_over(chan_a, srv, log_fd)
+        msg, fds, _, _ = socket.recv_fds(chan_b, 1 << 20, 250)
+        adopted = fds
+        keeper._adopt(json.loads(msg), fds, wake_r)
+        assert keeper.init_pid == 4242 and keeper.master is None
+        (new_out,) = keeper.outputs
+        os.write(out_w, b"from the container")
+        assert os.read(new_out, 100) == b"from the container"
+        os.write(keeper.stdin_fd, b"to the container")
+        assert os.read(in_r, 100) == b"to the container"
+        assert keeper.clients[0].req["op"] == "attach"
+        keeper.clients[0].conn.sendall(b"x")
+        assert attach_theirs.recv(10) == b"x"
+        assert len(keeper.waiters) == 1  # the wait that came during the set-up
+        keeper.log.write(b"line\n")
+        assert (tmp_path / "log.json").read_bytes() == b"line\n"
+        assert len(fds) == 6  # out, stdin, srv, log, attach, wait: each once
+    finally:
+        for fd in (out_r, out_w, in_r, in_w, wake_r, wake_w, log_fd, *adopted):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for s in (srv, attach_ours, attach_theirs, wait_ours, wait_theirs, chan_a, chan_b):
+            s.close()
+
+
+def test_the_set_up_childs_verdict(tmp_path):
+    keeper = shim._Shim(_opts(tmp_path), report=None)
+    keeper.sel = selectors.DefaultSelector()
+    for word, started in ((b"started", True), (b"abort", False), (b"", False)):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        keeper.sel.register(a, selectors.EVENT_READ, ("setup", None))
+        if word:
+            b.send(word)
+        b.close()  # the child exits after its word (or dies without one)
+        assert keeper._setup_verdict(a) is started
