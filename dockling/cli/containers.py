@@ -28,7 +28,7 @@ def _create_args(sp) -> None:
     sp.add_argument("-t", "--tty", action="store_true")
     sp.add_argument("--rm", action="store_true")
     sp.add_argument("--name")
-    sp.add_argument("-e", "--env", action="append", default=[])
+    sp.add_argument("-e", "--env", action="append", default=[], type=_env_var)
     sp.add_argument("--env-file", action="append", default=[])
     sp.add_argument("-w", "--workdir")
     sp.add_argument("-u", "--user")
@@ -152,25 +152,24 @@ def register(sub) -> None:
     sp.add_argument("--type", choices=["container", "image", "network", "volume"])
     sp.add_argument("names", nargs="+")
     sp.set_defaults(func=cmd_inspect)
-    sp = sub.add_parser("exec", add_help=False)
-    sp.add_argument("--help", action="help")
+    sp = sub.add_parser("exec", interspersed=False)
     sp.add_argument("-d", "--detach", action="store_true")
     sp.add_argument("-i", "--interactive", action="store_true")
     sp.add_argument("-t", "--tty", action="store_true")
-    sp.add_argument("-e", "--env", action="append", default=[])
+    sp.add_argument("-e", "--env", action="append", default=[], type=_env_var)
     sp.add_argument("-u", "--user")
     sp.add_argument("-w", "--workdir")
     sp.add_argument("--privileged", action="store_true")
     sp.add_argument("--detach-keys")
     sp.add_argument("container")
-    sp.add_argument("command", nargs="...")
+    sp.add_argument("command", nargs="+")
     sp.set_defaults(func=cmd_exec)
     sp = sub.add_parser("wait")
     sp.add_argument("containers", nargs="+")
     sp.set_defaults(func=cmd_wait)
     sp = sub.add_parser("attach")
     sp.add_argument("--no-stdin", action="store_true")
-    sp.add_argument("--sig-proxy", default="true")
+    sp.add_argument("--sig-proxy", action="store_true", default=True)  # accepted: no proxy
     sp.add_argument("--detach-keys")
     sp.add_argument("container")
     sp.set_defaults(func=cmd_attach)
@@ -189,7 +188,7 @@ def register(sub) -> None:
     sp.add_argument("-a", "--author", default="")
     sp.add_argument("-m", "--message", default="")
     sp.add_argument("-c", "--change", action="append", default=[])
-    sp.add_argument("-p", "--pause", default="true")
+    sp.add_argument("-p", "--pause", action="store_true", default=True)
     sp.add_argument("container")
     sp.add_argument("reference", nargs="?")
     sp.set_defaults(func=cmd_commit)
@@ -200,6 +199,13 @@ def register(sub) -> None:
 
 
 # -- create / run --------------------------------------------------------------------
+
+def _env_var(v: str) -> str:
+    """-e K=V, or K (its value from here, if set): docker's opts.ValidateEnv."""
+    if not v.partition("=")[0]:
+        raise flags.ArgumentTypeError(f"invalid environment variable: {v}")
+    return v
+
 
 def _env_files(paths: list[str]) -> list[str]:
     out = []
@@ -440,6 +446,8 @@ def _bytes(v: str) -> int:
         return ram_in_bytes(v)
     except ValueError as err:
         raise flags.ArgumentTypeError(str(err)) from err
+    except OverflowError as err:  # inf, 1e400
+        raise flags.ArgumentTypeError(f"invalid size: '{v}'") from err
 
 
 def _bytes_or_unlimited(v: str) -> int:
@@ -449,7 +457,7 @@ def _bytes_or_unlimited(v: str) -> int:
 def _nano_cpus(v: str) -> int:
     try:
         return round(float(v) * 10**9)
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:  # OverflowError: inf
         raise flags.ArgumentTypeError(f"failed to parse {v} as a rational number") from err
 
 
@@ -984,8 +992,6 @@ def cmd_inspect(cli: Client, a) -> int:
 def cmd_exec(cli: Client, a) -> int:
     from dockling.cli.streams import Detached, pump
 
-    if not a.command:
-        raise UsageError("\"exec\" requires at least 2 arguments.")
     body = {"AttachStdin": a.interactive, "AttachStdout": not a.detach,
             "AttachStderr": not a.detach, "Tty": a.tty, "Cmd": list(a.command),
             "Env": a.env, "Privileged": a.privileged}

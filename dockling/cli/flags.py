@@ -11,13 +11,15 @@ rules:
 - a boolean flag takes ``--flag=false`` (pflag's ParseBool), never a separate
   value; long flags are never abbreviated;
 - flags and arguments mix (``rm c1 -f``), except in a command whose last
-  argument is the rest of the line (``run IMAGE COMMAND...``, ``exec``): the
-  first argument ends its flags, so the container's own flags stay its own;
+  argument is the rest of the line (``run IMAGE COMMAND...``, ``top``) or that
+  is declared ``interspersed=False`` (``exec``): the first argument ends its
+  flags, so the container's own flags stay its own;
 - ``--`` ends the flags; a lone ``-`` is an argument (stdin);
 - docker's words for what goes wrong: ``unknown flag: --x``, ``unknown
   shorthand flag: 'x' in -x``, ``flag needs an argument: --x``, ``invalid
   argument "v" for "-m, --memory" flag: ...``, ``"dockling rm" requires at
-  least 1 argument``.
+  least 1 argument``; a flag's error is ``error``, a count's ``args_error``
+  (docker exits 125 for the one, 1 for the other).
 
 Not argparse because of what it costs: it imports ``re`` (and with it enum,
 functools and collections), 15-20 ms of every command's start here, a fifth
@@ -35,6 +37,7 @@ REMAINDER = "..."  # as nargs: the rest of the command line
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _FALSE = ("0", "f", "F", "false", "FALSE", "False")
 _NO_VALUE = ("store_true", "store_false", "store_const", "help")
+_ACTIONS = (*_NO_VALUE, "store", "append")
 _UNSET = object()  # no default given: None, or a bool flag's off
 
 
@@ -74,8 +77,10 @@ class _Flag:
         self.help, self.metavar = help, metavar
 
     def label(self) -> str:
-        """The flag as pflag's errors name it: ``-m, --memory``."""
-        return ", ".join(self.names)
+        """The flag as pflag's errors name it: ``-m, --memory`` (its shorthand and
+        name; the aliases declared after the name are not part of it)."""
+        longs = [n for n in self.names if n.startswith("--")]
+        return ", ".join([n for n in self.names if not n.startswith("--")] + longs[:1])
 
 
 class _Subcommands:
@@ -98,9 +103,11 @@ class _Subcommands:
 
 class ArgumentParser:
     def __init__(self, prog: str | None = None, usage: str | None = None,
-                 description: str | None = None, add_help: bool = True, **_ignored) -> None:
+                 description: str | None = None, add_help: bool = True,
+                 interspersed: bool = True, **_ignored) -> None:
         self.prog = prog or os.path.basename(sys.argv[0])
         self.usage, self.description = usage, description
+        self.interspersed = interspersed  # pflag's SetInterspersed(false): see the top
         self._flags: list[_Flag] = []
         self._by_name: dict[str, _Flag] = {}
         self._positionals: list[_Flag] = []
@@ -114,6 +121,9 @@ class ArgumentParser:
                      default=_UNSET, type=None, choices=None, dest: str | None = None,
                      help: str | None = None, metavar: str | None = None) -> _Flag:
         if names[0].startswith("-"):
+            if action not in _ACTIONS or nargs is not None:
+                raise ValueError(f"{names[0]}: action {action!r}, nargs {nargs!r}: "
+                                 "not supported here")
             if dest is None:
                 longs = [n for n in names if n.startswith("--")]
                 dest = (longs or names)[0].lstrip("-").replace("-", "_")
@@ -145,8 +155,14 @@ class ArgumentParser:
         return ns
 
     def error(self, message: str):
+        """A flag's error (unknown, missing value, bad value)."""
         sys.stderr.write(f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
         raise SystemExit(125)
+
+    def args_error(self, message: str):
+        """The arguments do not fit (their count, an unknown command)."""
+        sys.stderr.write(f"{self.prog}: {message}\nSee '{self.prog} --help'.\n")
+        raise SystemExit(1)
 
     def _parse(self, args: list[str], ns: Namespace) -> None:
         for f in self._flags:
@@ -157,7 +173,8 @@ class ArgumentParser:
         for k, v in self._defaults.items():
             setattr(ns, k, v)
         # the rest of the line is the last argument's: the first argument ends the flags
-        stop_early = bool(self._positionals) and self._positionals[-1].nargs == REMAINDER
+        stop_early = not self.interspersed or (
+            bool(self._positionals) and self._positionals[-1].nargs == REMAINDER)
         words: list[str] = []
         i = 0
         while i < len(args):
@@ -172,7 +189,7 @@ class ArgumentParser:
             if self._sub is not None and not words:
                 sub = self._sub.parsers.get(arg)
                 if sub is None:
-                    self.error(f"'{arg}' is not a {self.prog} command.")
+                    self.args_error(f"'{arg}' is not a {self.prog} command.")
                 if self._sub.dest is not None:
                     setattr(ns, self._sub.dest, arg)
                 sub._parse(args[i:], ns)
@@ -218,8 +235,8 @@ class ArgumentParser:
                 self._apply(f, ns, None)
                 j += 1
                 continue
-            if rest:
-                self._apply(f, ns, rest.removeprefix("="))
+            if rest:  # -n5, -n=5 (pflag: a lone "=" is the value itself)
+                self._apply(f, ns, rest[1:] if rest.startswith("=") and len(rest) > 1 else rest)
             elif i < len(args):
                 self._apply(f, ns, args[i])
                 i += 1
@@ -262,7 +279,7 @@ class ArgumentParser:
                 value = f.type(value)
             except ArgumentTypeError as err:
                 self.error(f'invalid argument "{value}" for "{f.label()}" flag: {err}')
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, ArithmeticError):
                 if f.type is int:
                     why = f'strconv.ParseInt: parsing "{value}": invalid syntax'
                 elif f.type is float:
@@ -284,7 +301,7 @@ class ArgumentParser:
         open_ended = any(p.nargs in ("*", "+", REMAINDER) for p in self._positionals)
         optional = sum(1 for p in self._positionals if p.nargs == "?")
         if len(words) < at_least or (not open_ended and len(words) > at_least + optional):
-            self.error(self._count_error(at_least, optional, open_ended))
+            self.args_error(self._count_error(at_least, optional, open_ended))
         spare = len(words) - at_least  # for '?' first, then the open-ended one
         k = 0
         for p in self._positionals:
@@ -309,6 +326,8 @@ class ArgumentParser:
         noun = lambda n: "argument" if n == 1 else "arguments"
         if open_ended:
             return f'"{self.prog}" requires at least {at_least} {noun(at_least)}.'
+        if optional and at_least == 0:
+            return f'"{self.prog}" requires at most {optional} {noun(optional)}.'
         if optional:
             return (f'"{self.prog}" requires at least {at_least} and at most '
                     f"{at_least + optional} {noun(at_least + optional)}.")
@@ -347,8 +366,10 @@ class ArgumentParser:
                 short = [n for n in f.names if not n.startswith("--")]
                 longs = [n for n in f.names if n.startswith("--")]
                 left = ", ".join(short + longs[:1]) if short else "    " + ", ".join(longs[:1])
-                if f.action not in _NO_VALUE and f.action != "help":
-                    left += " " + (f.metavar or ("list" if f.action == "append" else "string"))
+                if f.action not in _NO_VALUE:
+                    kind = "list" if f.action == "append" else \
+                        {int: "int", float: "float"}.get(f.type, "string")
+                    left += " " + (f.metavar or kind)
                 rows.append((left, f.help or ""))
             width = max(len(left) for left, _ in rows)
             out += [f"  {left:<{width}}   {text}".rstrip() for left, text in rows]

@@ -47,7 +47,7 @@ def register(sub) -> None:
         sp.add_argument("reference", nargs="?")
         sp.set_defaults(func=cmd_import)
         sp = parent.add_parser("history")
-        sp.add_argument("-H", "--human", default="true")
+        sp.add_argument("-H", "--human", action="store_true", default=True)
         sp.add_argument("--no-trunc", action="store_true")
         sp.add_argument("-q", "--quiet", action="store_true")
         sp.add_argument("--format")
@@ -258,7 +258,7 @@ def _history_row(h: dict, no_trunc: bool, human: bool) -> dict:
 
 
 def cmd_history(cli: Client, a) -> int:
-    human = str(a.human).lower() not in ("false", "0", "f")
+    human = a.human
     hist = cli.get(f"/images/{a.image}/history")
     rows = [_history_row(h, a.no_trunc, human) for h in hist]
     if a.quiet and (not a.format or a.format == "table"):

@@ -24,7 +24,12 @@ from dockling.errors import DocklingError
 
 
 class UsageError(Exception):
-    pass
+    """A command line docker refuses; ``code``: its exit status when the parser
+    found it (125 for a flag, 1 for the arguments, as docker's)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ExitCode(Exception):
@@ -44,7 +49,10 @@ def exec_error_code(message: str) -> int:
 
 class ArgParser(flags.ArgumentParser):
     def error(self, message: str):
-        raise UsageError(f"{message}\nSee '{self.prog} --help'.")
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.", 125)
+
+    def args_error(self, message: str):
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.", 1)
 
 
 # command -> the module that defines it: a run builds only its own parser
@@ -233,8 +241,10 @@ def _management_alias(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["daemon"]:
-        if sys.flags.no_site:  # the CLI's launcher (install.sh) leaves out site: the
-            import site        # daemon's libraries are found through it
+        if sys.flags.no_site:
+            # the CLI's launcher (install.sh) leaves out site: the daemon's
+            # libraries are found through it
+            import site
 
             site.main()
         from dockling.daemon.main import main as daemon_main
@@ -245,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         a = build_parser(_command(argv)).parse_args(argv)
     except UsageError as err:
         print(f"dockling: {err}", file=sys.stderr)
-        return 125 if argv[:1] in (["run"], ["create"]) else 1
+        return err.code or 1
     if a.version:
         import dockling
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from dockling.cli import flags
-from dockling.cli.main import UsageError, build_parser
+from dockling.cli.main import UsageError, build_parser, main
 from dockling.client import wirejson
 
 
@@ -79,8 +79,13 @@ def test_subcommands_and_their_dest():
     (["rename", "a", "b", "c"], '"dockling rename" requires exactly 2 arguments.'),
     (["commit", "a", "b", "c"], '"dockling commit" requires at least 1 and at most 2 arguments.'),
     (["stop", "-t", "soon", "c"],
-     ('invalid argument "soon" for "-t, --time, --timeout" flag: strconv.ParseInt: parsing '
+     ('invalid argument "soon" for "-t, --time" flag: strconv.ParseInt: parsing '
       '"soon": invalid syntax')),
+    (["exec", "c1"], '"dockling exec" requires at least 2 arguments.'),
+    (["images", "a", "b"], '"dockling images" requires at most 1 argument.'),
+    (["run", "-m", "inf", "busybox"], 'invalid argument "inf" for "-m, --memory" flag: invalid size'),
+    (["run", "-e=", "busybox"], 'invalid argument "=" for "-e, --env" flag: invalid environment'),
+    (["exec", "-e", "=1", "c", "sh"], "invalid environment variable: =1"),
     (["run", "--ulimit", "nofile=x", "busybox"],
      'invalid argument "nofile=x" for "--ulimit" flag: invalid ulimit argument: nofile=x'),
     (["build", "--rm=maybe", "."],
@@ -98,6 +103,41 @@ def test_docker_words_for_bad_input(argv, message):
     assert "See 'dockling" in str(err.value)
 
 
+@pytest.mark.parametrize("argv, code", [
+    (["ps", "--bogus"], 125), (["run", "--bogus", "busybox"], 125),  # a flag: 125
+    (["rm"], 1), (["run"], 1), (["frobnicate"], 1),  # the arguments: 1, run's too
+])
+def test_exit_codes_are_dockers(argv, code, capsys):
+    assert main(argv) == code
+    assert "See 'dockling" in capsys.readouterr().err
+
+
+def test_exec_stops_at_the_container_and_wants_a_command():
+    a = parse("exec", "-t", "c1", "ls", "-t")
+    assert a.tty and a.container == "c1" and a.command == ["ls", "-t"]
+
+
+def test_dockers_bool_flags_take_no_value():
+    a = parse("commit", "-p", "c1", "repo:tag")
+    assert (a.pause, a.container, a.reference) == (True, "c1", "repo:tag")
+    assert parse("commit", "--pause=false", "c1").pause is False
+    assert parse("history", "-H", "img").human is True
+    assert parse("attach", "--sig-proxy", "c1").container == "c1"
+
+
+def test_a_lone_equals_sign_is_the_value():
+    p = flags.ArgumentParser(prog="x", add_help=False)
+    p.add_argument("-e", action="append", default=[])
+    assert p.parse_args(["-e=", "-e=a=b", "-ec"]).e == ["=", "a=b", "c"]
+
+
+def test_what_the_parser_does_not_do_is_refused_when_declared():
+    p = flags.ArgumentParser(prog="x")
+    for kwargs in ({"action": "count"}, {"action": "extend"}, {"nargs": 2}):
+        with pytest.raises(ValueError, match="not supported"):
+            p.add_argument("--x", **kwargs)
+
+
 def test_help_lists_flags_and_usage(capsys):
     with pytest.raises(SystemExit) as done:
         parse("rm", "--help")
@@ -105,6 +145,9 @@ def test_help_lists_flags_and_usage(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Usage:  dockling rm [OPTIONS] CONTAINERS [CONTAINERS...]")
     assert "  -f, --force" in out and "  -v, --volumes" in out
+    with pytest.raises(SystemExit):
+        parse("stop", "--help")
+    assert "  -t, --time int" in capsys.readouterr().out
 
 
 def test_suppressed_flags_are_not_listed():
