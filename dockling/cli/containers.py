@@ -3,6 +3,7 @@ inspect, exec, wait, attach, top, rename, container prune."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -42,6 +43,15 @@ def _create_args(sp) -> None:
     sp.add_argument("--read-only", action="store_true")
     sp.add_argument("--log-driver")
     sp.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
+    sp.add_argument("-q", "--quiet", action="store_true")  # of the pull
+    sp.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM") or None)
+    sp.add_argument("--cidfile")
+    sp.add_argument("--label-file", action="append", default=[])
+    sp.add_argument("--runtime")
+    sp.add_argument("--oom-score-adj", type=int)
+    # deprecated by docker (content trust is gone): accepted and ignored
+    sp.add_argument("--disable-content-trust", action="store_true", default=True,
+                    help=flags.SUPPRESS)
     _resource_args(sp)
     sp.add_argument("--oom-kill-disable", action="store_true")
     sp.add_argument("--ulimit", action="append", default=[], type=_ulimit)
@@ -231,12 +241,10 @@ def _body(a) -> dict:
             a.health_start_period)):
         raise UsageError("--no-healthcheck conflicts with --health-* options")
     env = _env_files(a.env_file) + list(a.env)
-    import os
-
     env = [e if "=" in e else f"{e}={os.environ[e]}" for e in env
            if "=" in e or e in os.environ]
     labels = {}
-    for lab in a.label:
+    for lab in _env_files(a.label_file) + a.label:  # label files: lines as env files
         k, _, v = lab.partition("=")
         labels[k] = v
     body: dict = {
@@ -258,6 +266,10 @@ def _body(a) -> dict:
                      ("StopTimeout", a.stop_timeout)):
         if val is not None:
             body[key] = val
+    if a.runtime:
+        body["HostConfig"]["Runtime"] = a.runtime
+    if a.oom_score_adj is not None:
+        body["HostConfig"]["OomScoreAdj"] = a.oom_score_adj
     if a.log_driver:
         body["HostConfig"]["LogConfig"] = {"Type": a.log_driver, "Config": {}}
     body["HostConfig"].update(_resource_fields(a))
@@ -474,24 +486,54 @@ def _ulimit(v: str) -> dict:
 def _create(cli: Client, a) -> str:
     body = _body(a)
     params = {"name": a.name} if a.name else {}
-    if a.pull == "always":
-        from dockling.cli.registry import pull
-
-        pull(cli, a.image, sys.stderr)
+    if a.platform:
+        params["platform"] = a.platform
+    cidfile = _cidfile(a.cidfile)
     try:
-        out = cli.post("/containers/create", body, **params)
-    except APIError as err:
-        if err.status != 404 or "No such image" not in err.message or a.pull == "never":
-            raise
-        from dockling.cli.registry import pull
-        from dockling.formats.reference import parse
-
-        print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
-        pull(cli, a.image, sys.stderr)
-        out = cli.post("/containers/create", body, **params)
+        out = _create_pulling(cli, a, body, params)
+        if cidfile is not None:
+            cidfile.write(out["Id"])
+            cidfile.close()
+    except BaseException:
+        if cidfile is not None:  # docker's CLI removes it when the create fails
+            cidfile.close()
+            os.unlink(a.cidfile)
+        raise
     for w in out.get("Warnings") or []:
         print(f"WARNING: {w}", file=sys.stderr)
     return out["Id"]
+
+
+def _create_pulling(cli: Client, a, body: dict, params: dict) -> dict:
+    """POST /containers/create, pulling the image first (--pull always) or when
+    it is missing (--pull missing, docker's default)."""
+    from dockling.cli.registry import pull
+
+    if a.pull == "always":
+        pull(cli, a.image, sys.stderr, quiet=a.quiet, platform=a.platform)
+    try:
+        return cli.post("/containers/create", body, **params)
+    except APIError as err:
+        if err.status != 404 or "No such image" not in err.message or a.pull == "never":
+            raise
+    from dockling.formats.reference import parse
+
+    print(f"Unable to find image '{parse(a.image).familiar}' locally", file=sys.stderr)
+    pull(cli, a.image, sys.stderr, quiet=a.quiet, platform=a.platform)
+    return cli.post("/containers/create", body, **params)
+
+
+def _cidfile(path: str | None):
+    """--cidfile: made before the create (docker/cli's newCIDFile), its ID written after."""
+    if not path:
+        return None
+    if os.path.exists(path):
+        raise UsageError(f"container ID file found, make sure the other container isn't "
+                         f"running or delete {path}")
+    try:
+        return open(path, "x")  # closed by _create
+    except OSError as err:
+        raise UsageError(f"failed to create the container ID file: {err}") from err
 
 
 def cmd_create(cli: Client, a) -> int:

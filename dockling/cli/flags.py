@@ -172,6 +172,7 @@ class ArgumentParser:
             setattr(ns, self._sub.dest, None)
         for k, v in self._defaults.items():
             setattr(ns, k, v)
+        ns._parser = self  # the deepest reached: `dockling network` alone shows its help
         # the rest of the line is the last argument's: the first argument ends the flags
         stop_early = not self.interspersed or (
             bool(self._positionals) and self._positionals[-1].nargs == REMAINDER)

@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"dockling version {dockling.__version__}")
         return 0
-    if not getattr(a, "func", None):
-        build_parser().print_help()
+    if not getattr(a, "func", None):  # a management command alone: its own help
+        a._parser.print_help()
         return 0
     host = a.host or ""
     if "://" in host and not host.startswith("unix://"):

@@ -187,3 +187,33 @@ def test_wirejson_nan_and_errors():
             wirejson.loads(bad)
     with pytest.raises(TypeError, match="not JSON serializable"):
         wirejson.dumps({"a": object()})
+
+
+def test_run_flags_docker_scripts_use(tmp_path):
+    from dockling.cli import containers
+
+    (tmp_path / "labels").write_text("a=1\n# a comment\nb=2\n")
+    a = parse("run", "--label-file", str(tmp_path / "labels"), "-l", "c=3", "--runtime", "runc",
+              "--oom-score-adj", "-500", "--platform", "linux/amd64", "-q",
+              "--disable-content-trust=false", "busybox")
+    body = containers._body(a)
+    assert body["Labels"] == {"a": "1", "b": "2", "c": "3"}
+    assert body["HostConfig"]["Runtime"] == "runc"
+    assert body["HostConfig"]["OomScoreAdj"] == -500
+    assert (a.platform, a.quiet) == ("linux/amd64", True)
+
+
+def test_a_cidfile_that_exists_is_refused(tmp_path):
+    from dockling.cli import containers
+
+    path = tmp_path / "cid"
+    f = containers._cidfile(str(path))
+    f.close()
+    with pytest.raises(UsageError, match="container ID file found"):
+        containers._cidfile(str(path))
+
+
+def test_a_management_command_alone_shows_its_own_help(capsys):
+    assert main(["network"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage:  dockling network COMMAND") and "  connect" in out
