@@ -140,3 +140,5 @@ def test_help_and_run_stay_small(args, most):
     assert "dockling.client.http" in mods  # the list is read right
     assert [m for m in mods if m.startswith("dockling.") and not _allowed(m, CLI_ALLOWED)] == []
     assert len(mods) <= most, sorted(mods)
+    if args[0] == "run":  # re and json are ~20 ms of a start (cli/flags.py, client/wirejson.py)
+        assert not {"re", "json", "enum", "argparse"} & set(mods), sorted(mods)
