@@ -83,10 +83,10 @@ def _build_args(sp) -> None:
     add("--cpuset-cpus", default="", help="CPUs in which to allow execution (0-3, 0,1)")
     add("--cpuset-mems", default="", help="MEMs in which to allow execution (0-3, 0,1)")
     add("--cgroup-parent", default="", help='Set the parent cgroup for the "RUN" instructions')
-    add("--security-opt", action="append", default=[], help="Security options")
+    add("--security-opt", action="slice", default=[], help="Security options")
     add("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
         help="Set platform if server is multi-platform capable")
-    add("--cache-from", action="append", default=[], help="Images to consider as cache sources")
+    add("--cache-from", action="slice", default=[], help="Images to consider as cache sources")
     add("--isolation", default="", help="Container isolation technology")
     add("--progress", default="auto",
         help="Set type of progress output (auto, plain, tty). Use plain to show container "
@@ -202,11 +202,6 @@ def ulimits(items: list[str]) -> list[dict]:
     return [out[n] for n in sorted(out)]
 
 
-def _slice(items: list[str]) -> list[str]:
-    """pflag StringSlice: each value may hold several, comma-separated."""
-    return [v for item in items for v in item.split(",") if v]
-
-
 def check(a) -> None:
     """What the classic builder refuses before anything is sent."""
     for name in _BUILDKIT_ONLY:
@@ -235,7 +230,7 @@ def query(a, env=os.environ, cfg: dict | None = None, host: str = "") -> dict:
     if a.tag:
         q["t"] = list(a.tag)
     if a.security_opt:
-        q["securityopt"] = _slice(a.security_opt)
+        q["securityopt"] = a.security_opt
     if a.add_host:
         q["extrahosts"] = [extra_host(h) for h in a.add_host]
     flags = {"q": a.quiet, "nocache": a.no_cache, "forcerm": a.force_rm, "pull": a.pull}
@@ -259,7 +254,7 @@ def query(a, env=os.environ, cfg: dict | None = None, host: str = "") -> dict:
     if a.label:
         q["labels"] = _json(labels(a.label))
     if a.cache_from:
-        q["cachefrom"] = _json(_slice(a.cache_from))
+        q["cachefrom"] = _json(a.cache_from)
     q["version"] = "1"  # BuilderV1: the classic builder
     return q
 

@@ -81,8 +81,8 @@ def _create_args(sp) -> None:
     sp.add_argument("--dns-option", "--dns-opt", action="append", default=[])
     sp.add_argument("--add-host", action="append", default=[])
     sp.add_argument("--link", action="append", default=[])
-    sp.add_argument("-a", "--attach", action="append", default=[],
-                    choices=["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"])
+    sp.add_argument("-a", "--attach", action="append", default=[], type=str.lower,
+                    choices=["stdin", "stdout", "stderr"])
     sp.add_argument("--init", action="store_true", default=None)
     sp.add_argument("--log-opt", action="append", default=[])
     sp.add_argument("--userns")
@@ -127,7 +127,8 @@ def register(sub) -> None:
     sp.add_argument("containers", nargs="+")
     sp.set_defaults(func=cmd_stop)
     sp = sub.add_parser("restart")
-    sp.add_argument("-t", "--time", type=int, default=None)
+    sp.add_argument("-t", "--time", "--timeout", type=int, default=None, dest="time")
+    sp.add_argument("-s", "--signal")
     sp.add_argument("containers", nargs="+")
     sp.set_defaults(func=cmd_restart)
     sp = sub.add_parser("kill")
@@ -155,6 +156,7 @@ def register(sub) -> None:
     sp.add_argument("--since")
     sp.add_argument("--until")
     sp.add_argument("-t", "--timestamps", action="store_true")
+    sp.add_argument("--details", action="store_true")
     sp.add_argument("container")
     sp.set_defaults(func=cmd_logs)
     sp = sub.add_parser("inspect")
@@ -167,6 +169,7 @@ def register(sub) -> None:
     sp.add_argument("-i", "--interactive", action="store_true")
     sp.add_argument("-t", "--tty", action="store_true")
     sp.add_argument("-e", "--env", action="append", default=[], type=_env_var)
+    sp.add_argument("--env-file", action="append", default=[])
     sp.add_argument("-u", "--user")
     sp.add_argument("-w", "--workdir")
     sp.add_argument("--privileged", action="store_true")
@@ -681,7 +684,7 @@ def cmd_stop(cli: Client, a) -> int:
 
 
 def cmd_restart(cli: Client, a) -> int:
-    params = {"t": a.time} if a.time is not None else {}
+    params = {"t": a.time, "signal": a.signal}
     return each(a.containers, lambda n: cli.post(f"/containers/{n}/restart", **params))
 
 
@@ -977,7 +980,8 @@ def cmd_logs(cli: Client, a) -> int:
     info = cli.get(f"/containers/{a.container}/json")
     resp = cli.open("GET", f"/containers/{a.container}/logs", {
         "stdout": True, "stderr": True, "follow": a.follow, "tail": a.tail,
-        "since": a.since, "until": a.until, "timestamps": a.timestamps})
+        "since": a.since, "until": a.until, "timestamps": a.timestamps,
+        "details": a.details})
     out, err = sys.stdout.buffer, sys.stderr.buffer
     if info["Config"]["Tty"]:
         while chunk := resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536):
@@ -1038,7 +1042,7 @@ def cmd_exec(cli: Client, a) -> int:
 
     body = {"AttachStdin": a.interactive, "AttachStdout": not a.detach,
             "AttachStderr": not a.detach, "Tty": a.tty, "Cmd": list(a.command),
-            "Env": a.env, "Privileged": a.privileged}
+            "Env": _env_files(a.env_file) + list(a.env), "Privileged": a.privileged}
     if a.user:
         body["User"] = a.user
     if a.workdir:

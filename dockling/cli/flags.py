@@ -9,7 +9,9 @@ rules:
   shorthands combine (``-it``, ``-dp 80:80``); a flag that wants a value takes
   the next argument whatever it looks like (``-n -1``);
 - a boolean flag takes ``--flag=false`` (pflag's ParseBool), never a separate
-  value; long flags are never abbreviated;
+  value; long flags are never abbreviated; an int is read as Go's ParseInt with
+  base 0 (``0x10``, ``010``); ``action="slice"`` is pflag's StringSlice (each use
+  may hold several values, comma-separated);
 - flags and arguments mix (``rm c1 -f``), except in a command whose last
   argument is the rest of the line (``run IMAGE COMMAND...``, ``top``) or that
   is declared ``interspersed=False`` (``exec``): the first argument ends its
@@ -37,8 +39,18 @@ REMAINDER = "..."  # as nargs: the rest of the command line
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _FALSE = ("0", "f", "F", "false", "FALSE", "False")
 _NO_VALUE = ("store_true", "store_false", "store_const", "help")
-_ACTIONS = (*_NO_VALUE, "store", "append")
+_ACTIONS = (*_NO_VALUE, "store", "append", "slice")
 _UNSET = object()  # no default given: None, or a bool flag's off
+
+
+def _go_int(s: str) -> int:
+    """strconv.ParseInt(s, 0, 64): 0x/0o/0b prefixes, a leading 0 for octal."""
+    digits = s.lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return int(s.replace("0", "0o", 1) if s[0] == "0" else s[0] + "0o" + digits[1:], 0)
+    if not digits.isascii() or digits != digits.strip():
+        raise ValueError(s)
+    return int(s, 0)
 
 
 class ArgumentTypeError(Exception):
@@ -268,6 +280,10 @@ class ArgumentParser:
                 self.error(f"flag does not take a value: {f.label()}")
             setattr(ns, f.dest, f.const)
             return
+        if act == "slice":
+            items = [self._convert(f, v) for v in value.split(",") if v]
+            setattr(ns, f.dest, [*(getattr(ns, f.dest, None) or ()), *items])
+            return
         v = self._convert(f, value)
         if act == "append":
             setattr(ns, f.dest, [*(getattr(ns, f.dest, None) or ()), v])
@@ -277,7 +293,7 @@ class ArgumentParser:
     def _convert(self, f: _Flag, value: str):
         if f.type is not None:
             try:
-                value = f.type(value)
+                value = _go_int(value) if f.type is int else f.type(value)
             except ArgumentTypeError as err:
                 self.error(f'invalid argument "{value}" for "{f.label()}" flag: {err}')
             except (TypeError, ValueError, ArithmeticError):
@@ -368,7 +384,7 @@ class ArgumentParser:
                 longs = [n for n in f.names if n.startswith("--")]
                 left = ", ".join(short + longs[:1]) if short else "    " + ", ".join(longs[:1])
                 if f.action not in _NO_VALUE:
-                    kind = "list" if f.action == "append" else \
+                    kind = "list" if f.action in ("append", "slice") else \
                         {int: "int", float: "float"}.get(f.type, "string")
                     left += " " + (f.metavar or kind)
                 rows.append((left, f.help or ""))

@@ -30,8 +30,10 @@ def register(sub) -> None:
     _images_args(isub.add_parser("ls"))
     _images_args(isub.add_parser("list"))
     for parent in (sub, isub):
-        name = "rmi" if parent is sub else "rm"
-        sp = parent.add_parser(name)
+        if parent is sub:
+            sp = parent.add_parser("rmi")
+        else:
+            sp = parent.add_parser("rm", aliases=("rmi", "remove"))
         sp.add_argument("-f", "--force", action="store_true")
         sp.add_argument("--no-prune", action="store_true")
         sp.add_argument("images", nargs="+")

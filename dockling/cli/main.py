@@ -100,6 +100,20 @@ def build_parser(command: str | None = None) -> ArgParser:
     p = ArgParser(prog="dockling", description="A self-sufficient runtime for containers")
     p.add_argument("-H", "--host", default=None, help="daemon socket to connect to")
     p.add_argument("-v", "--version", action="store_true")
+    # docker's other global flags: --config is the client config's directory; only the
+    # default context exists; TLS means nothing on a unix socket (docker ignores it too)
+    # (their dests are the root's own: build's positional is called context)
+    p.add_argument("--config", dest="root_config", help="location of client config files")
+    p.add_argument("-c", "--context", dest="root_context", help="name of the context to use")
+    p.add_argument("-D", "--debug", dest="root_debug", action="store_true",
+                   help="enable debug mode")
+    p.add_argument("-l", "--log-level", dest="root_log_level",
+                   choices=["debug", "info", "warn", "error", "fatal"],
+                   help="set the logging level")
+    for flag in ("--tls", "--tlsverify"):
+        p.add_argument(flag, action="store_true", help=flags.SUPPRESS)
+    for flag in ("--tlscacert", "--tlscert", "--tlskey"):
+        p.add_argument(flag, help=flags.SUPPRESS)
     sub = p.add_subparsers(dest="cmd", parser_class=ArgParser)
     if command in _MODULES:
         names = [_MODULES[command]]
@@ -221,21 +235,50 @@ _ALIASES = {
 }
 
 
-def _command(argv: list[str]) -> str | None:
+# the global flags that take a value (as a separate argument)
+_GLOBAL_VALUED = ("-H", "--host", "--config", "-c", "--context", "-l", "--log-level",
+                  "--tlscacert", "--tlscert", "--tlskey")
+
+
+def _command_at(argv: list[str]) -> int:
+    """Where the command is: global flags (-H x) may come first."""
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if argv[i] in ("-H", "--host") else 1
+        i += 2 if argv[i] in _GLOBAL_VALUED else 1
+    return i
+
+
+def _command(argv: list[str]) -> str | None:
+    i = _command_at(argv)
     return argv[i] if i < len(argv) else None
 
 
 def _management_alias(argv: list[str]) -> list[str]:
-    # global flags (-H x) may come first
-    i = 0
-    while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if argv[i] in ("-H", "--host") else 1
+    """container ls -> ps; help CMD -> CMD --help."""
+    i = _command_at(argv)
+    if i < len(argv) and argv[i] == "help":
+        return argv[:i] + argv[i + 1:] + ["--help"]
     if i + 1 < len(argv) and argv[i] in _ALIASES and argv[i + 1] in _ALIASES[argv[i]]:
         return argv[:i] + [_ALIASES[argv[i]][argv[i + 1]]] + argv[i + 2:]
     return argv
+
+
+def _management_help(argv: list[str]) -> int | None:
+    """`container` or `system` alone, with --help, or with a command they do not
+    have (docker's groups that map onto top-level commands here): their usage."""
+    i = _command_at(argv)
+    group = argv[i] if i < len(argv) else None
+    if group not in ("container", "system"):
+        return None
+    rest = argv[i + 1:]
+    usage = (f"Usage:  dockling {group} COMMAND\n\nCommands:\n"
+             + "".join(f"  {c}\n" for c in sorted(_ALIASES[group]))
+             + f"\nRun 'dockling {group} COMMAND --help' for more information on a command.")
+    if not rest or rest[0] in ("-h", "--help"):
+        print(usage)
+        return 0
+    print(f"dockling: unknown command: dockling {group} {rest[0]}\n\n{usage}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,11 +294,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return daemon_main(argv[1:])
     argv = _management_alias(argv)
+    shown = _management_help(argv)
+    if shown is not None:
+        return shown
     try:
         a = build_parser(_command(argv)).parse_args(argv)
     except UsageError as err:
         print(f"dockling: {err}", file=sys.stderr)
         return err.code or 1
+    if a.root_config:
+        os.environ["DOCKER_CONFIG"] = a.root_config
+    if a.root_debug:
+        os.environ["DOCKLING_DEBUG"] = "1"
+    if a.root_context not in (None, "default"):
+        print(f"dockling: context \"{a.root_context}\" does not exist (dockling has the default "
+              "context only: use -H)", file=sys.stderr)
+        return 1
     if a.version:
         import dockling
 

@@ -217,3 +217,44 @@ def test_a_management_command_alone_shows_its_own_help(capsys):
     assert main(["network"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Usage:  dockling network COMMAND") and "  connect" in out
+
+
+def test_string_slices_split_on_commas():
+    a = parse("network", "connect", "--alias", "a,b", "--alias", "c", "net", "ctr")
+    assert a.alias == ["a", "b", "c"]
+    assert parse("network", "create", "--subnet", "10.1.0.0/24,10.2.0.0/24", "n").subnet == [
+        "10.1.0.0/24", "10.2.0.0/24"]
+    assert parse("build", "--cache-from", "a,b", ".").cache_from == ["a", "b"]
+
+
+@pytest.mark.parametrize("value, want", [("10", 10), ("0x10", 16), ("010", 8), ("-1", -1),
+                                         ("0b11", 3), ("1_000", 1000)])
+def test_ints_are_gos_parse_int_base_0(value, want):
+    assert parse("stop", "-t", value, "c").time == want
+
+
+def test_more_of_dockers_flags_and_names():
+    assert parse("run", "-a", "Stdout", "busybox").attach == ["stdout"]
+    assert parse("image", "remove", "x").images == ["x"]
+    assert parse("image", "rmi", "x").images == ["x"]
+    a = parse("restart", "-s", "KILL", "--timeout", "3", "c")
+    assert (a.signal, a.time) == ("KILL", 3)
+    assert parse("logs", "--details", "c").details is True
+    assert parse("exec", "--env-file", "f", "c", "sh").env_file == ["f"]
+
+
+def test_global_flags_before_the_command():
+    a = build_parser("ps").parse_args(["--log-level", "debug", "-D", "--config", "/x", "ps"])
+    assert (a.cmd, a.root_log_level, a.root_debug, a.root_config) == ("ps", "debug", True, "/x")
+
+
+def test_help_command_and_management_groups(capsys):
+    with pytest.raises(SystemExit):
+        main(["help", "rm"])
+    assert capsys.readouterr().out.startswith("Usage:  dockling rm")
+    assert main(["container"]) == 0
+    assert "  ls\n" in capsys.readouterr().out
+    assert main(["container", "bogus"]) == 1
+    assert "unknown command: dockling container bogus" in capsys.readouterr().err
+    assert main(["-c", "elsewhere", "ps"]) == 1
+    assert 'context "elsewhere" does not exist' in capsys.readouterr().err
