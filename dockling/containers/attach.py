@@ -47,6 +47,8 @@ class Attachments:
 
     async def logs(self, ref: str, **kw):
         c, path = self.log_path(ref)
+        if self.m.records.running(c.Id):  # what it wrote before this call is in the log
+            await self.shim(c.Id).flush()
         async for chunk in logfile.read(path, lambda: self.m.records.running(c.Id),
                                         tty=c.Config.Tty, **kw):
             yield chunk

@@ -60,6 +60,14 @@ class ShimClient:
         except InternalError:
             return None
 
+    async def flush(self) -> None:
+        """Have the shim log the output it has not read yet (best effort: a shim
+        that is gone, older or slow leaves the log as it is)."""
+        try:
+            await asyncio.wait_for(self.call({"op": "flush"}), 1.0)
+        except (InternalError, TimeoutError):
+            pass
+
     async def resize(self, height: int, width: int, exec_id: str | None = None) -> None:
         req: dict = {"op": "resize", "height": height, "width": width}
         if exec_id:

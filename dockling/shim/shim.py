@@ -18,6 +18,7 @@ Its unix socket speaks one JSON line per connection, then a stream:
     {"op": "attach", "stdin": b, "stdout": b, "stderr": b[, "frame": b]} -> raw or framed stream
     {"op": "exec", "id": ..., "process": {...}, "stdin": b[, "frame": b]} -> stream, then the exit
     {"op": "resize", "height": h, "width": w[, "exec": id]}
+    {"op": "flush"}                      -> {"ok": true} once the output read so far is logged
 Streams without a tty use docker's 8-byte framing (stream, 0, 0, 0, size).
 """
 
@@ -563,12 +564,14 @@ class _Shim:
             pass
 
     # -- container output --------------------------------------------------------------
-    def _container_output(self, fd: int) -> None:
+    def _container_output(self, fd: int) -> bool:
+        """Read what ``fd`` has (once): log it, send it to attached clients; False
+        when nothing was there or the stream ended."""
         stream = self.outputs[fd]
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""  # EIO: the pty's last holder is gone
         if not data:
@@ -580,13 +583,24 @@ class _Shim:
             if not self.outputs:
                 for c in [c for c in self.clients if c.kind == "attach"]:
                     self._drop(c)
-            return
+            return False
         self._log(stream, data)
         for c in self.clients:
             if c.kind == "attach" and c.req.get("stdout" if stream == STDOUT else "stderr"):
                 # raw for a tty, and for a client that asked ("frame": false: attach/ws)
                 raw = self.o.tty or c.req.get("frame") is False
                 self._send(c, data if raw else frame(stream, data))
+        return True
+
+    def _flush(self) -> None:
+        """Log what the program wrote and this loop has not read yet: the daemon asks
+        before it reads the log (`logs` right after `start` sees the output already
+        written). Bounded (1 MiB a stream): a program that writes on and on cannot
+        keep the loop here."""
+        for fd in list(self.outputs):
+            for _ in range(16):
+                if fd not in self.outputs or not self._container_output(fd):
+                    break
 
     def _log(self, stream: int, data: bytes) -> None:
         if self.log is None:
@@ -654,6 +668,10 @@ class _Shim:
             self.sel.register(conn, selectors.EVENT_READ, ("client", s))
         elif op == "exec":
             self._start_exec(conn, req)
+        elif op == "flush":
+            self._flush()
+            _send_line(conn, {"ok": True})
+            conn.close()
         elif op == "resize":
             target = self.master
             if req.get("exec"):

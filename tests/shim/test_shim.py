@@ -117,3 +117,28 @@ def test_the_set_up_childs_verdict(tmp_path):
             b.send(word)
         b.close()  # the child exits after its word (or dies without one)
         assert keeper._setup_verdict(a) is started
+
+
+def test_flush_logs_what_the_program_wrote_and_is_bounded(tmp_path):
+    """The daemon's logs ask the shim to flush first (`logs` right after `start`)."""
+    keeper = shim._Shim(_opts(tmp_path), report=None)
+    keeper.sel = selectors.DefaultSelector()
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    keeper.outputs = {r: shim.STDOUT}
+    keeper.sel.register(r, selectors.EVENT_READ, ("out", None))
+    keeper.log = open(tmp_path / "log.json", "ab", buffering=0)  # noqa: SIM115
+    try:
+        os.write(w, b"one\ntwo\n")
+        keeper._flush()
+        lines = [json.loads(x) for x in (tmp_path / "log.json").read_bytes().splitlines()]
+        assert [x["log"] for x in lines] == ["one\n", "two\n"]
+        assert all(x["stream"] == "stdout" for x in lines)
+        keeper._flush()  # nothing more: returns at once
+        assert len((tmp_path / "log.json").read_bytes().splitlines()) == 2
+    finally:
+        keeper.log.close()
+        keeper.sel.close()
+        os.close(w)
+        if r in keeper.outputs:
+            os.close(r)
