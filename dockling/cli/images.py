@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from dockling.cli.common import filters as common_filters
-from dockling.cli.common import refuse_terminal, save_stream
-from dockling.cli.common import inspect
+from dockling.cli.common import inspect, refuse_terminal, save_stream
 from dockling.cli.format import ago, human_size, print_formatted, table
 from dockling.cli.main import UsageError
+from dockling.client import wirejson as json  # json's own import is ~5 ms (re)
 from dockling.client.http import APIError, Client
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",

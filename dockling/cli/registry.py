@@ -9,18 +9,17 @@ get|store|erase). Pull and push send them as X-Registry-Auth.
 
 from __future__ import annotations
 
-import base64
-import getpass
-import json
 import sys
 
 from dockling.cli.dockerconfig import config_path, credentials, load_config, run_helper, save_config
 from dockling.cli.dockerconfig import helper as cred_helper
 from dockling.cli.main import ExitCode, UsageError
+from dockling.client import wirejson
 from dockling.client.http import Client
-from dockling.formats import reference
-from dockling.formats.progress import Printer
-from dockling.formats.reference import HUB_AUTH_KEY, auth_key, server_domain
+
+# References (re), base64, getpass and the progress view load in the commands that
+# use them: images.py registers these commands, and `images` or `rmi` must not pay
+# for them (~15 ms).
 
 
 def register(sub, image_sub) -> None:
@@ -54,11 +53,16 @@ def register(sub, image_sub) -> None:
     sp.set_defaults(func=cmd_logout)
 
 
-def auth_header(ref: reference.Reference) -> dict[str, str]:
+def auth_header(ref) -> dict[str, str]:
+    """X-Registry-Auth for a formats.reference.Reference."""
+    import base64
+
+    from dockling.formats.reference import auth_key
+
     creds = credentials(auth_key(ref.domain))
     if not creds:
         return {}
-    raw = base64.urlsafe_b64encode(json.dumps(creds).encode()).decode()
+    raw = base64.urlsafe_b64encode(wirejson.dumps(creds).encode()).decode()
     return {"X-Registry-Auth": raw}
 
 
@@ -67,6 +71,7 @@ def auth_header(ref: reference.Reference) -> dict[str, str]:
 def stream_progress(resp, out, quiet: bool = False) -> None:
     """Show a JSON progress stream; an error message in it exits 1 (docker's way)."""
     from dockling.cli.system import json_lines
+    from dockling.formats.progress import Printer
 
     printer = Printer(out, quiet=quiet)
     try:
@@ -81,6 +86,8 @@ def stream_progress(resp, out, quiet: bool = False) -> None:
 
 def pull(cli: Client, name: str, out, quiet: bool = False, all_tags: bool = False,
          platform: str | None = None) -> str:
+    from dockling.formats import reference
+
     ref = reference.parse(name, default_tag=not all_tags)
     if all_tags and (ref.tag or ref.digest):
         raise UsageError("tag can't be used with --all-tags/-a")
@@ -97,6 +104,8 @@ def pull(cli: Client, name: str, out, quiet: bool = False, all_tags: bool = Fals
 
 
 def cmd_pull(cli: Client, a) -> int:
+    from dockling.formats import reference
+
     ref = reference.parse(a.name, default_tag=False)
     if not ref.tag and not ref.digest and not a.all_tags and not a.quiet:
         print("Using default tag: latest")
@@ -106,6 +115,8 @@ def cmd_pull(cli: Client, a) -> int:
 
 
 def cmd_push(cli: Client, a) -> int:
+    from dockling.formats import reference
+
     ref = reference.parse(a.name, default_tag=not a.all_tags)
     if not ref.tag and not a.all_tags:
         ref = reference.parse(a.name)
@@ -125,7 +136,7 @@ def cmd_search(cli: Client, a) -> int:
     from dockling.cli.format import print_formatted, table
 
     results = cli.get("/images/search", term=a.term, limit=a.limit,
-                      filters=json.dumps(filters(a.filter)))
+                      filters=wirejson.dumps(filters(a.filter)))
     rows = []
     for r in results:
         desc = r["description"].replace("\n", " ")
@@ -145,6 +156,11 @@ def cmd_search(cli: Client, a) -> int:
 
 
 def cmd_login(cli: Client, a) -> int:
+    import base64
+    import getpass
+
+    from dockling.formats.reference import HUB_AUTH_KEY, auth_key, server_domain
+
     key = auth_key(server_domain(a.server or HUB_AUTH_KEY))
     if a.password and a.password_stdin:
         raise UsageError("--password and --password-stdin are mutually exclusive")
@@ -179,8 +195,8 @@ def cmd_login(cli: Client, a) -> int:
         entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
         secret = (user, password)
     if helper:
-        run_helper(helper, "store", json.dumps({"ServerURL": key, "Username": secret[0],
-                                                 "Secret": secret[1]}))
+        run_helper(helper, "store", wirejson.dumps({"ServerURL": key, "Username": secret[0],
+                                                     "Secret": secret[1]}))
     else:
         cfg.setdefault("auths", {})[key] = entry
         save_config(cfg)
@@ -193,6 +209,8 @@ def cmd_login(cli: Client, a) -> int:
 
 
 def cmd_logout(cli: Client, a) -> int:
+    from dockling.formats.reference import HUB_AUTH_KEY, auth_key, server_domain
+
     server = a.server or HUB_AUTH_KEY
     key = auth_key(server_domain(server))
     cfg = load_config()

@@ -162,6 +162,9 @@ def test_the_cli_no_longer_loads_re_or_json():
     """What the parser and wirejson are for: a command's start without re's import."""
     code = ("import sys; from dockling.cli.main import build_parser; "
             "build_parser('exec').parse_args(['exec', '-it', 'c', 'sh']); "
+            "build_parser('images').parse_args(['images']); "
+            "build_parser('rmi').parse_args(['rmi', 'x']); "
+            "build_parser('ps').parse_args(['ps', '-a']); "
             "from dockling.client import wirejson; wirejson.loads(wirejson.dumps({'a': [1]})); "
             "print(sorted(m for m in ('re', 'json', 'argparse', 'enum') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
