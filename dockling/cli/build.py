@@ -11,7 +11,6 @@ Only the flags' set-up runs at import: the context and the views load when a bui
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -218,6 +217,8 @@ def check(a) -> None:
 
 
 def _json(v) -> str:
+    import json  # compact, as docker's client sends it (its import loads re: here only)
+
     return json.dumps(v, separators=(",", ":"))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from dockling.cli import flags
 from dockling.cli.common import confirm, each, filters, inspect
 from dockling.cli.format import human_size, print_list
 from dockling.cli.main import UsageError
+from dockling.client import wirejson as json  # json's own import is ~5 ms (re)
 from dockling.client.http import Client
 from dockling.units import human_size4
 
