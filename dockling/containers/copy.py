@@ -11,8 +11,9 @@ images/unpack.py), never by joined path strings. Export is not paused
 (docker does not pause it): the descriptor walk alone keeps it inside.
 
 Paths are taken the way the container sees them: a path under a volume or
-bind mount goes to the mount's source, anything else to the container's
-root filesystem; symlinks on the way resolve inside that root, the last
+bind mount goes to the mount's source (a file bound on its own, such as the
+daemon's /etc/hosts, is the one entry of its directory), anything else to the
+container's root filesystem; symlinks on the way resolve inside that root, the last
 component is never followed (but the extraction point of an upload is, as
 docker follows it). Archives put into a container are unpacked with the
 layer unpacker, which refuses ``..`` entries and writing through symlinks.
@@ -39,13 +40,32 @@ from dockling.kernel.openat2 import open_in_root
 
 def mount_for(rootfs: str, points: list[MountSpec], path: str) -> tuple[str, str]:
     """(root, path inside it) of a container path: a volume's or bind's source,
-    else the root filesystem (the longest mount destination wins)."""
+    else the root filesystem (the longest mount destination wins). A file bound on
+    its own is its directory's entry: the directory is the root (the daemon's own
+    record or the user's -v, never the container's)."""
     path = posixpath.normpath("/" + path.lstrip("/"))
     for p in sorted(points, key=lambda p: len(p.Destination), reverse=True):
         dest = p.Destination
-        if p.Type != "tmpfs" and (path == dest or path.startswith(dest.rstrip("/") + "/")):
+        if p.Type == "tmpfs":
+            continue
+        if path == dest and not os.path.isdir(p.Source):
+            return posixpath.dirname(p.Source), "/" + posixpath.basename(p.Source)
+        if path == dest or path.startswith(dest.rstrip("/") + "/"):
             return p.Source, path[len(dest):] or "/"
     return rootfs, path
+
+
+def points_of(c: Container) -> list[MountSpec]:
+    """The mounts cp sees through: the container's volumes and binds, then the
+    daemon's /etc/resolv.conf, /etc/hostname and /etc/hosts (docker's network
+    mounts) where no mount of the user's is."""
+    points = list(c._MountPoints)
+    taken = {p.Destination for p in points}
+    for dest, source in (("/etc/resolv.conf", c.ResolvConfPath),
+                         ("/etc/hostname", c.HostnamePath), ("/etc/hosts", c.HostsPath)):
+        if source and dest not in taken:
+            points.append(MountSpec(Type="bind", Source=source, Destination=dest, RW=True))
+    return points
 
 
 @dataclass
@@ -69,7 +89,10 @@ def resolve(rootfs: str, points: list[MountSpec], path: str, c: Container):
     """The Target of ``path`` (NotFound when its parent does not resolve)."""
     root, rel = mount_for(rootfs, points, path)
     parent, name = posixpath.split(rel)
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:  # a path under a file bound on its own (/etc/hosts/x)
+        raise _not_found(path, c) from err
     try:
         try:
             parent_fd = open_in_root(root_fd, parent, os.O_PATH | os.O_DIRECTORY)
@@ -155,7 +178,7 @@ def mounted_rootfs(manager, c: Container):
 def stat_path(manager, ref: str, path: str) -> dict:
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs, \
-            resolve(rootfs, c._MountPoints, path, c) as t:
+            resolve(rootfs, points_of(c), path, c) as t:
         return path_stat(t, path, c)
 
 
@@ -163,7 +186,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
     """Write the tar of ``path`` to ``out``; its PathStat."""
     c = manager.get(ref)
     with mounted_rootfs(manager, c) as rootfs, manager.paused_for(c), \
-            resolve(rootfs, c._MountPoints, path, c) as t:
+            resolve(rootfs, points_of(c), path, c) as t:
         st = path_stat(t, path, c)
         name = st["name"] if not path.rstrip("/").endswith("/.") else "."
         pack.write_named(t.parent_fd, t.name, name, out)
@@ -172,7 +195,7 @@ def get_archive(manager, ref: str, path: str, out) -> dict:
 
 def put_archive(manager, ref: str, path: str, fileobj) -> None:
     c = manager.get(ref)
-    points = c._MountPoints
+    points = points_of(c)
     with mounted_rootfs(manager, c) as rootfs:
         check_writable(c, mount_for(rootfs, points, path)[0], rootfs)
         with manager.paused_for(c), resolve(rootfs, points, path, c) as t:

@@ -272,3 +272,26 @@ def test_commit_with_pause_0_does_not_pause(daemon):
     assert "commit" in actions and "pause" not in actions, actions
     daemon.cli("rm", "-f", c, check=True)
     daemon.cli("rmi", f"nopause-{c}", check=True)
+
+
+def test_cp_of_files_bound_on_their_own(daemon, tmp_path):
+    """-v /host/file:/ctr/file, and the daemon's /etc/hostname, /etc/hosts and
+    /etc/resolv.conf: cp reads the bound file (the rootfs has only an empty stub)."""
+    src = tmp_path / "single.txt"
+    src.write_text("content\n")
+    c = name()
+    daemon.cli("run", "-d", "--name", c, "--hostname", "cphost", "-v", f"{src}:/mnt/b.txt",
+               "busybox", "sleep", "300", check=True)
+    try:
+        out = tmp_path / "out"
+        out.mkdir()
+        for path in ("/mnt/b.txt", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"):
+            daemon.cli("cp", f"{c}:{path}", str(out), check=True)
+        assert (out / "b.txt").read_text() == "content\n"  # named as in the container
+        assert (out / "hostname").read_text() == "cphost\n"
+        assert "localhost" in (out / "hosts").read_text()
+        assert (out / "resolv.conf").stat().st_size > 0
+        res = daemon.cli("cp", f"{c}:/mnt/b.txt/x", str(out))
+        assert res.returncode == 1 and b"Could not find the file /mnt/b.txt/x" in res.stderr
+    finally:
+        daemon.cli("rm", "-f", c)
