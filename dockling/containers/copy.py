@@ -58,12 +58,13 @@ def mount_for(rootfs: str, points: list[MountSpec], path: str) -> tuple[str, str
 def points_of(c: Container) -> list[MountSpec]:
     """The mounts cp sees through: the container's volumes and binds, then the
     daemon's /etc/resolv.conf, /etc/hostname and /etc/hosts (docker's network
-    mounts) where no mount of the user's is."""
+    mounts) where no mount of the user's is, once the daemon has written them (a
+    container never started has the image's own)."""
     points = list(c._MountPoints)
     taken = {p.Destination for p in points}
     for dest, source in (("/etc/resolv.conf", c.ResolvConfPath),
                          ("/etc/hostname", c.HostnamePath), ("/etc/hosts", c.HostsPath)):
-        if source and dest not in taken:
+        if source and dest not in taken and os.path.isfile(source):
             points.append(MountSpec(Type="bind", Source=source, Destination=dest, RW=True))
     return points
 
