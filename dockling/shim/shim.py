@@ -293,6 +293,7 @@ class _Shim:
             log_fd = os.open(self.o.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
                              | os.O_CLOEXEC, 0o600)
         self._create()
+        handed_over = False
         try:
             srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             tmp = self.o.socket_path + ".tmp"
@@ -319,12 +320,15 @@ class _Shim:
             # The shim takes over before the start: it is in its loop when the
             # program runs, and reaps a short one as soon as this child is gone.
             self._hand_over(chan, srv, log_fd)
+            handed_over = True
             self.rt.start(self.o.cid)
         except BaseException:
             # Created but never started: leave nothing running or mounted, and the
-            # shim goes without an exit to record.
-            with contextlib.suppress(OSError):
-                chan.send(b"abort")
+            # shim goes without an exit to record (before the hand-over, this
+            # child's exit is its word: it waits for the hand-over message only).
+            if handed_over:
+                with contextlib.suppress(OSError):
+                    chan.send(b"abort")
             self.rt.delete(self.o.cid, force=True)
             raise
         shim_pid = os.getppid()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 from tests.conftest import wait_for
 from tests.engine.conftest import name
@@ -47,3 +48,25 @@ def test_a_short_program_is_reaped_with_its_status(daemon):
         assert (state["Status"], state["ExitCode"]) == ("exited", 7)
     finally:
         daemon.cli("rm", "-f", n)
+
+
+def test_a_start_the_daemon_aborts_leaves_one_trace(daemon):
+    """The network's second half fails while the shim holds (its bridge is gone):
+    the set-up child deletes the container, says why in shim.log and to the daemon;
+    the shim, which never got the hand-over, goes quietly."""
+    net, n = name(), name()
+    daemon.cli("network", "create", net, check=True)
+    try:
+        nid = daemon.cli("network", "inspect", "-f", "{{.Id}}", net, check=True).stdout
+        daemon.cli("create", "--name", n, "--network", net, "busybox", "sleep", "300",
+                   check=True)
+        subprocess.run(["ip", "link", "del", f"br-{nid.decode().strip()[:12]}"], check=True)
+        res = daemon.cli("start", n)
+        assert res.returncode == 1 and b"is missing" in res.stderr
+        cid = json.loads(daemon.cli("inspect", n).stdout)[0]["Id"]
+        with open(os.path.join(daemon.exec_root, "containers", cid, "shim.log")) as f:
+            log = f.read()
+        assert log.count("Traceback") == 1 and "got 'abort'" in log, log
+    finally:
+        daemon.cli("rm", "-f", n)
+        daemon.cli("network", "rm", net)
