@@ -45,11 +45,11 @@ _UNSET = object()  # no default given: None, or a bool flag's off
 
 def _go_int(s: str) -> int:
     """strconv.ParseInt(s, 0, 64): 0x/0o/0b prefixes, a leading 0 for octal."""
-    digits = s.lstrip("+-")
-    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
-        return int(s.replace("0", "0o", 1) if s[0] == "0" else s[0] + "0o" + digits[1:], 0)
-    if not digits.isascii() or digits != digits.strip():
+    if not s.isascii() or s != s.strip():  # int() takes spaces and other scripts' digits
         raise ValueError(s)
+    digits = s.lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():  # Go's octal 010
+        s = s[:len(s) - len(digits)] + "0o" + digits[1:]
     return int(s, 0)
 
 
