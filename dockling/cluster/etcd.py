@@ -208,8 +208,13 @@ class Etcd:
         while not stop.is_set():
             i = self._order()[failures % len(self.endpoints)]
             try:
-                next_rev = self._stream(self.endpoints[i], prefix, next_rev, on_events, stop,
-                                        on_reset)
+                # Advanced per batch, not when the stream ends: a member that dies
+                # breaks its stream with an error, and a reconnect from the revision
+                # this stream began at would deliver everything since again (a
+                # daemon's whole history, applied before any new change).
+                for events in self._stream(self.endpoints[i], prefix, next_rev, stop):
+                    on_events(events)
+                    next_rev = max(e.kv.mod_revision for e in events) + 1
                 failures = 0
             except (httpx.TransportError, ValueError, _Compacted) as err:
                 if isinstance(err, _Compacted) and on_reset is not None:
@@ -220,8 +225,8 @@ class Etcd:
                     log.debug("watch of %s: %s", prefix, err)
                     stop.wait(0.5)
 
-    def _stream(self, endpoint: str, prefix: str, start: int, on_events,
-                stop: threading.Event, on_reset) -> int:
+    def _stream(self, endpoint: str, prefix: str, start: int, stop: threading.Event):
+        """The batches of events one member streams from revision start on."""
         body = {"create_request": {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix)),
                                    "start_revision": str(start)}}
         timeout = httpx.Timeout(self.timeout, read=None)
@@ -243,9 +248,7 @@ class Etcd:
                 events = [Event(e.get("type") or "PUT", _kv(e["kv"]))
                           for e in result.get("events") or []]
                 if events:
-                    on_events(events)
-                    start = max(e.kv.mod_revision for e in events) + 1
-        return start
+                    yield events
 
     def interrupt_watch(self) -> None:
         """Break the watch's stream now (the daemon is stopping)."""

@@ -156,3 +156,33 @@ def test_watch_sees_changes_and_a_lease_expiry_then_resumes_after_the_last(etcd)
     etcd.interrupt_watch()
     t2.join(5)
     assert [(ev.type, ev.kv.key) for ev in later] == [("DELETE", "/t/other")]
+
+
+def test_a_broken_watch_resumes_after_the_last_change_delivered(etcd):
+    """A member that dies mid-stream breaks the watch with an error, not an end: the
+    reconnect must start after what was delivered, or a daemon applies its whole
+    history again before any new change (a name on another host unknown meanwhile)."""
+    _, rev = etcd.range("/r/")
+    got: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def wait_for(key: str) -> None:
+        deadline = time.monotonic() + 10
+        while ("PUT", key) not in got and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    t = threading.Thread(target=etcd.watch, args=(
+        "/r/", rev + 1, lambda evs: got.extend((e.type, e.kv.key) for e in evs), stop))
+    t.start()
+    try:
+        etcd.put("/r/1", "a")
+        etcd.put("/r/2", "b")
+        wait_for("/r/2")
+        etcd.interrupt_watch()  # its connection cut, as the kernel does when etcd dies
+        etcd.put("/r/3", "c")
+        wait_for("/r/3")
+    finally:
+        stop.set()
+        etcd.interrupt_watch()
+        t.join(5)
+    assert got == [("PUT", "/r/1"), ("PUT", "/r/2"), ("PUT", "/r/3")]
