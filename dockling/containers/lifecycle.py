@@ -190,7 +190,7 @@ class Lifecycle:
             hold=plumb is not None)
         log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                   opts.wait_attach)
-        sock = shimlib.spawn(opts)
+        sock = shimlib.spawn(opts, m.containers_per_shim)
         loop = asyncio.get_running_loop()
         plumbing = asyncio.ensure_future(plumb()) if plumb is not None else None
         try:

@@ -80,6 +80,8 @@ class ContainerManager:
         self.events = events
         self.runtime = open_runtime(paths.runtime, paths.runtime_root)
         self.init_path: str | None = None  # daemon.json "init-path"
+        # daemon.json "containers-per-shim": containers a shim process keeps (group.py)
+        self.containers_per_shim = 16
         self.records = records.Records(db, events)
         self.lifecycle = Lifecycle(self)
         self.monitor = Monitor(self)

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 
 from dockling import background, clock
 from dockling.containers import health, restart
@@ -249,19 +248,13 @@ class Monitor:
         shutil.rmtree(run, ignore_errors=True)
 
     def _end_processes(self, cid: str) -> None:
-        """The container's processes (through the runtime: its cgroup and state
-        go too) and its shim, killed."""
-        m = self.m
+        """The container's processes, killed through the runtime (its cgroup and
+        state go too). Its shim process, which may keep other containers, is
+        left alone: it reaps the init and lets the container go."""
         try:
-            m.runtime.delete(cid, force=True)
+            self.m.runtime.delete(cid, force=True)
         except Exception:  # nothing of it may be left: go on
             log.exception("deleting %s", cid[:12])
-        shim_pid = _read_int(os.path.join(m.paths.run(cid), "shim.pid"))
-        if shim_pid and process_start_time(shim_pid) is not None:
-            try:
-                os.kill(shim_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def remove_orphans(self, known: set[str]) -> None:
         """A daemon killed in a removal, after the record was deleted (the point

@@ -245,6 +245,11 @@ def from_config(root: str, exec_root: str, cfg: dict, cgroup_parent: str | None 
                runtime or cfg.get("default-runtime", "dockling"), net, reg,
                int(cfg.get("max-concurrent-downloads") or 3))
     d.containers.init_path = init_path or cfg.get("init-path")
+    per_shim = cfg.get("containers-per-shim", 16)
+    if not isinstance(per_shim, int) or isinstance(per_shim, bool) or per_shim < 1:
+        raise InvalidArgument(f"containers-per-shim must be a whole number of at least 1, "
+                              f"not {per_shim!r}")
+    d.containers.containers_per_shim = per_shim
     return d
 
 

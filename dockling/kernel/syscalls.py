@@ -115,6 +115,10 @@ def set_keepcaps(on: bool) -> None:
     prctl(PR_SET_KEEPCAPS, 1 if on else 0)
 
 
+def set_dumpable(on: bool) -> None:
+    prctl(PR_SET_DUMPABLE, int(on))
+
+
 def set_child_subreaper() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 

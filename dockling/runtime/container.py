@@ -24,6 +24,7 @@ import time
 
 from dockling import clock, kernel
 from dockling.errors import Conflict, InternalError, InvalidArgument, NotFound
+from dockling.kernel import syscalls
 from dockling.runtime import (
     cgroups,
     console,
@@ -418,6 +419,11 @@ def _stage1(sock, cg, ns: dict[str, str], then) -> None:
     """First child: join the cgroup and namespaces, fork PID 1, report its pid."""
     try:
         kernel.current().process("stage1")
+        # Until it execs the program (which makes it dumpable again), what joins a
+        # container is no process of the container's to ptrace or to read through
+        # /proc/PID (its memory, its fds: the shim process's, which are other
+        # containers' too), as runc's nsexec does.
+        syscalls.set_dumpable(False)
         cg.join()  # a fresh fork: one thread
         namespaces.enter(ns, sock)
         pid = os.fork()

@@ -1,19 +1,25 @@
-"""The per-container shim: parent of the container, keeper of its I/O and exit.
+"""A container's shim: parent of the container, keeper of its I/O and exit.
 
-The daemon forks it (no new interpreter: the warm daemon's fork is the
-fast path); it detaches into its own session, so containers outlive the
-daemon and the CLI. It:
+A shim process (group.py) keeps several containers, one ``_Shim`` each; the
+fork server forks it, it detaches into its own session, so containers outlive
+the daemon and the CLI. For each container it:
 
 - has the container created and started through the runtime library by a
   short-lived set-up child, as child subreaper, so PID 1 and every exec'd
-  process are its children (see _Shim.run);
+  process are its children (see _Shim.begin);
 - copies stdout/stderr (or the pty) into the json-file log and to attached
   clients, and client input to the container's stdin;
-- runs exec processes and streams their I/O the same way;
+- runs exec processes (each started by a short-lived child) and streams their
+  I/O the same way;
 - records the exit status in ``exit.json`` (atomically) before it tells
-  waiters, deletes the runtime state, and exits.
+  waiters, and has the runtime state deleted.
 
-Its unix socket speaks one JSON line per connection, then a stream:
+Nothing a container does may hold up another: the loop never waits on an fd
+(loop.py), a slow client stops its own container's output only, and whatever
+may take long or touch a container's files (create, start, exec, delete) runs
+in a child.
+
+Each container's unix socket speaks one JSON line per connection, then a stream:
     {"op": "wait"}                       -> {"ExitCode": N, "OOMKilled": b, ...} at exit
     {"op": "attach", "stdin": b, "stdout": b, "stderr": b[, "frame": b]} -> raw or framed stream
     {"op": "exec", "id": ..., "process": {...}, "stdin": b[, "frame": b]} -> stream, then the exit
@@ -28,14 +34,15 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import socket
 import struct
+from functools import partial
 
 from dockling import clock
 from dockling.formats.stdcopy import STDERR, STDOUT, frame
 from dockling.kernel import syscalls
-from dockling.runtime import console, open_runtime, spec
+from dockling.runtime import console, spec, sync
+from dockling.shim.loop import Loop, Outbox
 
 
 def write_json_atomic(path: str, doc: dict) -> None:
@@ -91,49 +98,28 @@ class Options:
         return os.path.join(self.state_dir, "exit.json")
 
 
-def spawn(opts: Options):
-    """Have a detached shim started (by the fork server); return the socket on
-    which it will say "started".
+def spawn(opts: Options, per_shim: int = 16):
+    """Have the container's shim started (by the fork server, in the shim process
+    it fills, of ``per_shim`` containers at most); return the socket on which it
+    will say "started".
 
     The caller reads that message with ``started``: asynchronously in the
     daemon, so that attach requests can reach the shim meanwhile.
     """
-    from dockling.runtime import sync
     from dockling.shim import forkserver
 
     parent, child = sync.pair()
     try:
-        forkserver.submit(vars(opts), child)
+        forkserver.submit(vars(opts), child, per_shim)
     finally:
         child.close()
     return parent
 
 
-def run_detached(opts: Options, report) -> None:
-    """In a fresh child of the fork server: a new session, then the shim's life.
-    The fork server ignores SIGCHLD, so the kernel reaps a shim that ends (no
-    zombie, and no second fork to avoid one); run() sets its own handler before
-    it forks anything. Errors before "started" go back on ``report`` (the set-up
-    child's copy: see _Shim.run); later ones to shim.log."""
-    try:
-        os.setsid()
-        # Its files (the log: the container's output; exit.json) are the daemon's
-        # alone, as the daemon's are (the fork server has this already).
-        os.umask(0o077)
-        _Shim(opts, report).run()
-    except BaseException as err:  # noqa: BLE001
-        _failed(opts, report, err)
-
-
 def _failed(opts: Options, report, err: BaseException) -> None:
     """Leave a trace in shim.log; tell the daemon if it still listens."""
-    import traceback
-
-    with open(os.path.join(opts.state_dir, "shim.log"), "a") as f:
-        traceback.print_exc(file=f)
+    _log_trace(opts.state_dir, err)
     if report.fileno() >= 0:
-        from dockling.runtime import sync
-
         sync.send_error(report, err)
 
 
@@ -144,7 +130,8 @@ def preload() -> None:
     for mod in ("dockling.runtime.container", "dockling.runtime.oci_cli",
                 "dockling.runtime.seccomp", "dockling.runtime.console",
                 "dockling.runtime.cgroups.v1", "dockling.runtime.cgroups.v2",
-                "dockling.runtime.sync", "traceback", "fcntl", "time",
+                "dockling.runtime.sync", "dockling.shim.group", "traceback", "fcntl",
+                "time", "resource",
                 # the seccomp BPF cache's key (an exec's first): imported here, its
                 # pages are the fork server's, shared, not each shim's own
                 "hashlib", "tempfile"):
@@ -176,7 +163,6 @@ def report(msg: dict | None, cid: str) -> dict:
     """Interpret a message from a starting shim: "created" (when it holds), "started"
     ({"Pid", "ShimPid"}), or the error it raised."""
     from dockling.errors import InternalError
-    from dockling.runtime import sync
 
     if msg is None:
         raise InternalError(f"shim for {cid} exited before starting the container")
@@ -187,26 +173,48 @@ def report(msg: dict | None, cid: str) -> dict:
 
 def release(sock, go: bool) -> None:
     """Tell a holding shim to start the container (``go``) or to delete it."""
-    from dockling.runtime import sync
-
     sync.send(sock, "go" if go else "abort")
 
 
 class _Stream:
-    """One client connection: attach, exec or wait."""
+    """One client connection: attach, exec or wait. ``out`` (in the shim's loop):
+    what is sent to it, and waits there while the client is slow."""
 
     def __init__(self, conn: socket.socket, kind: str, req: dict) -> None:
         self.conn = conn
         self.kind = kind
         self.req = req
         self.exec_id = req.get("id")
+        self.out: Outbox | None = None
+        self.reading = True  # its input (stdin) has not ended
+
+
+class _Exec:
+    """An exec'd process: its output fds, its stdin, its stream, its exit."""
+
+    def __init__(self, stream: _Stream, framed: bool) -> None:
+        self.stream = stream
+        self.frame = framed
+        self.outputs: dict[int, int] = {}  # fd -> stream
+        self.stdin_fd: int | None = None
+        self.stdin: Outbox | None = None
+        self.master: int | None = None
+        self.pid = 0
+        self.code: int | None = None
+        self.paused = False
 
 
 class _Shim:
-    def __init__(self, opts: Options, report) -> None:
+    """One container, in the set-up child (``_set_up``) and then in the shim
+    process's loop (everything from ``_adopt`` on)."""
+
+    FAILURES = 20  # handler errors (bugs) before its I/O is given up
+
+    def __init__(self, opts: Options, report, group=None) -> None:
         self.o = opts
         self.report = report
-        self.sel: selectors.BaseSelector | None = None  # made after the fd sweep in run()
+        self.group = group
+        self.loop: Loop | None = group.loop if group is not None else None
         self._rt = None
         self.clients: list[_Stream] = []
         self.pending: list[tuple[socket.socket, dict]] = []  # requests the set-up left
@@ -215,79 +223,106 @@ class _Shim:
         self.init_pid = 0
         self.outputs: dict[int, int] = {}   # fd -> stream (container)
         self.stdin_fd: int | None = None
+        self.stdin: Outbox | None = None
         self.master: int | None = None
         self.log = None
-        self.execs: dict[str, dict] = {}     # id -> {pid, fds, stream, ...}
+        self.srv: socket.socket | None = None
+        self.chan: socket.socket | None = None  # to the set-up child, until its verdict
+        self.execs: dict[str, _Exec] = {}
         # What every exec needs (spec, seccomp BPF, namespaces): worked out at the
         # first exec, kept for the container's life (its init never changes)
         self.exec_target = None
+        self.paused = False  # its output is not read: an attached client is behind
+        self.gone = False
+        self.failures = 0
 
     @property
     def rt(self):
-        """The runtime, made at first use: the set-up child's own, and the shim's
-        only when an exec or the exit needs it."""
+        """The runtime, made at first use (one per shim process and runtime)."""
         if self._rt is None:
-            self._rt = open_runtime(self.o.runtime, self.o.runtime_root)
+            if self.group is not None:
+                self._rt = self.group.runtime(self.o.runtime, self.o.runtime_root)
+            else:
+                from dockling.runtime import open_runtime
+
+                self._rt = open_runtime(self.o.runtime, self.o.runtime_root)
         return self._rt
 
-    # -- set-up --------------------------------------------------------------------
-    def run(self) -> None:
-        """Make the container in a set-up child, then keep it.
+    def failed(self, err: BaseException) -> None:
+        """A handler of this container raised (a bug): the trace goes to its
+        shim.log. Past FAILURES its I/O is given up, so that a handler failing on
+        every event cannot spin the loop; its wait connections close and the
+        daemon counts the shim as lost for this container alone."""
+        _log_trace(self.o.state_dir, err)
+        self.failures += 1
+        if self.failures > self.FAILURES and not self.gone:
+            self._close_all()
+
+    # -- in the shim process: the set-up child --------------------------------------
+    def begin(self) -> None:
+        """Fork the set-up child, which makes the container and hands this process
+        what the loop needs (the output fds, the socket, early clients).
 
         The set-up (the runtime's create and start, the hold for the daemon's
-        network, the attach wait) runs in a child that hands this process what
-        the loop needs (the output fds, the socket, early clients) and exits:
-        what it allocated, and every page of the fork server's heap it touched,
-        goes with it. This long-lived process runs only its own few steps and
-        the loop (an idle container's PSS, bench/engine.py: 2.5 -> 1.9 MiB). It
-        is the child subreaper: the container's init, the set-up child's child,
-        is re-parented to it when the set-up child exits."""
-        os.chdir("/")
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.close(devnull)
-        keep = {self.report.fileno()}
-        for fd in _open_fds():
-            if fd > 2 and fd not in keep:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        # The daemon's handlers (asyncio's) mean nothing here.
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        syscalls.set_child_subreaper()
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        network, the attach wait) runs in a child so that it never holds up the
+        other containers of this process, and so that what it allocates, and
+        every page of the process's heap it touches, goes with it (an idle
+        container's PSS, bench/engine.py). This process is the child subreaper:
+        the container's init, the set-up child's child, is re-parented to it when
+        the set-up child exits."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        if os.fork() == 0:  # the loop reaps it
+
+        def set_up() -> None:
             ours.close()
             try:
                 self._set_up(theirs)
             except BaseException as err:  # noqa: BLE001 - reported to the daemon
                 _failed(self.o, self.report, err)
-            os._exit(0)
-        theirs.close()
-        self.report.close()  # the set-up child's now: its death is the daemon's EOF
-        msg, fds, _, _ = socket.recv_fds(ours, 1 << 20, 250)
-        if not msg:  # the set-up failed (and said so) or died
+
+        try:
+            self.group.fork(set_up)
+        except OSError as err:
             ours.close()
+            _failed(self.o, self.report, err)
+            raise
+        finally:
+            theirs.close()
+            self.report.close()  # the set-up child's now: its death is the daemon's EOF
+        self.chan = ours
+        self.loop.add_reader(ours.fileno(), self._handed_over, self)
+
+    def _handed_over(self) -> None:
+        msg, fds = recv_fds(self.chan, 1 << 20, 250)
+        if not msg:  # the set-up failed (and said so) or died
             for fd in fds:
                 os.close(fd)
+            self._close_all()
             return
-        self._adopt(json.loads(msg), fds, wake_r)
-        # its verdict on the start comes on the same channel: the loop waits for it
-        self.sel.register(ours, selectors.EVENT_READ, ("setup", None))
-        self._loop()
+        self._adopt(json.loads(msg), fds)
+        # its verdict on the start comes on the same channel
+        self.loop.add_reader(self.chan.fileno(), self._verdict, self)
 
+    def _verdict(self) -> None:
+        """The set-up child's word on the start: "started", or else it deleted the
+        container (it failed, or died before it said so)."""
+        try:
+            word = self.chan.recv(16)
+        except OSError:
+            word = b""
+        self._close_chan()
+        if word != b"started":
+            self._close_all()
+
+    def _close_chan(self) -> None:
+        if self.chan is not None:
+            self.loop.forget(self.chan.fileno())
+            self.chan.close()
+            self.chan = None
+
+    # -- in the set-up child ----------------------------------------------------------
     def _set_up(self, chan: socket.socket) -> None:
-        """In the set-up child: create the container, hand the loop's fds to the
-        shim (our parent), start the container, say "started" (to the shim, then
-        to the daemon)."""
-        self.sel = selectors.DefaultSelector()
+        """Create the container, hand the loop's fds to the shim (our parent),
+        start the container, say "started" (to the shim, then to the daemon)."""
         log_fd = None
         if self.o.log_path:  # opened here, so that a log that cannot be is a failed start
             log_fd = os.open(self.o.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
@@ -309,11 +344,7 @@ class _Shim:
             # The path appears only once we listen: a client that sees it
             # never gets ECONNREFUSED.
             os.rename(tmp, self.o.socket_path)
-            srv.setblocking(False)
-            self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
             if self.o.hold:
-                from dockling.runtime import sync
-
                 sync.send(self.report, "created")
                 sync.expect(self.report, "go", "the daemon")
             self._await_attachers(srv)
@@ -324,8 +355,8 @@ class _Shim:
             self.rt.start(self.o.cid)
         except BaseException:
             # Created but never started: leave nothing running or mounted, and the
-            # shim goes without an exit to record (before the hand-over, this
-            # child's exit is its word: it waits for the hand-over message only).
+            # shim drops the container (before the hand-over, this child's exit is
+            # its word: it waits for the hand-over message only).
             if handed_over:
                 with contextlib.suppress(OSError):
                     chan.send(b"abort")
@@ -334,8 +365,6 @@ class _Shim:
         shim_pid = os.getppid()
         with open(os.path.join(self.o.state_dir, "shim.pid"), "w") as f:
             f.write(str(shim_pid))
-        from dockling.runtime import sync
-
         chan.send(b"started")
         try:
             sync.send(self.report, "started", Pid=self.init_pid, ShimPid=shim_pid)
@@ -360,28 +389,6 @@ class _Shim:
                "pending": [[at(conn.fileno()), req] for conn, req in self.pending]}
         socket.send_fds(chan, [json.dumps(doc).encode()], fds)
 
-    def _adopt(self, doc: dict, fds: list[int], wake_r: int) -> None:
-        """In the shim: take over what the set-up child handed over."""
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
-        self.init_pid = doc["init_pid"]
-        if doc["log"] is not None:
-            self.log = open(fds[doc["log"]], "ab", buffering=0)  # noqa: SIM115
-        for i, stream in doc["outputs"]:
-            self.outputs[fds[i]] = stream
-            self.sel.register(fds[i], selectors.EVENT_READ, ("out", None))
-        self.stdin_fd = None if doc["stdin"] is None else fds[doc["stdin"]]
-        self.master = None if doc["master"] is None else fds[doc["master"]]
-        srv = socket.socket(fileno=fds[doc["srv"]])
-        srv.setblocking(False)
-        self.sel.register(srv, selectors.EVENT_READ, ("listen", None))
-        for i, req in doc["clients"]:
-            s = _Stream(socket.socket(fileno=fds[i]), "attach", req)
-            self.clients.append(s)
-            self.sel.register(s.conn, selectors.EVENT_READ, ("client", s))
-        for i, req in doc["pending"]:
-            self._handle(socket.socket(fileno=fds[i]), req)
-
     def _create(self) -> None:
         o = self.o
         if o.tty:
@@ -389,7 +396,6 @@ class _Shim:
             init_pid = self._runtime_create(console_sock=theirs)
             self.master = console.recv_master(ours)
             ours.close()
-            os.set_blocking(self.master, False)
             self.outputs[self.master] = STDOUT
             if o.open_stdin:
                 self.stdin_fd = self.master
@@ -403,13 +409,10 @@ class _Shim:
             init_pid = self._runtime_create(stdio=(in_r, out_w, err_w))
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-            for fd, stream in ((out_r, STDOUT), (err_r, STDERR)):
-                os.set_blocking(fd, False)
-                self.outputs[fd] = stream
+            self.outputs[out_r] = STDOUT
+            self.outputs[err_r] = STDERR
             self.stdin_fd = in_w
         self.init_pid = init_pid
-        for fd in self.outputs:
-            self.sel.register(fd, selectors.EVENT_READ, ("out", None))
         if o.new_netns:
             _loopback_up(init_pid)
 
@@ -434,104 +437,74 @@ class _Shim:
         finally:
             os.umask(old)
 
-    def _in_child(self, make) -> int:
-        """``make()`` (a CLI runtime's exec: it returns the pid of the process it
-        started) in a child that exits right after: what it allocates dies with that
-        child instead of staying in this long-lived shim, which adopts the new
-        process as subreaper."""
-        from dockling.runtime import sync
-
-        r, w = sync.pair()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                r.close()
-                os.umask(0o022)  # as in _runtime_create
-                sync.send(w, "created", pid=make())
-            except BaseException as err:  # noqa: BLE001 - reported to the shim
-                sync.send_error(w, err)
-            os._exit(0)
-        w.close()
-        try:
-            msg = sync.recv(r)
-        finally:
-            r.close()
-            os.waitpid(pid, 0)
-        if msg is None:
-            from dockling.errors import InternalError
-
-            raise InternalError("the runtime died before starting the process")
-        if msg["type"] == "error":
-            sync.raise_error(msg)
-        return msg["pid"]
-
     def _await_attachers(self, srv: socket.socket) -> None:
+        """Clients that attached before the start: their stream must see the first
+        byte. Other requests meanwhile are the shim's to answer, once it has the loop."""
         import time
 
         # Bounded: an attach whose client went away before start must not
         # hold the container for long (the daemon cannot tell it apart).
         deadline = time.monotonic() + 3
+        sel = selectors.DefaultSelector()
+        sel.register(srv, selectors.EVENT_READ)
         while self.o.wait_attach > len(self.clients) and time.monotonic() < deadline:
-            for key, _ in self.sel.select(timeout=0.05):
-                if key.data[0] == "listen":
-                    self._accept(srv, setting_up=True)
-
-    # -- the loop ------------------------------------------------------------------
-    def _loop(self) -> None:
-        while True:
-            for key, _ in self.sel.select(timeout=1.0):
-                # An earlier event of this batch may have closed this fd.
-                if self.sel.get_map().get(key.fd) is not key:
-                    continue
-                kind, data = key.data
-                if kind == "wake":
-                    try:
-                        os.read(key.fd, 512)
-                    except BlockingIOError:
-                        pass
-                elif kind == "listen":
-                    self._accept(key.fileobj)
-                elif kind == "out":
-                    self._container_output(key.fd)
-                elif kind == "client":
-                    self._client_input(data)
-                elif kind == "exec-out":
-                    self._exec_output(key.fd, data)
-                elif kind == "setup" and not self._setup_verdict(key.fileobj):
-                    return  # the start failed: the set-up child deleted the container
-            self._reap()
-            if self.exit is not None and not self.outputs and not self.execs:
-                self._finish()
-                return
-
-    def _setup_verdict(self, chan: socket.socket) -> bool:
-        """The set-up child's word on the start: False if it failed (or the child
-        died before it said "started"), True once it started the container."""
-        try:
-            word = chan.recv(16)
-        except OSError:
-            word = b""
-        self.sel.unregister(chan)
-        chan.close()
-        return word == b"started"
-
-    def _reap(self) -> None:
-        while True:
+            if not sel.select(timeout=0.05):
+                continue
+            conn, _ = srv.accept()
+            conn.settimeout(5)
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
-                os.WEXITSTATUS(status)
-            if pid == self.init_pid and self.exit is None:
-                self.exit = {"ExitCode": code, "FinishedAt": clock.now(),
-                             "OOMKilled": self._oom_killed()}
-            for ex in list(self.execs.values()):
-                if ex["pid"] == pid:
-                    ex["code"] = code
-                    self._maybe_end_exec(ex)
+                req = json.loads(_read_line(conn))
+            except (OSError, ValueError):
+                conn.close()
+                continue
+            conn.settimeout(None)
+            if req.get("op") == "attach":
+                _send_line(conn, {"ok": True})
+                self.clients.append(_Stream(conn, "attach", req))
+            else:
+                self.pending.append((conn, req))
+        sel.close()
+
+    # -- in the shim process: taking over ----------------------------------------------
+    def _adopt(self, doc: dict, fds: list[int]) -> None:
+        """Take over what the set-up child handed over."""
+        self.init_pid = doc["init_pid"]
+        self.group.claim(self.init_pid, self)
+        if doc["log"] is not None:
+            self.log = open(fds[doc["log"]], "ab", buffering=0)  # noqa: SIM115
+        for i, stream in doc["outputs"]:
+            os.set_blocking(fds[i], False)
+            self.outputs[fds[i]] = stream
+        self.master = None if doc["master"] is None else fds[doc["master"]]
+        if doc["stdin"] is not None:
+            self.stdin_fd = fds[doc["stdin"]]
+            os.set_blocking(self.stdin_fd, False)
+            self.stdin = Outbox(self.loop, self.stdin_fd, self, on_room=self._stdin_room)
+        self.srv = socket.socket(fileno=fds[doc["srv"]])
+        self.srv.setblocking(False)
+        self.loop.add_reader(self.srv.fileno(), self._accept, self)
+        for fd in self.outputs:
+            self.loop.add_reader(fd, partial(self._container_output, fd), self)
+        for i, req in doc["clients"]:
+            self._attach(socket.socket(fileno=fds[i]), req, reply=False)
+        for i, req in doc["pending"]:
+            conn = socket.socket(fileno=fds[i])
+            conn.setblocking(False)
+            self._handle(conn, req)
+
+    # -- exits ------------------------------------------------------------------------
+    def reaped(self, pid: int, code: int) -> None:
+        """The group reaped one of ours: the init or an exec'd process."""
+        if self.gone:
+            return
+        if pid == self.init_pid and self.exit is None:
+            self.exit = {"ExitCode": code, "FinishedAt": clock.now(),
+                         "OOMKilled": self._oom_killed()}
+        for ex in list(self.execs.values()):
+            if ex.pid == pid:
+                ex.code = code
+                self._maybe_end_exec(ex)
+        self._maybe_finish()
 
     def _oom_killed(self) -> bool:
         try:
@@ -548,30 +521,79 @@ class _Shim:
             return False
         return False
 
+    def _maybe_finish(self) -> None:
+        if self.exit is not None and not self.outputs and not self.execs and not self.gone:
+            self._finish()
+
     def _finish(self) -> None:
-        write_json_atomic(self.o.exit_path, self.exit)
-        for w in self.waiters:
-            _send_line(w, self.exit)
-            w.close()
-        for c in self.clients:
-            try:
-                c.conn.close()
-            except OSError:
-                pass
+        """The program ended and its output is read: record the exit, tell the
+        waiters, have the runtime's state deleted, leave the group."""
+        exit_doc = self.exit
         try:
-            self.rt.delete(self.o.cid, force=True)
-        except Exception:  # noqa: BLE001 - the daemon reconciles leftovers
+            write_json_atomic(self.o.exit_path, exit_doc)
+        except OSError:  # the daemon removed the container's directory meanwhile
             pass
+        # Then the socket: a daemon that cannot connect reads exit.json instead.
+        # And before any waiter hears: after that a restart may bind a new socket
+        # at the same path, which a later unlink would take away.
+        self._close_listener()
+        for w in self.waiters:
+            _send_line(w, exit_doc)
+        self.waiters = []  # _close_all closes them
+        cid = self.o.cid
+        rt = self.rt
+        self._close_all()
+        # in a child: a delete waits on the kernel (cgroups, mounts), never on us
+        self.group.fork(lambda: rt.delete(cid, force=True))
+
+    def _close_listener(self) -> None:
+        if self.srv is None:
+            return
+        self.loop.forget(self.srv.fileno())
+        self.srv.close()
+        self.srv = None
         try:
             os.unlink(self.o.socket_path)
         except FileNotFoundError:
             pass
 
+    def _close_all(self) -> None:
+        """Close what this container has here and leave the group: attached clients
+        get what is already queued for them first."""
+        self.gone = True
+        self._close_chan()
+        if self.srv is not None:  # given up, not finished: the socket file stays
+            self.loop.forget(self.srv.fileno())
+            self.srv.close()
+            self.srv = None
+        for w in self.waiters:
+            w.close()
+        self.waiters = []
+        fds = set(self.outputs) | {self.stdin_fd, self.master}
+        for ex in self.execs.values():
+            fds |= set(ex.outputs) | {ex.stdin_fd, ex.master}
+            self._finish_stream(ex.stream)
+        self.execs = {}
+        self.outputs = {}
+        for fd in fds - {None}:
+            self.loop.forget(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.stdin_fd = self.master = self.stdin = None
+        for c in list(self.clients):
+            self._finish_stream(c)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        self.group.leave(self)
+
     # -- container output --------------------------------------------------------------
     def _container_output(self, fd: int) -> bool:
         """Read what ``fd`` has (once): log it, send it to attached clients; False
         when nothing was there or the stream ended."""
-        stream = self.outputs[fd]
+        stream = self.outputs.get(fd)
+        if stream is None:
+            return False
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -579,22 +601,37 @@ class _Shim:
         except OSError:
             data = b""  # EIO: the pty's last holder is gone
         if not data:
-            self.sel.unregister(fd)
+            self.loop.forget(fd)
             del self.outputs[fd]
             os.close(fd)
             if fd == self.stdin_fd:
-                self.stdin_fd = None
+                self.stdin_fd = self.stdin = None
             if not self.outputs:
                 for c in [c for c in self.clients if c.kind == "attach"]:
-                    self._drop(c)
+                    self._finish_stream(c)
+                self._maybe_finish()
             return False
         self._log(stream, data)
-        for c in self.clients:
+        for c in list(self.clients):
             if c.kind == "attach" and c.req.get("stdout" if stream == STDOUT else "stderr"):
                 # raw for a tty, and for a client that asked ("frame": false: attach/ws)
                 raw = self.o.tty or c.req.get("frame") is False
-                self._send(c, data if raw else frame(stream, data))
+                c.out.write(data if raw else frame(stream, data))
+        self._room()
         return True
+
+    def _room(self) -> None:
+        """Read the container's output while every attached client keeps up; stop
+        while one is a buffer behind (its writes then block, as under docker)."""
+        paused = any(c.out.full for c in self.clients if c.kind == "attach")
+        if paused == self.paused:
+            return
+        self.paused = paused
+        for fd in self.outputs:
+            if paused:
+                self.loop.remove_reader(fd)
+            else:
+                self.loop.add_reader(fd, partial(self._container_output, fd), self)
 
     def _flush(self) -> None:
         """Log what the program wrote and this loop has not read yet: the daemon asks
@@ -638,22 +675,31 @@ class _Shim:
             self.log = open(path, "wb", buffering=0)  # noqa: SIM115
 
     # -- clients ------------------------------------------------------------------------
-    def _accept(self, srv: socket.socket, setting_up: bool = False) -> None:
+    def _accept(self) -> None:
         try:
-            conn, _ = srv.accept()
+            conn, _ = self.srv.accept()
+        except OSError:  # BlockingIOError: another event took it
+            return
+        conn.setblocking(False)
+        buf = bytearray()
+        self.loop.add_reader(conn.fileno(), partial(self._request, conn, buf), self)
+
+    def _request(self, conn: socket.socket, buf: bytearray) -> None:
+        """A request line, read as it comes (a client that stops half-way holds up
+        nothing), then answered."""
+        try:
+            line = _line_step(conn, buf)
         except BlockingIOError:
             return
-        conn.setblocking(True)
-        conn.settimeout(5)
-        try:
-            line = _read_line(conn)
-            req = json.loads(line)
         except (OSError, ValueError):
-            conn.close()
+            line = b""
+        if line is None:
             return
-        conn.settimeout(None)
-        if setting_up and req.get("op") != "attach":
-            self.pending.append((conn, req))  # the shim answers it, once it has the loop
+        self.loop.forget(conn.fileno())
+        try:
+            req = json.loads(line)
+        except ValueError:
+            conn.close()
             return
         self._handle(conn, req)
 
@@ -666,10 +712,7 @@ class _Shim:
             else:
                 self.waiters.append(conn)
         elif op == "attach":
-            _send_line(conn, {"ok": True})
-            s = _Stream(conn, "attach", req)
-            self.clients.append(s)
-            self.sel.register(conn, selectors.EVENT_READ, ("client", s))
+            self._attach(conn, req)
         elif op == "exec":
             self._start_exec(conn, req)
         elif op == "flush":
@@ -679,7 +722,8 @@ class _Shim:
         elif op == "resize":
             target = self.master
             if req.get("exec"):
-                target = self.execs.get(req["exec"], {}).get("master")
+                ex = self.execs.get(req["exec"])
+                target = ex.master if ex is not None else None
             if target is not None:
                 try:
                     console.set_size(target, int(req["height"]), int(req["width"]))
@@ -691,115 +735,198 @@ class _Shim:
             _send_line(conn, {"error": f"unknown op {op!r}"})
             conn.close()
 
+    def _stream(self, conn: socket.socket, kind: str, req: dict, on_room) -> _Stream:
+        conn.setblocking(False)
+        s = _Stream(conn, kind, req)
+        s.out = Outbox(self.loop, conn.fileno(), self, on_room=on_room,
+                       on_broken=lambda: self._drop(s))
+        return s
+
+    def _attach(self, conn: socket.socket, req: dict, reply: bool = True) -> None:
+        if reply:
+            _send_line(conn, {"ok": True})
+        s = self._stream(conn, "attach", req, self._room)
+        self.clients.append(s)
+        self.loop.add_reader(conn.fileno(), partial(self._client_input, s), self)
+        if not self.outputs:  # the program's output has ended: nothing will come
+            self._finish_stream(s)
+
     def _client_input(self, s: _Stream) -> None:
         try:
             data = s.conn.recv(65536)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
-        target = self.stdin_fd if s.kind == "attach" else self.execs.get(s.exec_id, {}).get(
-            "stdin")
+        if s.kind == "attach":
+            target = self.stdin
+        else:
+            ex = self.execs.get(s.exec_id)
+            target = ex.stdin if ex is not None else None
         if not data:
-            self.sel.unregister(s.conn)
+            s.reading = False
+            self.loop.remove_reader(s.conn.fileno())
             if s.kind == "attach":
-                if self.o.stdin_once and target is not None and target != self.master:
-                    os.close(target)
-                    self.stdin_fd = None
+                if self.o.stdin_once and target is not None and self.stdin_fd != self.master:
+                    target.when_written(self._close_stdin)
                 # the client may still read output after closing its write side
             elif target is not None and s.req.get("tty") is not True:
-                os.close(target)
-                self.execs[s.exec_id]["stdin"] = None
+                target.when_written(partial(self._close_exec_stdin, self.execs[s.exec_id]))
             return
         if target is not None and s.req.get("stdin", True):
-            try:
-                os.write(target, data)
-            except OSError:
-                pass
+            target.write(data)
+            if target.full:  # the program does not read it: stop reading the client
+                self.loop.remove_reader(s.conn.fileno())
 
-    def _send(self, s: _Stream, payload: bytes) -> None:
-        try:
-            s.conn.sendall(payload)
-        except OSError:
-            self._drop(s)
+    def _stdin_room(self) -> None:
+        for c in self.clients:
+            if c.kind == "attach" and c.reading:
+                self.loop.add_reader(c.conn.fileno(), partial(self._client_input, c), self)
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is not None and self.stdin_fd != self.master:
+            self.loop.forget(self.stdin_fd)
+            os.close(self.stdin_fd)
+        self.stdin_fd = self.stdin = None
+
+    def _finish_stream(self, s: _Stream) -> None:
+        """No more for this client: it gets what is queued, then its connection closes."""
+        s.reading = False
+        self.loop.remove_reader(s.conn.fileno())
+        s.out.when_written(lambda: self._drop(s))
 
     def _drop(self, s: _Stream) -> None:
         if s in self.clients:
             self.clients.remove(s)
-        try:
-            self.sel.unregister(s.conn)
-        except (KeyError, ValueError):
-            pass
-        try:
+        self.loop.forget(s.conn.fileno())
+        with contextlib.suppress(OSError):
             s.conn.close()
-        except OSError:
-            pass
+        if s.kind == "attach" and not self.gone:
+            self._room()
 
     # -- exec ------------------------------------------------------------------------------
     def _start_exec(self, conn: socket.socket, req: dict) -> None:
-        s = _Stream(conn, "exec", req)
+        """Start an exec'd process from a short-lived child (the runtime's exec joins
+        the container and waits for the program to start: nothing the loop may
+        wait for); its pid comes back on a channel the loop reads."""
+        s = self._stream(conn, "exec", req, None)
         try:
             proc = spec.decode_process(json.dumps(req["process"]).encode(), "exec")
-            # docker frames the output unless the *start* asked for a TTY: a TTY exec
-            # started with Tty false gets the pty's bytes as stdout frames
-            ex: dict = {"stream": s, "outputs": {}, "stdin": None, "master": None, "pid": 0,
-                        "code": None, "frame": bool(req.get("frame", not proc.terminal))}
-            if proc.terminal:
-                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                pid = self._exec(proc, console_sock=theirs)
-                master = console.recv_master(ours)
-                ours.close()
-                os.set_blocking(master, False)
-                ex.update(master=master, stdin=master if req.get("stdin") else None)
-                ex["outputs"][master] = STDOUT
-            else:
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                err_r, err_w = os.pipe2(os.O_CLOEXEC)
-                if req.get("stdin"):
-                    in_r, in_w = os.pipe2(os.O_CLOEXEC)
-                else:
-                    in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
-                pid = self._exec(proc, stdio=(in_r, out_w, err_w))
-                for fd in (in_r, out_w, err_w):
-                    os.close(fd)
-                ex["stdin"] = in_w
-                for fd, st in ((out_r, STDOUT), (err_r, STDERR)):
-                    os.set_blocking(fd, False)
-                    ex["outputs"][fd] = st
-            ex["pid"] = pid
+            target = self._exec_target()
         except Exception as err:  # noqa: BLE001 - reported to the caller
-            code = getattr(err, "code", 126)
-            _send_line(conn, {"error": str(err), "ExitCode": code})
-            conn.close()
-            self._record_exec(req.get("id"), code, str(err))
+            self._exec_failed(s, err)
             return
-        _send_line(conn, {"ok": True, "Pid": pid})
-        self.execs[req["id"]] = ex
-        for fd in ex["outputs"]:
-            self.sel.register(fd, selectors.EVENT_READ, ("exec-out", req["id"]))
-        self.sel.register(conn, selectors.EVENT_READ, ("client", s))
+        # docker frames the output unless the *start* asked for a TTY: a TTY exec
+        # started with Tty false gets the pty's bytes as stdout frames
+        ex = _Exec(s, bool(req.get("frame", not proc.terminal)))
+        s.out.on_room = partial(self._exec_room, ex)
+        console_sock = None
+        if proc.terminal:
+            console_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            kw: dict = {"console_sock": theirs}
+            theirs_fds = [theirs.fileno()]
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(out_r, False)
+            os.set_blocking(err_r, False)
+            if req.get("stdin"):
+                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+            kw = {"stdio": (in_r, out_w, err_w)}
+            theirs_fds = [in_r, out_w, err_w]
+            ex.outputs = {out_r: STDOUT, err_r: STDERR}
+            ex.stdin_fd = in_w
+        r, w = sync.pair()
+        rt, cid = self.rt, self.o.cid
 
-    def _exec(self, proc, **kw) -> int:
-        """The runtime's exec of ``proc``; its pid (this shim reaps it).
+        def run() -> None:
+            r.close()
+            os.umask(0o022)  # as in _runtime_create: what the exec makes gets runc's modes
+            try:
+                sync.send(w, "created", pid=rt.exec(cid, proc, target=target, **kw))
+            except BaseException as err:  # noqa: BLE001 - reported to the shim
+                sync.send_error(w, err)
 
-        The built-in runtime runs here, from the kept exec target: its per-exec
-        work is two forks and a few small messages, which leave nothing behind
-        (1,000 execs: no growth beyond the first's). Another runtime's exec (a CLI:
-        a subprocess and its pipes) keeps running in a short-lived child."""
+        try:
+            self.group.fork(run)
+        except OSError as err:
+            r.close()
+            if console_sock is not None:
+                console_sock.close()
+            self._exec_failed(s, err, ex)
+            return
+        finally:
+            w.close()
+            for fd in theirs_fds:
+                os.close(fd)
+        self.loop.add_reader(r.fileno(), partial(self._exec_started, ex, r, console_sock),
+                             self)
+
+    def _exec_target(self):
+        """The kept exec target of the built-in runtime (None for a CLI runtime,
+        whose exec works it out each time)."""
         if not hasattr(self.rt, "exec_target"):
-            return self._in_child(lambda: self.rt.exec(self.o.cid, proc, **kw))
+            return None
         if self.exec_target is None:
             self.exec_target = self.rt.exec_target(self.o.cid)
-        # as in _in_child: mount points and files the exec makes get runc's modes
-        old = os.umask(0o022)
-        try:
-            return self.rt.exec(self.o.cid, proc, target=self.exec_target, **kw)
-        finally:
-            os.umask(old)
+        return self.exec_target
 
-    def _exec_output(self, fd: int, exec_id: str) -> None:
-        ex = self.execs.get(exec_id)
-        if ex is None:
+    def _exec_started(self, ex: _Exec, r: socket.socket, console_sock) -> None:
+        self.loop.forget(r.fileno())
+        try:
+            try:
+                msg = sync.recv(r)
+            finally:
+                r.close()
+            if msg is None:
+                from dockling.errors import InternalError
+
+                raise InternalError("the runtime died before starting the process")
+            if msg["type"] == "error":
+                sync.raise_error(msg)
+            if console_sock is not None:
+                # sent before the program ran, so here already: never a wait
+                console_sock.setblocking(False)
+                ex.master = console.recv_master(console_sock)
+                os.set_inheritable(ex.master, False)
+                os.set_blocking(ex.master, False)
+                ex.outputs[ex.master] = STDOUT
+                if ex.stream.req.get("stdin"):
+                    ex.stdin_fd = ex.master
+        except Exception as err:  # noqa: BLE001 - reported to the caller
+            self._exec_failed(ex.stream, err, ex)
             return
-        stream = ex["outputs"][fd]
+        finally:
+            if console_sock is not None:
+                console_sock.close()
+        s = ex.stream
+        ex.pid = msg["pid"]
+        if ex.stdin_fd is not None:
+            os.set_blocking(ex.stdin_fd, False)
+            ex.stdin = Outbox(self.loop, ex.stdin_fd, self,
+                              on_room=partial(self._exec_stdin_room, ex))
+        s.out.write(json.dumps({"ok": True, "Pid": ex.pid}).encode() + b"\n")
+        self.execs[s.exec_id] = ex
+        for fd in ex.outputs:
+            self.loop.add_reader(fd, partial(self._exec_output, ex, fd), self)
+        self.loop.add_reader(s.conn.fileno(), partial(self._client_input, s), self)
+        self.group.claim(ex.pid, self)  # it may have ended already
+
+    def _exec_failed(self, s: _Stream, err: BaseException, ex: _Exec | None = None) -> None:
+        code = getattr(err, "code", 126)
+        s.out.write(json.dumps({"error": str(err), "ExitCode": code}).encode() + b"\n")
+        self._finish_stream(s)
+        if ex is not None:
+            for fd in {*ex.outputs, ex.stdin_fd} - {None}:
+                os.close(fd)
+        self._record_exec(s.req.get("id"), code, str(err))
+
+    def _exec_output(self, ex: _Exec, fd: int) -> None:
+        stream = ex.outputs.get(fd)
+        if stream is None:
+            return
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -807,38 +934,68 @@ class _Shim:
         except OSError:
             data = b""
         if not data:
-            self.sel.unregister(fd)
-            del ex["outputs"][fd]
-            if fd != ex["master"]:
+            self.loop.forget(fd)
+            del ex.outputs[fd]
+            if fd != ex.master:
                 os.close(fd)
             self._maybe_end_exec(ex)
             return
-        payload = frame(stream, data) if ex["frame"] else data
-        try:
-            ex["stream"].conn.sendall(payload)
-        except OSError:
-            pass
+        ex.stream.out.write(frame(stream, data) if ex.frame else data)
+        self._exec_room(ex)
 
-    def _maybe_end_exec(self, ex: dict) -> None:
-        if ex["code"] is None or ex["outputs"]:
+    def _exec_room(self, ex: _Exec) -> None:
+        """As _room, for an exec and its one client."""
+        paused = ex.stream.out.full
+        if paused == ex.paused:
             return
-        s = ex["stream"]
-        self._record_exec(s.exec_id, ex["code"], "")
-        try:
-            self.sel.unregister(s.conn)
-        except (KeyError, ValueError):
-            pass
-        s.conn.close()
-        if ex["master"] is not None:
-            os.close(ex["master"])
-        elif ex["stdin"] is not None:
-            os.close(ex["stdin"])
-        self.execs.pop(s.exec_id, None)
+        ex.paused = paused
+        for fd in ex.outputs:
+            if paused:
+                self.loop.remove_reader(fd)
+            else:
+                self.loop.add_reader(fd, partial(self._exec_output, ex, fd), self)
+
+    def _exec_stdin_room(self, ex: _Exec) -> None:
+        s = ex.stream
+        if s.reading:
+            self.loop.add_reader(s.conn.fileno(), partial(self._client_input, s), self)
+
+    def _close_exec_stdin(self, ex: _Exec) -> None:
+        if ex.stdin_fd is not None and ex.stdin_fd != ex.master:
+            self.loop.forget(ex.stdin_fd)
+            os.close(ex.stdin_fd)
+        ex.stdin_fd = ex.stdin = None
+
+    def _maybe_end_exec(self, ex: _Exec) -> None:
+        if ex.code is None or ex.outputs or self.execs.get(ex.stream.exec_id) is not ex:
+            return
+        s = ex.stream
+        self._record_exec(s.exec_id, ex.code, "")
+        self._finish_stream(s)
+        for fd in {ex.master, ex.stdin_fd} - {None}:
+            self.loop.forget(fd)
+            os.close(fd)
+        ex.master = ex.stdin_fd = ex.stdin = None
+        del self.execs[s.exec_id]
+        self._maybe_finish()
 
     def _record_exec(self, exec_id: str | None, code: int, error: str) -> None:
         if exec_id:
-            write_json_atomic(os.path.join(self.o.state_dir, f"exec-{exec_id}.json"),
-                              {"ExitCode": code, "Error": error})
+            try:
+                write_json_atomic(os.path.join(self.o.state_dir, f"exec-{exec_id}.json"),
+                                  {"ExitCode": code, "Error": error})
+            except OSError:  # the container's directory is gone
+                pass
+
+
+def _log_trace(state_dir: str, err: BaseException) -> None:
+    import traceback
+
+    try:
+        with open(os.path.join(state_dir, "shim.log"), "a") as f:
+            traceback.print_exception(err, file=f)
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager
@@ -860,28 +1017,41 @@ def unix_path(path: str):
         os.close(fd)
 
 
-def _open_fds() -> list[int]:
-    try:
-        return [int(n) for n in os.listdir("/proc/self/fd")]
-    except OSError:
-        return list(range(3, 1024))
+def recv_fds(sock: socket.socket, size: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """socket.recv_fds, close-on-exec: what a shim process receives must not pass to
+    a container it forks next (3.11's recv_fds drops MSG_CMSG_CLOEXEC)."""
+    msg, fds, _, _ = socket.recv_fds(sock, size, maxfds)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    return msg, fds
 
 
 def _read_line(conn: socket.socket) -> bytes:
-    """The request line, and not a byte more: what follows (an exec's stdin) is
-    the stream's. Peeked in blocks (an exec's process is kilobytes: a recv per
-    byte was thousands of calls), then taken up to the newline."""
-    buf = b""
-    while True:
-        chunk = conn.recv(65536, socket.MSG_PEEK)
-        if not chunk:
-            return buf
-        end = chunk.find(b"\n")
-        if end >= 0:
-            return buf + conn.recv(end + 1)
-        buf += conn.recv(len(chunk))
-        if len(buf) > 1 << 20:
-            raise ValueError("request line too long")
+    """The request line, blocking (the set-up child's early clients): see
+    _line_step. What came before a hang-up, if the client hung up first."""
+    buf = bytearray()
+    while (line := _line_step(conn, buf)) is None:
+        pass
+    return line or bytes(buf)
+
+
+def _line_step(conn: socket.socket, buf: bytearray) -> bytes | None:
+    """One read towards the request line: the line once it is whole, None until
+    then, b"" if the client hung up first. Not a byte more is taken: what follows
+    (an exec's stdin) is the stream's. Peeked in blocks (an exec's process is
+    kilobytes: a recv per byte was thousands of calls), then taken up to the
+    newline. A non-blocking socket raises BlockingIOError when nothing is there."""
+    chunk = conn.recv(65536, socket.MSG_PEEK)
+    if not chunk:
+        return b""
+    end = chunk.find(b"\n")
+    if end >= 0:
+        buf += conn.recv(end + 1)
+        return bytes(buf)
+    buf += conn.recv(len(chunk))
+    if len(buf) > 1 << 20:
+        raise ValueError("request line too long")
+    return None
 
 
 def _send_line(conn: socket.socket, doc: dict) -> None:

@@ -99,8 +99,26 @@ def own_daemon(tmp_path_factory, busybox_tar):
         yield d
 
 
+def _shim_per_container(d) -> None:
+    """daemon.json's containers-per-shim 1: each container has a shim process of
+    its own (the daemon restarted with it)."""
+    d.stop()
+    cfg = os.path.join(d.base, "daemon.json")
+    with open(cfg) as f:
+        doc = json.load(f)
+    with open(cfg, "w") as f:
+        json.dump({**doc, "containers-per-shim": 1}, f)
+    d.start()
+
+
+def _shim_pid(d, n) -> int:
+    with open(os.path.join(d.exec_root, "containers", _cid(d, n), "shim.pid")) as f:
+        return int(f.read())
+
+
 def test_always_comes_back_after_daemon_restart(own_daemon):
     d = own_daemon
+    _shim_per_container(d)  # `gone` loses its shim alone
     keep, gone, stopped, unless = name(), name(), name(), name()
     for n in (keep, gone):
         d.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sleep", "300",
@@ -132,6 +150,35 @@ def test_always_comes_back_after_daemon_restart(own_daemon):
     st = _state(d, unless)
     assert st["Status"] == "exited" and st["count"] == 0
     d.cli("rm", "-f", keep, gone, stopped, unless, check=True)
+
+
+def test_a_killed_shim_process_ends_each_container_it_kept(own_daemon):
+    """Containers share a shim process (containers-per-shim, 16 by default). Killed
+    while the daemon is away, it takes the I/O of both with it: the next daemon
+    ends each cleanly and restarts both (always); a container of another shim
+    process runs on untouched."""
+    d = own_daemon
+    a, b, other = name(), name(), name()
+    for n in (a, b):
+        d.cli("run", "-d", "--name", n, "--restart", "always", "busybox", "sleep", "300",
+              check=True)
+    assert _shim_pid(d, a) == _shim_pid(d, b)
+    d.kill9()
+    d.start()  # a new fork server: a new shim process for what starts now
+    d.cli("run", "-d", "--name", other, "busybox", "sleep", "300", check=True)
+    shim = _shim_pid(d, a)
+    assert _shim_pid(d, other) != shim
+    pids = {n: _state(d, n)["Pid"] for n in (a, b, other)}
+    d.kill9()
+    os.kill(shim, signal.SIGKILL)
+    _until(lambda: _dead(shim))
+    d.start()
+    for n in (a, b):
+        st = _until(lambda n=n: (s := _state(d, n))["Status"] == "running" and s)
+        assert st["Pid"] != pids[n] and st["count"] == 1
+        assert _until(lambda n=n: _dead(pids[n])), "the old process outlived its shim"
+    assert _state(d, other)["Pid"] == pids[other]
+    d.cli("rm", "-f", a, b, other, check=True)
 
 
 def _wait(d, n) -> int:

@@ -250,3 +250,35 @@ def test_device_cgroup_denies_unlisted_device(runtime, bundle):
     bundle.config["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
     res = run(runtime, bundle, "sh", "-c", "mknod /tmp/kmsg c 1 11 && head -c1 /tmp/kmsg")
     assert b"Operation not permitted" in res.stderr, res.stderr
+
+
+def test_what_joins_a_container_is_not_dumpable_until_it_execs():
+    """The first child (runtime/container.py, _stage1) turns dumpable off before it
+    joins the container's cgroup and namespaces, and the process it forks keeps
+    that until execve: a process already in the container cannot ptrace it or read
+    its memory and fds (the shim process's, shared by other containers) through
+    /proc, as runc's nsexec keeps them."""
+    import socket
+
+    from dockling.kernel import syscalls
+    from dockling.runtime import container
+
+    class _NoCgroup:
+        def join(self) -> None:
+            pass
+
+    r, w = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        container._stage1(theirs, _NoCgroup(), {}, lambda: os.write(
+            w, str(syscalls.prctl(3)).encode()))  # PR_GET_DUMPABLE
+    os.close(w)
+    theirs.close()
+    try:
+        assert os.read(r, 10) == b"0"
+        os.waitpid(pid, 0)
+    finally:
+        os.close(r)
+        ours.close()

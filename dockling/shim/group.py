@@ -1,0 +1,190 @@
+"""A shim process: the keeper of several containers, one ``shim._Shim`` each.
+
+The fork server forks one and hands it containers over a channel until it
+holds its share (``containers-per-shim``); then the server closes the channel
+and forks the next. A process that the server let go ends with its last
+container. What it costs in memory is shared by every container in it: an idle
+container's own part is its buffers and records (bench/engine.py).
+
+What keeps one container's trouble from its neighbours:
+- the loop never waits on an fd, and a slow client stops only its own
+  container's output (loop.py);
+- create, start, exec and delete, which wait on the kernel or on the
+  container's files, run in short-lived children (``fork``);
+- what a container's handler raises is logged to its shim.log and ends its
+  I/O alone (``_Shim.failed``); the process goes on.
+A shim process that is killed takes the I/O of all its containers with it;
+the daemon then ends each of them cleanly (monitor.shim_lost), as it did for a
+shim of one. ``containers-per-shim: 1`` in daemon.json gives every container
+its own process again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+
+from dockling.shim.loop import Loop
+
+
+class Group:
+    UNCLAIMED = 64  # exits of processes not yet claimed, kept at most
+
+    def __init__(self, chan: socket.socket, log_path: str) -> None:
+        self.chan: socket.socket | None = chan
+        self.log_path = log_path
+        self.loop = Loop()
+        self.shims: set = set()
+        self.owners: dict[int, object] = {}   # pid -> the _Shim whose process it is
+        self.helpers: set[int] = set()        # short-lived children: their exit is theirs
+        self.unclaimed: dict[int, int] = {}   # pid -> exit code, reaped before claimed
+        self._runtimes: dict[tuple[str, str], object] = {}
+
+    def serve(self) -> None:
+        """In a fresh child of the fork server: a new session, then the loop until
+        the server lets this process go and its last container has ended."""
+        os.setsid()
+        # Its files (the logs: the containers' output; exit.json) are the daemon's
+        # alone, as the daemon's are (the fork server has this already).
+        os.umask(0o077)
+        os.chdir("/")
+        self.loop.sel.close()  # before the sweep: its fd number may be reused
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        for fd in _open_fds():
+            if fd > 2 and fd != self.chan.fileno():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        # The daemon's handlers (asyncio's) mean nothing here.
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from dockling.kernel import syscalls
+
+        syscalls.set_child_subreaper()
+        self.loop = Loop()
+        # a few fds per container and client: the soft limit must not be what stops it
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.loop.add_reader(wake_r, lambda: _drain(wake_r), self)
+        self.loop.add_reader(self.chan.fileno(), self._host, self)
+        # watched: the wake pipe and, until it closes, the server's channel; more
+        # while a container is kept or a client still gets its last bytes
+        while self.shims or self.loop.watched() > 1:
+            self.loop.run_once(1.0)
+            self._reap()
+
+    def _host(self) -> None:
+        """A container from the fork server: its options, and the daemon's socket
+        for the shim's report."""
+        from dockling.shim import shim
+
+        msg, fds = shim.recv_fds(self.chan, 65536, 1)
+        if not msg:  # the server let us go: end with the last container
+            self.loop.forget(self.chan.fileno())
+            self.chan.close()
+            self.chan = None
+            return
+        if not fds:
+            return
+        s = shim._Shim(shim.Options(**json.loads(msg)), socket.socket(fileno=fds[0]), self)
+        self.shims.add(s)
+        try:
+            s.begin()
+        except OSError:  # told the daemon; nothing of it is left here
+            self.shims.discard(s)
+
+    def fork(self, fn) -> int:
+        """``fn()`` in a short-lived child, reaped by the loop: what it waits on,
+        and what it allocates, stay out of this process."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                fn()
+            finally:
+                os._exit(0)
+        self.helpers.add(pid)
+        return pid
+
+    def claim(self, pid: int, owner) -> None:
+        """``pid`` (an init, an exec'd process: re-parented to us) is ``owner``'s.
+        One that ended before it was claimed is reported at once."""
+        code = self.unclaimed.pop(pid, None)
+        if code is None:
+            self.owners[pid] = owner
+        else:
+            owner.reaped(pid, code)
+
+    def leave(self, shim) -> None:
+        self.shims.discard(shim)
+        for pid in [p for p, o in self.owners.items() if o is shim]:
+            del self.owners[pid]
+
+    def runtime(self, name: str, root: str):
+        key = (name, root)
+        if key not in self._runtimes:
+            from dockling.runtime import open_runtime
+
+            self._runtimes[key] = open_runtime(name, root)
+        return self._runtimes[key]
+
+    def failed(self, err: BaseException) -> None:
+        """An error of the process's own (a bug): logged; the loop goes on."""
+        import traceback
+
+        try:
+            with open(self.log_path, "a") as f:
+                traceback.print_exception(err, file=f)
+        except OSError:
+            pass
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.helpers:
+                self.helpers.discard(pid)
+                continue
+            code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
+                os.WEXITSTATUS(status)
+            owner = self.owners.pop(pid, None)
+            if owner is None:
+                self.unclaimed[pid] = code
+                while len(self.unclaimed) > self.UNCLAIMED:
+                    del self.unclaimed[next(iter(self.unclaimed))]
+                continue
+            try:
+                owner.reaped(pid, code)
+            except Exception as err:  # noqa: BLE001 - that container's alone
+                owner.failed(err)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))

@@ -1,0 +1,263 @@
+"""One shim process keeps several containers (group.py): what one of them
+does, or a client of one of them, holds up no other. The containers here are
+pipes: the shim's side of a container is its fds, handed over as the set-up
+child hands them (shim._Shim._hand_over)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+
+import pytest
+
+from dockling.shim import shim
+from dockling.shim.group import Group
+from dockling.shim.loop import Outbox
+
+
+class _Ctr:
+    """A container as its shim sees it: output and stdin pipes, a log, a socket."""
+
+    def __init__(self, tmp_path, grp: Group, tag: str, clients=()) -> None:
+        d = tmp_path / tag
+        d.mkdir()
+        self.dir = d
+        self.out_r, self.out_w = os.pipe()
+        self.in_r, self.in_w = os.pipe()
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(str(d / "shim.sock"))
+        self.srv.listen(4)
+        log = os.open(d / "log.json", os.O_WRONLY | os.O_CREAT, 0o600)
+        opts = shim.Options(cid=tag, bundle=str(d), runtime_root=str(d), state_dir=str(d),
+                            log_path=str(d / "log.json"), tty=False, open_stdin=True,
+                            stdin_once=False, new_netns=False)
+        setup = shim._Shim(opts, report=None)
+        setup.init_pid = 1 << 22  # nobody's: this container never exits here
+        setup.outputs = {self.out_r: shim.STDOUT}
+        setup.stdin_fd = self.in_w
+        setup.clients = [shim._Stream(c, "attach", {"op": "attach", "stdout": True,
+                                                    "stdin": True}) for c in clients]
+        self.shim = shim._Shim(opts, report=None, group=grp)
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        setup._hand_over(a, self.srv, log)
+        self.shim.chan = b
+        self.shim._handed_over()
+        grp.shims.add(self.shim)
+        for fd in (self.out_r, self.in_w, log):
+            os.close(fd)
+        self.srv.close()
+        a.send(b"started")
+        a.close()
+        os.set_blocking(self.out_w, False)
+
+    def log_lines(self) -> list[str]:
+        return [json.loads(x)["log"] for x in (self.dir / "log.json").read_bytes().splitlines()]
+
+    def close(self) -> None:
+        if not self.shim.gone:
+            self.shim._close_all()
+        for fd in (self.out_w, self.in_r):
+            os.close(fd)
+
+
+@pytest.fixture
+def grp(tmp_path):
+    g = Group(None, str(tmp_path / "shims.log"))
+    yield g
+    g.loop.sel.close()
+
+
+def _spin(grp: Group, until, rounds: int = 200) -> bool:
+    for _ in range(rounds):
+        if until():
+            return True
+        grp.loop.run_once(0.01)
+    return until()
+
+
+def _fill(fd: int) -> int:
+    """Write into a non-blocking fd until it takes no more; how much went in."""
+    n = 0
+    try:
+        while True:
+            n += os.write(fd, b"x" * 65536)
+    except BlockingIOError:
+        return n
+
+
+def test_a_client_that_does_not_read_stops_its_own_container_only(tmp_path, grp):
+    slow, slow_peer = socket.socketpair()
+    a = _Ctr(tmp_path, grp, "a", clients=[slow])
+    b = _Ctr(tmp_path, grp, "b")
+    try:
+        # a's program writes on and on; its one client reads nothing
+        for _ in range(80):
+            _fill(a.out_w)
+            grp.loop.run_once(0)
+        assert a.shim.paused and a.shim.clients[0].out.full
+        assert _fill(a.out_w) == 0  # a's writes now block, as under docker
+        os.write(b.out_w, b"b still logs\n")
+        assert _spin(grp, lambda: b.log_lines() == ["b still logs\n"])
+        # the client reads again: a goes on
+        slow_peer.setblocking(False)
+        assert _spin(grp, lambda: _read_all(slow_peer) == 0 and not a.shim.paused)
+        assert _fill(a.out_w) > 0
+    finally:
+        a.close()
+        b.close()
+        slow_peer.close()
+
+
+def _read_all(sock: socket.socket) -> int:
+    """Read what is there; 0 once nothing is."""
+    n = 0
+    try:
+        while chunk := sock.recv(1 << 20):
+            n += len(chunk)
+    except BlockingIOError:
+        pass
+    return n
+
+
+def test_a_program_that_does_not_read_its_stdin_holds_up_nobody(tmp_path, grp):
+    client, peer = socket.socketpair()
+    a = _Ctr(tmp_path, grp, "a", clients=[client])
+    b = _Ctr(tmp_path, grp, "b")
+    writer = threading.Thread(target=lambda: peer.sendall(b"y" * (Outbox.HIGH * 3)),
+                              daemon=True)
+    writer.start()
+    try:
+        # the pipe (64 KiB) fills, then the shim's buffer; then the shim stops reading
+        # the client, whose own send blocks: the loop never does
+        assert _spin(grp, lambda: a.shim.stdin is not None and a.shim.stdin.full)
+        os.write(b.out_w, b"b still logs\n")
+        assert _spin(grp, lambda: b.log_lines() == ["b still logs\n"])
+        got = 0
+        os.set_blocking(a.in_r, False)
+
+        def drained() -> bool:
+            nonlocal got
+            try:
+                while chunk := os.read(a.in_r, 1 << 20):
+                    got += len(chunk)
+            except BlockingIOError:
+                pass
+            return got == Outbox.HIGH * 3
+
+        assert _spin(grp, drained, rounds=2000)  # a reads at last: all of it arrives
+    finally:
+        peer.close()
+        writer.join(5)
+        a.close()
+        b.close()
+
+
+def test_a_request_line_that_stops_half_way_holds_up_nobody(tmp_path, grp):
+    a = _Ctr(tmp_path, grp, "a")
+    b = _Ctr(tmp_path, grp, "b")
+    half, other = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    try:
+        half.connect(str(a.dir / "shim.sock"))
+        half.sendall(b'{"op": "resi')
+        other.connect(str(b.dir / "shim.sock"))
+        other.sendall(b'{"op": "flush"}\n')
+        other.settimeout(0.01)
+        replies = []
+
+        def answered() -> bool:
+            try:
+                replies.append(other.recv(100))
+            except TimeoutError:
+                pass
+            return bool(replies)
+
+        assert _spin(grp, answered)
+        assert replies == [b'{"ok": true}\n']
+        half.sendall(b'ze", "height": 1, "width": 1}\n')
+        half.settimeout(0.01)
+        assert _spin(grp, lambda: _recv_or_none(half) == b'{"ok": true}\n')
+    finally:
+        half.close()
+        other.close()
+        a.close()
+        b.close()
+
+
+def _recv_or_none(sock: socket.socket) -> bytes | None:
+    try:
+        return sock.recv(100)
+    except TimeoutError:
+        return None
+
+
+class _StuckRuntime:
+    """A runtime whose exec waits until the test lets it go (a container's exec
+    held up in the kernel: a frozen cgroup, a slow mount): it runs in a child of
+    the shim process, which meanwhile serves everyone else."""
+
+    def __init__(self) -> None:
+        self.gate_r, self.gate_w = os.pipe()
+
+    def exec(self, cid, proc, *, stdio=None, **_) -> int:
+        os.read(self.gate_r, 1)
+        pid = os.fork()
+        if pid == 0:
+            os.write(stdio[1], b"done\n")
+            os._exit(3)
+        return pid
+
+
+def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp):
+    a = _Ctr(tmp_path, grp, "a")
+    b = _Ctr(tmp_path, grp, "b")
+    rt = a.shim._rt = _StuckRuntime()
+    conn = socket.socket(socket.AF_UNIX)
+    try:
+        conn.connect(str(a.dir / "shim.sock"))
+        conn.sendall(json.dumps({"op": "exec", "id": "e1", "stdin": False, "process": {
+            "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}}).encode() + b"\n")
+        conn.settimeout(0.01)
+        assert not _spin(grp, lambda: _recv_or_none(conn) is not None, rounds=20)
+        os.write(b.out_w, b"b still logs\n")
+        assert _spin(grp, lambda: b.log_lines() == ["b still logs\n"])
+        os.write(rt.gate_w, b"g")  # the exec goes on
+        got = b""
+
+        def ended() -> bool:
+            nonlocal got
+            grp._reap()
+            got += _recv_or_none(conn) or b""
+            return got.endswith(shim.frame(shim.STDOUT, b"done\n")) and "e1" not in a.shim.execs
+
+        assert _spin(grp, ended)
+        assert got.startswith(b'{"ok": true, "Pid": ')
+        assert json.loads((a.dir / "exec-e1.json").read_text())["ExitCode"] == 3
+    finally:
+        conn.close()
+        a.close()
+        b.close()
+        os.close(rt.gate_r)
+        os.close(rt.gate_w)
+
+
+def test_what_a_containers_handler_raises_is_its_own(tmp_path, grp):
+    """A bug met in one container's event is logged to its shim.log; past a bound
+    its I/O is given up (the daemon then counts its shim as lost); the process
+    and the other containers go on."""
+    a = _Ctr(tmp_path, grp, "a")
+    b = _Ctr(tmp_path, grp, "b")
+    try:
+        a.shim.log.close()  # its next output cannot be logged: ValueError on each read
+        for _ in range(shim._Shim.FAILURES + 1):
+            os.write(a.out_w, b"a\n")
+            grp.loop.run_once(0.01)
+        assert (a.dir / "shim.log").read_text().count("ValueError") == shim._Shim.FAILURES + 1
+        assert a.shim.gone and a.shim not in grp.shims
+        os.write(b.out_w, b"b still logs\n")
+        assert _spin(grp, lambda: b.log_lines() == ["b still logs\n"])
+    finally:
+        a.shim.log = None
+        a.close()
+        b.close()
