@@ -291,6 +291,8 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--only", default="dockling,docker,podman",
                     help="engines to run, of dockling,docker,podman (dockling always runs)")
+    ap.add_argument("--containers-per-shim", type=int, default=None,
+                    help="dockling's daemon.json key of that name (default: the daemon's)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     # the environment sets PYTHONDONTWRITEBYTECODE: a module edited since install.sh
@@ -299,7 +301,9 @@ def main() -> int:
         os.path.dirname(os.path.abspath(__file__))) + "/dockling"], check=False,
         stdout=subprocess.DEVNULL)
     results: dict[str, dict[str, object]] = {}
-    with private_daemon("dockling-bench") as (cli, env, tar, daemon_pid, work):
+    cfg = {} if a.containers_per_shim is None else {
+        "containers-per-shim": a.containers_per_shim}
+    with private_daemon("dockling-bench", cfg) as (cli, env, tar, daemon_pid, work):
         dockling = Engine("dockling", cli, env, "busybox", dockling_pids(work, daemon_pid))
         results["dockling"] = run_cases(dockling, a)
         for e in foreign_engines(tar, only):

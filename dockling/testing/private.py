@@ -29,11 +29,12 @@ def remove_cgroup_parent(rel: str) -> None:
 
 
 @contextlib.contextmanager
-def private_daemon(prefix: str = "dockling-bench"):
-    """(cli argv, env, busybox tar path) of a fresh daemon."""
+def private_daemon(prefix: str = "dockling-bench", config: dict | None = None):
+    """(cli argv, env, busybox tar path) of a fresh daemon; ``config``: more of
+    daemon.json."""
     work = tempfile.mkdtemp(prefix=f"{prefix}-")
     sock = os.path.join(work, "d.sock")
-    cfg = testnet.daemon_config()
+    cfg = {**testnet.daemon_config(), **(config or {})}
     with open(os.path.join(work, "daemon.json"), "w") as f:
         json.dump(cfg, f)
     parent = f"{prefix}-{os.getpid()}"
@@ -76,8 +77,8 @@ def private_daemon(prefix: str = "dockling-bench"):
                            capture_output=True, check=False, timeout=120)
         daemon.terminate()
         daemon.wait()
-        subprocess.run(["sh", "-c", f"grep {work} /proc/mounts | cut -d' ' -f2 | "
-                        "xargs -r umount -l"], check=False)
+        subprocess.run(["sh", "-c", (f"grep {work} /proc/mounts | cut -d' ' -f2 | "
+                        "xargs -r umount -l")], check=False)
         testnet.cleanup(os.path.join(work, "root"), cfg)
         shutil.rmtree(work, ignore_errors=True)
         remove_cgroup_parent("/" + parent)
@@ -103,7 +104,7 @@ def print_results(results: dict[str, dict], unit: str, fmt: str = "8.1f") -> Non
             v = res[case]
             vals[eng] = statistics.median(v) if isinstance(v, list) else v
             line += f"  {eng}: {vals[eng]:{fmt}}{unit if isinstance(v, list) else ''}"
-        if "docker" in vals and vals["docker"]:
+        if vals.get("docker"):
             line += f"  ratio {vals['dockling'] / vals['docker']:.2f}x"
         print(line)
     if "docker" not in results:
