@@ -1,6 +1,7 @@
-"""The shim's process tree (shim.py, _Shim.run): a set-up child creates and
-starts the container and exits; the long-lived shim is left as the parent of
-the container's init and of its execs, and reaps them."""
+"""The shim's process tree (shim.py, _Shim.begin): a set-up child creates and
+starts the container and exits; the long-lived shim process is left as the
+parent of the inits of the containers it keeps and of their execs, and reaps
+them."""
 
 from __future__ import annotations
 
@@ -20,8 +21,24 @@ def _children(pid: int) -> list[int]:
     return sorted(out)
 
 
-def test_the_shim_is_left_with_the_init_alone(daemon):
-    n = name()
+def _inits(daemon, shim: int) -> list[int]:
+    """The inits of the running containers whose shim process is ``shim``."""
+    out = []
+    for cid in daemon.cli("ps", "-q", "--no-trunc").stdout.decode().split():
+        run = os.path.join(daemon.exec_root, "containers", cid)
+        try:
+            with open(os.path.join(run, "shim.pid")) as f:
+                if int(f.read()) != shim:
+                    continue
+        except FileNotFoundError:
+            continue
+        out.append(json.loads(daemon.cli("inspect", cid).stdout)[0]["State"]["Pid"])
+    return sorted(out)
+
+
+def test_the_shim_is_left_with_the_inits_alone(daemon):
+    n, other = name(), name()
+    daemon.cli("run", "-d", "--name", other, "busybox", "sleep", "300", check=True)
     daemon.cli("run", "-d", "--name", n, "busybox", "sh", "-c", "echo up; sleep 300",
                check=True)
     try:
@@ -29,14 +46,18 @@ def test_the_shim_is_left_with_the_init_alone(daemon):
         init = info["State"]["Pid"]
         with open(os.path.join(daemon.exec_root, "containers", info["Id"], "shim.pid")) as f:
             shim = int(f.read())
-        # the set-up child is gone (reaped): the init, re-parented, is all that is left
-        assert wait_for(lambda: _children(shim) == [init]), _children(shim)
+        # the set-up child is gone (reaped): the init, re-parented, is left, beside
+        # the inits of the other containers the shim process keeps
+        assert wait_for(lambda: init in _children(shim) and _children(shim) == _inits(
+            daemon, shim)), _children(shim)
         assert wait_for(lambda: daemon.cli("logs", n).stdout == b"up\n")  # the output path
         res = daemon.cli("exec", n, "sh", "-c", "echo in; exit 3")
         assert (res.returncode, res.stdout) == (3, b"in\n")
-        assert _children(shim) == [init]  # the exec's process reaped
+        assert _children(shim) == _inits(daemon, shim)  # the exec's process reaped
+        other_init = json.loads(daemon.cli("inspect", other).stdout)[0]["State"]["Pid"]
+        assert other_init in _children(shim)  # one shim process, both containers
     finally:
-        daemon.cli("rm", "-f", n)
+        daemon.cli("rm", "-f", n, other)
 
 
 def test_a_short_program_is_reaped_with_its_status(daemon):
