@@ -268,8 +268,8 @@ class _Shim:
         other containers of this process, and so that what it allocates, and
         every page of the process's heap it touches, goes with it (an idle
         container's PSS, bench/engine.py). This process is the child subreaper:
-        the container's init, the set-up child's child, is re-parented to it when
-        the set-up child exits."""
+        the container's init, forked by the runtime's stage 1 in the set-up child,
+        is re-parented to it when stage 1 exits (during the create)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
         def set_up() -> None:
@@ -312,6 +312,8 @@ class _Shim:
         self._close_chan()
         if word != b"started":
             self._close_all()
+        else:  # a short program may have ended already: see _maybe_finish
+            self._maybe_finish()
 
     def _close_chan(self) -> None:
         if self.chan is not None:
@@ -365,7 +367,8 @@ class _Shim:
         shim_pid = os.getppid()
         with open(os.path.join(self.o.state_dir, "shim.pid"), "w") as f:
             f.write(str(shim_pid))
-        chan.send(b"started")
+        with contextlib.suppress(OSError):  # a killed shim process: the daemon sees it lost
+            chan.send(b"started")
         try:
             sync.send(self.report, "started", Pid=self.init_pid, ShimPid=shim_pid)
         except OSError:  # the daemon died meanwhile: its successor settles the record
@@ -522,7 +525,11 @@ class _Shim:
         return False
 
     def _maybe_finish(self) -> None:
-        if self.exit is not None and not self.outputs and not self.execs and not self.gone:
+        # Not before the set-up child's word: the init is ours (re-parented when
+        # stage 1 exits) and a short program ends before that child says "started"
+        # on the channel that finishing would close.
+        if (self.exit is not None and not self.outputs and not self.execs and not self.gone
+                and self.chan is None):
             self._finish()
 
     def _finish(self) -> None:

@@ -20,7 +20,8 @@ from dockling.shim.loop import Outbox
 class _Ctr:
     """A container as its shim sees it: output and stdin pipes, a log, a socket."""
 
-    def __init__(self, tmp_path, grp: Group, tag: str, clients=()) -> None:
+    def __init__(self, tmp_path, grp: Group, tag: str, clients=(), init_pid: int = 1 << 22,
+                 started: bool = True) -> None:
         d = tmp_path / tag
         d.mkdir()
         self.dir = d
@@ -34,7 +35,7 @@ class _Ctr:
                             log_path=str(d / "log.json"), tty=False, open_stdin=True,
                             stdin_once=False, new_netns=False)
         setup = shim._Shim(opts, report=None)
-        setup.init_pid = 1 << 22  # nobody's: this container never exits here
+        setup.init_pid = init_pid  # by default nobody's: this container never exits
         setup.outputs = {self.out_r: shim.STDOUT}
         setup.stdin_fd = self.in_w
         setup.clients = [shim._Stream(c, "attach", {"op": "attach", "stdout": True,
@@ -48,8 +49,13 @@ class _Ctr:
         for fd in (self.out_r, self.in_w, log):
             os.close(fd)
         self.srv.close()
-        a.send(b"started")
-        a.close()
+        self.chan = a  # the set-up child's end
+        if started:
+            self.say_started()
+
+    def say_started(self) -> None:
+        self.chan.send(b"started")
+        self.chan.close()
         os.set_blocking(self.out_w, False)
 
     def log_lines(self) -> list[str]:
@@ -261,3 +267,25 @@ def test_what_a_containers_handler_raises_is_its_own(tmp_path, grp):
         a.shim.log = None
         a.close()
         b.close()
+
+
+def test_a_program_that_ends_before_the_set_up_says_started(tmp_path, grp):
+    """The init is the shim process's child from the create on: a short program can
+    be reaped, and its output end, before the set-up child's "started". The
+    container is finished only after that word, so the child's send still finds
+    the channel open (before: "Broken pipe" failed the start)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    a = _Ctr(tmp_path, grp, "a", init_pid=pid, started=False)
+    try:
+        os.close(a.out_w)
+        a.out_w = os.open(os.devnull, os.O_WRONLY)  # for close()
+        assert _spin(grp, lambda: (grp._reap(), a.shim.exit is not None)[1]
+                     and not a.shim.outputs)
+        assert not a.shim.gone and not (a.dir / "exit.json").exists()
+        a.say_started()  # would raise BrokenPipeError had the shim finished
+        assert _spin(grp, lambda: a.shim.gone)
+        assert json.loads((a.dir / "exit.json").read_text())["ExitCode"] == 7
+    finally:
+        a.close()
