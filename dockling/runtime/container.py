@@ -343,26 +343,10 @@ class Runtime:
         ``target``: a kept ``exec_target(cid)`` (else it is worked out now). The
         caller reaps the process (set child subreaper first, as for create).
         """
-        if target is None:
-            t = self.exec_target(cid)
-        else:
-            t = target
-            t.container.status().check_exec()  # it may have stopped since
-        c = t.container
-        if proc.terminal and console_socket is None and console_sock is None:
-            raise InvalidArgument("process.terminal is true: --console-socket is required")
-        filt, root_of = t.seccomp, t.root_of
         if console_socket is not None:
             console_sock = console.connect(console_socket)
-        parent, child = sync.pair()
-        first = os.fork()
-        if first == 0:
-            parent.close()
-            _stage1(child, c.cgroup, t.ns,
-                    lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
-        child.close()
-        if console_sock is not None:
-            console_sock.close()
+        first, parent = self.exec_begin(cid, proc, console_sock=console_sock, stdio=stdio,
+                                        target=target)
         pid = 0
         try:
             pid = sync.expect(parent, "pid", "exec")["pid"]
@@ -383,6 +367,39 @@ class Runtime:
         if pid_file:
             _write_pid_file(pid_file, pid)
         return pid
+
+    def exec_begin(self, cid: str, proc, *, console_sock=None, stdio: tuple | None = None,
+                   target: ExecTarget | None = None):
+        """The half of exec that does not wait: fork stage 1 and return its pid and
+        the channel it reports on. Stage 1 sends {"type": "pid"} once it forked the
+        process and exits; the channel then closes when the process execs the
+        program, or carries its error. ``exec`` waits for both; the shim reads them
+        in its loop (stage 1 is its child to reap, the process its to claim).
+        ``console_sock`` (the child's end) is closed here."""
+        try:
+            if target is None:
+                t = self.exec_target(cid)
+            else:
+                t = target
+                t.container.status().check_exec()  # it may have stopped since
+            if proc.terminal and console_sock is None:
+                raise InvalidArgument("process.terminal is true: --console-socket is required")
+        except BaseException:
+            if console_sock is not None:
+                console_sock.close()
+            raise
+        c = t.container
+        filt, root_of = t.seccomp, t.root_of
+        parent, child = sync.pair()
+        first = os.fork()
+        if first == 0:
+            parent.close()
+            _stage1(child, c.cgroup, t.ns,
+                    lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
+        child.close()
+        if console_sock is not None:
+            console_sock.close()
+        return first, parent
 
 
 class ExecTarget:

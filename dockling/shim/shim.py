@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import struct
 from functools import partial
@@ -813,9 +814,10 @@ class _Shim:
 
     # -- exec ------------------------------------------------------------------------------
     def _start_exec(self, conn: socket.socket, req: dict) -> None:
-        """Start an exec'd process from a short-lived child (the runtime's exec joins
-        the container and waits for the program to start: nothing the loop may
-        wait for); its pid comes back on a channel the loop reads."""
+        """Start an exec'd process; nothing of it may hold up the loop. The built-in
+        runtime's stage 1 is forked here and the loop reads its two reports (the
+        pid, then the program's start); a CLI runtime's exec, which waits, runs in
+        a short-lived child whose answer the loop reads."""
         s = self._stream(conn, "exec", req, None)
         try:
             proc = spec.decode_process(json.dumps(req["process"]).encode(), "exec")
@@ -827,11 +829,11 @@ class _Shim:
         # started with Tty false gets the pty's bytes as stdout frames
         ex = _Exec(s, bool(req.get("frame", not proc.terminal)))
         s.out.on_room = partial(self._exec_room, ex)
-        console_sock = None
+        console_sock = theirs = None
+        child_fds: list[int] = []
         if proc.terminal:
             console_sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             kw: dict = {"console_sock": theirs}
-            theirs_fds = [theirs.fileno()]
         else:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -842,34 +844,34 @@ class _Shim:
             else:
                 in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
             kw = {"stdio": (in_r, out_w, err_w)}
-            theirs_fds = [in_r, out_w, err_w]
+            child_fds = [in_r, out_w, err_w]
             ex.outputs = {out_r: STDOUT, err_r: STDERR}
             ex.stdin_fd = in_w
-        r, w = sync.pair()
-        rt, cid = self.rt, self.o.cid
-
-        def run() -> None:
-            r.close()
-            os.umask(0o022)  # as in _runtime_create: what the exec makes gets runc's modes
-            try:
-                sync.send(w, "created", pid=rt.exec(cid, proc, target=target, **kw))
-            except BaseException as err:  # noqa: BLE001 - reported to the shim
-                sync.send_error(w, err)
-
         try:
-            self.group.fork(run)
-        except OSError as err:
-            r.close()
+            if hasattr(self.rt, "exec_begin"):
+                # as in _runtime_create: what the exec makes gets runc's modes
+                old = os.umask(0o022)
+                try:
+                    first, chan = self.rt.exec_begin(self.o.cid, proc, target=target, **kw)
+                finally:
+                    os.umask(old)
+                self.group.helpers.add(first)
+                handler = partial(self._exec_reported, ex, chan, console_sock)
+            else:
+                chan = self._exec_in_child(proc, kw)
+                handler = partial(self._exec_answered, ex, chan, console_sock)
+        except Exception as err:  # noqa: BLE001 - reported to the caller
             if console_sock is not None:
                 console_sock.close()
             self._exec_failed(s, err, ex)
             return
         finally:
-            w.close()
-            for fd in theirs_fds:
+            if theirs is not None:
+                theirs.close()
+            for fd in child_fds:
                 os.close(fd)
-        self.loop.add_reader(r.fileno(), partial(self._exec_started, ex, r, console_sock),
-                             self)
+        chan.setblocking(False)
+        self.loop.add_reader(chan.fileno(), handler, self)
 
     def _exec_target(self):
         """The kept exec target of the built-in runtime (None for a CLI runtime,
@@ -880,19 +882,77 @@ class _Shim:
             self.exec_target = self.rt.exec_target(self.o.cid)
         return self.exec_target
 
-    def _exec_started(self, ex: _Exec, r: socket.socket, console_sock) -> None:
-        self.loop.forget(r.fileno())
-        try:
-            try:
-                msg = sync.recv(r)
-            finally:
-                r.close()
-            if msg is None:
-                from dockling.errors import InternalError
+    def _exec_in_child(self, proc, kw: dict) -> socket.socket:
+        """A CLI runtime's exec (a subprocess it waits for) in a short-lived child;
+        the channel on which the child answers (the pid, or the error)."""
+        r, w = sync.pair()
+        rt, cid = self.rt, self.o.cid
 
-                raise InternalError("the runtime died before starting the process")
-            if msg["type"] == "error":
-                sync.raise_error(msg)
+        def run() -> None:
+            r.close()
+            os.umask(0o022)  # as in _runtime_create
+            try:
+                sync.send(w, "created", pid=rt.exec(cid, proc, **kw))
+            except BaseException as err:  # noqa: BLE001 - reported to the shim
+                sync.send_error(w, err)
+
+        try:
+            self.group.fork(run)
+        except BaseException:
+            r.close()
+            raise
+        finally:
+            w.close()
+        return r
+
+    def _exec_answered(self, ex: _Exec, chan: socket.socket, console_sock) -> None:
+        """The child's answer (_exec_in_child): the pid, or the error."""
+        try:
+            msg = sync.recv(chan)
+        except BlockingIOError:
+            return
+        except OSError:
+            msg = None
+        self.loop.forget(chan.fileno())
+        chan.close()
+        if msg is not None and msg["type"] == "created":
+            ex.pid = msg["pid"]
+            self._exec_running(ex, console_sock)
+        else:
+            self._exec_not_started(ex, _runtime_error(msg), console_sock)
+
+    def _exec_reported(self, ex: _Exec, chan: socket.socket, console_sock) -> None:
+        """Stage 1's reports (Runtime.exec_begin): the pid, then the channel's end
+        once the program runs, or an error."""
+        try:
+            msg = sync.recv(chan)
+        except BlockingIOError:
+            return
+        except OSError:
+            msg = None
+        if msg is not None and msg["type"] == "pid" and not ex.pid:
+            ex.pid = msg["pid"]
+            return
+        self.loop.forget(chan.fileno())
+        chan.close()
+        if msg is None and ex.pid:
+            self._exec_running(ex, console_sock)
+        else:
+            self._exec_not_started(ex, _runtime_error(msg), console_sock)
+
+    def _exec_not_started(self, ex: _Exec, err: Exception, console_sock=None) -> None:
+        if ex.pid:  # as Runtime.exec does: nothing half-started stays
+            with contextlib.suppress(OSError):
+                os.kill(ex.pid, signal.SIGKILL)
+            self.group.helpers.add(ex.pid)
+            ex.pid = 0
+        if console_sock is not None:
+            console_sock.close()
+        self._exec_failed(ex.stream, err, ex)
+
+    def _exec_running(self, ex: _Exec, console_sock) -> None:
+        """The program runs: stream its I/O, tell the client its pid."""
+        try:
             if console_sock is not None:
                 # sent before the program ran, so here already: never a wait
                 console_sock.setblocking(False)
@@ -903,13 +963,12 @@ class _Shim:
                 if ex.stream.req.get("stdin"):
                     ex.stdin_fd = ex.master
         except Exception as err:  # noqa: BLE001 - reported to the caller
-            self._exec_failed(ex.stream, err, ex)
+            self._exec_not_started(ex, err)
             return
         finally:
             if console_sock is not None:
                 console_sock.close()
         s = ex.stream
-        ex.pid = msg["pid"]
         if ex.stdin_fd is not None:
             os.set_blocking(ex.stdin_fd, False)
             ex.stdin = Outbox(self.loop, ex.stdin_fd, self,
@@ -993,6 +1052,18 @@ class _Shim:
                                   {"ExitCode": code, "Error": error})
             except OSError:  # the container's directory is gone
                 pass
+
+
+def _runtime_error(msg: dict | None) -> Exception:
+    """What a runtime's error message says, as the exception it was (or: it died)."""
+    try:
+        if msg is not None and msg["type"] == "error":
+            sync.raise_error(msg)
+        from dockling.errors import InternalError
+
+        raise InternalError("the runtime died before starting the process")
+    except Exception as err:  # noqa: BLE001 - returned
+        return err
 
 
 def _log_trace(state_dir: str, err: BaseException) -> None:

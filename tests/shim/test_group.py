@@ -215,10 +215,33 @@ class _StuckRuntime:
         return pid
 
 
-def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp):
+class _StuckStage1(_StuckRuntime):
+    """The built-in runtime's way (Runtime.exec_begin): the shim forks stage 1 and
+    reads its reports in its loop; here the process reports its pid, then waits
+    before it "execs" (its end of the channel closes)."""
+
+    def exec_begin(self, cid, proc, *, stdio=None, **_):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            shim.sync.send(theirs, "pid", pid=os.getpid())
+            os.read(self.gate_r, 1)
+            os.write(stdio[1], b"done\n")
+            theirs.close()
+            os._exit(3)
+        theirs.close()
+        first = os.fork()  # stage 1's part here is to end
+        if first == 0:
+            os._exit(0)
+        return first, ours
+
+
+@pytest.mark.parametrize("runtime", [_StuckRuntime, _StuckStage1])
+def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp, runtime):
     a = _Ctr(tmp_path, grp, "a")
     b = _Ctr(tmp_path, grp, "b")
-    rt = a.shim._rt = _StuckRuntime()
+    rt = a.shim._rt = runtime()
     conn = socket.socket(socket.AF_UNIX)
     try:
         conn.connect(str(a.dir / "shim.sock"))
