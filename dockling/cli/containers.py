@@ -9,7 +9,6 @@ import time
 
 from dockling.cli import flags
 from dockling.cli.common import each, filters, print_documents
-from dockling.cli.format import TypedNil, ago, print_list, table
 from dockling.cli.main import ExitCode, UsageError, exec_error_code
 from dockling.client.http import APIError, Client
 
@@ -797,6 +796,8 @@ def cmd_top(cli: Client, a) -> int:
     params = {"ps_args": " ".join(a.ps_args)} if a.ps_args else {}
     t = cli.get(f"/containers/{a.container}/top", **params)
     rows = [dict(zip(t["Titles"], p)) for p in t["Processes"]]
+    from dockling.cli.format import table  # here: rm, run and exec need none of it
+
     print(table(rows, [(h, h) for h in t["Titles"]]))
     return 0
 
@@ -900,6 +901,7 @@ def _local_time(ts: float) -> str:
 
 def _ps_row(c: dict, no_trunc: bool) -> dict:
     """One container as docker/cli's ContainerContext presents it."""
+    from dockling.cli.format import TypedNil, ago
     from dockling.units import human_size
 
     trunc = not no_trunc
@@ -960,6 +962,8 @@ def cmd_ps(cli: Client, a) -> int:
     if a.size:
         columns.append(("SIZE", "Size"))
     raw = PS_RAW + ("size: {{.Size}}\\n" if a.size else "")
+    from dockling.cli.format import print_list
+
     print_list(rows, columns, PS_HEADERS, fmt, "ID" if a.quiet else None,
                "formatter.ContainerContext", (raw, "container_id: {{.ID}}"), quiet_wins=True)
     return 0

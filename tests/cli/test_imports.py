@@ -142,3 +142,5 @@ def test_help_and_run_stay_small(args, most):
     assert len(mods) <= most, sorted(mods)
     if args[0] == "run":  # re and json are ~20 ms of a start (cli/flags.py, client/wirejson.py)
         assert not {"re", "json", "enum", "argparse"} & set(mods), sorted(mods)
+        # the tables' module (with units and tabwriter) is ps's and top's alone
+        assert "dockling.cli.format" not in mods, sorted(mods)
