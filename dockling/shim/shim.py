@@ -487,8 +487,7 @@ class _Shim:
         self.srv = socket.socket(fileno=fds[doc["srv"]])
         self.srv.setblocking(False)
         self.loop.add_reader(self.srv.fileno(), self._accept, self)
-        for fd in self.outputs:
-            self.loop.add_reader(fd, partial(self._container_output, fd), self)
+        self._read_outputs(self.outputs, self._container_output)
         for i, req in doc["clients"]:
             self._attach(socket.socket(fileno=fds[i]), req, reply=False)
         for i, req in doc["pending"]:
@@ -635,11 +634,16 @@ class _Shim:
         if paused == self.paused:
             return
         self.paused = paused
-        for fd in self.outputs:
-            if paused:
-                self.loop.remove_reader(fd)
+        self._read_outputs(self.outputs, self._container_output, not paused)
+
+    def _read_outputs(self, outputs: dict[int, int], reader, on: bool = True) -> None:
+        """Have the loop call ``reader(fd)`` when a program's output fd has bytes
+        (``on``), or stop (a client is behind)."""
+        for fd in outputs:
+            if on:
+                self.loop.add_reader(fd, partial(reader, fd), self)
             else:
-                self.loop.add_reader(fd, partial(self._container_output, fd), self)
+                self.loop.remove_reader(fd)
 
     def _flush(self) -> None:
         """Log what the program wrote and this loop has not read yet: the daemon asks
@@ -856,10 +860,8 @@ class _Shim:
                 finally:
                     os.umask(old)
                 self.group.helpers.add(first)
-                handler = partial(self._exec_reported, ex, chan, console_sock)
             else:
                 chan = self._exec_in_child(proc, kw)
-                handler = partial(self._exec_answered, ex, chan, console_sock)
         except Exception as err:  # noqa: BLE001 - reported to the caller
             if console_sock is not None:
                 console_sock.close()
@@ -871,7 +873,8 @@ class _Shim:
             for fd in child_fds:
                 os.close(fd)
         chan.setblocking(False)
-        self.loop.add_reader(chan.fileno(), handler, self)
+        self.loop.add_reader(chan.fileno(), partial(self._exec_reported, ex, chan, console_sock),
+                             self)
 
     def _exec_target(self):
         """The kept exec target of the built-in runtime (None for a CLI runtime,
@@ -884,7 +887,8 @@ class _Shim:
 
     def _exec_in_child(self, proc, kw: dict) -> socket.socket:
         """A CLI runtime's exec (a subprocess it waits for) in a short-lived child;
-        the channel on which the child answers (the pid, or the error)."""
+        the channel on which the child reports as stage 1 does (the pid, then its
+        end; or the error)."""
         r, w = sync.pair()
         rt, cid = self.rt, self.o.cid
 
@@ -892,7 +896,7 @@ class _Shim:
             r.close()
             os.umask(0o022)  # as in _runtime_create
             try:
-                sync.send(w, "created", pid=rt.exec(cid, proc, **kw))
+                sync.send(w, "pid", pid=rt.exec(cid, proc, **kw))
             except BaseException as err:  # noqa: BLE001 - reported to the shim
                 sync.send_error(w, err)
 
@@ -905,25 +909,10 @@ class _Shim:
             w.close()
         return r
 
-    def _exec_answered(self, ex: _Exec, chan: socket.socket, console_sock) -> None:
-        """The child's answer (_exec_in_child): the pid, or the error."""
-        try:
-            msg = sync.recv(chan)
-        except BlockingIOError:
-            return
-        except OSError:
-            msg = None
-        self.loop.forget(chan.fileno())
-        chan.close()
-        if msg is not None and msg["type"] == "created":
-            ex.pid = msg["pid"]
-            self._exec_running(ex, console_sock)
-        else:
-            self._exec_not_started(ex, _runtime_error(msg), console_sock)
-
     def _exec_reported(self, ex: _Exec, chan: socket.socket, console_sock) -> None:
-        """Stage 1's reports (Runtime.exec_begin): the pid, then the channel's end
-        once the program runs, or an error."""
+        """An exec's reports: the pid, then the channel's end once the program runs,
+        or an error. Stage 1 sends them (Runtime.exec_begin), or the child that runs
+        a CLI runtime's exec (_exec_in_child)."""
         try:
             msg = sync.recv(chan)
         except BlockingIOError:
@@ -975,8 +964,7 @@ class _Shim:
                               on_room=partial(self._exec_stdin_room, ex))
         s.out.write(json.dumps({"ok": True, "Pid": ex.pid}).encode() + b"\n")
         self.execs[s.exec_id] = ex
-        for fd in ex.outputs:
-            self.loop.add_reader(fd, partial(self._exec_output, ex, fd), self)
+        self._read_outputs(ex.outputs, partial(self._exec_output, ex))
         self.loop.add_reader(s.conn.fileno(), partial(self._client_input, s), self)
         self.group.claim(ex.pid, self)  # it may have ended already
 
@@ -1015,11 +1003,7 @@ class _Shim:
         if paused == ex.paused:
             return
         ex.paused = paused
-        for fd in ex.outputs:
-            if paused:
-                self.loop.remove_reader(fd)
-            else:
-                self.loop.add_reader(fd, partial(self._exec_output, ex, fd), self)
+        self._read_outputs(ex.outputs, partial(self._exec_output, ex), not paused)
 
     def _exec_stdin_room(self, ex: _Exec) -> None:
         s = ex.stream
