@@ -611,8 +611,12 @@ class _Shim:
             self.loop.forget(fd)
             del self.outputs[fd]
             os.close(fd)
+            # no number of a closed fd may stay: a later close or ioctl through it
+            # would reach whatever fd of another container took the number
             if fd == self.stdin_fd:
                 self.stdin_fd = self.stdin = None
+            if fd == self.master:
+                self.master = None
             if not self.outputs:
                 for c in [c for c in self.clients if c.kind == "attach"]:
                     self._finish_stream(c)

@@ -21,7 +21,7 @@ class _Ctr:
     """A container as its shim sees it: output and stdin pipes, a log, a socket."""
 
     def __init__(self, tmp_path, grp: Group, tag: str, clients=(), init_pid: int = 1 << 22,
-                 started: bool = True) -> None:
+                 started: bool = True, tty: bool = False) -> None:
         d = tmp_path / tag
         d.mkdir()
         self.dir = d
@@ -38,6 +38,8 @@ class _Ctr:
         setup.init_pid = init_pid  # by default nobody's: this container never exits
         setup.outputs = {self.out_r: shim.STDOUT}
         setup.stdin_fd = self.in_w
+        if tty:  # one fd for both ways, as a pty's master (a pipe here: read only)
+            setup.master = setup.stdin_fd = self.out_r
         setup.clients = [shim._Stream(c, "attach", {"op": "attach", "stdout": True,
                                                     "stdin": True}) for c in clients]
         self.shim = shim._Shim(opts, report=None, group=grp)
@@ -311,4 +313,30 @@ def test_a_program_that_ends_before_the_set_up_says_started(tmp_path, grp):
         assert _spin(grp, lambda: a.shim.gone)
         assert json.loads((a.dir / "exit.json").read_text())["ExitCode"] == 7
     finally:
+        a.close()
+
+
+def test_a_closed_ptys_number_is_not_closed_again(tmp_path, grp):
+    """A tty's master is closed when its output ends; finishing the container later
+    must not close that number again: by then it may be another container's fd."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    a = _Ctr(tmp_path, grp, "a", init_pid=pid, tty=True, started=False)
+    other = None
+    try:
+        master = a.shim.master
+        os.close(a.out_w)
+        a.out_w = os.open(os.devnull, os.O_WRONLY)  # for close()
+        assert _spin(grp, lambda: master not in a.shim.outputs)
+        # another container's fd takes the number
+        fd = os.open(os.devnull, os.O_RDONLY)
+        other = os.dup2(fd, master, inheritable=False)
+        os.close(fd)
+        a.say_started()
+        assert _spin(grp, lambda: (grp._reap(), a.shim.gone)[1])
+        os.fstat(other)  # still open
+    finally:
+        if other is not None:
+            os.close(other)
         a.close()
