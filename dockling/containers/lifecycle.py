@@ -187,7 +187,7 @@ class Lifecycle:
             new_netns=False,  # the network manager made (or chose) the namespace
             wait_attach=m.attachments.take_pending(cid), runtime=m.paths.runtime,
             log_max_size=max_size, log_max_files=max_files, trace=trace,
-            hold=plumb is not None)
+            hold=plumb is not None, alone=spec.needs_own_shim(c.HostConfig))
         log.debug("starting %s, holding it for %d attached client(s)", cid[:12],
                   opts.wait_attach)
         sock = shimlib.spawn(opts, m.containers_per_shim)

@@ -21,6 +21,15 @@ DEFAULT_CAPS = [
     "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 ]
+
+
+def needs_own_shim(hc: HostConfig) -> bool:
+    """Whether the container's processes could ptrace an exec's process before it
+    execs (CAP_SYS_PTRACE beats its dumpable flag), or share a pid namespace with
+    another container's: its shim process then keeps it alone, so that the copy
+    of the shim process's memory such an exec carries holds no neighbour's."""
+    return (bool(hc.Privileged) or "CAP_SYS_PTRACE" in security.capability_set(
+        DEFAULT_CAPS, hc) or (hc.PidMode or "").startswith("container:"))
 MASKED_PATHS = [
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",

@@ -393,7 +393,9 @@ class Runtime:
         parent, child = sync.pair()
         first = os.fork()
         if first == 0:
-            parent.close()
+            parent.detach()  # closed below with the rest, never again by its object
+            process.close_fds_except([child.fileno(), *(stdio or ()),
+                                      console_sock.fileno() if console_sock else None])
             _stage1(child, c.cgroup, t.ns,
                     lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
         child.close()

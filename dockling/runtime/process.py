@@ -112,6 +112,19 @@ def setup(proc, seccomp_filter: seccomp.Filter | None) -> str:
     return lookup(proc.args[0], env, proc.cwd)
 
 
+def close_fds_except(keep) -> None:
+    """Close every fd but ``keep`` (and 0-2): a child forked by a process that holds
+    other containers' fds (a shim process) must not hold them while it waits or
+    joins a container (a client's EOF would wait for it; a ptrace could take them).
+    os.closerange is close_range(2) here: a call per gap, not per fd."""
+    low = 3
+    for fd in sorted({fd for fd in keep if fd is not None and fd >= 3}):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
 def close_fds_on_exec(keep: int = 3) -> None:
     """Mark every fd >= keep close-on-exec: the container must not inherit ours."""
     try:

@@ -11,7 +11,8 @@ Protocol (SOCK_SEQPACKET pairs): the daemon sends a container's shim Options
 as JSON with the shim's report socket attached (SCM_RIGHTS). The server passes
 both on to its current shim process (group.py), which reports "started" on
 that socket; after ``per_shim`` containers it lets that process go (closes its
-channel) and forks the next.
+channel) and forks the next. A container marked ``alone`` gets a process of its
+own (containers/spec.py, needs_own_shim).
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def serve(fd: int, tag: str = "", per_shim: int = 16) -> None:
         if not msg:
             return  # the daemon went away (our end closes: the shims end with their last)
         if not fds:
+            continue
+        if json.loads(msg).get("alone"):  # a process of its own, let go at once
+            own = _fork_group(log_path, sock)
+            try:
+                socket.send_fds(own, [msg], [fds[0]])
+            except OSError:
+                pass  # it died: the daemon sees the report socket close
+            own.close()
+            os.close(fds[0])
             continue
         for _ in range(2):
             if group is None or hosted >= per_shim:

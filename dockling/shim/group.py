@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import socket
+import time
 
 from dockling.shim.loop import Loop
 
 
 class Group:
-    UNCLAIMED = 64  # exits of processes not yet claimed, kept at most
+    UNCLAIMED = 64  # exits of processes not yet claimed, kept at most ...
+    UNCLAIMED_FOR = 10.0  # ... and for so many seconds (a pid is used again, later)
 
     def __init__(self, chan: socket.socket, log_path: str) -> None:
         self.chan: socket.socket | None = chan
@@ -39,8 +40,10 @@ class Group:
         self.loop = Loop()
         self.shims: set = set()
         self.owners: dict[int, object] = {}   # pid -> the _Shim whose process it is
-        self.helpers: set[int] = set()        # short-lived children: their exit is theirs
-        self.unclaimed: dict[int, int] = {}   # pid -> exit code, reaped before claimed
+        # short-lived children (and processes given up): pid -> what to call at their end
+        self.helpers: dict[int, object] = {}
+        self.unclaimed: dict[int, tuple[int, float]] = {}  # pid -> (code, when), reaped
+        # before claimed
         self._runtimes: dict[tuple[str, str], object] = {}
 
     def serve(self) -> None:
@@ -70,9 +73,6 @@ class Group:
 
         syscalls.set_child_subreaper()
         self.loop = Loop()
-        # a few fds per container and client: the soft limit must not be what stops it
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -97,35 +97,55 @@ class Group:
             return
         if not fds:
             return
-        s = shim._Shim(shim.Options(**json.loads(msg)), socket.socket(fileno=fds[0]), self)
+        report = socket.socket(fileno=fds[0])
+        try:
+            s = shim._Shim(shim.Options(**json.loads(msg)), report, self)
+        except Exception as err:  # a daemon of another version: say so, do not hang it
+            from dockling.runtime import sync
+
+            sync.send_error(report, err)
+            report.close()
+            raise
         self.shims.add(s)
         try:
             s.begin()
         except OSError:  # told the daemon; nothing of it is left here
             self.shims.discard(s)
 
-    def fork(self, fn) -> int:
-        """``fn()`` in a short-lived child, reaped by the loop: what it waits on,
-        and what it allocates, stay out of this process."""
+    def fork(self, fn, keep=(), then=None) -> int:
+        """``fn()`` in a short-lived child, reaped by the loop (``then()`` at its end):
+        what it waits on, and what it allocates, stay out of this process. It keeps
+        only the fds ``keep``: the other containers' are none of its business (a
+        client of theirs would wait for its EOF until this child ended)."""
+        from dockling.runtime.process import close_fds_except
+
         pid = os.fork()
         if pid == 0:
             try:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                close_fds_except(keep)
                 fn()
             finally:
                 os._exit(0)
-        self.helpers.add(pid)
+        self.helpers[pid] = then
         return pid
 
     def claim(self, pid: int, owner) -> None:
         """``pid`` (an init, an exec'd process: re-parented to us) is ``owner``'s.
         One that ended before it was claimed is reported at once."""
-        code = self.unclaimed.pop(pid, None)
-        if code is None:
+        ended = self.unclaimed.pop(pid, None)
+        if ended is None or time.monotonic() - ended[1] > self.UNCLAIMED_FOR:
             self.owners[pid] = owner
         else:
-            owner.reaped(pid, code)
+            owner.reaped(pid, ended[0])
+
+    def disown(self, pid: int) -> None:
+        """``pid`` (killed, or never to be waited for: an exec that did not start)
+        is nobody's: its exit, when it comes, is dropped."""
+        self.owners.pop(pid, None)
+        if self.unclaimed.pop(pid, None) is None:
+            self.helpers[pid] = None
 
     def leave(self, shim) -> None:
         self.shims.discard(shim)
@@ -159,13 +179,18 @@ class Group:
             if pid == 0:
                 return
             if pid in self.helpers:
-                self.helpers.discard(pid)
+                then = self.helpers.pop(pid)
+                if then is not None:
+                    try:
+                        then()
+                    except Exception as err:  # noqa: BLE001 - its container's alone
+                        then.__self__.failed(err)
                 continue
             code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
                 os.WEXITSTATUS(status)
             owner = self.owners.pop(pid, None)
             if owner is None:
-                self.unclaimed[pid] = code
+                self.unclaimed[pid] = (code, time.monotonic())
                 while len(self.unclaimed) > self.UNCLAIMED:
                     del self.unclaimed[next(iter(self.unclaimed))]
                 continue

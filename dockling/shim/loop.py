@@ -10,6 +10,7 @@ and is kept small (an idle container's memory), so it has this instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 
@@ -48,9 +49,10 @@ class Loop:
         if cbs is None:
             if cb is None:
                 return
-            cbs = self._cbs[fd] = [None, None, owner]
+            cbs = [None, None, owner]
             cbs[i] = cb
-            self.sel.register(fd, READ if i == 0 else WRITE, cbs)
+            self.sel.register(fd, READ if i == 0 else WRITE, cbs)  # may raise: then nothing
+            self._cbs[fd] = cbs
             return
         cbs[i] = cb
         if owner is not None:
@@ -71,10 +73,11 @@ class Loop:
                     continue
                 try:
                     cbs[i]()
-                except Exception as err:
+                except Exception as err:  # its container's, not the loop's
                     if cbs[2] is None:
                         raise
-                    cbs[2].failed(err)
+                    with contextlib.suppress(Exception):  # the loop goes on, whatever
+                        cbs[2].failed(err)
 
 
 class Outbox:

@@ -39,11 +39,19 @@ import socket
 import struct
 from functools import partial
 
+# json's C string encoder where there is one (json.dumps' own, with ensure_ascii)
+from json.encoder import encode_basestring_ascii as _json_str
+
 from dockling import clock
 from dockling.formats.stdcopy import STDERR, STDOUT, frame
 from dockling.kernel import syscalls
 from dockling.runtime import console, spec, sync
 from dockling.shim.loop import Loop, Outbox
+
+# What one read of a program's output takes: the loop's turn for one container is
+# bounded by it (logging 16 KiB of empty lines: ~6 ms here), so its neighbours wait
+# no longer than that.
+READ_SIZE = 16384
 
 
 def write_json_atomic(path: str, doc: dict) -> None:
@@ -66,7 +74,7 @@ class Options:
                  log_path: str | None, tty: bool, open_stdin: bool, stdin_once: bool,
                  new_netns: bool, wait_attach: int = 0, runtime: str = "dockling",
                  log_max_size: int = -1, log_max_files: int = 1, trace: bool = False,
-                 hold: bool = False) -> None:
+                 hold: bool = False, alone: bool = False) -> None:
         self.cid = cid
         self.bundle = bundle
         self.runtime_root = runtime_root
@@ -89,6 +97,8 @@ class Options:
         # The daemon makes the network while the runtime makes the container: say
         # "created" and start only at its "go" (the socket closed: delete instead).
         self.hold = hold
+        # A shim process of its own (spec.needs_own_shim), not the fork server's current.
+        self.alone = alone
 
     @property
     def socket_path(self) -> str:
@@ -203,6 +213,8 @@ class _Exec:
         self.pid = 0
         self.code: int | None = None
         self.paused = False
+        self.chan: socket.socket | None = None  # its start's reports, until it runs
+        self.console: socket.socket | None = None  # where a tty's master comes
 
 
 class _Shim:
@@ -234,6 +246,7 @@ class _Shim:
         # first exec, kept for the container's life (its init never changes)
         self.exec_target = None
         self.paused = False  # its output is not read: an attached client is behind
+        self.finishing = False  # the runtime's state is being deleted (_finish)
         self.gone = False
         self.failures = 0
 
@@ -274,14 +287,14 @@ class _Shim:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
         def set_up() -> None:
-            ours.close()
+            ours.detach()  # closed by the fork, with the other fds it does not keep
             try:
                 self._set_up(theirs)
             except BaseException as err:  # noqa: BLE001 - reported to the daemon
                 _failed(self.o, self.report, err)
 
         try:
-            self.group.fork(set_up)
+            self.group.fork(set_up, keep=(theirs.fileno(), self.report.fileno()))
         except OSError as err:
             ours.close()
             _failed(self.o, self.report, err)
@@ -529,12 +542,24 @@ class _Shim:
         # stage 1 exits) and a short program ends before that child says "started"
         # on the channel that finishing would close.
         if (self.exit is not None and not self.outputs and not self.execs and not self.gone
-                and self.chan is None):
+                and self.chan is None and not self.finishing):
             self._finish()
 
     def _finish(self) -> None:
-        """The program ended and its output is read: record the exit, tell the
-        waiters, have the runtime's state deleted, leave the group."""
+        """The program ended and its output is read: the runtime's state is deleted
+        (in a child: a delete waits on the kernel, never on us), then the exit is
+        published (_publish_exit). In that order, a start of the same container
+        that follows the exit (a restart, `docker start` after `wait`) never meets
+        the old state, nor has it deleted under it."""
+        self.finishing = True
+        rt, cid = self.rt, self.o.cid
+        try:
+            self.group.fork(lambda: rt.delete(cid, force=True), then=self._publish_exit)
+        except OSError:
+            self._publish_exit()
+
+    def _publish_exit(self) -> None:
+        """exit.json, then the socket goes, then the waiters hear; then leave."""
         exit_doc = self.exit
         try:
             write_json_atomic(self.o.exit_path, exit_doc)
@@ -547,11 +572,7 @@ class _Shim:
         for w in self.waiters:
             _send_line(w, exit_doc)
         self.waiters = []  # _close_all closes them
-        cid = self.o.cid
-        rt = self.rt
         self._close_all()
-        # in a child: a delete waits on the kernel (cgroups, mounts), never on us
-        self.group.fork(lambda: rt.delete(cid, force=True))
 
     def _close_listener(self) -> None:
         if self.srv is None:
@@ -576,11 +597,15 @@ class _Shim:
         for w in self.waiters:
             w.close()
         self.waiters = []
-        fds = set(self.outputs) | {self.stdin_fd, self.master}
-        for ex in self.execs.values():
-            fds |= set(ex.outputs) | {ex.stdin_fd, ex.master}
+        for ex in list(self.execs.values()):
+            if ex.pid and ex.code is None:  # nobody is left to stream it or record it
+                with contextlib.suppress(OSError):
+                    os.kill(ex.pid, signal.SIGKILL)
+                self.group.disown(ex.pid)
+            self._end_exec_io(ex)
             self._finish_stream(ex.stream)
         self.execs = {}
+        fds = set(self.outputs) | {self.stdin_fd, self.master}
         self.outputs = {}
         for fd in fds - {None}:
             self.loop.forget(fd)
@@ -602,7 +627,7 @@ class _Shim:
         if stream is None:
             return False
         try:
-            data = os.read(fd, 65536)
+            data = os.read(fd, READ_SIZE)
         except BlockingIOError:
             return False
         except OSError:
@@ -652,7 +677,7 @@ class _Shim:
     def _flush(self) -> None:
         """Log what the program wrote and this loop has not read yet: the daemon asks
         before it reads the log (`logs` right after `start` sees the output already
-        written). Bounded (1 MiB a stream): a program that writes on and on cannot
+        written). Bounded (256 KiB a stream): a program that writes on and on cannot
         keep the loop here."""
         for fd in list(self.outputs):
             for _ in range(16):
@@ -663,10 +688,12 @@ class _Shim:
         if self.log is None:
             return
         name = "stdout" if stream == STDOUT else "stderr"
-        t = clock.now()
-        lines = data.splitlines(keepends=True)
-        entries = [json.dumps({"log": line.decode("utf-8", "replace"), "stream": name,
-                               "time": t}).encode() + b"\n" for line in lines]
+        # json.dumps({"log": line, "stream": name, "time": now}) byte for byte, with
+        # json's C string encoder alone: a tenth of the time per line, which a
+        # program writing empty lines makes the shim process's whole work
+        tail = f', "stream": "{name}", "time": "{clock.now()}"}}\n'.encode()
+        entries = [b'{"log": ' + _json_str(line.decode("utf-8", "replace")).encode() + tail
+                   for line in data.splitlines(keepends=True)]
         if self.o.log_max_size <= 0:
             self.log.write(b"".join(entries))
             return
@@ -721,12 +748,10 @@ class _Shim:
 
     def _handle(self, conn: socket.socket, req: dict) -> None:
         op = req.get("op")
-        if op == "wait":
-            if self.exit is not None and not self.outputs:
-                _send_line(conn, self.exit)
-                conn.close()
-            else:
-                self.waiters.append(conn)
+        if self.gone:  # given up while the request came in: the daemon sees it lost
+            conn.close()
+        elif op == "wait":  # answered when the exit is published
+            self.waiters.append(conn)
         elif op == "attach":
             self._attach(conn, req)
         elif op == "exec":
@@ -863,9 +888,9 @@ class _Shim:
                     first, chan = self.rt.exec_begin(self.o.cid, proc, target=target, **kw)
                 finally:
                     os.umask(old)
-                self.group.helpers.add(first)
+                self.group.helpers[first] = None
             else:
-                chan = self._exec_in_child(proc, kw)
+                chan = self._exec_in_child(proc, kw, child_fds)
         except Exception as err:  # noqa: BLE001 - reported to the caller
             if console_sock is not None:
                 console_sock.close()
@@ -877,8 +902,10 @@ class _Shim:
             for fd in child_fds:
                 os.close(fd)
         chan.setblocking(False)
-        self.loop.add_reader(chan.fileno(), partial(self._exec_reported, ex, chan, console_sock),
-                             self)
+        ex.chan, ex.console = chan, console_sock
+        # counted from now: the container finishes after it, a give-up ends it
+        self.execs[s.exec_id] = ex
+        self.loop.add_reader(chan.fileno(), partial(self._exec_reported, ex), self)
 
     def _exec_target(self):
         """The kept exec target of the built-in runtime (None for a CLI runtime,
@@ -889,7 +916,7 @@ class _Shim:
             self.exec_target = self.rt.exec_target(self.o.cid)
         return self.exec_target
 
-    def _exec_in_child(self, proc, kw: dict) -> socket.socket:
+    def _exec_in_child(self, proc, kw: dict, fds: list[int]) -> socket.socket:
         """A CLI runtime's exec (a subprocess it waits for) in a short-lived child;
         the channel on which the child reports as stage 1 does (the pid, then its
         end; or the error)."""
@@ -897,15 +924,17 @@ class _Shim:
         rt, cid = self.rt, self.o.cid
 
         def run() -> None:
-            r.close()
+            r.detach()  # closed by the fork, with the other fds it does not keep
             os.umask(0o022)  # as in _runtime_create
             try:
                 sync.send(w, "pid", pid=rt.exec(cid, proc, **kw))
             except BaseException as err:  # noqa: BLE001 - reported to the shim
                 sync.send_error(w, err)
 
+        console_sock = kw.get("console_sock")
+        keep = [w.fileno(), *fds, console_sock.fileno() if console_sock else None]
         try:
-            self.group.fork(run)
+            self.group.fork(run, keep=keep)
         except BaseException:
             r.close()
             raise
@@ -913,38 +942,41 @@ class _Shim:
             w.close()
         return r
 
-    def _exec_reported(self, ex: _Exec, chan: socket.socket, console_sock) -> None:
+    def _exec_reported(self, ex: _Exec) -> None:
         """An exec's reports: the pid, then the channel's end once the program runs,
         or an error. Stage 1 sends them (Runtime.exec_begin), or the child that runs
         a CLI runtime's exec (_exec_in_child)."""
         try:
-            msg = sync.recv(chan)
+            msg = sync.recv(ex.chan)
         except BlockingIOError:
             return
         except OSError:
             msg = None
         if msg is not None and msg["type"] == "pid" and not ex.pid:
             ex.pid = msg["pid"]
+            self.group.claim(ex.pid, self)  # ours from now: it may end at any time
             return
-        self.loop.forget(chan.fileno())
-        chan.close()
+        self.loop.forget(ex.chan.fileno())
+        ex.chan.close()
+        ex.chan = None
         if msg is None and ex.pid:
-            self._exec_running(ex, console_sock)
+            self._exec_running(ex)
         else:
-            self._exec_not_started(ex, _runtime_error(msg), console_sock)
+            self._exec_not_started(ex, _runtime_error(msg))
 
-    def _exec_not_started(self, ex: _Exec, err: Exception, console_sock=None) -> None:
-        if ex.pid:  # as Runtime.exec does: nothing half-started stays
+    def _exec_not_started(self, ex: _Exec, err: Exception) -> None:
+        if ex.pid and ex.code is None:  # as Runtime.exec does: nothing half-started stays
             with contextlib.suppress(OSError):
                 os.kill(ex.pid, signal.SIGKILL)
-            self.group.helpers.add(ex.pid)
-            ex.pid = 0
-        if console_sock is not None:
-            console_sock.close()
+            self.group.disown(ex.pid)
+        ex.pid = 0
+        self.execs.pop(ex.stream.exec_id, None)
         self._exec_failed(ex.stream, err, ex)
+        self._maybe_finish()
 
-    def _exec_running(self, ex: _Exec, console_sock) -> None:
+    def _exec_running(self, ex: _Exec) -> None:
         """The program runs: stream its I/O, tell the client its pid."""
+        console_sock, ex.console = ex.console, None
         try:
             if console_sock is not None:
                 # sent before the program ran, so here already: never a wait
@@ -967,19 +999,33 @@ class _Shim:
             ex.stdin = Outbox(self.loop, ex.stdin_fd, self,
                               on_room=partial(self._exec_stdin_room, ex))
         s.out.write(json.dumps({"ok": True, "Pid": ex.pid}).encode() + b"\n")
-        self.execs[s.exec_id] = ex
+        # its output is read (and dropped) even if the client went away meanwhile
         self._read_outputs(ex.outputs, partial(self._exec_output, ex))
-        self.loop.add_reader(s.conn.fileno(), partial(self._client_input, s), self)
-        self.group.claim(ex.pid, self)  # it may have ended already
+        if not s.out.broken:
+            self.loop.add_reader(s.conn.fileno(), partial(self._client_input, s), self)
+        self._maybe_end_exec(ex)  # it may have ended already
 
     def _exec_failed(self, s: _Stream, err: BaseException, ex: _Exec | None = None) -> None:
         code = getattr(err, "code", 126)
         s.out.write(json.dumps({"error": str(err), "ExitCode": code}).encode() + b"\n")
         self._finish_stream(s)
         if ex is not None:
-            for fd in {*ex.outputs, ex.stdin_fd} - {None}:
-                os.close(fd)
+            self._end_exec_io(ex)
         self._record_exec(s.req.get("id"), code, str(err))
+
+    def _end_exec_io(self, ex: _Exec) -> None:
+        """Close what an exec has here (each fd once: the numbers are forgotten)."""
+        for fd in {*ex.outputs, ex.stdin_fd, ex.master} - {None}:
+            self.loop.forget(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        ex.outputs = {}
+        ex.stdin_fd = ex.master = ex.stdin = None
+        for sock in (ex.chan, ex.console):
+            if sock is not None:
+                self.loop.forget(sock.fileno())
+                sock.close()
+        ex.chan = ex.console = None
 
     def _exec_output(self, ex: _Exec, fd: int) -> None:
         stream = ex.outputs.get(fd)
@@ -1021,15 +1067,13 @@ class _Shim:
         ex.stdin_fd = ex.stdin = None
 
     def _maybe_end_exec(self, ex: _Exec) -> None:
-        if ex.code is None or ex.outputs or self.execs.get(ex.stream.exec_id) is not ex:
+        if (ex.code is None or ex.outputs or ex.chan is not None
+                or self.execs.get(ex.stream.exec_id) is not ex):
             return
         s = ex.stream
         self._record_exec(s.exec_id, ex.code, "")
         self._finish_stream(s)
-        for fd in {ex.master, ex.stdin_fd} - {None}:
-            self.loop.forget(fd)
-            os.close(fd)
-        ex.master = ex.stdin_fd = ex.stdin = None
+        self._end_exec_io(ex)
         del self.execs[s.exec_id]
         self._maybe_finish()
 

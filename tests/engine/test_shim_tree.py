@@ -91,3 +91,28 @@ def test_a_start_the_daemon_aborts_leaves_one_trace(daemon):
     finally:
         daemon.cli("rm", "-f", n)
         daemon.cli("network", "rm", net)
+
+
+def _shim_of(daemon, n: str) -> int:
+    cid = json.loads(daemon.cli("inspect", n).stdout)[0]["Id"]
+    with open(os.path.join(daemon.exec_root, "containers", cid, "shim.pid")) as f:
+        return int(f.read())
+
+
+def test_a_container_that_may_ptrace_has_a_shim_process_of_its_own(daemon):
+    """CAP_SYS_PTRACE beats a process's dumpable flag: such a container (or one in
+    another's pid namespace) could read the shim process's memory through an
+    exec's process before it execs, so it shares its shim process with nobody."""
+    a, b, tracer, joined = name(), name(), name(), name()
+    try:
+        for n, extra in ((a, []), (b, []), (tracer, ["--cap-add", "SYS_PTRACE"]),
+                         (joined, ["--pid", f"container:{a}"])):
+            daemon.cli("run", "-d", "--name", n, *extra, "busybox", "sleep", "300",
+                       check=True)
+        assert _shim_of(daemon, a) == _shim_of(daemon, b)
+        others = {_shim_of(daemon, a), _shim_of(daemon, tracer), _shim_of(daemon, joined)}
+        assert len(others) == 3
+        res = daemon.cli("exec", tracer, "sh", "-c", "echo in")
+        assert (res.returncode, res.stdout) == (0, b"in\n")
+    finally:
+        daemon.cli("rm", "-f", a, b, tracer, joined)

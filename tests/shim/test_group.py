@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -205,11 +206,20 @@ class _StuckRuntime:
     held up in the kernel: a frozen cgroup, a slow mount): it runs in a child of
     the shim process, which meanwhile serves everyone else."""
 
-    def __init__(self) -> None:
-        self.gate_r, self.gate_w = os.pipe()
+    def __init__(self, tmp_path) -> None:
+        self.gate = str(tmp_path / "gate")  # a path: the child keeps only its own fds
+        os.mkfifo(self.gate)
+
+    def wait(self) -> None:
+        with open(self.gate, "rb") as f:
+            f.read(1)
+
+    def go(self) -> None:
+        with open(self.gate, "wb") as f:  # waits for the reader
+            f.write(b"g")
 
     def exec(self, cid, proc, *, stdio=None, **_) -> int:
-        os.read(self.gate_r, 1)
+        self.wait()
         pid = os.fork()
         if pid == 0:
             os.write(stdio[1], b"done\n")
@@ -228,7 +238,7 @@ class _StuckStage1(_StuckRuntime):
         if pid == 0:
             ours.close()
             shim.sync.send(theirs, "pid", pid=os.getpid())
-            os.read(self.gate_r, 1)
+            self.wait()
             os.write(stdio[1], b"done\n")
             theirs.close()
             os._exit(3)
@@ -243,7 +253,7 @@ class _StuckStage1(_StuckRuntime):
 def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp, runtime):
     a = _Ctr(tmp_path, grp, "a")
     b = _Ctr(tmp_path, grp, "b")
-    rt = a.shim._rt = runtime()
+    rt = a.shim._rt = runtime(tmp_path)
     conn = socket.socket(socket.AF_UNIX)
     try:
         conn.connect(str(a.dir / "shim.sock"))
@@ -253,7 +263,7 @@ def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp, runtime):
         assert not _spin(grp, lambda: _recv_or_none(conn) is not None, rounds=20)
         os.write(b.out_w, b"b still logs\n")
         assert _spin(grp, lambda: b.log_lines() == ["b still logs\n"])
-        os.write(rt.gate_w, b"g")  # the exec goes on
+        rt.go()  # the exec goes on
         got = b""
 
         def ended() -> bool:
@@ -269,8 +279,6 @@ def test_an_exec_that_waits_holds_up_nobody(tmp_path, grp, runtime):
         conn.close()
         a.close()
         b.close()
-        os.close(rt.gate_r)
-        os.close(rt.gate_w)
 
 
 def test_what_a_containers_handler_raises_is_its_own(tmp_path, grp):
@@ -310,7 +318,7 @@ def test_a_program_that_ends_before_the_set_up_says_started(tmp_path, grp):
                      and not a.shim.outputs)
         assert not a.shim.gone and not (a.dir / "exit.json").exists()
         a.say_started()  # would raise BrokenPipeError had the shim finished
-        assert _spin(grp, lambda: a.shim.gone)
+        assert _spin(grp, lambda: (grp._reap(), a.shim.gone)[1])
         assert json.loads((a.dir / "exit.json").read_text())["ExitCode"] == 7
     finally:
         a.close()
@@ -339,4 +347,100 @@ def test_a_closed_ptys_number_is_not_closed_again(tmp_path, grp):
     finally:
         if other is not None:
             os.close(other)
+        a.close()
+
+
+def _exec_request(ctr: _Ctr, exec_id: str) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX)
+    conn.connect(str(ctr.dir / "shim.sock"))
+    conn.sendall(json.dumps({"op": "exec", "id": exec_id, "stdin": False, "process": {
+        "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}}).encode() + b"\n")
+    return conn
+
+
+def test_an_exec_outlives_its_client_and_the_container_waits_for_it(tmp_path, grp):
+    """The client of an exec hangs up before the program runs, and the container's
+    program ends meanwhile: the exec still starts, its exit is recorded, and only
+    then the container finishes (before: it never did; its exec was lost)."""
+    init_r, init_w = os.pipe()
+    init = os.fork()
+    if init == 0:
+        os.read(init_r, 1)  # the container's program: ends when told
+        os._exit(5)
+    os.close(init_r)
+    a = _Ctr(tmp_path, grp, "a", init_pid=init)
+    rt = a.shim._rt = _StuckStage1(tmp_path)
+    rt.delete = lambda cid, force=False: None
+    try:
+        conn = _exec_request(a, "e1")
+        assert _spin(grp, lambda: "e1" in a.shim.execs and a.shim.execs["e1"].pid)
+        conn.close()  # the client goes
+        os.write(init_w, b"x")  # the program ends
+        os.close(a.out_w)
+        a.out_w = os.open(os.devnull, os.O_WRONLY)  # for close()
+        assert _spin(grp, lambda: (grp._reap(), a.shim.exit is not None)[1])
+        assert not a.shim.gone  # an exec is starting: the container waits for it
+        rt.go()
+        assert _spin(grp, lambda: (grp._reap(), a.shim.gone)[1], rounds=500)
+        assert json.loads((a.dir / "exec-e1.json").read_text())["ExitCode"] == 3
+        assert json.loads((a.dir / "exit.json").read_text())["ExitCode"] == 5
+    finally:
+        os.close(init_w)
+        a.close()
+
+
+def test_an_exit_long_unclaimed_is_not_anothers(grp):
+    """An exit nobody claimed (an init killed after an abort) is dropped after a
+    while: a process that later gets the same pid is not told it ended."""
+
+    class Owner:
+        def __init__(self) -> None:
+            self.got: list = []
+
+        def reaped(self, pid, code):
+            self.got.append((pid, code))
+
+    grp.unclaimed[4242] = (137, time.monotonic() - Group.UNCLAIMED_FOR - 1)
+    grp.unclaimed[4343] = (0, time.monotonic())
+    o = Owner()
+    grp.claim(4242, o)
+    grp.claim(4343, o)
+    assert o.got == [(4343, 0)] and grp.owners == {4242: o}
+    grp.disown(4242)  # killed: its exit, when it comes, is nobody's
+    assert 4242 not in grp.owners and 4242 in grp.helpers
+
+
+def test_a_child_of_the_shim_process_keeps_no_other_fds(grp):
+    """What the shim process forks (a set-up, an exec's child, a delete) holds no
+    other container's fds: a client of a neighbour sees its EOF when the shim
+    process closes its end, not when the child ends."""
+    ours, theirs = socket.socketpair()
+    keep_r, keep_w = os.pipe()
+    pid = grp.fork(lambda: os.read(keep_r, 1), keep=(keep_r,))
+    try:
+        ours.close()  # the neighbour's connection, closed by the shim process
+        theirs.settimeout(2)
+        assert theirs.recv(1) == b""  # at once: the child does not hold it
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # while the child runs on
+    finally:
+        os.write(keep_w, b"x")
+        os.waitpid(pid, 0)
+        grp.helpers.pop(pid, None)
+        for fd in (keep_r, keep_w):
+            os.close(fd)
+        theirs.close()
+
+
+def test_the_log_is_what_json_dumps_would_write(tmp_path, grp):
+    a = _Ctr(tmp_path, grp, "a")
+    try:
+        text = 'plain\n\n"quoted" \\ back\ttab \x00 \x1b[1m ü \u2028 <&>\n' + "\udcff"
+        a.shim._log(shim.STDOUT, text.encode("utf-8", "surrogateescape"))
+        lines = (a.dir / "log.json").read_bytes().splitlines(keepends=True)
+        for line in lines:
+            doc = json.loads(line)
+            assert line == json.dumps(doc).encode() + b"\n"
+        assert "".join(json.loads(x)["log"] for x in lines) == text.encode(
+            "utf-8", "surrogateescape").decode("utf-8", "replace")
+    finally:
         a.close()
