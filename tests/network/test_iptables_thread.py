@@ -67,3 +67,28 @@ def test_a_rule_nobody_waits_for_logs_its_failure(caplog):
         t.close()  # waits for the thread
     assert any("publish 8080/tcp" in r.getMessage() and "no chain" in r.getMessage()
                for r in caplog.records)
+
+
+def test_idle_with_nothing_pending_does_not_wait_for_the_thread():
+    """stop and rm answer after idle(): with no rule change pending it returns at
+    once (no hop to the rules' thread); with one pending it waits for it, and for
+    every change asked before it."""
+    rec = SlowRecorder()
+    t = _ipt(rec)
+
+    async def main() -> None:
+        await t.idle()
+        assert t._worker is None  # never started for nothing
+        t.forget(t.add_port("br0", "tcp", "", 8080, "10.1.0.2", 80), "add")
+        await t.idle()
+        assert len(rec.calls) >= 2 and t._last.done()
+        hops = []
+        real = t._worker.submit
+        t._worker.submit = lambda *a, **k: hops.append(1) or real(*a, **k)  # type: ignore
+        await t.idle()
+        assert hops == []
+
+    try:
+        asyncio.run(main())
+    finally:
+        t.close()
