@@ -182,7 +182,7 @@ class Runtime:
         first = os.fork()
         if first == 0:
             parent.close()
-            _stage1(child, cg, ns, lambda: run_init(args))
+            _stage1(child, cg, ns, lambda: run_init(args), cfg.process.oom_score_adj)
         child.close()
         os.close(dir_fd)
         try:
@@ -397,7 +397,8 @@ class Runtime:
             process.close_fds_except([child.fileno(), *(stdio or ()),
                                       console_sock.fileno() if console_sock else None])
             _stage1(child, c.cgroup, t.ns,
-                    lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of))
+                    lambda: _exec_child(child, proc, filt, console_sock, stdio, root_of),
+                    proc.oom_score_adj)
         child.close()
         if console_sock is not None:
             console_sock.close()
@@ -434,8 +435,10 @@ def _late_pid(sock) -> int:
         sock.settimeout(None)
 
 
-def _stage1(sock, cg, ns: dict[str, str], then) -> None:
-    """First child: join the cgroup and namespaces, fork PID 1, report its pid."""
+def _stage1(sock, cg, ns: dict[str, str], then, oom_score_adj: int | None = None) -> None:
+    """First child: join the cgroup and namespaces, fork PID 1, report its pid.
+    ``oom_score_adj`` is written here, in the host, as runc's nsexec does: from inside
+    a new user namespace the process's own /proc files are host root's."""
     try:
         kernel.current().process("stage1")
         # Until it execs the program (which makes it dumpable again), what joins a
@@ -443,6 +446,9 @@ def _stage1(sock, cg, ns: dict[str, str], then) -> None:
         # /proc/PID (its memory, its fds: the shim process's, which are other
         # containers' too), as runc's nsexec does.
         syscalls.set_dumpable(False)
+        if oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(oom_score_adj))
         cg.join()  # a fresh fork: one thread
         namespaces.enter(ns, sock)
         pid = os.fork()

@@ -1,7 +1,8 @@
 """Turning the current (forked) process into the configured container process.
 
 Shared by the container's init and by exec. Order follows runc's
-finalizeNamespace: rlimits and oom_score_adj while still privileged, the
+finalizeNamespace: rlimits while still privileged (oom_score_adj is stage 1's,
+written in the host: container.py), the
 seccomp filter early unless no_new_privs lets us load it last, bounding set,
 uid/gid switch with KEEPCAPS, then the capability sets, then
 no_new_privs, umask and cwd. ``lookup`` finds the program in the
@@ -16,8 +17,8 @@ import signal
 import stat
 
 from dockling.errors import InvalidArgument
-from dockling.runtime import capabilities, seccomp
 from dockling.kernel import syscalls as sc
+from dockling.runtime import capabilities, seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -78,9 +79,6 @@ def lookup(arg0: str, env: dict[str, str], cwd: str) -> str:
 
 def setup(proc, seccomp_filter: seccomp.Filter | None) -> str:
     """Apply everything but the final execve; return the resolved program path."""
-    if proc.oom_score_adj is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(proc.oom_score_adj))
     capabilities.set_rlimits(proc.rlimits)
     if seccomp_filter is not None and not proc.no_new_privileges:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it

@@ -195,7 +195,7 @@ def test_bind_mount_ro_and_rw(runtime, bundle, tmp_path):
     assert not (ro / "x").exists()
 
 
-def test_user_namespace_mapping(runtime, bundle):
+def _user_namespace(bundle) -> None:
     bundle.config["linux"]["namespaces"].append({"type": "user"})
     bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -210,6 +210,10 @@ def test_user_namespace_mapping(runtime, bundle):
     os.lchown(bundle.rootfs, 100000, 100000)
     bundle.config["mounts"] = [m for m in bundle.config["mounts"]
                                if m["destination"] != "/sys/fs/cgroup"]
+
+
+def test_user_namespace_mapping(runtime, bundle):
+    _user_namespace(bundle)
     res = run(runtime, bundle, "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
     assert res.returncode == 0, res.stderr
     assert res.stdout.decode().split() == ["0", "100000", "65536", "0", "100000", "65536", "0"]
@@ -282,3 +286,13 @@ def test_what_joins_a_container_is_not_dumpable_until_it_execs():
     finally:
         os.close(r)
         ours.close()
+
+
+def test_oom_score_adj_in_a_user_namespace(runtime, bundle):
+    """Written from the host before the namespaces (runc's way): from inside a new
+    user namespace, the process's own /proc files are host root's."""
+    _user_namespace(bundle)
+    bundle.config["process"]["oomScoreAdj"] = 100
+    res = run(runtime, bundle, "cat", "/proc/self/oom_score_adj")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().strip() == "100"
