@@ -10,9 +10,13 @@ What keeps one container's trouble from its neighbours:
 - the loop never waits on an fd, and a slow client stops only its own
   container's output (loop.py);
 - create, start, exec and delete, which wait on the kernel or on the
-  container's files, run in short-lived children (``fork``);
+  container's files, run in short-lived children (``fork``; an exec's is the
+  runtime's stage 1) that keep none of the other containers' fds;
 - what a container's handler raises is logged to its shim.log and ends its
-  I/O alone (``_Shim.failed``); the process goes on.
+  I/O alone (``_Shim.failed``); the process goes on;
+- a container that could ptrace into an exec's process (which carries a copy
+  of this process until it execs) gets a process of its own (the fork server:
+  ``Options.alone``).
 A shim process that is killed takes the I/O of all its containers with it;
 the daemon then ends each of them cleanly (monitor.shim_lost), as it did for a
 shim of one. ``containers-per-shim: 1`` in daemon.json gives every container
