@@ -63,12 +63,9 @@ class Group:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
-        for fd in _open_fds():
-            if fd > 2 and fd != self.chan.fileno():
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        from dockling.runtime.process import close_fds_except
+
+        close_fds_except([self.chan.fileno()])
         # The daemon's handlers (asyncio's) mean nothing here.
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_DFL)
@@ -166,13 +163,9 @@ class Group:
 
     def failed(self, err: BaseException) -> None:
         """An error of the process's own (a bug): logged; the loop goes on."""
-        import traceback
+        from dockling.shim.shim import log_trace
 
-        try:
-            with open(self.log_path, "a") as f:
-                traceback.print_exception(err, file=f)
-        except OSError:
-            pass
+        log_trace(self.log_path, err)
 
     def _reap(self) -> None:
         while True:
@@ -211,9 +204,3 @@ def _drain(fd: int) -> None:
     except BlockingIOError:
         pass
 
-
-def _open_fds() -> list[int]:
-    try:
-        return [int(n) for n in os.listdir("/proc/self/fd")]
-    except OSError:
-        return list(range(3, 1024))

@@ -129,7 +129,7 @@ def spawn(opts: Options, per_shim: int = 16):
 
 def _failed(opts: Options, report, err: BaseException) -> None:
     """Leave a trace in shim.log; tell the daemon if it still listens."""
-    _log_trace(opts.state_dir, err)
+    log_trace(os.path.join(opts.state_dir, "shim.log"), err)
     if report.fileno() >= 0:
         sync.send_error(report, err)
 
@@ -267,7 +267,7 @@ class _Shim:
         shim.log. Past FAILURES its I/O is given up, so that a handler failing on
         every event cannot spin the loop; its wait connections close and the
         daemon counts the shim as lost for this container alone."""
-        _log_trace(self.o.state_dir, err)
+        log_trace(os.path.join(self.o.state_dir, "shim.log"), err)
         self.failures += 1
         if self.failures > self.FAILURES and not self.gone:
             self._close_all()
@@ -574,26 +574,23 @@ class _Shim:
         self.waiters = []  # _close_all closes them
         self._close_all()
 
-    def _close_listener(self) -> None:
+    def _close_listener(self, unlink: bool = True) -> None:
+        """Stop serving the container's socket; ``unlink``: its file goes too."""
         if self.srv is None:
             return
         self.loop.forget(self.srv.fileno())
         self.srv.close()
         self.srv = None
-        try:
-            os.unlink(self.o.socket_path)
-        except FileNotFoundError:
-            pass
+        if unlink:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.o.socket_path)
 
     def _close_all(self) -> None:
         """Close what this container has here and leave the group: attached clients
         get what is already queued for them first."""
         self.gone = True
         self._close_chan()
-        if self.srv is not None:  # given up, not finished: the socket file stays
-            self.loop.forget(self.srv.fileno())
-            self.srv.close()
-            self.srv = None
+        self._close_listener(unlink=False)  # given up, not finished: the file stays
         for w in self.waiters:
             w.close()
         self.waiters = []
@@ -1098,11 +1095,13 @@ def _runtime_error(msg: dict | None) -> Exception:
         return err
 
 
-def _log_trace(state_dir: str, err: BaseException) -> None:
+def log_trace(path: str, err: BaseException) -> None:
+    """``err``'s traceback appended to the log at ``path`` (a container's shim.log,
+    the shim processes' shims.log), if it can be written."""
     import traceback
 
     try:
-        with open(os.path.join(state_dir, "shim.log"), "a") as f:
+        with open(path, "a") as f:
             traceback.print_exception(err, file=f)
     except OSError:
         pass
